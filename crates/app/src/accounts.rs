@@ -1,0 +1,90 @@
+//! Accounts: registration, the caller's profile, password change and account deletion.
+
+use crate::ports::{Clock, IdGenerator, NewUser, PasswordHasher, ProfileChanges, UserRepository};
+use crate::{AppError, Principal};
+use std::sync::Arc;
+use storefront_domain::{Email, FieldViolation, NewPassword, PlainPassword, RoleName, User, UserName};
+
+/// A registration as submitted, before validation.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub email: String,
+    pub password: PlainPassword,
+    pub name: String,
+}
+
+/// A profile update as submitted; `None` leaves the field unchanged.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileUpdate {
+    pub name: Option<String>,
+    pub email: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct AccountService {
+    users: Arc<dyn UserRepository>,
+    hasher: Arc<dyn PasswordHasher>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+}
+
+impl AccountService {
+    pub fn new(users: Arc<dyn UserRepository>, hasher: Arc<dyn PasswordHasher>, clock: Arc<dyn Clock>, ids: Arc<dyn IdGenerator>) -> Self {
+        Self { users, hasher, clock, ids }
+    }
+
+    /// Registers a new account with the `user` role.
+    #[tracing::instrument(skip_all)]
+    pub async fn register(&self, registration: Registration) -> Result<User, AppError> {
+        self.create_with_role(registration, RoleName::user()).await
+    }
+
+    /// Creates an account with the given role (used by `storefront create-admin`).
+    pub async fn create_with_role(&self, registration: Registration, role: RoleName) -> Result<User, AppError> {
+        let mut violations = Vec::new();
+        let email = Email::parse(&registration.email).map_err(|e| violations.push(e.at("email"))).ok();
+        let name = UserName::parse(&registration.name).map_err(|e| violations.push(e.at("name"))).ok();
+        let password = match &email {
+            Some(email) => NewPassword::parse(registration.password.expose(), email).map_err(|e| violations.push(e.at("password"))).ok(),
+            None => None,
+        };
+        let (Some(email), Some(name), Some(password)) = (email, name, password) else {
+            return Err(AppError::Validation(violations));
+        };
+        let password_hash = self.hasher.hash(password.as_plain()).await?;
+        let user = NewUser { id: self.ids.new_id().into(), email, name, password_hash, role, created_at: self.clock.now() };
+        Ok(self.users.create(user).await?)
+    }
+
+    /// Applies a partial profile update to the caller.
+    pub async fn update_profile(&self, principal: &Principal, update: ProfileUpdate) -> Result<User, AppError> {
+        let mut violations: Vec<FieldViolation> = Vec::new();
+        let changes = ProfileChanges {
+            name: update.name.as_deref().and_then(|raw| UserName::parse(raw).map_err(|e| violations.push(e.at("name"))).ok()),
+            email: update.email.as_deref().and_then(|raw| Email::parse(raw).map_err(|e| violations.push(e.at("email"))).ok()),
+        };
+        if !violations.is_empty() {
+            return Err(AppError::Validation(violations));
+        }
+        Ok(self.users.update_profile(principal.user.id, changes, self.clock.now()).await?)
+    }
+
+    /// Changes the caller's password after checking the current one; every other session
+    /// of the caller ends, the current one stays.
+    #[tracing::instrument(skip_all)]
+    pub async fn change_password(&self, principal: &Principal, current: &PlainPassword, new: &PlainPassword) -> Result<(), AppError> {
+        let new = NewPassword::parse(new.expose(), &principal.user.email)
+            .map_err(|e| AppError::Validation(vec![e.at("new_password")]))?;
+        let credentials = self.users.find_credentials_by_id(principal.user.id).await?.ok_or(AppError::InvalidToken)?;
+        if !self.hasher.verify(current, Some(&credentials.password_hash)).await? {
+            return Err(AppError::InvalidCredentials);
+        }
+        let hash = self.hasher.hash(new.as_plain()).await?;
+        Ok(self.users.change_password(principal.user.id, hash, principal.session_id, self.clock.now()).await?)
+    }
+
+    /// Deletes the caller's account and everything that is only its own.
+    pub async fn delete_self(&self, principal: &Principal) -> Result<(), AppError> {
+        Ok(self.users.delete(principal.user.id).await?)
+    }
+}

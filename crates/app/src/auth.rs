@@ -1,0 +1,181 @@
+//! Authentication: logins, access and refresh tokens, sessions, and turning a bearer token
+//! into a `Principal` on every request.
+
+use crate::ports::{
+    AccessClaims, AccessTokenCodec, Clock, IdGenerator, NewRefreshToken, NewSession, PasswordHasher, RefreshTokenMint,
+    RotateOutcome, SessionRepository, UserRepository,
+};
+use crate::{AppError, Principal};
+use chrono::Duration;
+use std::sync::Arc;
+use storefront_domain::{Email, PlainPassword, RefreshDecision, Session, SessionId, UserId};
+
+/// Token lifetimes and the refresh-reuse grace period.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthSettings {
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    pub refresh_reuse_grace: Duration,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self { access_ttl: Duration::minutes(30), refresh_ttl: Duration::days(7), refresh_reuse_grace: Duration::seconds(5) }
+    }
+}
+
+/// Where a login comes from, remembered on its session.
+#[derive(Debug, Clone, Default)]
+pub struct ClientContext {
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// What a successful login or refresh returns.
+#[derive(Debug, Clone)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub expires_in: i64,
+    pub refresh_token: String,
+}
+
+/// A session as listed to its owner, with whether the caller is using it.
+#[derive(Debug, Clone)]
+pub struct SessionView {
+    pub session: Session,
+    pub current: bool,
+}
+
+#[derive(Clone)]
+pub struct AuthService {
+    users: Arc<dyn UserRepository>,
+    sessions: Arc<dyn SessionRepository>,
+    hasher: Arc<dyn PasswordHasher>,
+    access_tokens: Arc<dyn AccessTokenCodec>,
+    refresh_tokens: Arc<dyn RefreshTokenMint>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+    settings: AuthSettings,
+}
+
+impl AuthService {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        users: Arc<dyn UserRepository>,
+        sessions: Arc<dyn SessionRepository>,
+        hasher: Arc<dyn PasswordHasher>,
+        access_tokens: Arc<dyn AccessTokenCodec>,
+        refresh_tokens: Arc<dyn RefreshTokenMint>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+        settings: AuthSettings,
+    ) -> Self {
+        Self { users, sessions, hasher, access_tokens, refresh_tokens, clock, ids, settings }
+    }
+
+    pub fn settings(&self) -> AuthSettings {
+        self.settings
+    }
+
+    /// Checks email and password and starts a session. Unknown email, wrong password and
+    /// deactivated account all answer `InvalidCredentials` after the same bcrypt work.
+    #[tracing::instrument(skip_all)]
+    pub async fn login(&self, email: &str, password: &PlainPassword, client: ClientContext) -> Result<TokenPair, AppError> {
+        let credentials = match Email::parse(email) {
+            Ok(email) => self.users.find_credentials_by_email(&email).await?,
+            Err(_) => None,
+        };
+        let password_ok = self.hasher.verify(password, credentials.as_ref().map(|c| &c.password_hash)).await?;
+        match credentials {
+            Some(c) if password_ok && c.user.is_active => self.start_session(c.user.id, client).await,
+            _ => {
+                tracing::info!(event = "login_failed", "login refused");
+                Err(AppError::InvalidCredentials)
+            }
+        }
+    }
+
+    /// Starts a new session (refresh-token family) for a user whose identity is proven.
+    async fn start_session(&self, user_id: UserId, client: ClientContext) -> Result<TokenPair, AppError> {
+        let now = self.clock.now();
+        let session_id = SessionId(self.ids.new_id());
+        let (refresh_token, hash) = self.refresh_tokens.generate();
+        self.sessions
+            .start(NewSession {
+                id: session_id,
+                user_id,
+                user_agent: client.user_agent,
+                ip: client.ip,
+                created_at: now,
+                refresh: NewRefreshToken { hash, expires_at: now + self.settings.refresh_ttl },
+            })
+            .await?;
+        self.token_pair(user_id, session_id, refresh_token)
+    }
+
+    fn token_pair(&self, user_id: UserId, session_id: SessionId, refresh_token: String) -> Result<TokenPair, AppError> {
+        let now = self.clock.now();
+        let claims = AccessClaims {
+            sub: user_id,
+            sid: session_id,
+            iat: now.timestamp(),
+            exp: (now + self.settings.access_ttl).timestamp(),
+            jti: self.ids.new_id(),
+        };
+        let access_token = self.access_tokens.encode(&claims).map_err(|e| AppError::Internal(e.to_string()))?;
+        Ok(TokenPair { access_token, expires_in: self.settings.access_ttl.num_seconds(), refresh_token })
+    }
+
+    /// Spends a refresh token for a new pair; reuse of a spent token after the grace
+    /// period revokes its whole family.
+    #[tracing::instrument(skip_all)]
+    pub async fn refresh(&self, presented: &str) -> Result<TokenPair, AppError> {
+        let now = self.clock.now();
+        let (refresh_token, hash) = self.refresh_tokens.generate();
+        let replacement = NewRefreshToken { hash, expires_at: now + self.settings.refresh_ttl };
+        let presented_hash = self.refresh_tokens.hash(presented);
+        match self.sessions.rotate(&presented_hash, replacement, now, self.settings.refresh_reuse_grace).await? {
+            RotateOutcome::Rotated { user_id, session_id } => self.token_pair(user_id, session_id, refresh_token),
+            RotateOutcome::Refused(RefreshDecision::RevokeFamily) => {
+                tracing::warn!(event = "refresh_token_reuse", "spent refresh token presented again; family revoked");
+                Err(AppError::InvalidToken)
+            }
+            RotateOutcome::Unknown | RotateOutcome::Refused(_) => Err(AppError::InvalidToken),
+        }
+    }
+
+    /// Ends the session a refresh token belongs to; unknown tokens are ignored.
+    pub async fn logout(&self, presented: &str) -> Result<(), AppError> {
+        let hash = self.refresh_tokens.hash(presented);
+        Ok(self.sessions.end_by_refresh_token(&hash, self.clock.now()).await?)
+    }
+
+    /// Ends every session of the caller, its own included.
+    pub async fn logout_all(&self, principal: &Principal) -> Result<(), AppError> {
+        Ok(self.sessions.end_all(principal.user.id, self.clock.now()).await?)
+    }
+
+    /// Verifies a bearer token and loads its principal; any failure is `InvalidToken`.
+    pub async fn authenticate(&self, bearer: &str) -> Result<Principal, AppError> {
+        let claims = self.access_tokens.decode(bearer).map_err(|_| AppError::InvalidToken)?;
+        self.users.load_principal(claims.sub, claims.sid, self.clock.now()).await?.ok_or(AppError::InvalidToken)
+    }
+
+    /// The caller's active sessions, marking the one its token belongs to.
+    pub async fn sessions(&self, principal: &Principal) -> Result<Vec<SessionView>, AppError> {
+        let sessions = self.sessions.list_active(principal.user.id, self.clock.now()).await?;
+        Ok(sessions
+            .into_iter()
+            .map(|session| SessionView { current: session.id == principal.session_id, session })
+            .collect())
+    }
+
+    /// Revokes one of the caller's sessions; another user's session is `NotFound`.
+    pub async fn end_session(&self, principal: &Principal, session_id: SessionId) -> Result<(), AppError> {
+        if self.sessions.end(principal.user.id, session_id, self.clock.now()).await? {
+            Ok(())
+        } else {
+            Err(AppError::NotFound)
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! The application's error enum (what happened), and the errors ports report.
+
+use storefront_domain::FieldViolation;
+
+/// What went wrong in a use case. The HTTP adapter maps each variant to one status and one
+/// problem `code`, in one place.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("the request is not valid")]
+    Validation(Vec<FieldViolation>),
+    #[error("not found")]
+    NotFound,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("the token is invalid, expired or revoked")]
+    InvalidToken,
+    #[error("too many requests")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("a dependency is unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        AppError::Validation(vec![FieldViolation::new(field, message)])
+    }
+}
+
+/// What a persistence port reports. Adapters turn their own errors into these.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// A unique email constraint was hit.
+    #[error("email taken")]
+    EmailTaken,
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The store cannot be reached (connection refused, pool timeout…): retryable.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    #[error("store failure: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for AppError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::EmailTaken => AppError::EmailTaken,
+            StoreError::NotFound => AppError::NotFound,
+            StoreError::Conflict(why) => AppError::Conflict(why),
+            StoreError::Unavailable(why) => AppError::Unavailable(why),
+            StoreError::Internal(why) => AppError::Internal(why),
+        }
+    }
+}
+
+/// A failure of a non-persistence adapter (hashing pool, token signing): always internal.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct InfraError(pub String);
+
+impl From<InfraError> for AppError {
+    fn from(err: InfraError) -> Self {
+        AppError::Internal(err.0)
+    }
+}

@@ -1,0 +1,13 @@
+//! Storefront's application layer: one service per area and the ports (traits) those
+//! services need from the outside world. Adapters implement the ports; `http` calls the
+//! services. Nothing here knows about actix, diesel or any other framework.
+
+pub mod accounts;
+pub mod auth;
+pub mod error;
+pub mod ports;
+
+pub use accounts::{AccountService, ProfileUpdate, Registration};
+pub use auth::{AuthService, AuthSettings, ClientContext, SessionView, TokenPair};
+pub use error::{AppError, InfraError, StoreError};
+pub use ports::Principal;

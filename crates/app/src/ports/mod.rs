@@ -1,0 +1,12 @@
+//! The ports: what the application needs from the outside, as object-safe async traits
+//! held as `Arc<dyn Port>`.
+
+mod security;
+mod sessions;
+mod system;
+mod users;
+
+pub use security::{AccessClaims, AccessTokenCodec, PasswordHasher, RefreshTokenHash, RefreshTokenMint, TokenError};
+pub use sessions::{NewRefreshToken, NewSession, RotateOutcome, SessionRepository};
+pub use system::{Clock, IdGenerator, ReadinessProbe, SystemClock, UuidV7Generator};
+pub use users::{NewUser, Principal, ProfileChanges, UserRepository};

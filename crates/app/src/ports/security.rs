@@ -1,0 +1,52 @@
+//! Security ports: password hashing, access-token signing, refresh-token minting.
+
+use crate::InfraError;
+use async_trait::async_trait;
+use storefront_domain::{PasswordHash, PlainPassword, SessionId, UserId};
+use uuid::Uuid;
+
+#[async_trait]
+pub trait PasswordHasher: Send + Sync {
+    /// Hashes a password (CPU-heavy: MUST NOT run on the async executor).
+    async fn hash(&self, password: &PlainPassword) -> Result<PasswordHash, InfraError>;
+
+    /// Checks a password. With `hash == None` (no such account) it MUST do the same work
+    /// against a dummy hash and answer `false`, so that timing reveals nothing.
+    async fn verify(&self, password: &PlainPassword, hash: Option<&PasswordHash>) -> Result<bool, InfraError>;
+}
+
+/// The claims of an access token (`iss` and `aud` are the codec's configuration).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessClaims {
+    pub sub: UserId,
+    pub sid: SessionId,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: Uuid,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Bad signature, algorithm, issuer, audience, expiry or shape.
+    #[error("invalid token: {0}")]
+    Invalid(String),
+    #[error("token signing failed: {0}")]
+    Signing(String),
+}
+
+pub trait AccessTokenCodec: Send + Sync {
+    fn encode(&self, claims: &AccessClaims) -> Result<String, TokenError>;
+    /// Verifies signature (pinned algorithm), `exp`, `iss` and `aud`.
+    fn decode(&self, token: &str) -> Result<AccessClaims, TokenError>;
+}
+
+/// The stored form of a refresh token.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RefreshTokenHash(pub String);
+
+pub trait RefreshTokenMint: Send + Sync {
+    /// A new opaque token (>= 256 random bits) and its hash.
+    fn generate(&self) -> (String, RefreshTokenHash);
+    /// The hash of a presented token.
+    fn hash(&self, presented: &str) -> RefreshTokenHash;
+}

@@ -1,0 +1,113 @@
+//! Password hashing: bcrypt over `base64(HMAC-SHA-256(pepper, password))`, so that no byte
+//! of a long password is ignored (bcrypt reads only 72 bytes) and a stolen database alone
+//! cannot be brute-forced without the pepper.
+
+use async_trait::async_trait;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use std::sync::Arc;
+use storefront_app::InfraError;
+use storefront_app::ports::PasswordHasher;
+use storefront_domain::{PasswordHash, PlainPassword};
+
+#[derive(Clone)]
+pub struct BcryptHasher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pepper: Vec<u8>,
+    cost: u32,
+    /// Verified against when the account does not exist, so that the work is the same.
+    dummy_hash: String,
+}
+
+impl BcryptHasher {
+    /// Builds the hasher; computes the dummy hash once (call at start-up).
+    pub fn new(pepper: impl Into<Vec<u8>>, cost: u32) -> Result<Self, InfraError> {
+        let pepper = pepper.into();
+        let dummy_hash = bcrypt::hash(prehash(&pepper, "storefront-dummy-password"), cost).map_err(|e| InfraError(e.to_string()))?;
+        Ok(Self { inner: Arc::new(Inner { pepper, cost, dummy_hash }) })
+    }
+}
+
+/// 44 ASCII bytes whatever the password's length: well inside bcrypt's 72-byte window.
+fn prehash(pepper: &[u8], password: &str) -> String {
+    // HMAC accepts keys of any length, so this cannot fail.
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(pepper).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+    mac.update(password.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+async fn on_blocking_pool<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, InfraError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| InfraError(format!("hashing task failed: {e}")))
+}
+
+#[async_trait]
+impl PasswordHasher for BcryptHasher {
+    async fn hash(&self, password: &PlainPassword) -> Result<PasswordHash, InfraError> {
+        let inner = Arc::clone(&self.inner);
+        let password = password.clone();
+        on_blocking_pool(move || bcrypt::hash(prehash(&inner.pepper, password.expose()), inner.cost))
+            .await?
+            .map(PasswordHash::new)
+            .map_err(|e| InfraError(e.to_string()))
+    }
+
+    async fn verify(&self, password: &PlainPassword, hash: Option<&PasswordHash>) -> Result<bool, InfraError> {
+        let inner = Arc::clone(&self.inner);
+        let password = password.clone();
+        let (hash, real) = match hash {
+            Some(h) => (h.as_str().to_owned(), true),
+            None => (inner.dummy_hash.clone(), false),
+        };
+        let matches = on_blocking_pool(move || bcrypt::verify(prehash(&inner.pepper, password.expose()), &hash)).await?;
+        // A malformed stored hash is a refusal, never a crash.
+        Ok(real && matches.unwrap_or(false))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hasher() -> BcryptHasher {
+        BcryptHasher::new(b"test-pepper".to_vec(), 4).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_hash_verifies_its_own_password_only() {
+        let h = hasher();
+        let hash = h.hash(&PlainPassword::new("correct horse")).await.unwrap();
+        assert!(h.verify(&PlainPassword::new("correct horse"), Some(&hash)).await.unwrap());
+        assert!(!h.verify(&PlainPassword::new("correct horsE"), Some(&hash)).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn the_first_72_bytes_of_a_long_password_do_not_verify() {
+        let h = hasher();
+        let long: String = "a1b2c3d4e5".repeat(10);
+        let hash = h.hash(&PlainPassword::new(long.clone())).await.unwrap();
+        assert!(h.verify(&PlainPassword::new(long.clone()), Some(&hash)).await.unwrap());
+        assert!(!h.verify(&PlainPassword::new(&long[..72]), Some(&hash)).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn no_account_means_false_after_the_same_work() {
+        let h = hasher();
+        assert!(!h.verify(&PlainPassword::new("storefront-dummy-password"), None).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn another_pepper_does_not_verify() {
+        let hash = hasher().hash(&PlainPassword::new("correct horse")).await.unwrap();
+        let other = BcryptHasher::new(b"other-pepper".to_vec(), 4).unwrap();
+        assert!(!other.verify(&PlainPassword::new("correct horse"), Some(&hash)).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_malformed_stored_hash_is_a_refusal() {
+        assert!(!hasher().verify(&PlainPassword::new("x"), Some(&PasswordHash::new("garbage"))).await.unwrap());
+    }
+}

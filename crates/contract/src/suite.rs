@@ -1,0 +1,1 @@
+//! The contract tests themselves (filled in per port).

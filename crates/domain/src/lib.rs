@@ -1,0 +1,18 @@
+//! Storefront's domain: entities, value objects and the rules that hold whatever the I/O.
+//!
+//! Nothing here performs I/O or knows about a framework; every type parses its input once
+//! ("parse, don't validate") and is valid for the rest of its life.
+
+pub mod error;
+pub mod ids;
+pub mod password;
+pub mod permission;
+pub mod session;
+pub mod user;
+
+pub use error::{FieldViolation, ValidationError};
+pub use ids::{SessionId, UserId};
+pub use password::{NewPassword, PasswordHash, PlainPassword};
+pub use permission::{Permission, PermissionSet, RoleName};
+pub use session::{RefreshDecision, RefreshTokenState, Session};
+pub use user::{Email, User, UserCredentials, UserName};

@@ -1,0 +1,196 @@
+//! The fixed permission catalogue the code checks, and role names that group permissions.
+
+use crate::ValidationError;
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+/// A permission the code checks. The catalogue is fixed: roles group these at run time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Permission {
+    ProductsCreate,
+    ProductsUpdateAny,
+    ProductsDeleteAny,
+    CategoriesManage,
+    ReviewsModerate,
+    OrdersReadAll,
+    OrdersManage,
+    UsersRead,
+    UsersManage,
+    RolesManage,
+    AnalyticsRead,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 11] = [
+        Permission::ProductsCreate,
+        Permission::ProductsUpdateAny,
+        Permission::ProductsDeleteAny,
+        Permission::CategoriesManage,
+        Permission::ReviewsModerate,
+        Permission::OrdersReadAll,
+        Permission::OrdersManage,
+        Permission::UsersRead,
+        Permission::UsersManage,
+        Permission::RolesManage,
+        Permission::AnalyticsRead,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Permission::ProductsCreate => "products:create",
+            Permission::ProductsUpdateAny => "products:update_any",
+            Permission::ProductsDeleteAny => "products:delete_any",
+            Permission::CategoriesManage => "categories:manage",
+            Permission::ReviewsModerate => "reviews:moderate",
+            Permission::OrdersReadAll => "orders:read_all",
+            Permission::OrdersManage => "orders:manage",
+            Permission::UsersRead => "users:read",
+            Permission::UsersManage => "users:manage",
+            Permission::RolesManage => "roles:manage",
+            Permission::AnalyticsRead => "analytics:read",
+        }
+    }
+
+    pub const fn description(self) -> &'static str {
+        match self {
+            Permission::ProductsCreate => "Create products (and manage one's own)",
+            Permission::ProductsUpdateAny => "Update any user's products",
+            Permission::ProductsDeleteAny => "Delete any user's products",
+            Permission::CategoriesManage => "Create, rename and delete categories",
+            Permission::ReviewsModerate => "Delete any review",
+            Permission::OrdersReadAll => "Read every user's orders",
+            Permission::OrdersManage => "Change the status of and cancel any order",
+            Permission::UsersRead => "List and read user accounts",
+            Permission::UsersManage => "Change, deactivate and delete user accounts",
+            Permission::RolesManage => "Manage roles, their grants and read the audit log",
+            Permission::AnalyticsRead => "Read business statistics and event dead letters",
+        }
+    }
+}
+
+impl fmt::Display for Permission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Permission {
+    type Err = ValidationError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Permission::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| ValidationError::Other(format!("unknown permission `{s}`")))
+    }
+}
+
+/// The effective permissions of a principal.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PermissionSet(BTreeSet<Permission>);
+
+impl PermissionSet {
+    /// The effective set for a role: `admin` always holds every permission, whatever the
+    /// stored grants say.
+    pub fn for_role(role: &RoleName, granted: impl IntoIterator<Item = Permission>) -> Self {
+        if role.is_admin() {
+            Self(Permission::ALL.into_iter().collect())
+        } else {
+            Self(granted.into_iter().collect())
+        }
+    }
+
+    pub fn contains(&self, permission: Permission) -> bool {
+        self.0.contains(&permission)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Permission> + '_ {
+        self.0.iter().copied()
+    }
+}
+
+/// A role's name: 1..=50 of `[a-z0-9_-]`, starting with a letter.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RoleName(String);
+
+impl RoleName {
+    pub const USER: &'static str = "user";
+    pub const MODERATOR: &'static str = "moderator";
+    pub const ADMIN: &'static str = "admin";
+
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        let valid = (1..=50).contains(&raw.len())
+            && raw.starts_with(|c: char| c.is_ascii_lowercase())
+            && raw.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        if valid { Ok(Self(raw.to_owned())) } else { Err(ValidationError::InvalidRoleName) }
+    }
+
+    /// The role new accounts get.
+    pub fn user() -> Self {
+        Self(Self::USER.to_owned())
+    }
+
+    pub fn admin() -> Self {
+        Self(Self::ADMIN.to_owned())
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.0 == Self::ADMIN
+    }
+
+    pub fn is_builtin(&self) -> bool {
+        matches!(self.0.as_str(), Self::USER | Self::MODERATOR | Self::ADMIN)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Default grants of the built-in roles (admin's are implied, see `PermissionSet`).
+    pub fn default_grants(&self) -> Vec<Permission> {
+        use Permission::*;
+        match self.0.as_str() {
+            Self::USER => vec![ProductsCreate],
+            Self::MODERATOR => vec![ProductsCreate, ReviewsModerate, UsersRead, OrdersReadAll, AnalyticsRead],
+            Self::ADMIN => Permission::ALL.to_vec(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl fmt::Display for RoleName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permissions_round_trip_through_their_names() {
+        for p in Permission::ALL {
+            assert_eq!(p.as_str().parse::<Permission>().unwrap(), p);
+        }
+        assert!("products:fly".parse::<Permission>().is_err());
+    }
+
+    #[test]
+    fn admin_always_holds_every_permission() {
+        let set = PermissionSet::for_role(&RoleName::admin(), []);
+        assert!(Permission::ALL.iter().all(|p| set.contains(*p)));
+        let user = PermissionSet::for_role(&RoleName::user(), [Permission::ProductsCreate]);
+        assert!(user.contains(Permission::ProductsCreate) && !user.contains(Permission::UsersRead));
+    }
+
+    #[test]
+    fn role_names_are_validated() {
+        assert!(RoleName::parse("editor").is_ok());
+        assert!(RoleName::parse("sales-eu_2").is_ok());
+        for bad in ["", "Editor", "1abc", "a b", &"a".repeat(51)] {
+            assert!(RoleName::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+}

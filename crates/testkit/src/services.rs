@@ -1,0 +1,1 @@
+//! Ready-wired services for tests.
