@@ -1,1 +1,96 @@
-//! placeholder
+//! The in-memory adapter of the persistence ports: one `MemoryStore` holding users,
+//! sessions, refresh tokens and role grants behind a single lock, for `cargo run` without a
+//! database and for fast HTTP tests. Its semantics match the PostgreSQL adapter's; the
+//! shared contract tests (`storefront-contract`) prove it.
+//!
+//! Every port method takes the one lock once and never awaits while holding it, so each
+//! method is atomic, as a database transaction would be.
+
+mod sessions;
+mod users;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use storefront_app::ports::{ReadinessProbe, RefreshTokenHash};
+use storefront_domain::{PasswordHash, Permission, RoleName, Session, SessionId, User, UserId};
+use tokio::sync::Mutex;
+
+/// The in-memory store; clones share the same state.
+#[derive(Clone, Default)]
+pub struct MemoryStore {
+    state: Arc<Mutex<State>>,
+}
+
+impl MemoryStore {
+    /// An empty store whose built-in roles hold their default grants.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// Everything the store holds. Plain maps: the store is meant for small data sets.
+struct State {
+    users: HashMap<UserId, StoredUser>,
+    sessions: HashMap<SessionId, StoredSession>,
+    refresh_tokens: HashMap<RefreshTokenHash, StoredRefreshToken>,
+    /// Role → granted permissions, kept in the store (not derived from the role name) so
+    /// that grants can change at run time.
+    role_grants: HashMap<RoleName, BTreeSet<Permission>>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        let role_grants = [RoleName::USER, RoleName::MODERATOR, RoleName::ADMIN]
+            .into_iter()
+            .filter_map(|name| RoleName::parse(name).ok())
+            .map(|role| {
+                let grants = role.default_grants().into_iter().collect();
+                (role, grants)
+            })
+            .collect();
+        Self { users: HashMap::new(), sessions: HashMap::new(), refresh_tokens: HashMap::new(), role_grants }
+    }
+}
+
+struct StoredUser {
+    user: User,
+    password_hash: PasswordHash,
+}
+
+struct StoredSession {
+    session: Session,
+    /// When the family's newest refresh token expires; the session is active until then.
+    expires_at: DateTime<Utc>,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+impl StoredSession {
+    fn is_active(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && self.expires_at > now
+    }
+
+    /// Revokes the session unless it already is (the first revocation time is kept).
+    fn revoke(&mut self, now: DateTime<Utc>) {
+        self.revoked_at.get_or_insert(now);
+    }
+}
+
+struct StoredRefreshToken {
+    session_id: SessionId,
+    expires_at: DateTime<Utc>,
+    used_at: Option<DateTime<Utc>>,
+}
+
+#[async_trait]
+impl ReadinessProbe for MemoryStore {
+    fn name(&self) -> &'static str {
+        "database"
+    }
+
+    /// Memory is always there.
+    async fn check(&self) -> Result<(), String> {
+        Ok(())
+    }
+}
