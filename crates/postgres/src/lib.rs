@@ -1,1 +1,172 @@
-//! placeholder
+//! The PostgreSQL adapter of the persistence ports (diesel + diesel-async + bb8): the
+//! connection pool, the repository implementations, the embedded migrations and the
+//! readiness probe. It owns every transaction: each port method that must be atomic runs
+//! in one database transaction here.
+
+mod error;
+mod migrations;
+mod readiness;
+mod schema;
+mod sessions;
+mod users;
+
+pub use migrations::run_migrations;
+
+use diesel::ConnectionError;
+use diesel_async::pooled_connection::bb8::{Pool, PooledConnection};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, PoolError};
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use std::future::Future;
+use std::time::Duration;
+use storefront_app::StoreError;
+
+/// How to reach PostgreSQL and how the pool behaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PgSettings {
+    /// `postgres://user:password@host:port/database`.
+    pub url: String,
+    /// Upper bound of open connections.
+    pub max_connections: u32,
+    /// Connections kept open while idle (`None`: open them only on demand).
+    pub min_idle: Option<u32>,
+    /// How long a request waits for a connection before answering `Unavailable`.
+    pub acquire_timeout: Duration,
+    /// PostgreSQL's `statement_timeout` for every connection.
+    pub statement_timeout: Duration,
+}
+
+impl PgSettings {
+    /// Sensible defaults: 16 connections, 2 s to get one, 5 s per statement.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            max_connections: 16,
+            min_idle: None,
+            acquire_timeout: Duration::from_secs(2),
+            statement_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The PostgreSQL store; clones share one pool.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Pool<AsyncPgConnection>,
+    /// Upper bound for one port call, so that no request hangs on a frozen server
+    /// (statement_timeout needs a server that still answers).
+    deadline: Duration,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (connections, idle) = self.pool_status();
+        f.debug_struct("PgStore").field("connections", &connections).field("idle", &idle).finish()
+    }
+}
+
+impl PgStore {
+    /// Builds the pool without connecting: the server can start while the database is
+    /// down, and connections are opened (again) as soon as it is back.
+    ///
+    /// Must be called within a Tokio runtime (the pool spawns its maintenance tasks).
+    ///
+    /// # Errors
+    /// `Internal` for settings that can never work (malformed URL, empty pool) or when no
+    /// Tokio runtime is running.
+    pub fn connect(settings: &PgSettings) -> Result<PgStore, StoreError> {
+        settings
+            .url
+            .parse::<tokio_postgres::Config>()
+            .map_err(|e| StoreError::Internal(format!("invalid database URL: {e}")))?;
+        if settings.max_connections == 0 {
+            return Err(StoreError::Internal("the database pool needs at least one connection".into()));
+        }
+        if settings.min_idle.is_some_and(|min| min > settings.max_connections) {
+            return Err(StoreError::Internal("min_idle exceeds max_connections".into()));
+        }
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(StoreError::Internal("PgStore::connect needs a running Tokio runtime".into()));
+        }
+
+        let statement_timeout_ms = settings.statement_timeout.as_millis();
+        let connect_timeout = settings.acquire_timeout;
+        let mut config = ManagerConfig::<AsyncPgConnection>::default();
+        config.custom_setup = Box::new(move |url| {
+            Box::pin(async move {
+                // A server that accepts TCP but never answers must not pin a pool slot.
+                let mut conn = tokio::time::timeout(connect_timeout, AsyncPgConnection::establish(url))
+                    .await
+                    .map_err(|_| ConnectionError::BadConnection("timed out connecting to the database".into()))??;
+                conn.batch_execute(&format!("SET statement_timeout = {statement_timeout_ms}"))
+                    .await
+                    .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                Ok(conn)
+            })
+        });
+        let manager = AsyncDieselConnectionManager::new_with_config(settings.url.clone(), config);
+        let pool = Pool::builder()
+            .max_size(settings.max_connections)
+            .min_idle(settings.min_idle)
+            .connection_timeout(settings.acquire_timeout)
+            .error_sink(Box::new(LogConnectionErrors))
+            .build_unchecked(manager);
+        let deadline = settings.acquire_timeout + settings.statement_timeout + Duration::from_secs(1);
+        Ok(PgStore { pool, deadline })
+    }
+
+    /// The pool's size now: (open connections, idle connections).
+    pub fn pool_status(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections, state.idle_connections)
+    }
+
+    /// A connection from the pool, or `Unavailable` within the acquire timeout.
+    async fn conn(&self) -> Result<PooledConnection<'_, AsyncPgConnection>, StoreError> {
+        self.pool.get().await.map_err(error::from_pool)
+    }
+
+    /// Runs one port call under the store's deadline.
+    async fn bounded<T>(&self, op: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+        tokio::time::timeout(self.deadline, op).await.unwrap_or_else(|_| Err(error::deadline_exceeded()))
+    }
+}
+
+/// Logs the connection failures of the pool's background work (opening idle connections),
+/// which no caller would otherwise see.
+#[derive(Debug, Clone, Copy)]
+struct LogConnectionErrors;
+
+impl bb8::ErrorSink<PoolError> for LogConnectionErrors {
+    fn sink(&self, error: PoolError) {
+        tracing::warn!(%error, "database pool could not open a connection");
+    }
+
+    fn boxed_clone(&self) -> Box<dyn bb8::ErrorSink<PoolError>> {
+        Box::new(*self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn connecting_does_not_need_a_reachable_database() {
+        let store = PgStore::connect(&PgSettings::new("postgres://nobody@127.0.0.1:1/nothing")).unwrap();
+        assert_eq!(store.pool_status(), (0, 0));
+    }
+
+    #[test]
+    fn settings_that_can_never_work_are_refused() {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let _guard = runtime.enter();
+        let empty = PgSettings { max_connections: 0, ..PgSettings::new("postgres://localhost/db") };
+        assert!(PgStore::connect(&empty).is_err());
+        assert!(PgStore::connect(&PgSettings::new("postgres://localhost:notaport/db")).is_err());
+    }
+
+    #[test]
+    fn connecting_outside_a_runtime_is_an_error_not_a_panic() {
+        assert!(PgStore::connect(&PgSettings::new("postgres://localhost/db")).is_err());
+    }
+}

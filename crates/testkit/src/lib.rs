@@ -1,5 +1,4 @@
 //! Test support shared by every crate's tests: per-test PostgreSQL databases created from a
-//! migrated template, and ready-wired application services on either store.
+//! migrated template.
 
 pub mod database;
-pub mod services;

@@ -1,0 +1,129 @@
+//! Turns diesel and pool errors into the ports' `StoreError`: a unique email into
+//! `EmailTaken`, anything that says "the database cannot be reached" into `Unavailable`
+//! (HTTP 503, retryable), the rest into `Internal`.
+
+use diesel::result::{ConnectionError, DatabaseErrorKind, Error as DieselError};
+use diesel_async::pooled_connection::PoolError;
+use storefront_app::StoreError;
+
+/// The unique index that keeps emails unique regardless of case.
+pub(crate) const USERS_EMAIL_KEY: &str = "users_email_key";
+
+/// The foreign key from a user to its role.
+const USERS_ROLE_FKEY: &str = "users_role_fkey";
+
+/// PostgreSQL messages (no SQLSTATE reaches us through diesel) that mean the server is
+/// going away or overloaded rather than that our query is wrong.
+const UNAVAILABLE_MESSAGES: [&str; 5] = [
+    "terminating connection",
+    "the database system is",
+    "canceling statement due to statement timeout",
+    "too many clients",
+    "remaining connection slots",
+];
+
+/// Maps a query error.
+pub(crate) fn from_diesel(err: DieselError) -> StoreError {
+    match &err {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)
+            if info.constraint_name() == Some(USERS_EMAIL_KEY) =>
+        {
+            StoreError::EmailTaken
+        }
+        DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, info)
+            if info.constraint_name() == Some(USERS_ROLE_FKEY) =>
+        {
+            StoreError::InvalidReference("role".into())
+        }
+        DieselError::DatabaseError(DatabaseErrorKind::UnableToSendCommand | DatabaseErrorKind::ClosedConnection, _) => {
+            unavailable(&err)
+        }
+        DieselError::DatabaseError(_, info) if UNAVAILABLE_MESSAGES.iter().any(|m| info.message().contains(m)) => {
+            unavailable(&err)
+        }
+        // A transaction whose connection died half-way cannot even roll back.
+        DieselError::BrokenTransactionManager => unavailable(&err),
+        _ => {
+            tracing::error!(error = %err, "database query failed");
+            StoreError::Internal(err.to_string())
+        }
+    }
+}
+
+/// The error of a transaction body: diesel's own (which the transaction needs to see to
+/// roll back) or a decision already made in port terms.
+#[derive(Debug)]
+pub(crate) enum TxError {
+    Query(DieselError),
+    Store(StoreError),
+}
+
+impl From<DieselError> for TxError {
+    fn from(err: DieselError) -> Self {
+        TxError::Query(err)
+    }
+}
+
+impl From<StoreError> for TxError {
+    fn from(err: StoreError) -> Self {
+        TxError::Store(err)
+    }
+}
+
+impl From<TxError> for StoreError {
+    fn from(err: TxError) -> Self {
+        match err {
+            TxError::Query(e) => from_diesel(e),
+            TxError::Store(e) => e,
+        }
+    }
+}
+
+/// Maps a failure to open a connection: always the database being out of reach.
+pub(crate) fn from_connection(err: ConnectionError) -> StoreError {
+    tracing::warn!(error = %err, "cannot connect to the database");
+    StoreError::Unavailable(format!("cannot connect to the database: {err}"))
+}
+
+/// Maps a failure to get a connection from the pool.
+pub(crate) fn from_pool(err: bb8::RunError<PoolError>) -> StoreError {
+    match err {
+        bb8::RunError::TimedOut => {
+            tracing::warn!("timed out waiting for a database connection");
+            StoreError::Unavailable("timed out waiting for a database connection".into())
+        }
+        bb8::RunError::User(PoolError::ConnectionError(e)) => from_connection(e),
+        // The pool's liveness check failed: the connection (or the server) is gone.
+        bb8::RunError::User(PoolError::QueryError(e)) => unavailable(&e),
+    }
+}
+
+/// The error for an operation that ran past its deadline (the server hangs).
+pub(crate) fn deadline_exceeded() -> StoreError {
+    tracing::warn!("database operation ran past its deadline");
+    StoreError::Unavailable("the database did not answer in time".into())
+}
+
+fn unavailable(err: &DieselError) -> StoreError {
+    tracing::warn!(error = %err, "database unavailable");
+    StoreError::Unavailable(err.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lost_connection_is_unavailable_and_a_syntax_error_internal() {
+        let lost = DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, Box::new("closed".to_owned()));
+        assert!(matches!(from_diesel(lost), StoreError::Unavailable(_)));
+        let timeout = DieselError::DatabaseError(
+            DatabaseErrorKind::Unknown,
+            Box::new("canceling statement due to statement timeout".to_owned()),
+        );
+        assert!(matches!(from_diesel(timeout), StoreError::Unavailable(_)));
+        let syntax = DieselError::DatabaseError(DatabaseErrorKind::Unknown, Box::new("syntax error".to_owned()));
+        assert!(matches!(from_diesel(syntax), StoreError::Internal(_)));
+        assert!(matches!(from_pool(bb8::RunError::TimedOut), StoreError::Unavailable(_)));
+    }
+}

@@ -1,0 +1,331 @@
+//! What only real PostgreSQL can show: row locks under concurrent rotation, the principal
+//! query against direct changes to the tables, the case-insensitive email index, migration
+//! re-runs, and behaviour when the database is
+//! slow, hung or gone.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use chrono::{DateTime, Duration, Utc};
+use diesel::QueryableByName;
+use diesel::sql_types::{BigInt, Text};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use std::sync::Arc;
+use std::time::{Duration as StdDuration, Instant};
+use storefront_app::StoreError;
+use storefront_app::ports::{
+    NewRefreshToken, NewSession, NewUser, ReadinessProbe, RefreshTokenHash, RotateOutcome, SessionRepository,
+    UserRepository,
+};
+use storefront_domain::{
+    Email, PasswordHash, Permission, RefreshDecision, RoleName, SessionId, User, UserId, UserName,
+};
+use storefront_postgres::{PgSettings, PgStore, run_migrations};
+use storefront_testkit::database::TestDatabase;
+use tokio::sync::Barrier;
+use uuid::Uuid;
+
+const GRACE: Duration = Duration::seconds(5);
+
+fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(Utc::now().timestamp_micros()).unwrap()
+}
+
+fn new_user(email: &str) -> NewUser {
+    NewUser {
+        id: UserId(Uuid::now_v7()),
+        email: Email::parse(email).unwrap(),
+        name: UserName::parse("Ada").unwrap(),
+        password_hash: PasswordHash::new("$2b$04$fake"),
+        role: RoleName::user(),
+        created_at: now(),
+    }
+}
+
+fn token(expires_at: DateTime<Utc>) -> NewRefreshToken {
+    NewRefreshToken { hash: RefreshTokenHash(format!("hash-{}", Uuid::new_v4())), expires_at }
+}
+
+async fn user_with_session(store: &PgStore, email: &str) -> (User, SessionId, RefreshTokenHash) {
+    let user = store.create(new_user(email)).await.unwrap();
+    let refresh = token(now() + Duration::days(7));
+    let session = NewSession {
+        id: SessionId(Uuid::now_v7()),
+        user_id: user.id,
+        user_agent: None,
+        ip: None,
+        created_at: now(),
+        refresh: refresh.clone(),
+    };
+    let session_id = session.id;
+    store.start(session).await.unwrap();
+    (user, session_id, refresh.hash)
+}
+
+/// A plain connection for changing the tables behind the store's back.
+async fn raw(database: &TestDatabase) -> AsyncPgConnection {
+    AsyncPgConnection::establish(&database.url).await.unwrap()
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+async fn count(conn: &mut AsyncPgConnection, sql: &str) -> i64 {
+    diesel::sql_query(sql).get_result::<Count>(conn).await.unwrap().n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_rotations_of_one_token_rotate_it_exactly_once() {
+    let database = TestDatabase::create().await;
+    let store = database.store().await;
+    let (user, session, first) = user_with_session(&store, "ada@example.com").await;
+
+    let racers = 8;
+    let barrier = Arc::new(Barrier::new(racers));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..racers {
+        let (store, first, barrier) = (store.clone(), first.clone(), barrier.clone());
+        tasks.spawn(async move {
+            barrier.wait().await;
+            let at = now();
+            store.rotate(&first, token(at + Duration::days(7)), at, GRACE).await.unwrap()
+        });
+    }
+    let outcomes = tasks.join_all().await;
+
+    let rotated: Vec<_> = outcomes.iter().filter(|o| matches!(o, RotateOutcome::Rotated { .. })).collect();
+    assert_eq!(rotated, [&RotateOutcome::Rotated { user_id: user.id, session_id: session }]);
+    assert!(
+        outcomes.iter().all(|o| matches!(
+            o,
+            RotateOutcome::Rotated { .. } | RotateOutcome::Refused(RefreshDecision::RejectWithinGrace)
+        )),
+        "{outcomes:?}"
+    );
+    let mut conn = raw(&database).await;
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM refresh_tokens").await, 2, "one replacement only");
+    assert!(store.load_principal(user.id, session, now()).await.unwrap().is_some(), "nothing was revoked");
+}
+
+#[tokio::test]
+async fn a_principal_reflects_the_tables_as_they_are_at_each_request() {
+    let database = TestDatabase::create().await;
+    let store = database.store().await;
+    let (user, session, _) = user_with_session(&store, "ada@example.com").await;
+    let mut conn = raw(&database).await;
+
+    let principal = store.load_principal(user.id, session, now()).await.unwrap().unwrap();
+    assert_eq!(principal.permissions.iter().collect::<Vec<_>>(), [Permission::ProductsCreate]);
+
+    // A grant takes effect on the next load; a name the code does not know grants nothing.
+    conn.batch_execute(
+        "INSERT INTO permissions VALUES ('products:fly', 'from a newer version');
+         INSERT INTO role_permissions VALUES ('user', 'users:read'), ('user', 'products:fly');",
+    )
+    .await
+    .unwrap();
+    let principal = store.load_principal(user.id, session, now()).await.unwrap().unwrap();
+    assert_eq!(principal.permissions.iter().collect::<Vec<_>>(), [Permission::ProductsCreate, Permission::UsersRead]);
+
+    // A role change too.
+    conn.batch_execute(&format!("UPDATE users SET role = 'admin' WHERE id = '{}'", user.id)).await.unwrap();
+    let principal = store.load_principal(user.id, session, now()).await.unwrap().unwrap();
+    assert!(Permission::ALL.iter().all(|p| principal.permissions.contains(*p)));
+    assert!(principal.user.role.is_admin());
+
+    // A deactivated account loads nothing, though its session is still open.
+    conn.batch_execute(&format!("UPDATE users SET is_active = false WHERE id = '{}'", user.id)).await.unwrap();
+    assert!(store.load_principal(user.id, session, now()).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn emails_are_unique_whatever_their_case_even_when_stored_unnormalised() {
+    let database = TestDatabase::create().await;
+    let store = database.store().await;
+    let mut conn = raw(&database).await;
+    conn.batch_execute(&format!(
+        "INSERT INTO users (id, email, name, password_hash, role, created_at, updated_at)
+         VALUES ('{}', 'Bob@Example.COM', 'Bob', 'x', 'user', now(), now())",
+        Uuid::now_v7()
+    ))
+    .await
+    .unwrap();
+
+    assert_eq!(store.create(new_user("bob@example.com")).await, Err(StoreError::EmailTaken));
+    let found = store.find_credentials_by_email(&Email::parse("bob@example.com").unwrap()).await.unwrap();
+    assert_eq!(found.map(|c| c.user.name.as_str().to_owned()), Some("Bob".to_owned()));
+
+    let ada = store.create(new_user("ada@example.com")).await.unwrap();
+    let changes =
+        storefront_app::ports::ProfileChanges { email: Some(Email::parse("BOB@example.com").unwrap()), name: None };
+    assert_eq!(store.update_profile(ada.id, changes, now()).await, Err(StoreError::EmailTaken));
+}
+
+#[tokio::test]
+async fn migrations_apply_twice_without_changing_anything() {
+    let database = TestDatabase::create().await;
+    // The template is already migrated: both runs find nothing to do. The default
+    // current-thread test runtime also proves the runner does not need a multi-thread one.
+    run_migrations(&database.url).await.unwrap();
+    run_migrations(&database.url).await.unwrap();
+
+    let mut conn = raw(&database).await;
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM permissions").await, 11);
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM role_permissions WHERE role_name = 'admin'").await, 11);
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM roles WHERE builtin").await, 3);
+}
+
+#[tokio::test]
+async fn migrations_run_on_an_empty_database_and_down_sql_removes_everything() {
+    let database = TestDatabase::create().await;
+    let mut conn = raw(&database).await;
+    let down = include_str!("../../../migrations/2026-11-22-000001_accounts/down.sql");
+    conn.batch_execute(down).await.unwrap();
+    conn.batch_execute("TRUNCATE __diesel_schema_migrations").await.unwrap();
+    let tables =
+        "SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'public' AND tablename <> '__diesel_schema_migrations'";
+    assert_eq!(count(&mut conn, tables).await, 0);
+
+    run_migrations(&database.url).await.unwrap();
+    assert_eq!(count(&mut conn, tables).await, 6);
+}
+
+#[tokio::test]
+async fn the_permission_catalogue_in_the_database_matches_the_code() {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        name: String,
+        #[diesel(sql_type = Text)]
+        description: String,
+    }
+    let database = TestDatabase::create().await;
+    let mut conn = raw(&database).await;
+    let rows: Vec<Row> = diesel::sql_query("SELECT name, description FROM permissions").load(&mut conn).await.unwrap();
+    let mut stored: Vec<(String, String)> = rows.into_iter().map(|r| (r.name, r.description)).collect();
+    stored.sort();
+    let mut expected: Vec<(String, String)> =
+        Permission::ALL.iter().map(|p| (p.as_str().to_owned(), p.description().to_owned())).collect();
+    expected.sort();
+    assert_eq!(stored, expected);
+
+    for role in [RoleName::USER, RoleName::MODERATOR, RoleName::ADMIN] {
+        let role = RoleName::parse(role).unwrap();
+        let sql = format!("SELECT count(*) AS n FROM role_permissions WHERE role_name = '{role}'");
+        assert_eq!(count(&mut conn, &sql).await, role.default_grants().len() as i64, "{role}");
+        for grant in role.default_grants() {
+            let sql = format!(
+                "SELECT count(*) AS n FROM role_permissions WHERE role_name = '{role}' AND permission = '{grant}'"
+            );
+            assert_eq!(count(&mut conn, &sql).await, 1, "{role} {grant}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn deleting_a_user_cascades_to_its_sessions_and_refresh_tokens() {
+    let database = TestDatabase::create().await;
+    let store = database.store().await;
+    let (ada, _, first) = user_with_session(&store, "ada@example.com").await;
+    let (_, _, _) = user_with_session(&store, "bob@example.com").await;
+    let at = now();
+    store.rotate(&first, token(at + Duration::days(7)), at, GRACE).await.unwrap();
+
+    store.delete(ada.id).await.unwrap();
+
+    let mut conn = raw(&database).await;
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM sessions").await, 1);
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM refresh_tokens").await, 1);
+    assert_eq!(store.delete(ada.id).await, Err(StoreError::NotFound));
+}
+
+#[tokio::test]
+async fn a_statement_stuck_on_a_lock_ends_at_the_statement_timeout_as_unavailable() {
+    let database = TestDatabase::create().await;
+    let store = database.store().await;
+    let user = store.create(new_user("ada@example.com")).await.unwrap();
+    let settings = PgSettings { statement_timeout: StdDuration::from_millis(300), ..PgSettings::new(&database.url) };
+    let impatient = PgStore::connect(&settings).unwrap();
+
+    // Another transaction holds the user's row.
+    let mut holder = raw(&database).await;
+    holder.batch_execute(&format!("BEGIN; SELECT 1 FROM users WHERE id = '{}' FOR UPDATE", user.id)).await.unwrap();
+
+    let started = Instant::now();
+    let changes = storefront_app::ports::ProfileChanges { name: Some(UserName::parse("Ada L").unwrap()), email: None };
+    let outcome = impatient.update_profile(user.id, changes, now()).await;
+    assert!(matches!(outcome, Err(StoreError::Unavailable(_))), "{outcome:?}");
+    assert!(started.elapsed() < StdDuration::from_secs(2), "took {:?}", started.elapsed());
+    holder.batch_execute("ROLLBACK").await.unwrap();
+}
+
+#[tokio::test]
+async fn an_unreachable_database_answers_unavailable_within_the_acquire_timeout() {
+    // Nothing listens on port 1: the store still builds, and calls fail fast.
+    let settings = PgSettings {
+        acquire_timeout: StdDuration::from_millis(300),
+        ..PgSettings::new("postgres://postgres@127.0.0.1:1/postgres")
+    };
+    let store = PgStore::connect(&settings).unwrap();
+
+    let started = Instant::now();
+    let outcome = store.find_by_id(UserId(Uuid::now_v7())).await;
+    assert!(matches!(outcome, Err(StoreError::Unavailable(_))), "{outcome:?}");
+    assert!(started.elapsed() < StdDuration::from_secs(2), "took {:?}", started.elapsed());
+    assert!(store.check().await.is_err());
+}
+
+#[tokio::test]
+async fn readiness_answers_within_about_a_second_when_the_database_hangs() {
+    // A "server" that accepts connections and never says a word.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let settings = PgSettings {
+        acquire_timeout: StdDuration::from_secs(10),
+        ..PgSettings::new(format!("postgres://postgres@127.0.0.1:{port}/postgres"))
+    };
+    let store = PgStore::connect(&settings).unwrap();
+
+    let started = Instant::now();
+    assert_eq!(store.name(), "database");
+    assert!(store.check().await.is_err());
+    assert!(started.elapsed() < StdDuration::from_millis(1500), "took {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn readiness_is_ok_on_a_live_database_and_the_pool_reports_its_size() {
+    let database = TestDatabase::create().await;
+    let store = database.store().await;
+    assert_eq!(store.check().await, Ok(()));
+    let (connections, idle) = store.pool_status();
+    assert!(connections >= 1 && idle <= connections, "{connections} {idle}");
+}
+
+#[tokio::test]
+async fn the_store_recovers_by_itself_when_its_connections_are_killed() {
+    let database = TestDatabase::create().await;
+    let store = database.store().await;
+    let user = store.create(new_user("ada@example.com")).await.unwrap();
+
+    // What a database restart does to the pool's open connections.
+    let mut admin = raw(&database).await;
+    let kill = format!(
+        "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
+         WHERE datname = '{}' AND pid <> pg_backend_pid()",
+        database.name()
+    );
+    assert!(count(&mut admin, &kill).await >= 1);
+    tokio::time::sleep(StdDuration::from_millis(100)).await;
+
+    // The pool checks a connection before handing it out, so the dead ones are replaced.
+    assert_eq!(store.find_by_id(user.id).await.unwrap().map(|u| u.id), Some(user.id));
+    assert_eq!(store.check().await, Ok(()));
+}

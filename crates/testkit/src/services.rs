@@ -1,1 +1,0 @@
-//! Ready-wired services for tests.
