@@ -1,1 +1,27 @@
-fn main() {}
+//! `storefront`: parses the command line, loads the configuration and runs the command.
+
+use clap::Parser;
+use std::process::ExitCode;
+use storefront_server::cli::{Cli, run};
+use storefront_server::{Settings, telemetry};
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load() {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("storefront: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&settings.log);
+    match run(cli, settings).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("storefront: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

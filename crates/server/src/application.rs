@@ -1,0 +1,124 @@
+//! Wiring: builds the store (PostgreSQL, or memory without a database URL), the security
+//! adapters and the services, and runs the HTTP server.
+
+use crate::settings::Settings;
+use actix_web::dev::Server;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+use storefront_app::ports::{ReadinessProbe, SessionRepository, SystemClock, UserRepository, UuidV7Generator};
+use storefront_app::{AccountService, AuthService, AuthSettings, StoreError};
+use storefront_auth::{BcryptHasher, JwtCodec, RandomRefreshTokens};
+use storefront_http::{AppState, HttpConfig};
+use storefront_memory::MemoryStore;
+use storefront_postgres::{PgSettings, PgStore, run_migrations};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("database: {0}")]
+    Database(#[from] StoreError),
+    #[error("password hasher: {0}")]
+    Hasher(String),
+    #[error("cannot listen on {address}: {source}")]
+    Listen { address: String, source: std::io::Error },
+}
+
+/// The persistence adapter chosen by configuration.
+#[derive(Clone)]
+pub enum Store {
+    Postgres(PgStore),
+    Memory(MemoryStore),
+}
+
+impl Store {
+    /// Connects to PostgreSQL when a URL is configured (migrating it if configured to),
+    /// else the in-memory store.
+    pub async fn from_settings(settings: &Settings) -> Result<Self, StartupError> {
+        match &settings.database.url {
+            Some(url) => {
+                if settings.database.migrate_on_start {
+                    run_migrations(url).await?;
+                }
+                Ok(Store::Postgres(PgStore::connect(&pg_settings(settings, url))?))
+            }
+            None => {
+                tracing::warn!("no database URL configured: running on the IN-MEMORY store; every change is lost at exit");
+                Ok(Store::Memory(MemoryStore::new()))
+            }
+        }
+    }
+
+    fn ports(&self) -> (Arc<dyn UserRepository>, Arc<dyn SessionRepository>, Arc<dyn ReadinessProbe>) {
+        match self {
+            Store::Postgres(pg) => (Arc::new(pg.clone()), Arc::new(pg.clone()), Arc::new(pg.clone())),
+            Store::Memory(mem) => (Arc::new(mem.clone()), Arc::new(mem.clone()), Arc::new(mem.clone())),
+        }
+    }
+}
+
+pub fn pg_settings(settings: &Settings, url: &str) -> PgSettings {
+    let mut pg = PgSettings::new(url.to_owned());
+    pg.max_connections = settings.database.max_connections;
+    pg.acquire_timeout = Duration::from_millis(settings.database.acquire_timeout_ms);
+    pg.statement_timeout = Duration::from_millis(settings.database.statement_timeout_ms);
+    pg
+}
+
+/// The services of the application over the given store.
+pub fn build_services(settings: &Settings, store: &Store) -> Result<AppState, StartupError> {
+    let (users, sessions, readiness) = store.ports();
+    let hasher = Arc::new(
+        BcryptHasher::new(settings.password_pepper(), settings.auth.bcrypt_cost).map_err(|e| StartupError::Hasher(e.0))?,
+    );
+    let codec = Arc::new(JwtCodec::new(&settings.jwt_secret(), settings.auth.issuer.clone(), settings.auth.audience.clone()));
+    let clock = Arc::new(SystemClock);
+    let ids = Arc::new(UuidV7Generator);
+    let auth_settings = AuthSettings {
+        access_ttl: chrono::Duration::seconds(settings.auth.access_ttl_secs),
+        refresh_ttl: chrono::Duration::seconds(settings.auth.refresh_ttl_secs),
+        refresh_reuse_grace: chrono::Duration::seconds(settings.auth.refresh_reuse_grace_secs),
+    };
+    let accounts = AccountService::new(users.clone(), hasher.clone(), clock.clone(), ids.clone());
+    let auth = AuthService::new(users, sessions, hasher, codec, Arc::new(RandomRefreshTokens), clock, ids, auth_settings);
+    Ok(AppState {
+        accounts,
+        auth,
+        readiness: vec![readiness],
+        config: HttpConfig { json_limit_bytes: settings.http.json_limit_bytes, version: env!("CARGO_PKG_VERSION").to_owned() },
+    })
+}
+
+/// A bound, not yet running HTTP server.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Builds everything and binds the listen address (port 0 picks a free port).
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let store = Store::from_settings(&settings).await?;
+        let state = build_services(&settings, &store)?;
+        let address = format!("{}:{}", settings.server.host, settings.server.port);
+        let listener = TcpListener::bind(&address).map_err(|source| StartupError::Listen { address: address.clone(), source })?;
+        let port = listener.local_addr().map_err(|source| StartupError::Listen { address: address.clone(), source })?.port();
+        let mut server = actix_web::HttpServer::new(move || storefront_http::build_app(state.clone()))
+            .shutdown_timeout(settings.server.shutdown_timeout_secs);
+        if settings.server.workers > 0 {
+            server = server.workers(settings.server.workers);
+        }
+        let server = server.listen(listener).map_err(|source| StartupError::Listen { address, source })?.run();
+        tracing::info!(port, env = settings.env.as_str(), "storefront listening");
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT/SIGTERM, then stops accepting and lets in-flight requests finish
+    /// (bounded by `server.shutdown_timeout_secs`).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,209 @@
+//! Layered configuration: embedded defaults, `config/{default,STOREFRONT_ENV}.toml`, then
+//! `STOREFRONT__SECTION__KEY` environment variables (and `DATABASE_URL`).
+
+use config::{Config, Environment, File, FileFormat};
+use serde::Deserialize;
+use std::path::PathBuf;
+
+/// The deployment environment (`STOREFRONT_ENV`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunEnv {
+    Development,
+    Test,
+    Production,
+}
+
+impl RunEnv {
+    pub fn from_env() -> Result<Self, SettingsError> {
+        match std::env::var("STOREFRONT_ENV").ok().as_deref().map(str::trim) {
+            None | Some("") | Some("development") => Ok(RunEnv::Development),
+            Some("test") => Ok(RunEnv::Test),
+            Some("production") => Ok(RunEnv::Production),
+            Some(other) => Err(SettingsError::Invalid(format!(
+                "STOREFRONT_ENV must be development, test or production, not `{other}`"
+            ))),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunEnv::Development => "development",
+            RunEnv::Test => "test",
+            RunEnv::Production => "production",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("configuration could not be read: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub auth: AuthSettings,
+    pub http: HttpSettings,
+    pub log: LogSettings,
+    #[serde(skip, default = "default_env")]
+    pub env: RunEnv,
+}
+
+fn default_env() -> RunEnv {
+    RunEnv::Development
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub shutdown_timeout_secs: u64,
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: Option<String>,
+    pub max_connections: u32,
+    pub acquire_timeout_ms: u64,
+    pub statement_timeout_ms: u64,
+    pub migrate_on_start: bool,
+}
+
+#[derive(Clone, Deserialize)]
+pub struct AuthSettings {
+    pub jwt_secret: Option<String>,
+    pub password_pepper: Option<String>,
+    pub bcrypt_cost: u32,
+    pub access_ttl_secs: i64,
+    pub refresh_ttl_secs: i64,
+    pub refresh_reuse_grace_secs: i64,
+    pub issuer: String,
+    pub audience: String,
+}
+
+impl std::fmt::Debug for AuthSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Secrets never reach a log line.
+        f.debug_struct("AuthSettings")
+            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<redacted>"))
+            .field("password_pepper", &self.password_pepper.as_ref().map(|_| "<redacted>"))
+            .field("bcrypt_cost", &self.bcrypt_cost)
+            .field("access_ttl_secs", &self.access_ttl_secs)
+            .field("refresh_ttl_secs", &self.refresh_ttl_secs)
+            .field("refresh_reuse_grace_secs", &self.refresh_reuse_grace_secs)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct HttpSettings {
+    pub json_limit_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub filter: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+const EMBEDDED_DEFAULT: &str = include_str!("../../../config/default.toml");
+const EMBEDDED_TEST: &str = include_str!("../../../config/test.toml");
+const EMBEDDED_DEVELOPMENT: &str = include_str!("../../../config/development.toml");
+const EMBEDDED_PRODUCTION: &str = include_str!("../../../config/production.toml");
+
+/// The development pepper; production refuses to start without its own.
+const DEV_PEPPER: &str = "storefront-development-pepper-not-for-production";
+
+impl Settings {
+    /// Loads the configuration of the environment named by `STOREFRONT_ENV`.
+    pub fn load() -> Result<Self, SettingsError> {
+        Self::load_for(RunEnv::from_env()?)
+    }
+
+    /// Loads the layers for `env`. The files compiled into the binary come first so that
+    /// it runs from any directory; files in `STOREFRONT_CONFIG_DIR` (default `./config`)
+    /// override them, and the environment overrides both.
+    pub fn load_for(env: RunEnv) -> Result<Self, SettingsError> {
+        let embedded_env = match env {
+            RunEnv::Development => EMBEDDED_DEVELOPMENT,
+            RunEnv::Test => EMBEDDED_TEST,
+            RunEnv::Production => EMBEDDED_PRODUCTION,
+        };
+        let dir = std::env::var_os("STOREFRONT_CONFIG_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("config"));
+        let config = Config::builder()
+            .add_source(File::from_str(EMBEDDED_DEFAULT, FileFormat::Toml))
+            .add_source(File::from_str(embedded_env, FileFormat::Toml))
+            .add_source(File::from(dir.join("default.toml")).required(false))
+            .add_source(File::from(dir.join(format!("{}.toml", env.as_str()))).required(false))
+            .add_source(Environment::with_prefix("STOREFRONT").prefix_separator("__").separator("__").try_parsing(true))
+            .build()?;
+        let mut settings: Settings = config.try_deserialize()?;
+        settings.env = env;
+        if std::env::var("STOREFRONT__DATABASE__URL").is_err()
+            && let Ok(url) = std::env::var("DATABASE_URL")
+        {
+            settings.database.url = Some(url);
+        }
+        settings.database.url = settings.database.url.filter(|u| !u.trim().is_empty());
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Refuses configurations that would be unsafe or cannot work.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        match (&self.auth.jwt_secret, self.env) {
+            (Some(secret), _) if secret.len() < 32 => {
+                return Err(SettingsError::Invalid("auth.jwt_secret must be at least 32 bytes".into()));
+            }
+            (None, RunEnv::Production) => {
+                return Err(SettingsError::Invalid(
+                    "STOREFRONT__AUTH__JWT_SECRET (>= 32 bytes) is required in production".into(),
+                ));
+            }
+            _ => {}
+        }
+        if self.env == RunEnv::Production && self.auth.password_pepper.as_deref().is_none_or(str::is_empty) {
+            return Err(SettingsError::Invalid("STOREFRONT__AUTH__PASSWORD_PEPPER is required in production".into()));
+        }
+        if !(4..=31).contains(&self.auth.bcrypt_cost) {
+            return Err(SettingsError::Invalid("auth.bcrypt_cost must be within 4..=31".into()));
+        }
+        if self.auth.access_ttl_secs <= 0 || self.auth.refresh_ttl_secs <= 0 || self.auth.refresh_reuse_grace_secs < 0 {
+            return Err(SettingsError::Invalid("token lifetimes must be positive".into()));
+        }
+        if self.http.json_limit_bytes == 0 {
+            return Err(SettingsError::Invalid("http.json_limit_bytes must be positive".into()));
+        }
+        Ok(())
+    }
+
+    /// The JWT key: the configured one, or (outside production) random per process.
+    pub fn jwt_secret(&self) -> Vec<u8> {
+        match &self.auth.jwt_secret {
+            Some(secret) => secret.as_bytes().to_vec(),
+            None => {
+                let mut bytes = vec![0u8; 32];
+                rand::fill(&mut bytes[..]);
+                bytes
+            }
+        }
+    }
+
+    /// The password pepper: the configured one, or (outside production) a fixed dev value
+    /// so that accounts survive restarts in development.
+    pub fn password_pepper(&self) -> Vec<u8> {
+        self.auth.password_pepper.clone().unwrap_or_else(|| DEV_PEPPER.to_owned()).into_bytes()
+    }
+}

@@ -1,0 +1,38 @@
+# Storefront's everyday commands. `just --list` shows them.
+
+set dotenv-load := false
+
+database_url := env_var_or_default("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+
+# Run the server (in-memory store unless DATABASE_URL is set); Swagger UI at /docs.
+run:
+    cargo run
+
+# Run the server on PostgreSQL.
+run-pg:
+    DATABASE_URL={{database_url}} cargo run
+
+# Every test (PostgreSQL from DATABASE_URL).
+test:
+    cargo test
+
+# Formatting and lints, as CI checks them.
+lint:
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Everything CI runs.
+ci:
+    bash .ci/run
+
+# Apply pending migrations to DATABASE_URL.
+migrate:
+    DATABASE_URL={{database_url}} cargo run -- migrate
+
+# Print the OpenAPI document.
+openapi:
+    cargo run --quiet -- openapi
+
+# Create an admin account: just create-admin root@example.com
+create-admin email:
+    DATABASE_URL={{database_url}} cargo run -- create-admin --email {{email}}
