@@ -44,6 +44,9 @@ pub enum StoreError {
     NotFound,
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A referenced row (a role, a category…) does not exist.
+    #[error("unknown reference: {0}")]
+    InvalidReference(String),
     /// The store cannot be reached (connection refused, pool timeout…): retryable.
     #[error("store unavailable: {0}")]
     Unavailable(String),
@@ -57,6 +60,7 @@ impl From<StoreError> for AppError {
             StoreError::EmailTaken => AppError::EmailTaken,
             StoreError::NotFound => AppError::NotFound,
             StoreError::Conflict(why) => AppError::Conflict(why),
+            StoreError::InvalidReference(what) => AppError::Validation(vec![FieldViolation::new(what, "does not exist")]),
             StoreError::Unavailable(why) => AppError::Unavailable(why),
             StoreError::Internal(why) => AppError::Internal(why),
         }

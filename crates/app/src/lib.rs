@@ -2,12 +2,16 @@
 //! services need from the outside world. Adapters implement the ports; `http` calls the
 //! services. Nothing here knows about actix, diesel or any other framework.
 
+pub mod access;
 pub mod accounts;
 pub mod auth;
 pub mod error;
 pub mod ports;
+pub mod users;
 
+pub use access::AccessService;
 pub use accounts::{AccountService, ProfileUpdate, Registration};
 pub use auth::{AuthService, AuthSettings, ClientContext, SessionView, TokenPair};
 pub use error::{AppError, InfraError, StoreError};
 pub use ports::Principal;
+pub use users::{AdminUserUpdate, UserAdminService};

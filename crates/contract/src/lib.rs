@@ -11,7 +11,7 @@
 use std::any::Any;
 use std::future::Future;
 use std::sync::Arc;
-use storefront_app::ports::{SessionRepository, UserRepository};
+use storefront_app::ports::{AuditLog, RoleRepository, SessionRepository, UserAdminRepository, UserRepository};
 
 #[doc(hidden)]
 pub use tokio;
@@ -20,6 +20,9 @@ pub use tokio;
 pub struct Stores {
     pub users: Arc<dyn UserRepository>,
     pub sessions: Arc<dyn SessionRepository>,
+    pub roles: Arc<dyn RoleRepository>,
+    pub user_admin: Arc<dyn UserAdminRepository>,
+    pub audit: Arc<dyn AuditLog>,
     /// Keeps whatever backs the stores alive for the test (e.g. a per-test database).
     pub guard: Box<dyn Any + Send + Sync>,
 }
@@ -105,6 +108,24 @@ macro_rules! __contract_tests_list {
             sessions::ending_all_sessions_revokes_every_session_of_the_user_only,
             sessions::active_sessions_are_listed_newest_first,
             sessions::listing_active_sessions_leaves_out_ended_expired_and_other_users_sessions,
+            admin::built_in_roles_are_listed_by_name_with_their_grants,
+            admin::a_created_role_is_listed_without_grants_and_audited,
+            admin::creating_an_existing_role_is_a_conflict,
+            admin::grants_are_idempotent_and_audited_only_when_they_change,
+            admin::a_grant_on_an_unknown_role_is_not_found,
+            admin::a_changed_grant_takes_effect_on_the_next_principal_load,
+            admin::a_user_given_a_custom_role_holds_exactly_its_grants,
+            admin::built_in_held_and_unknown_roles_cannot_be_deleted,
+            admin::users_are_listed_newest_first_and_filtered_by_text_and_role,
+            admin::user_search_treats_wildcards_as_plain_text,
+            admin::a_role_change_is_stored_and_audited_with_from_and_to,
+            admin::an_unknown_role_or_user_is_refused,
+            admin::deactivating_a_user_ends_its_sessions_and_is_audited,
+            admin::the_last_active_admin_can_be_neither_demoted_deactivated_nor_deleted,
+            admin::an_inactive_admin_does_not_count_as_the_remaining_admin,
+            admin::two_concurrent_demotions_of_the_last_two_admins_let_exactly_one_succeed,
+            admin::deleting_a_user_is_audited_with_its_actor,
+            admin::the_audit_log_is_newest_first_filtered_and_paginated,
         }
     };
 }
@@ -134,6 +155,7 @@ mod tests {
             ("principals", include_str!("suite/principals.rs")),
             ("rotation", include_str!("suite/rotation.rs")),
             ("sessions", include_str!("suite/sessions.rs")),
+            ("admin", include_str!("suite/admin.rs")),
         ];
         let written: Vec<String> = suite
             .iter()

@@ -3,6 +3,7 @@
 //! Nothing here performs I/O or knows about a framework; every type parses its input once
 //! ("parse, don't validate") and is valid for the rest of its life.
 
+pub mod admin;
 pub mod error;
 pub mod ids;
 pub mod password;
@@ -10,6 +11,10 @@ pub mod permission;
 pub mod session;
 pub mod user;
 
+pub use admin::{
+    AdminUserChange, AdminUserChangePlan, AuditAction, AuditDraft, LastAdminViolation, Role, plan_admin_change,
+    plan_user_deletion,
+};
 pub use error::{FieldViolation, ValidationError};
 pub use ids::{SessionId, UserId};
 pub use password::{NewPassword, PasswordHash, PlainPassword};

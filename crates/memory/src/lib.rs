@@ -6,14 +6,15 @@
 //! Every port method takes the one lock once and never awaits while holding it, so each
 //! method is atomic, as a database transaction would be.
 
+mod admin;
 mod sessions;
 mod users;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
-use storefront_app::ports::{ReadinessProbe, RefreshTokenHash};
+use storefront_app::ports::{AuditEntry, ReadinessProbe, RefreshTokenHash};
 use storefront_domain::{PasswordHash, Permission, RoleName, Session, SessionId, User, UserId};
 use tokio::sync::Mutex;
 
@@ -35,22 +36,41 @@ struct State {
     users: HashMap<UserId, StoredUser>,
     sessions: HashMap<SessionId, StoredSession>,
     refresh_tokens: HashMap<RefreshTokenHash, StoredRefreshToken>,
-    /// Role → granted permissions, kept in the store (not derived from the role name) so
-    /// that grants can change at run time.
-    role_grants: HashMap<RoleName, BTreeSet<Permission>>,
+    /// Roles and their grants, kept in the store (not derived from the role name) so that
+    /// grants can change at run time.
+    roles: BTreeMap<RoleName, StoredRole>,
+    /// The audit log, oldest first.
+    audit: Vec<AuditEntry>,
+}
+
+struct StoredRole {
+    description: String,
+    builtin: bool,
+    grants: BTreeSet<Permission>,
 }
 
 impl Default for State {
     fn default() -> Self {
-        let role_grants = [RoleName::USER, RoleName::MODERATOR, RoleName::ADMIN]
+        let builtin = [
+            (RoleName::USER, "Every new account"),
+            (RoleName::MODERATOR, "Moderates reviews; reads users, orders and statistics"),
+            (RoleName::ADMIN, "Holds every permission, always"),
+        ];
+        let roles = builtin
             .into_iter()
-            .filter_map(|name| RoleName::parse(name).ok())
-            .map(|role| {
+            .filter_map(|(name, description)| RoleName::parse(name).ok().map(|role| (role, description)))
+            .map(|(role, description)| {
                 let grants = role.default_grants().into_iter().collect();
-                (role, grants)
+                (role, StoredRole { description: description.to_owned(), builtin: true, grants })
             })
             .collect();
-        Self { users: HashMap::new(), sessions: HashMap::new(), refresh_tokens: HashMap::new(), role_grants }
+        Self {
+            users: HashMap::new(),
+            sessions: HashMap::new(),
+            refresh_tokens: HashMap::new(),
+            roles,
+            audit: Vec::new(),
+        }
     }
 }
 

@@ -23,6 +23,20 @@ impl State {
     }
 }
 
+impl State {
+    /// Removes a user with its sessions and refresh tokens.
+    pub(crate) fn remove_user(&mut self, id: UserId) -> Result<(), StoreError> {
+        if self.users.remove(&id).is_none() {
+            return Err(StoreError::NotFound);
+        }
+        self.sessions.retain(|_, s| s.session.user_id != id);
+        // Tokens whose session is gone belonged to this user (sessions never change owner).
+        let State { sessions, refresh_tokens, .. } = self;
+        refresh_tokens.retain(|_, token| sessions.contains_key(&token.session_id));
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl UserRepository for MemoryStore {
     async fn create(&self, new: NewUser) -> Result<User, StoreError> {
@@ -109,15 +123,7 @@ impl UserRepository for MemoryStore {
     }
 
     async fn delete(&self, id: UserId) -> Result<(), StoreError> {
-        let mut state = self.state.lock().await;
-        if state.users.remove(&id).is_none() {
-            return Err(StoreError::NotFound);
-        }
-        state.sessions.retain(|_, s| s.session.user_id != id);
-        // Tokens whose session is gone belonged to this user (sessions never change owner).
-        let State { sessions, refresh_tokens, .. } = &mut *state;
-        refresh_tokens.retain(|_, token| sessions.contains_key(&token.session_id));
-        Ok(())
+        self.state.lock().await.remove_user(id)
     }
 
     async fn load_principal(
@@ -134,7 +140,7 @@ impl UserRepository for MemoryStore {
         if !session_active {
             return Ok(None);
         }
-        let grants = state.role_grants.get(&stored.user.role).into_iter().flatten().copied();
+        let grants = state.roles.get(&stored.user.role).into_iter().flat_map(|r| r.grants.iter().copied());
         Ok(Some(Principal {
             user: stored.user.clone(),
             session_id: session,

@@ -1,11 +1,15 @@
 //! The ports: what the application needs from the outside, as object-safe async traits
 //! held as `Arc<dyn Port>`.
 
+mod admin;
 mod security;
 mod sessions;
 mod system;
 mod users;
 
+pub use admin::{
+    AuditContext, AuditEntry, AuditFilter, AuditLog, Page, PageRequest, RoleRepository, UserAdminRepository, UserFilter,
+};
 pub use security::{AccessClaims, AccessTokenCodec, PasswordHasher, RefreshTokenHash, RefreshTokenMint, TokenError};
 pub use sessions::{NewRefreshToken, NewSession, RotateOutcome, SessionRepository};
 pub use system::{Clock, IdGenerator, ReadinessProbe, SystemClock, UuidV7Generator};

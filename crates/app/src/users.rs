@@ -1,0 +1,64 @@
+//! User administration: listing, reading, changing and deleting other users' accounts.
+
+use crate::ports::{AuditContext, Clock, Page, PageRequest, UserAdminRepository, UserFilter, UserRepository};
+use crate::{AppError, Principal};
+use std::sync::Arc;
+use storefront_domain::{AdminUserChange, FieldViolation, RoleName, User, UserId, UserName};
+
+/// An administrator's change as submitted; `None` leaves a field unchanged.
+#[derive(Debug, Clone, Default)]
+pub struct AdminUserUpdate {
+    pub name: Option<String>,
+    pub role: Option<String>,
+    pub is_active: Option<bool>,
+}
+
+#[derive(Clone)]
+pub struct UserAdminService {
+    users: Arc<dyn UserRepository>,
+    admin: Arc<dyn UserAdminRepository>,
+    clock: Arc<dyn Clock>,
+}
+
+impl UserAdminService {
+    pub fn new(users: Arc<dyn UserRepository>, admin: Arc<dyn UserAdminRepository>, clock: Arc<dyn Clock>) -> Self {
+        Self { users, admin, clock }
+    }
+
+    pub async fn list(&self, q: Option<String>, role: Option<String>, page: PageRequest) -> Result<Page<User>, AppError> {
+        let role = match role.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+            Some(raw) => Some(RoleName::parse(raw).map_err(|e| AppError::Validation(vec![e.at("role")]))?),
+            None => None,
+        };
+        let q = q.map(|q| q.trim().to_owned()).filter(|q| !q.is_empty());
+        Ok(self.admin.list(&UserFilter { q, role }, page).await?)
+    }
+
+    pub async fn get(&self, id: UserId) -> Result<User, AppError> {
+        self.users.find_by_id(id).await?.ok_or(AppError::NotFound)
+    }
+
+    /// Renames, re-roles, activates or deactivates a user; never leaves no active admin.
+    pub async fn update(&self, actor: &Principal, id: UserId, update: AdminUserUpdate) -> Result<User, AppError> {
+        let mut violations: Vec<FieldViolation> = Vec::new();
+        let change = AdminUserChange {
+            name: update.name.as_deref().and_then(|raw| UserName::parse(raw).map_err(|e| violations.push(e.at("name"))).ok()),
+            role: update
+                .role
+                .as_deref()
+                .and_then(|raw| RoleName::parse(raw).map_err(|_| violations.push(FieldViolation::new("role", "does not exist"))).ok()),
+            is_active: update.is_active,
+        };
+        if !violations.is_empty() {
+            return Err(AppError::Validation(violations));
+        }
+        let ctx = AuditContext { actor: actor.user.id, now: self.clock.now() };
+        Ok(self.admin.apply_change(id, &change, ctx).await?)
+    }
+
+    /// Deletes a user as `DELETE /users/me` does; never the last active admin.
+    pub async fn delete(&self, actor: &Principal, id: UserId) -> Result<(), AppError> {
+        let ctx = AuditContext { actor: actor.user.id, now: self.clock.now() };
+        Ok(self.admin.delete(id, ctx).await?)
+    }
+}
