@@ -1,1 +1,85 @@
-//! placeholder
+//! Storefront's HTTP adapter (actix-web): routes, extractors, DTOs with OpenAPI schemas,
+//! problem-details errors, request middleware and the Swagger UI. It calls the application
+//! services and knows nothing of any store.
+
+mod accounts;
+mod auth;
+mod docs;
+mod error;
+mod extract;
+mod health;
+mod middleware;
+mod openapi;
+mod routing;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{App, web};
+use std::sync::Arc;
+use storefront_app::ports::ReadinessProbe;
+use storefront_app::{AccountService, AuthService};
+
+pub use error::{ApiError, FieldError, Problem};
+pub use middleware::REQUEST_ID_HEADER;
+pub use openapi::openapi;
+
+/// Where the versioned API lives.
+pub const API_PREFIX: &str = "/api/v1";
+
+/// What the handlers share: the services, the readiness probes and HTTP settings.
+#[derive(Clone)]
+pub struct AppState {
+    pub accounts: AccountService,
+    pub auth: AuthService,
+    /// Checked by `/health/ready` (the database, …).
+    pub readiness: Vec<Arc<dyn ReadinessProbe>>,
+    pub config: HttpConfig,
+}
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// The largest request body accepted (JSON and forms); larger answers 413.
+    pub json_limit_bytes: usize,
+    /// The version `/health` reports.
+    pub version: String,
+}
+
+impl HttpConfig {
+    /// 64 KiB.
+    pub const DEFAULT_JSON_LIMIT_BYTES: usize = 64 * 1024;
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self { json_limit_bytes: Self::DEFAULT_JSON_LIMIT_BYTES, version: env!("CARGO_PKG_VERSION").to_owned() }
+    }
+}
+
+/// The whole application: every route, the request middleware, the 404 for unknown routes
+/// and the Swagger UI. Call it once per worker: `HttpServer::new(move || build_app(state.clone()))`.
+pub fn build_app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(web::Data::new(state))
+        // A path id that is not a UUID names no resource.
+        .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
+        .app_data(
+            web::QueryConfig::default()
+                .error_handler(|err, _| ApiError::Validation(vec![FieldError::new("query", err.to_string())]).into()),
+        )
+        .service(health::resources())
+        .service(docs::resources())
+        .service(web::scope(API_PREFIX).service(accounts::resources()).service(auth::resources()))
+        .default_service(web::to(routing::not_found))
+        .wrap(middleware::RequestContext)
+}

@@ -1,0 +1,430 @@
+//! `ApiError`, the one error type of the HTTP adapter, and its single mapping to a status,
+//! a problem `code` and an RFC 9457 problem-details body (or, for the OAuth2 token endpoint,
+//! an RFC 6749 §5.2 error body).
+
+use crate::middleware::current_request_id;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use storefront_app::AppError;
+use storefront_domain::FieldViolation;
+use utoipa::ToSchema;
+
+/// The media type of every problem-details body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// What `WWW-Authenticate` says on a 401 when no (bearer) credentials were sent.
+pub const BEARER_CHALLENGE: &str = r#"Bearer realm="storefront""#;
+
+/// What `WWW-Authenticate` says on a 401 when a token was sent but is not valid.
+pub const INVALID_TOKEN_CHALLENGE: &str = r#"Bearer realm="storefront", error="invalid_token""#;
+
+/// Seconds a client should wait before retrying after a 503 (the pool's wait timeout).
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
+
+/// Every way a request can fail, as the HTTP adapter sees it.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Fields of the request are missing, of the wrong type, unknown or invalid.
+    #[error("validation failed: {0:?}")]
+    Validation(Vec<FieldError>),
+    /// The body is not JSON at all (or empty).
+    #[error("malformed body: {0}")]
+    MalformedBody(String),
+    /// The body's `Content-Type` is not what the endpoint takes (the expected type).
+    #[error("unsupported media type; expected {0}")]
+    UnsupportedMediaType(&'static str),
+    /// The body is larger than the configured limit.
+    #[error("payload larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    /// No bearer credentials were sent.
+    #[error("no credentials")]
+    Unauthorized,
+    /// A token was sent but is invalid, expired or revoked.
+    #[error("invalid token")]
+    InvalidToken,
+    /// Wrong email or password.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("forbidden")]
+    Forbidden,
+    /// No such resource (or route, or a path id that is not a UUID).
+    #[error("not found")]
+    NotFound,
+    /// The method is not offered on this path; `allow` lists the ones that are.
+    #[error("method not allowed (allow: {allow})")]
+    MethodNotAllowed { allow: String },
+    #[error("email taken")]
+    EmailTaken,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The caller has already reviewed this product.
+    #[error("review exists")]
+    ReviewExists,
+    #[error("rate limited for {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+    /// A dependency cannot serve now (the cause is logged, never shown).
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else (the cause is logged, never shown).
+    #[error("internal: {0}")]
+    Internal(String),
+    /// A grant error of the OAuth2 token endpoint (RFC 6749 §5.2), not a problem document.
+    #[error("oauth2 {}: {}", .0.error.as_str(), .0.description)]
+    OAuth(OAuthError),
+}
+
+/// One invalid field of a request: its path (`email`, `items[0].product_id`) and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(example = json!({"field": "email", "message": "must be a valid email address"}))]
+pub struct FieldError {
+    /// Path of the field in the request body (`email`, `items[0].product_id`).
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}
+
+impl From<FieldViolation> for FieldError {
+    fn from(v: FieldViolation) -> Self {
+        Self { field: v.field, message: v.message }
+    }
+}
+
+/// RFC 9457 problem details, as every error of the API (but the OAuth2 grant errors) is sent.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "type": "about:blank",
+    "title": "Conflict",
+    "status": 409,
+    "detail": "An account with this email already exists.",
+    "code": "email_taken",
+    "request_id": "0192f5a4-3c1e-7d2a-9b7e-5f1d2c3b4a59"
+}))]
+pub struct Problem {
+    /// Always `about:blank`: `code` says what happened.
+    #[serde(rename = "type")]
+    #[schema(example = "about:blank")]
+    pub problem_type: &'static str,
+    /// The status code's canonical reason phrase.
+    #[schema(example = "Conflict")]
+    pub title: &'static str,
+    /// The HTTP status code.
+    #[schema(example = 409)]
+    pub status: u16,
+    /// A human-readable explanation of this occurrence.
+    pub detail: String,
+    /// Stable, machine-readable error code.
+    #[schema(example = "email_taken")]
+    pub code: &'static str,
+    /// The request's `X-Request-Id`, also found in the server's log lines.
+    pub request_id: String,
+    /// For `validation_failed`: every invalid field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub errors: Option<Vec<FieldError>>,
+}
+
+/// The `error` values of RFC 6749 §5.2 this server answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OAuthErrorCode {
+    InvalidRequest,
+    InvalidGrant,
+    UnsupportedGrantType,
+}
+
+impl OAuthErrorCode {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OAuthErrorCode::InvalidRequest => "invalid_request",
+            OAuthErrorCode::InvalidGrant => "invalid_grant",
+            OAuthErrorCode::UnsupportedGrantType => "unsupported_grant_type",
+        }
+    }
+}
+
+/// An OAuth2 token-endpoint error (RFC 6749 §5.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(example = json!({"error": "invalid_grant", "error_description": "The credentials or the refresh token are not valid."}))]
+pub struct OAuthError {
+    pub error: OAuthErrorCode,
+    #[serde(rename = "error_description")]
+    pub description: String,
+}
+
+impl OAuthError {
+    pub fn new(error: OAuthErrorCode, description: impl Into<String>) -> Self {
+        Self { error, description: description.into() }
+    }
+}
+
+impl From<OAuthError> for ApiError {
+    fn from(err: OAuthError) -> Self {
+        ApiError::OAuth(err)
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(err: AppError) -> Self {
+        match err {
+            AppError::Validation(violations) => {
+                ApiError::Validation(violations.into_iter().map(FieldError::from).collect())
+            }
+            AppError::NotFound => ApiError::NotFound,
+            AppError::Forbidden => ApiError::Forbidden,
+            AppError::EmailTaken => ApiError::EmailTaken,
+            AppError::Conflict(why) => ApiError::Conflict(why),
+            AppError::ReviewExists => ApiError::ReviewExists,
+            AppError::InvalidCredentials => ApiError::InvalidCredentials,
+            AppError::InvalidToken => ApiError::InvalidToken,
+            AppError::RateLimited { retry_after_secs } => ApiError::RateLimited { retry_after_secs },
+            AppError::Unavailable(why) => ApiError::Unavailable(why),
+            AppError::Internal(why) => ApiError::Internal(why),
+        }
+    }
+}
+
+impl ApiError {
+    /// The one table from error to status and problem `code`.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+            ApiError::MalformedBody(_) => (StatusCode::BAD_REQUEST, "malformed_body"),
+            ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            ApiError::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::InvalidToken => (StatusCode::UNAUTHORIZED, "invalid_token"),
+            ApiError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+            ApiError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::MethodNotAllowed { .. } => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::EmailTaken => (StatusCode::CONFLICT, "email_taken"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::ReviewExists => (StatusCode::CONFLICT, "review_exists"),
+            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ApiError::OAuth(err) => (StatusCode::BAD_REQUEST, err.error.as_str()),
+        }
+    }
+
+    /// The `detail` shown to the client: never an internal cause.
+    fn detail(&self) -> String {
+        match self {
+            ApiError::Validation(_) => "One or more fields are missing or invalid; see `errors`.".into(),
+            ApiError::MalformedBody(why) => format!("The request body is not valid JSON: {why}."),
+            ApiError::UnsupportedMediaType(expected) => format!("The request body must be sent as {expected}."),
+            ApiError::PayloadTooLarge { limit } => {
+                format!("The request body is larger than the limit of {limit} bytes.")
+            }
+            ApiError::Unauthorized => "This endpoint needs a bearer token in the Authorization header.".into(),
+            ApiError::InvalidToken => "The token is invalid, expired or revoked.".into(),
+            ApiError::InvalidCredentials => "The credentials are not valid.".into(),
+            ApiError::Forbidden => "You do not have the permission this action needs.".into(),
+            ApiError::NotFound => "The requested resource does not exist.".into(),
+            ApiError::MethodNotAllowed { allow } => {
+                format!("This resource does not support this method; it supports {allow}.")
+            }
+            ApiError::EmailTaken => "An account with this email already exists.".into(),
+            ApiError::Conflict(why) => why.clone(),
+            ApiError::ReviewExists => "You have already reviewed this product.".into(),
+            ApiError::RateLimited { retry_after_secs } => {
+                format!("Too many requests; retry in {retry_after_secs} seconds.")
+            }
+            ApiError::Unavailable(_) => "The service is temporarily unavailable; retry shortly.".into(),
+            ApiError::Internal(_) => "An unexpected error occurred.".into(),
+            ApiError::OAuth(err) => err.description.clone(),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status_and_code().0
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let (status, code) = self.status_and_code();
+        let request_id = current_request_id().unwrap_or_default();
+        match self {
+            ApiError::Internal(cause) => tracing::error!(request_id = %request_id, cause = %cause, "internal error"),
+            ApiError::Unavailable(cause) => {
+                tracing::warn!(request_id = %request_id, cause = %cause, "dependency unavailable")
+            }
+            _ => {}
+        }
+
+        if let ApiError::OAuth(err) = self {
+            return HttpResponse::build(status)
+                .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+                .insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")))
+                .json(err);
+        }
+
+        let mut response = HttpResponse::build(status);
+        response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
+        match self {
+            ApiError::Unauthorized | ApiError::InvalidCredentials => {
+                response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static(BEARER_CHALLENGE)));
+            }
+            ApiError::InvalidToken => {
+                response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static(INVALID_TOKEN_CHALLENGE)));
+            }
+            ApiError::MethodNotAllowed { allow } => {
+                if let Ok(value) = HeaderValue::from_str(allow) {
+                    response.insert_header((header::ALLOW, value));
+                }
+            }
+            ApiError::RateLimited { retry_after_secs } => {
+                response.insert_header((header::RETRY_AFTER, HeaderValue::from(*retry_after_secs)));
+            }
+            ApiError::Unavailable(_) => {
+                response.insert_header((header::RETRY_AFTER, HeaderValue::from(UNAVAILABLE_RETRY_AFTER_SECS)));
+            }
+            _ => {}
+        }
+
+        let problem = Problem {
+            problem_type: "about:blank",
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: self.detail(),
+            code,
+            request_id,
+            errors: match self {
+                ApiError::Validation(errors) => Some(errors.clone()),
+                _ => None,
+            },
+        };
+        response.body(serde_json::to_vec(&problem).unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::MessageBody;
+
+    fn every_error() -> Vec<(ApiError, u16, &'static str)> {
+        vec![
+            (
+                ApiError::Validation(vec![FieldError::new("email", "must be a valid email address")]),
+                422,
+                "validation_failed",
+            ),
+            (ApiError::MalformedBody("expected value".into()), 400, "malformed_body"),
+            (ApiError::UnsupportedMediaType("application/json"), 415, "unsupported_media_type"),
+            (ApiError::PayloadTooLarge { limit: 10 }, 413, "payload_too_large"),
+            (ApiError::Unauthorized, 401, "unauthorized"),
+            (ApiError::InvalidToken, 401, "invalid_token"),
+            (ApiError::InvalidCredentials, 401, "invalid_credentials"),
+            (ApiError::Forbidden, 403, "forbidden"),
+            (ApiError::NotFound, 404, "not_found"),
+            (ApiError::MethodNotAllowed { allow: "GET, HEAD".into() }, 405, "method_not_allowed"),
+            (ApiError::EmailTaken, 409, "email_taken"),
+            (ApiError::Conflict("the last admin cannot be demoted".into()), 409, "conflict"),
+            (ApiError::ReviewExists, 409, "review_exists"),
+            (ApiError::RateLimited { retry_after_secs: 30 }, 429, "rate_limited"),
+            (ApiError::Unavailable("pool timed out".into()), 503, "service_unavailable"),
+            (ApiError::Internal("boom".into()), 500, "internal"),
+            (ApiError::OAuth(OAuthError::new(OAuthErrorCode::InvalidRequest, "x")), 400, "invalid_request"),
+            (ApiError::OAuth(OAuthError::new(OAuthErrorCode::InvalidGrant, "x")), 400, "invalid_grant"),
+            (
+                ApiError::OAuth(OAuthError::new(OAuthErrorCode::UnsupportedGrantType, "x")),
+                400,
+                "unsupported_grant_type",
+            ),
+        ]
+    }
+
+    fn body_json(response: HttpResponse) -> serde_json::Value {
+        let bytes = response.into_body().try_into_bytes().unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    fn header(response: &HttpResponse, name: header::HeaderName) -> Option<String> {
+        response.headers().get(name).map(|v| v.to_str().unwrap().to_owned())
+    }
+
+    #[test]
+    fn every_error_maps_to_its_status_and_code() {
+        for (error, status, code) in every_error() {
+            assert_eq!(error.status_and_code(), (StatusCode::from_u16(status).unwrap(), code), "{error:?}");
+            assert_eq!(error.status_code().as_u16(), status);
+        }
+    }
+
+    #[test]
+    fn problems_carry_the_canonical_title_the_code_and_problem_json() {
+        for (error, status, code) in every_error().into_iter().filter(|(e, ..)| !matches!(e, ApiError::OAuth(_))) {
+            let response = error.error_response();
+            assert_eq!(header(&response, header::CONTENT_TYPE).as_deref(), Some(PROBLEM_JSON));
+            let body = body_json(response);
+            assert_eq!(body["type"], "about:blank");
+            assert_eq!(body["status"], status);
+            assert_eq!(body["code"], code);
+            assert_eq!(body["title"], StatusCode::from_u16(status).unwrap().canonical_reason().unwrap());
+            assert!(body["request_id"].is_string());
+            assert_eq!(body.get("errors").is_some(), code == "validation_failed");
+        }
+    }
+
+    #[test]
+    fn every_app_error_has_its_api_error() {
+        let cases = [
+            (AppError::validation("email", "bad"), "validation_failed"),
+            (AppError::NotFound, "not_found"),
+            (AppError::Forbidden, "forbidden"),
+            (AppError::EmailTaken, "email_taken"),
+            (AppError::Conflict("x".into()), "conflict"),
+            (AppError::ReviewExists, "review_exists"),
+            (AppError::InvalidCredentials, "invalid_credentials"),
+            (AppError::InvalidToken, "invalid_token"),
+            (AppError::RateLimited { retry_after_secs: 5 }, "rate_limited"),
+            (AppError::Unavailable("db down".into()), "service_unavailable"),
+            (AppError::Internal("bug".into()), "internal"),
+        ];
+        for (app, code) in cases {
+            assert_eq!(ApiError::from(app).status_and_code().1, code);
+        }
+    }
+
+    #[test]
+    fn internal_causes_never_reach_the_client() {
+        let body = body_json(ApiError::Internal("password_hash column missing".into()).error_response());
+        assert!(!body.to_string().contains("password_hash"));
+        let body = body_json(ApiError::Unavailable("connection refused to 10.0.0.5".into()).error_response());
+        assert!(!body.to_string().contains("10.0.0.5"));
+    }
+
+    #[test]
+    fn challenges_and_retry_hints_are_sent_as_headers() {
+        let r = ApiError::Unauthorized.error_response();
+        assert_eq!(header(&r, header::WWW_AUTHENTICATE).as_deref(), Some(BEARER_CHALLENGE));
+        let r = ApiError::InvalidToken.error_response();
+        assert_eq!(header(&r, header::WWW_AUTHENTICATE).as_deref(), Some(INVALID_TOKEN_CHALLENGE));
+        let r = ApiError::InvalidCredentials.error_response();
+        assert_eq!(header(&r, header::WWW_AUTHENTICATE).as_deref(), Some(BEARER_CHALLENGE));
+        let r = ApiError::MethodNotAllowed { allow: "GET, HEAD".into() }.error_response();
+        assert_eq!(header(&r, header::ALLOW).as_deref(), Some("GET, HEAD"));
+        let r = ApiError::RateLimited { retry_after_secs: 30 }.error_response();
+        assert_eq!(header(&r, header::RETRY_AFTER).as_deref(), Some("30"));
+        let r = ApiError::Unavailable("x".into()).error_response();
+        assert_eq!(header(&r, header::RETRY_AFTER).as_deref(), Some("2"));
+    }
+
+    #[test]
+    fn oauth_errors_are_plain_json_in_rfc_6749_shape() {
+        let r = ApiError::OAuth(OAuthError::new(OAuthErrorCode::InvalidGrant, "nope")).error_response();
+        assert_eq!(header(&r, header::CONTENT_TYPE).as_deref(), Some("application/json"));
+        assert_eq!(header(&r, header::CACHE_CONTROL).as_deref(), Some("no-store"));
+        assert_eq!(body_json(r), serde_json::json!({"error": "invalid_grant", "error_description": "nope"}));
+    }
+}

@@ -1,0 +1,471 @@
+//! Extractors: JSON and form bodies (media type, size limit, precise errors), the bearer
+//! token's principal, and where a client connects from.
+
+use crate::AppState;
+use crate::error::{ApiError, FieldError};
+use actix_web::dev::Payload;
+use actix_web::http::header::{self, HeaderMap};
+use actix_web::web::{Bytes, BytesMut, Data};
+use actix_web::{FromRequest, HttpRequest, mime};
+use futures::StreamExt;
+use futures::future::{LocalBoxFuture, ready};
+use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+use storefront_app::{ClientContext, Principal};
+
+/// The longest `User-Agent` remembered on a session.
+const MAX_USER_AGENT_CHARS: usize = 512;
+
+fn state(req: &HttpRequest) -> Result<Data<AppState>, ApiError> {
+    req.app_data::<Data<AppState>>().cloned().ok_or_else(|| ApiError::Internal("AppState is not registered".into()))
+}
+
+fn body_limit(req: &HttpRequest) -> usize {
+    state(req).map(|s| s.config.json_limit_bytes).unwrap_or(crate::HttpConfig::DEFAULT_JSON_LIMIT_BYTES)
+}
+
+/// The body's media type, if it is there and parses.
+fn media_type(headers: &HeaderMap) -> Option<mime::Mime> {
+    headers.get(header::CONTENT_TYPE)?.to_str().ok()?.parse().ok()
+}
+
+/// `application/json` or any `application/*+json`, with any parameters.
+fn is_json(mime: &mime::Mime) -> bool {
+    mime.type_() == mime::APPLICATION && (mime.subtype() == mime::JSON || mime.suffix() == Some(mime::JSON))
+}
+
+fn is_form(mime: &mime::Mime) -> bool {
+    mime.type_() == mime::APPLICATION && mime.subtype() == mime::WWW_FORM_URLENCODED
+}
+
+/// Refuses a declared `Content-Length` over the limit before a byte is read.
+fn check_declared_length(headers: &HeaderMap, limit: usize) -> Result<(), ApiError> {
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+    match declared {
+        Some(length) if length > limit as u64 => Err(ApiError::PayloadTooLarge { limit }),
+        _ => Ok(()),
+    }
+}
+
+/// Reads the body, never holding more than `limit` bytes.
+async fn read_body(mut payload: Payload, limit: usize) -> Result<Bytes, ApiError> {
+    let mut body = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::MalformedBody(format!("the body could not be read ({e})")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// Checks the media type and the declared length, then reads the body within the limit.
+fn limited_body(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    accepts: fn(&mime::Mime) -> bool,
+    expected: &'static str,
+) -> LocalBoxFuture<'static, Result<Bytes, ApiError>> {
+    if !media_type(req.headers()).is_some_and(|m| accepts(&m)) {
+        return Box::pin(ready(Err(ApiError::UnsupportedMediaType(expected))));
+    }
+    let limit = body_limit(req);
+    if let Err(e) = check_declared_length(req.headers(), limit) {
+        return Box::pin(ready(Err(e)));
+    }
+    Box::pin(read_body(payload.take(), limit))
+}
+
+/// A JSON request body. Unlike actix's `Json`: 415 unless the media type is JSON, 413 over
+/// the configured limit, 400 only when the body is not JSON at all, and 422 naming every
+/// field path when it is JSON of the wrong shape.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = limited_body(req, payload, is_json, "application/json");
+        Box::pin(async move { parse_json(&body.await?).map(ApiJson) })
+    }
+}
+
+/// Parses a JSON object body: syntax first (400), then shape (422 naming every field path
+/// that is missing, unknown or of the wrong type).
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::MalformedBody("the body is empty".into()));
+    }
+    serde_json::from_slice::<IgnoredAny>(body)
+        .map_err(|e| ApiError::MalformedBody(without_position(&e.to_string())))?;
+    // Every request body is an object; serde would also take a struct's fields from an array.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::Validation(vec![FieldError::new("body", "must be a JSON object")]));
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut deserializer)
+        .map_err(|first| ApiError::Validation(every_shape_error::<T>(body, ShapeError::from(first))))
+}
+
+/// serde_json appends " at line L column C"; a field path says more to a client.
+fn without_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// One step of a field path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// A body of the wrong shape: which field, why, and how to look past it.
+struct ShapeError {
+    field: String,
+    message: String,
+    /// The path of the field in the body, if it can be followed.
+    steps: Option<Vec<Step>>,
+    /// An unknown field (removed to look further) rather than a missing or mistyped one
+    /// (replaced by a stand-in).
+    unknown: bool,
+}
+
+impl From<serde_path_to_error::Error<serde_json::Error>> for ShapeError {
+    fn from(e: serde_path_to_error::Error<serde_json::Error>) -> Self {
+        let message = without_position(&e.inner().to_string());
+        let mut steps = Some(Vec::new());
+        for segment in e.path() {
+            let step = match segment {
+                serde_path_to_error::Segment::Seq { index } => Step::Index(*index),
+                serde_path_to_error::Segment::Map { key } => Step::Key(key.clone()),
+                _ => {
+                    steps = None;
+                    break;
+                }
+            };
+            if let Some(steps) = steps.as_mut() {
+                steps.push(step);
+            }
+        }
+        let named =
+            |prefix: &str| message.strip_prefix(prefix).and_then(|rest| rest.split('`').next()).map(str::to_owned);
+        // serde_path_to_error has stepped into an unknown field, not into a missing one.
+        if let (Some(name), Some(steps)) = (named("missing field `"), steps.as_mut()) {
+            steps.push(Step::Key(name));
+        }
+        let field = match &steps {
+            Some(steps) => display_path(steps),
+            None => e.path().to_string(),
+        };
+        let unknown = named("unknown field `").is_some();
+        Self { field, message, steps, unknown }
+    }
+}
+
+/// `items[0].product_id`; the whole body is `body`.
+fn display_path(steps: &[Step]) -> String {
+    let mut path = String::new();
+    for step in steps {
+        match step {
+            Step::Key(key) if path.is_empty() => path.push_str(key),
+            Step::Key(key) => {
+                path.push('.');
+                path.push_str(key);
+            }
+            Step::Index(index) => path.push_str(&format!("[{index}]")),
+        }
+    }
+    if path.is_empty() { "body".to_owned() } else { path }
+}
+
+/// How many more shape errors are looked for after the first.
+const MAX_SHAPE_ERRORS: usize = 32;
+
+/// Values tried in place of a missing or mistyped field, to find the errors behind it.
+fn stand_ins() -> [Value; 9] {
+    [
+        Value::String(String::new()),
+        Value::from(0),
+        Value::Bool(false),
+        Value::Array(Vec::new()),
+        Value::Object(serde_json::Map::new()),
+        Value::String("00000000-0000-0000-0000-000000000000".into()),
+        Value::String("1970-01-01T00:00:00Z".into()),
+        Value::from(0.0),
+        Value::Null,
+    ]
+}
+
+fn attempt<T: DeserializeOwned>(value: &Value) -> Option<ShapeError> {
+    serde_path_to_error::deserialize::<_, T>(value).err().map(ShapeError::from)
+}
+
+/// serde stops at the first error; to name every field, the error is taken out of the way
+/// (an unknown field removed, a missing or mistyped one given a stand-in) and the body
+/// deserialized again, a bounded number of times.
+fn every_shape_error<T: DeserializeOwned>(body: &[u8], first: ShapeError) -> Vec<FieldError> {
+    let mut errors = vec![FieldError::new(first.field, first.message)];
+    let Ok(mut value) = serde_json::from_slice::<Value>(body) else {
+        return errors;
+    };
+    let mut pending = attempt::<T>(&value);
+    for _ in 0..MAX_SHAPE_ERRORS {
+        let Some(error) = pending.take() else { break };
+        if !errors.iter().any(|e| e.field == error.field) {
+            errors.push(FieldError::new(error.field.clone(), error.message.clone()));
+        }
+        let Some(steps) = error.steps else { break };
+        if error.unknown {
+            if !remove_at(&mut value, &steps) {
+                break;
+            }
+            pending = attempt::<T>(&value);
+        } else {
+            let repaired = stand_ins().into_iter().find_map(|stand_in| {
+                let mut trial = value.clone();
+                if !set_at(&mut trial, &steps, stand_in) {
+                    return None;
+                }
+                let next = attempt::<T>(&trial);
+                let moved_on = next.as_ref().is_none_or(|n| n.field != error.field);
+                moved_on.then_some((trial, next))
+            });
+            let Some((trial, next)) = repaired else { break };
+            value = trial;
+            pending = next;
+        }
+    }
+    errors
+}
+
+fn parent_mut<'v>(value: &'v mut Value, steps: &[Step]) -> Option<&'v mut Value> {
+    steps.iter().try_fold(value, |current, step| match step {
+        Step::Key(key) => current.as_object_mut()?.get_mut(key),
+        Step::Index(index) => current.as_array_mut()?.get_mut(*index),
+    })
+}
+
+fn remove_at(value: &mut Value, steps: &[Step]) -> bool {
+    let Some((Step::Key(key), parent)) = steps.split_last() else { return false };
+    parent_mut(value, parent).and_then(Value::as_object_mut).and_then(|object| object.remove(key)).is_some()
+}
+
+fn set_at(value: &mut Value, steps: &[Step], new: Value) -> bool {
+    let Some((last, parent)) = steps.split_last() else { return false };
+    match (parent_mut(value, parent), last) {
+        (Some(Value::Object(object)), Step::Key(key)) => {
+            object.insert(key.clone(), new);
+            true
+        }
+        (Some(Value::Array(array)), Step::Index(index)) => match array.get_mut(*index) {
+            Some(slot) => {
+                *slot = new;
+                true
+            }
+            None => false,
+        },
+        _ => false,
+    }
+}
+
+/// For optional fields of a partial update: absent is `None`, but an explicit `null` is an
+/// error rather than being silently ignored. Use with `#[serde(default, deserialize_with)]`.
+pub fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
+/// An `application/x-www-form-urlencoded` body, read within the configured limit (415
+/// for another media type, 413 over the limit). Parsing is left to the endpoint.
+pub struct FormBody(pub Bytes);
+
+impl FromRequest for FormBody {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = limited_body(req, payload, is_form, "application/x-www-form-urlencoded");
+        Box::pin(async move { body.await.map(FormBody) })
+    }
+}
+
+/// The caller of an endpoint that takes a bearer token. The token is read only from
+/// `Authorization: Bearer` (any case), never from the query string.
+pub struct Authenticated(pub Principal);
+
+/// The bearer token of a request: `Unauthorized` when none was sent (no header or another
+/// scheme), `InvalidToken` when the header is a `Bearer` one without a usable token.
+fn bearer_token(headers: &HeaderMap) -> Result<String, ApiError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Err(ApiError::Unauthorized);
+    };
+    let Ok(value) = value.to_str() else {
+        return Err(ApiError::Unauthorized);
+    };
+    let value = value.trim();
+    let (scheme, token) = value.split_once(char::is_whitespace).unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(ApiError::Unauthorized);
+    }
+    let token = token.trim();
+    if token.is_empty() || token.contains(char::is_whitespace) {
+        return Err(ApiError::InvalidToken);
+    }
+    Ok(token.to_owned())
+}
+
+impl FromRequest for Authenticated {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let token = bearer_token(req.headers());
+        let state = state(req);
+        Box::pin(async move {
+            let token = token?;
+            let principal = state?.auth.authenticate(&token).await?;
+            Ok(Authenticated(principal))
+        })
+    }
+}
+
+/// Where a request comes from, remembered on the session a login starts: the
+/// `User-Agent` and the peer address (proxy headers are not trusted here).
+pub struct ClientInfo(pub ClientContext);
+
+impl FromRequest for ClientInfo {
+    type Error = ApiError;
+    type Future = futures::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let user_agent = req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect::<String>())
+            .filter(|ua| !ua.is_empty());
+        let ip = req.peer_addr().map(|addr| addr.ip().to_string());
+        ready(Ok(ClientInfo(ClientContext { user_agent, ip })))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::http::header::HeaderValue;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Line {
+        product_id: uuid::Uuid,
+        quantity: u32,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Order {
+        email: String,
+        items: Vec<Line>,
+        #[serde(default, deserialize_with = "present")]
+        note: Option<String>,
+    }
+
+    fn fields(err: ApiError) -> Vec<String> {
+        match err {
+            ApiError::Validation(errors) => errors.into_iter().map(|e| e.field).collect(),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bodies_that_are_not_json_are_malformed() {
+        for body in ["", "   ", "{", "{\"email\": }", "nope", "{} trailing", "{\"email\": \"a\",}"] {
+            assert!(matches!(parse_json::<Order>(body.as_bytes()), Err(ApiError::MalformedBody(_))), "{body:?}");
+        }
+    }
+
+    #[test]
+    fn shape_errors_name_the_field_path() {
+        let missing = parse_json::<Order>(br#"{"items": []}"#).unwrap_err();
+        assert_eq!(fields(missing), ["email"]);
+        let unknown = parse_json::<Order>(br#"{"email": "a", "items": [], "role": "admin"}"#).unwrap_err();
+        assert_eq!(fields(unknown), ["role"]);
+        let wrong_type =
+            parse_json::<Order>(br#"{"email": "a", "items": [{"product_id": 5, "quantity": 1}]}"#).unwrap_err();
+        assert_eq!(fields(wrong_type), ["items[0].product_id"]);
+        let nested_missing = parse_json::<Order>(br#"{"email": "a", "items": [{"quantity": 1}]}"#).unwrap_err();
+        assert_eq!(fields(nested_missing), ["items[0].product_id"]);
+        let null = parse_json::<Order>(br#"{"email": "a", "items": [], "note": null}"#).unwrap_err();
+        assert_eq!(fields(null), ["note"]);
+        let not_an_object = parse_json::<Order>(b"[1, 2]").unwrap_err();
+        assert_eq!(fields(not_an_object), ["body"]);
+    }
+
+    #[test]
+    fn every_offending_field_is_named_not_only_the_first() {
+        let mut all = fields(parse_json::<Order>(b"{}").unwrap_err());
+        all.sort();
+        assert_eq!(all, ["email", "items"]);
+        let body = br#"{"email": 1, "items": [{"product_id": 5}, {"product_id": "0192f5a4-3c1e-7d2a-9b7e-5f1d2c3b4a59", "quantity": -1}], "role": "x", "note": null}"#;
+        let mut all = fields(parse_json::<Order>(body).unwrap_err());
+        all.sort();
+        assert_eq!(all, ["email", "items[0].product_id", "items[0].quantity", "items[1].quantity", "note", "role"]);
+    }
+
+    #[test]
+    fn an_absent_optional_field_is_none() {
+        let order = parse_json::<Order>(br#"{"email": "a", "items": []}"#).unwrap();
+        assert!(order.note.is_none());
+    }
+
+    #[test]
+    fn deeply_nested_json_is_refused_without_panicking() {
+        let deep = "[".repeat(100_000);
+        assert!(parse_json::<Order>(deep.as_bytes()).is_err());
+    }
+
+    fn auth(value: &str) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        map.insert(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+        map
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer_token(&auth("Bearer abc")).unwrap(), "abc");
+        assert_eq!(bearer_token(&auth("bearer abc")).unwrap(), "abc");
+        assert_eq!(bearer_token(&auth("BEARER   abc ")).unwrap(), "abc");
+    }
+
+    #[test]
+    fn no_bearer_credentials_is_unauthorized_and_a_broken_one_invalid() {
+        assert!(matches!(bearer_token(&HeaderMap::new()), Err(ApiError::Unauthorized)));
+        assert!(matches!(bearer_token(&auth("Basic Og==")), Err(ApiError::Unauthorized)));
+        assert!(matches!(bearer_token(&auth("Bearer")), Err(ApiError::InvalidToken)));
+        assert!(matches!(bearer_token(&auth("Bearer a b")), Err(ApiError::InvalidToken)));
+    }
+
+    #[test]
+    fn json_media_types_are_recognised() {
+        for ok in
+            ["application/json", "application/json; charset=utf-8", "application/merge-patch+json", "Application/JSON"]
+        {
+            assert!(is_json(&ok.parse().unwrap()), "{ok}");
+        }
+        for bad in ["text/plain", "application/x-www-form-urlencoded", "text/json", "application/jsonp"] {
+            assert!(!is_json(&bad.parse().unwrap()), "{bad}");
+        }
+    }
+}

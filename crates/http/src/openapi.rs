@@ -1,0 +1,346 @@
+//! The OpenAPI 3.1 document: every operation, the security schemes, and the reusable
+//! problem-details responses the operations refer to.
+
+use crate::error::{FieldError, OAuthError, OAuthErrorCode, PROBLEM_JSON, Problem};
+use crate::{accounts, auth, health};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use utoipa::openapi::example::ExampleBuilder;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::security::{Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
+use utoipa::{IntoResponses, Modify, OpenApi, ToResponse};
+
+const DESCRIPTION: &str = r#"Storefront's HTTP API.
+
+**Conventions.** JSON in and out (UTF-8). A JSON endpoint given another `Content-Type`
+answers 415, a body that is not JSON 400 (`malformed_body`), a body over the limit
+(64 KiB by default) 413. Unknown fields, missing fields, wrong types and explicit `null`s
+for optional fields answer 422 (`validation_failed`) with `errors` naming each field by its
+path (a body that is JSON but not an object is named `body`). Errors are RFC 9457
+problem details (`application/problem+json`) with a stable `code` and the `request_id`; the OAuth2 token endpoint's grant errors are the only exception
+(RFC 6749 §5.2).
+
+**Every response** carries `X-Request-Id` (the client's own value when it is 1..=128
+characters of `[A-Za-z0-9._-]`, else a new one) and `X-Content-Type-Options: nosniff`;
+every `/api/v1` response also carries `Cache-Control: no-store`. A method a path does not
+offer answers 405 `method_not_allowed` with an `Allow` header (`HEAD` is offered wherever
+`GET` is); an unknown path answers 404 `not_found`, and so does a path id that is not a
+UUID. When the database cannot be reached, requests that need it answer 503
+`service_unavailable` with `Retry-After`.
+
+**Authentication.** Send the access token as `Authorization: Bearer <token>` (never in the
+query string). Without it a protected operation answers 401 `unauthorized`; with an
+invalid, expired or revoked token (or one whose session has ended) 401 `invalid_token`; both
+with a `WWW-Authenticate: Bearer` challenge (RFC 6750). In Swagger UI, use **Authorize**
+with the password flow (your email as username; leave the client fields empty)."#;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Storefront API", description = DESCRIPTION),
+    paths(
+        health::health,
+        health::ready,
+        accounts::register,
+        accounts::me,
+        accounts::update_me,
+        accounts::replace_me,
+        accounts::delete_me,
+        accounts::change_password,
+        auth::token,
+        auth::login,
+        auth::refresh,
+        auth::logout,
+        auth::logout_all,
+        auth::sessions,
+        auth::end_session,
+    ),
+    components(
+        schemas(Problem, FieldError, OAuthError, OAuthErrorCode),
+        responses(
+            ValidationFailed,
+            MalformedBody,
+            UnsupportedMediaType,
+            PayloadTooLarge,
+            BearerUnauthorized,
+            InvalidCredentials,
+            PasswordChangeUnauthorized,
+            InvalidRefreshToken,
+            NotFound,
+            EmailTaken,
+            ServiceUnavailable,
+            InternalError,
+            OAuthTokenError,
+        )
+    ),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "accounts", description = "Registration and the caller's own account"),
+        (name = "auth", description = "Tokens, logins and sessions"),
+        (name = "health", description = "Liveness and readiness"),
+    )
+)]
+struct ApiDoc;
+
+/// The OpenAPI document of the API (also served at `/openapi.json`).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// The `oauth2` (password flow, for Swagger UI's Authorize button) and `bearer` schemes.
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "oauth2",
+            SecurityScheme::OAuth2(OAuth2::with_description(
+                [Flow::Password(Password::new("/api/v1/auth/token", Scopes::new()))],
+                "OAuth2 password grant at `/api/v1/auth/token`, for first-party clients and Swagger UI only \
+                 (RFC 9700 discourages it for third parties). Public client: leave client id and secret empty. \
+                 The access token it returns is a bearer token.",
+            )),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "An access token from `/api/v1/auth/token`, `/api/v1/auth/login` or `/api/v1/auth/refresh`, \
+                         sent as `Authorization: Bearer <token>`.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+const EXAMPLE_REQUEST_ID: &str = "0192f5a4-3c1e-7d2a-9b7e-5f1d2c3b4a59";
+
+/// One example of a problem body.
+struct ProblemExample {
+    name: &'static str,
+    status: u16,
+    code: &'static str,
+    detail: &'static str,
+    errors: Option<Value>,
+}
+
+const fn example(name: &'static str, status: u16, code: &'static str, detail: &'static str) -> ProblemExample {
+    ProblemExample { name, status, code, detail, errors: None }
+}
+
+fn title(status: u16) -> &'static str {
+    actix_web::http::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("Error")
+}
+
+fn string_header(description: &str) -> utoipa::openapi::header::Header {
+    HeaderBuilder::new()
+        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+        .description(Some(description))
+        .build()
+}
+
+/// A problem-details response with its examples and headers.
+fn problem(description: &str, examples: Vec<ProblemExample>, headers: &[(&str, &str)]) -> RefOr<Response> {
+    let examples = examples.into_iter().map(|e| {
+        let mut value = json!({
+            "type": "about:blank",
+            "title": title(e.status),
+            "status": e.status,
+            "detail": e.detail,
+            "code": e.code,
+            "request_id": EXAMPLE_REQUEST_ID,
+        });
+        if let (Some(errors), Some(object)) = (e.errors, value.as_object_mut()) {
+            object.insert("errors".into(), errors);
+        }
+        (e.name, ExampleBuilder::new().summary(e.code).value(Some(value)).build())
+    });
+    let content =
+        ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).examples_from_iter(examples).build();
+    let mut response = ResponseBuilder::new().description(description).content(PROBLEM_JSON, content);
+    for (name, description) in headers {
+        response = response.header(*name, string_header(description));
+    }
+    RefOr::T(response.build())
+}
+
+const CHALLENGE: (&str, &str) = (
+    "WWW-Authenticate",
+    "`Bearer realm=\"storefront\"` when no token was sent; with `, error=\"invalid_token\"` when the token is not valid",
+);
+const RETRY_AFTER: (&str, &str) = ("Retry-After", "Seconds to wait before retrying");
+
+/// Declares reusable responses (`ToResponse`), each named after its type.
+macro_rules! reusable_responses {
+    ($($(#[$doc:meta])* $name:ident => $build:expr;)+) => {
+        $(
+            $(#[$doc])*
+            pub struct $name;
+
+            impl<'r> ToResponse<'r> for $name {
+                fn response() -> (&'r str, RefOr<Response>) {
+                    (stringify!($name), $build)
+                }
+            }
+        )+
+    };
+}
+
+reusable_responses! {
+    /// 422 `validation_failed`.
+    ValidationFailed => problem(
+        "A field is missing, of the wrong type, unknown, `null` where a value is needed, or fails a rule",
+        vec![
+            ProblemExample {
+                errors: Some(json!([{"field": "email", "message": "missing field `email`"}])),
+                ..example("missing_field", 422, "validation_failed", "One or more fields are missing or invalid; see `errors`.")
+            },
+            ProblemExample {
+                errors: Some(json!([{"field": "role", "message": "unknown field `role`, expected `name` or `email`"}])),
+                ..example("unknown_field", 422, "validation_failed", "One or more fields are missing or invalid; see `errors`.")
+            },
+            ProblemExample {
+                errors: Some(json!([{"field": "password", "message": "must be at least 8 characters"}])),
+                ..example("policy", 422, "validation_failed", "One or more fields are missing or invalid; see `errors`.")
+            },
+        ],
+        &[],
+    );
+    /// 400 `malformed_body`.
+    MalformedBody => problem(
+        "The body is empty or not JSON",
+        vec![example("malformed_body", 400, "malformed_body", "The request body is not valid JSON: EOF while parsing an object.")],
+        &[],
+    );
+    /// 415 `unsupported_media_type`.
+    UnsupportedMediaType => problem(
+        "The body was sent with another Content-Type than the endpoint takes",
+        vec![example("unsupported_media_type", 415, "unsupported_media_type", "The request body must be sent as application/json.")],
+        &[],
+    );
+    /// 413 `payload_too_large`.
+    PayloadTooLarge => problem(
+        "The body is larger than the configured limit (64 KiB by default)",
+        vec![example("payload_too_large", 413, "payload_too_large", "The request body is larger than the limit of 65536 bytes.")],
+        &[],
+    );
+    /// 401 `unauthorized` / `invalid_token` on a bearer-protected operation.
+    BearerUnauthorized => problem(
+        "No bearer token was sent (`unauthorized`), or it is invalid, expired or revoked (`invalid_token`)",
+        vec![
+            example("unauthorized", 401, "unauthorized", "This endpoint needs a bearer token in the Authorization header."),
+            example("invalid_token", 401, "invalid_token", "The token is invalid, expired or revoked."),
+        ],
+        &[CHALLENGE],
+    );
+    /// 401 `invalid_credentials` at login.
+    InvalidCredentials => problem(
+        "Unknown email, wrong password or deactivated account (indistinguishable on purpose)",
+        vec![example("invalid_credentials", 401, "invalid_credentials", "The credentials are not valid.")],
+        &[("WWW-Authenticate", "`Bearer realm=\"storefront\"`")],
+    );
+    /// 401 on a password change: no or bad token, or a wrong current password.
+    PasswordChangeUnauthorized => problem(
+        "No bearer token (`unauthorized`), a bad one (`invalid_token`), or a wrong current password (`invalid_credentials`)",
+        vec![
+            example("unauthorized", 401, "unauthorized", "This endpoint needs a bearer token in the Authorization header."),
+            example("invalid_token", 401, "invalid_token", "The token is invalid, expired or revoked."),
+            example("invalid_credentials", 401, "invalid_credentials", "The credentials are not valid."),
+        ],
+        &[CHALLENGE],
+    );
+    /// 401 `invalid_token` for a refresh token.
+    InvalidRefreshToken => problem(
+        "The refresh token is unknown, expired, revoked or already spent",
+        vec![example("invalid_token", 401, "invalid_token", "The token is invalid, expired or revoked.")],
+        &[CHALLENGE],
+    );
+    /// 404 `not_found`.
+    NotFound => problem(
+        "No such resource (or it belongs to someone else, or the id is not a UUID)",
+        vec![example("not_found", 404, "not_found", "The requested resource does not exist.")],
+        &[],
+    );
+    /// 409 `email_taken`.
+    EmailTaken => problem(
+        "Another account has this email (compared case-insensitively, after trimming)",
+        vec![example("email_taken", 409, "email_taken", "An account with this email already exists.")],
+        &[],
+    );
+    /// 503 `service_unavailable`.
+    ServiceUnavailable => problem(
+        "The database cannot be reached right now; retry after `Retry-After` seconds",
+        vec![example("service_unavailable", 503, "service_unavailable", "The service is temporarily unavailable; retry shortly.")],
+        &[RETRY_AFTER],
+    );
+    /// 500 `internal`.
+    InternalError => problem(
+        "An unexpected error; its cause is logged with the request id, never returned",
+        vec![example("internal", 500, "internal", "An unexpected error occurred.")],
+        &[],
+    );
+    /// 400 from the OAuth2 token endpoint (RFC 6749 §5.2), plain JSON.
+    OAuthTokenError => {
+        let examples = [
+            ("invalid_request", OAuthErrorCode::InvalidRequest, "The parameter `grant_type` is missing."),
+            ("invalid_grant", OAuthErrorCode::InvalidGrant, "The username or password is not valid."),
+            ("unsupported_grant_type", OAuthErrorCode::UnsupportedGrantType, "The grant type `client_credentials` is not supported; use `password` or `refresh_token`."),
+        ]
+        .map(|(name, code, description)| {
+            let value = json!({"error": code.as_str(), "error_description": description});
+            (name, ExampleBuilder::new().summary(code.as_str()).value(Some(value)).build())
+        });
+        let content = ContentBuilder::new().schema(Some(Ref::from_schema_name("OAuthError"))).examples_from_iter(examples).build();
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(
+                    "RFC 6749 §5.2 error (not problem details), with `Cache-Control: no-store`: a missing or repeated \
+                     parameter (`invalid_request`), another grant type (`unsupported_grant_type`), or wrong credentials \
+                     or a bad refresh token (`invalid_grant`)",
+                )
+                .content("application/json", content)
+                .header("Cache-Control", string_header("`no-store`"))
+                .build(),
+        )
+    };
+}
+
+/// A reference to a reusable response declared above.
+fn reference<'r, R: ToResponse<'r>>() -> RefOr<Response> {
+    RefOr::Ref(Ref::from_response_name(R::response().0))
+}
+
+/// The errors of any operation that touches the database: 500 and 503.
+pub struct ServerErrors;
+
+impl IntoResponses for ServerErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        [("500", reference::<InternalError>()), ("503", reference::<ServiceUnavailable>())]
+            .into_iter()
+            .map(|(status, response)| (status.to_owned(), response))
+            .collect()
+    }
+}
+
+/// The errors of any operation that takes a JSON body: 400, 413, 415 and 422.
+pub struct JsonBodyErrors;
+
+impl IntoResponses for JsonBodyErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        [
+            ("400", reference::<MalformedBody>()),
+            ("413", reference::<PayloadTooLarge>()),
+            ("415", reference::<UnsupportedMediaType>()),
+            ("422", reference::<ValidationFailed>()),
+        ]
+        .into_iter()
+        .map(|(status, response)| (status.to_owned(), response))
+        .collect()
+    }
+}
