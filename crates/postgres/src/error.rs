@@ -58,6 +58,19 @@ pub(crate) enum TxError {
     Store(StoreError),
 }
 
+impl TxError {
+    /// PostgreSQL gave up on the transaction for a reason that says nothing about its
+    /// content (a deadlock it broke, a serialisation failure): running it again is right.
+    pub(crate) fn is_retryable(&self) -> bool {
+        match self {
+            TxError::Query(DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _)) => true,
+            // No SQLSTATE reaches us for a deadlock (40P01), only its message.
+            TxError::Query(DieselError::DatabaseError(_, info)) => info.message().starts_with("deadlock detected"),
+            _ => false,
+        }
+    }
+}
+
 impl From<DieselError> for TxError {
     fn from(err: DieselError) -> Self {
         TxError::Query(err)
@@ -125,5 +138,16 @@ mod tests {
         let syntax = DieselError::DatabaseError(DatabaseErrorKind::Unknown, Box::new("syntax error".to_owned()));
         assert!(matches!(from_diesel(syntax), StoreError::Internal(_)));
         assert!(matches!(from_pool(bb8::RunError::TimedOut), StoreError::Unavailable(_)));
+    }
+
+    #[test]
+    fn deadlocks_and_serialisation_failures_are_retryable_and_nothing_else() {
+        let query =
+            |kind, message: &str| TxError::Query(DieselError::DatabaseError(kind, Box::new(message.to_owned())));
+        assert!(query(DatabaseErrorKind::Unknown, "deadlock detected").is_retryable());
+        assert!(query(DatabaseErrorKind::SerializationFailure, "could not serialize access").is_retryable());
+        assert!(!query(DatabaseErrorKind::Unknown, "syntax error").is_retryable());
+        assert!(!query(DatabaseErrorKind::UniqueViolation, "duplicate key").is_retryable());
+        assert!(!TxError::Store(StoreError::Conflict("deadlock detected".into())).is_retryable());
     }
 }

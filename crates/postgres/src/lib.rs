@@ -3,11 +3,14 @@
 //! readiness probe. It owns every transaction: each port method that must be atomic runs
 //! in one database transaction here.
 
+mod audit;
 mod error;
 mod migrations;
 mod readiness;
+mod roles;
 mod schema;
 mod sessions;
+mod user_admin;
 mod users;
 
 pub use migrations::run_migrations;
@@ -19,6 +22,10 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use std::future::Future;
 use std::time::Duration;
 use storefront_app::StoreError;
+
+/// How many times a transaction PostgreSQL aborted as a deadlock victim (or for a
+/// serialisation failure) is run in all before its error is reported.
+const TRANSACTION_ATTEMPTS: u32 = 3;
 
 /// How to reach PostgreSQL and how the pool behaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,6 +135,26 @@ impl PgStore {
     /// Runs one port call under the store's deadline.
     async fn bounded<T>(&self, op: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
         tokio::time::timeout(self.deadline, op).await.unwrap_or_else(|_| Err(error::deadline_exceeded()))
+    }
+}
+
+/// Runs `attempt` (one whole transaction, on a connection of its own) again when PostgreSQL
+/// aborted it as a deadlock victim: the caller never sees a deadlock, only the outcome of
+/// a clean run. Any other outcome is returned as is.
+async fn retrying<T, F, Fut>(mut attempt: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, error::TxError>>,
+{
+    let mut tries = 1;
+    loop {
+        match attempt().await {
+            Err(err) if err.is_retryable() && tries < TRANSACTION_ATTEMPTS => {
+                tracing::warn!(?err, tries, "transaction aborted by the database; running it again");
+                tries += 1;
+            }
+            outcome => return outcome.map_err(StoreError::from),
+        }
     }
 }
 

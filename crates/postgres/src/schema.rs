@@ -60,12 +60,24 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    audit_log (id) {
+        id -> Uuid,
+        at -> Timestamptz,
+        actor_id -> Nullable<Uuid>,
+        action -> Text,
+        target -> Text,
+        details -> Jsonb,
+    }
+}
+
 diesel::joinable!(role_permissions -> roles (role_name));
 diesel::joinable!(role_permissions -> permissions (permission));
 diesel::joinable!(users -> roles (role));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 
+// `audit_log` joins nothing: its `actor_id` deliberately has no foreign key.
 diesel::allow_tables_to_appear_in_same_query!(roles, permissions, role_permissions, users, sessions, refresh_tokens);
 
 #[cfg(test)]
@@ -125,6 +137,7 @@ mod tests {
             declared!(users: id, email, name, password_hash, role, is_active, created_at, updated_at),
             declared!(sessions: id, user_id, created_at, last_used_at, expires_at, user_agent, ip, revoked_at),
             declared!(refresh_tokens: token_hash, session_id, created_at, expires_at, used_at),
+            declared!(audit_log: id, at, actor_id, action, target, details),
         ];
         let database = TestDatabase::create().await;
         let mut conn = AsyncPgConnection::establish(&database.url).await.unwrap();

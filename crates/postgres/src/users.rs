@@ -19,7 +19,7 @@ use uuid::Uuid;
 /// A `users` row without its password hash (what almost every read needs).
 #[derive(Debug, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
-struct UserRow {
+pub(crate) struct UserRow {
     id: Uuid,
     email: String,
     name: String,

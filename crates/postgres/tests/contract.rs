@@ -11,7 +11,14 @@ use storefront_testkit::database::TestDatabase;
 async fn factory() -> Stores {
     let database = TestDatabase::create().await;
     let store = database.store().await;
-    Stores { users: Arc::new(store.clone()), sessions: Arc::new(store), guard: Box::new(database) }
+    Stores {
+        users: Arc::new(store.clone()),
+        sessions: Arc::new(store.clone()),
+        roles: Arc::new(store.clone()),
+        user_admin: Arc::new(store.clone()),
+        audit: Arc::new(store),
+        guard: Box::new(database),
+    }
 }
 
 storefront_contract::contract_tests!(factory);

@@ -1,6 +1,6 @@
-//! What only real PostgreSQL can show: row locks under concurrent rotation, the principal
-//! query against direct changes to the tables, the case-insensitive email index, migration
-//! re-runs, and behaviour when the database is
+//! What only real PostgreSQL can show: row locks under concurrent rotation and concurrent
+//! admin changes, the principal query against direct changes to the tables, the
+//! case-insensitive email index, migration re-runs, and behaviour when the database is
 //! slow, hung or gone.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -109,6 +109,71 @@ async fn concurrent_rotations_of_one_token_rotate_it_exactly_once() {
     assert!(store.load_principal(user.id, session, now()).await.unwrap().is_some(), "nothing was revoked");
 }
 
+/// `UserAdminRepository` is named in full: importing it would make `store.delete`
+/// ambiguous with `UserRepository::delete` in the other tests.
+async fn demote(store: &PgStore, id: UserId, actor: UserId) -> Result<User, StoreError> {
+    let change = storefront_domain::AdminUserChange { role: Some(RoleName::user()), ..Default::default() };
+    let ctx = storefront_app::ports::AuditContext { actor, now: now() };
+    storefront_app::ports::UserAdminRepository::apply_change(store, id, &change, ctx).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn demotions_queued_behind_a_lock_on_the_last_two_admins_let_exactly_one_succeed() {
+    let database = TestDatabase::create().await;
+    let store = database.store().await;
+    let a = store.create(NewUser { role: RoleName::admin(), ..new_user("a@example.com") }).await.unwrap();
+    let b = store.create(NewUser { role: RoleName::admin(), ..new_user("b@example.com") }).await.unwrap();
+
+    // Hold both admins so that the two demotions surely wait on each other's rows.
+    let mut holder = raw(&database).await;
+    holder
+        .batch_execute(&format!("BEGIN; SELECT 1 FROM users WHERE id IN ('{}', '{}') FOR UPDATE", a.id, b.id))
+        .await
+        .unwrap();
+    let (sa, sb) = (store.clone(), store.clone());
+    let demote_a = tokio::spawn(async move { demote(&sa, a.id, b.id).await });
+    let demote_b = tokio::spawn(async move { demote(&sb, b.id, a.id).await });
+    tokio::time::sleep(StdDuration::from_millis(300)).await;
+    holder.batch_execute("COMMIT").await.unwrap();
+
+    let results = [demote_a.await.unwrap(), demote_b.await.unwrap()];
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+    assert!(results.iter().any(|r| matches!(r, Err(StoreError::Conflict(_)))), "{results:?}");
+    let mut conn = raw(&database).await;
+    let admins = "SELECT count(*) AS n FROM users WHERE role = 'admin' AND is_active";
+    assert_eq!(count(&mut conn, admins).await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn demoting_every_admin_at_once_keeps_exactly_one_and_never_reports_a_deadlock() {
+    let database = TestDatabase::create().await;
+    let store = database.store().await;
+    let mut admins = Vec::new();
+    for i in 0..6 {
+        let user = NewUser { role: RoleName::admin(), ..new_user(&format!("admin{i}@example.com")) };
+        admins.push(store.create(user).await.unwrap());
+    }
+
+    let barrier = Arc::new(Barrier::new(admins.len()));
+    let mut tasks = tokio::task::JoinSet::new();
+    for admin in &admins {
+        let (store, barrier, id, actor) = (store.clone(), barrier.clone(), admin.id, admins[0].id);
+        tasks.spawn(async move {
+            barrier.wait().await;
+            demote(&store, id, actor).await
+        });
+    }
+    let results = tasks.join_all().await;
+
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), admins.len() - 1, "{results:?}");
+    assert!(results.iter().all(|r| r.is_ok() || matches!(r, Err(StoreError::Conflict(_)))), "{results:?}");
+    let mut conn = raw(&database).await;
+    let active = "SELECT count(*) AS n FROM users WHERE role = 'admin' AND is_active";
+    assert_eq!(count(&mut conn, active).await, 1);
+    let audited = "SELECT count(*) AS n FROM audit_log WHERE action = 'user.role_changed'";
+    assert_eq!(count(&mut conn, audited).await, i64::try_from(admins.len() - 1).unwrap());
+}
+
 #[tokio::test]
 async fn a_principal_reflects_the_tables_as_they_are_at_each_request() {
     let database = TestDatabase::create().await;
@@ -181,15 +246,20 @@ async fn migrations_apply_twice_without_changing_anything() {
 async fn migrations_run_on_an_empty_database_and_down_sql_removes_everything() {
     let database = TestDatabase::create().await;
     let mut conn = raw(&database).await;
-    let down = include_str!("../../../migrations/2026-11-22-000001_accounts/down.sql");
-    conn.batch_execute(down).await.unwrap();
+    // Newest first, as diesel reverts them.
+    for down in [
+        include_str!("../../../migrations/2026-11-22-000002_audit/down.sql"),
+        include_str!("../../../migrations/2026-11-22-000001_accounts/down.sql"),
+    ] {
+        conn.batch_execute(down).await.unwrap();
+    }
     conn.batch_execute("TRUNCATE __diesel_schema_migrations").await.unwrap();
     let tables =
         "SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'public' AND tablename <> '__diesel_schema_migrations'";
     assert_eq!(count(&mut conn, tables).await, 0);
 
     run_migrations(&database.url).await.unwrap();
-    assert_eq!(count(&mut conn, tables).await, 6);
+    assert_eq!(count(&mut conn, tables).await, 7);
 }
 
 #[tokio::test]

@@ -1,0 +1,2 @@
+-- Undoes the audit migration.
+DROP TABLE IF EXISTS audit_log;
