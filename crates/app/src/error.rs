@@ -16,6 +16,8 @@ pub enum AppError {
     EmailTaken,
     #[error("{0}")]
     Conflict(String),
+    #[error("you have already reviewed this product")]
+    ReviewExists,
     #[error("invalid credentials")]
     InvalidCredentials,
     #[error("the token is invalid, expired or revoked")]
@@ -44,6 +46,9 @@ pub enum StoreError {
     NotFound,
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The row to insert exists already (e.g. a second review by one author).
+    #[error("already exists")]
+    AlreadyExists,
     /// A referenced row (a role, a category…) does not exist.
     #[error("unknown reference: {0}")]
     InvalidReference(String),
@@ -60,6 +65,7 @@ impl From<StoreError> for AppError {
             StoreError::EmailTaken => AppError::EmailTaken,
             StoreError::NotFound => AppError::NotFound,
             StoreError::Conflict(why) => AppError::Conflict(why),
+            StoreError::AlreadyExists => AppError::Conflict("already exists".into()),
             StoreError::InvalidReference(what) => AppError::Validation(vec![FieldViolation::new(what, "does not exist")]),
             StoreError::Unavailable(why) => AppError::Unavailable(why),
             StoreError::Internal(why) => AppError::Internal(why),

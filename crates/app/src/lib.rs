@@ -5,12 +5,14 @@
 pub mod access;
 pub mod accounts;
 pub mod auth;
+pub mod catalog;
 pub mod error;
 pub mod ports;
 pub mod users;
 
 pub use access::AccessService;
 pub use accounts::{AccountService, ProfileUpdate, Registration};
+pub use catalog::{CatalogService, ProductInput, ReviewInput};
 pub use auth::{AuthService, AuthSettings, ClientContext, SessionView, TokenPair};
 pub use error::{AppError, InfraError, StoreError};
 pub use ports::Principal;

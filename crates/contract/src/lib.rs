@@ -3,6 +3,10 @@
 //! `storefront_contract::contract_tests!(factory);` where `factory` is an
 //! `async fn() -> storefront_contract::Stores` giving fresh, empty stores for one test.
 //!
+//! The catalogue's ports have a suite of their own: `catalog_contract_tests!(factory)` with
+//! `factory` an `async fn() -> storefront_contract::CatalogStores`. It is separate so that
+//! an adapter can run it once it implements those ports, without touching the first suite.
+//!
 //! The calling crate needs only `storefront-contract` as a dev-dependency: the expansion
 //! names everything through `$crate`, including the tokio runtime the tests run on.
 
@@ -11,7 +15,10 @@
 use std::any::Any;
 use std::future::Future;
 use std::sync::Arc;
-use storefront_app::ports::{AuditLog, RoleRepository, SessionRepository, UserAdminRepository, UserRepository};
+use storefront_app::ports::{
+    AuditLog, CategoryRepository, ProductRepository, ReviewRepository, RoleRepository, SessionRepository,
+    UserAdminRepository, UserRepository,
+};
 
 #[doc(hidden)]
 pub use tokio;
@@ -27,6 +34,19 @@ pub struct Stores {
     pub guard: Box<dyn Any + Send + Sync>,
 }
 
+/// The catalogue's ports of one adapter, fresh and empty, for one test, with the user
+/// ports the catalogue refers to (owners, likers, authors; deleting users).
+pub struct CatalogStores {
+    pub users: Arc<dyn UserRepository>,
+    pub user_admin: Arc<dyn UserAdminRepository>,
+    pub products: Arc<dyn ProductRepository>,
+    pub categories: Arc<dyn CategoryRepository>,
+    pub reviews: Arc<dyn ReviewRepository>,
+    /// Keeps whatever backs the stores alive for the test (e.g. a per-test database).
+    pub guard: Box<dyn Any + Send + Sync>,
+}
+
+pub mod catalog_suite;
 pub mod suite;
 
 /// Expands to one test per contract test, each on its own two-worker multi-thread tokio
@@ -144,8 +164,134 @@ macro_rules! __contract_tests_each {
     };
 }
 
+/// Expands to one test per catalogue contract test, each on its own two-worker
+/// multi-thread tokio runtime and calling `$factory().await` for fresh `CatalogStores`.
+#[macro_export]
+macro_rules! catalog_contract_tests {
+    ($factory:path) => {
+        $crate::__catalog_contract_tests_list!($factory);
+    };
+}
+
+/// The list of catalogue contract tests, `module::test_name`, one per function in
+/// `catalog_suite`. A unit test below checks that the list and the suite agree.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __catalog_contract_tests_list {
+    ($factory:path) => {
+        $crate::__catalog_contract_tests_each! { $factory;
+            products::creating_a_product_returns_it_with_its_categories_ordered_by_name_and_nothing_counted,
+            products::a_created_product_is_found_by_id_as_it_was_returned,
+            products::getting_an_unknown_product_finds_nothing,
+            products::creating_a_product_with_an_unknown_category_returns_invalid_reference_and_creates_nothing,
+            products::updating_a_product_changes_the_given_fields_and_bumps_updated_at,
+            products::updating_only_the_stock_keeps_every_other_field_and_the_categories,
+            products::updating_a_products_categories_replaces_the_whole_set,
+            products::updating_a_product_with_an_unknown_category_returns_invalid_reference_and_changes_nothing,
+            products::updating_an_unknown_product_returns_not_found,
+            products::deleting_a_product_removes_it_with_its_likes_reviews_and_links,
+            products::deleting_an_unknown_product_returns_not_found,
+            categories::a_created_category_is_returned_and_listed_without_products,
+            categories::categories_are_listed_by_name_then_id_with_their_product_counts,
+            categories::creating_a_category_with_a_taken_slug_is_a_conflict,
+            categories::updating_a_category_renames_it_on_its_products_too,
+            categories::updating_only_a_categorys_name_keeps_its_slug_and_the_reverse,
+            categories::updating_a_category_to_another_categorys_slug_is_a_conflict_but_its_own_is_fine,
+            categories::updating_or_deleting_an_unknown_category_returns_not_found,
+            categories::deleting_a_category_unlinks_its_products_and_keeps_them,
+            likes::liking_twice_counts_once,
+            likes::likes_by_different_users_are_each_counted,
+            likes::liked_by_me_is_true_only_for_a_viewer_who_likes_the_product,
+            likes::unliking_removes_the_like_and_is_idempotent,
+            likes::liking_or_unliking_an_unknown_product_returns_not_found,
+            likes::sixteen_concurrent_likes_by_one_user_count_once,
+            likes::concurrent_likes_by_different_users_all_count,
+            likes::liked_products_are_listed_most_recently_liked_first_and_paginated,
+            likes::liking_an_already_liked_product_again_keeps_its_place_in_the_liked_list,
+            reviews::creating_a_review_returns_it_with_its_authors_name_and_no_verified_purchase,
+            reviews::getting_an_unknown_review_finds_nothing,
+            reviews::a_second_review_by_the_same_author_returns_already_exists,
+            reviews::eight_concurrent_reviews_by_one_author_let_exactly_one_succeed,
+            reviews::concurrent_reviews_by_different_authors_are_all_counted,
+            reviews::reviewing_an_unknown_product_returns_not_found,
+            reviews::the_review_count_and_rating_follow_creates_updates_and_deletes,
+            reviews::the_rating_is_the_mean_rounded_half_up_to_one_decimal,
+            reviews::updating_a_review_changes_the_given_fields_and_bumps_updated_at,
+            reviews::updating_or_deleting_an_unknown_review_returns_not_found,
+            reviews::a_deleted_review_is_gone_and_its_author_may_review_again,
+            reviews::a_review_shows_its_authors_current_name,
+            reviews::reviews_are_listed_newest_first_then_by_id_and_paginated,
+            listing::listing_without_filters_returns_every_product_newest_first_by_default,
+            listing::listing_an_empty_catalogue_returns_nothing,
+            listing::the_text_filter_matches_the_name_or_the_description_whatever_the_case,
+            listing::the_text_filter_treats_wildcards_and_escapes_as_plain_text,
+            listing::the_category_filter_selects_the_products_linked_to_the_slug,
+            listing::the_owner_filter_selects_the_owners_products,
+            listing::the_price_bounds_are_inclusive,
+            listing::the_in_stock_filter_leaves_out_products_without_stock,
+            listing::filters_combine_with_and,
+            listing::every_sort_key_orders_both_ways_with_ties_broken_by_id_in_the_same_direction,
+            listing::unrated_products_sort_last_both_ways_by_rating,
+            listing::ratings_sort_by_their_one_decimal_average_so_close_means_equal,
+            listing::pages_do_not_overlap_and_carry_the_total_of_all_matches,
+            listing::listed_products_show_what_get_shows_to_the_same_viewer,
+            listing::listing_agrees_with_the_reference_filter_and_order_on_a_seeded_random_catalogue,
+            accounts::deleting_a_user_as_an_admin_removes_its_products_likes_and_reviews_and_fixes_other_counts,
+            accounts::deleting_ones_own_account_removes_its_products_likes_and_reviews_and_fixes_other_counts,
+            accounts::deleting_a_user_leaves_other_users_catalogue_alone,
+        }
+    };
+}
+
+/// Expands the catalogue list above into one test function per entry.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __catalog_contract_tests_each {
+    ($factory:path; $($module:ident :: $name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                $crate::__run_contract_test(async { $crate::catalog_suite::$module::$name($factory().await).await });
+            }
+        )*
+    };
+}
+
 #[cfg(test)]
 mod tests {
+    /// The `module::name` of every `pub async fn` in the given suite files.
+    fn written(suite: &[(&str, &str)]) -> Vec<String> {
+        let mut written: Vec<String> = suite
+            .iter()
+            .flat_map(|(module, source)| {
+                source.lines().filter_map(move |line| {
+                    let name = line.trim().strip_prefix("pub async fn ")?.split('(').next()?;
+                    Some(format!("{module}::{name}"))
+                })
+            })
+            .collect();
+        written.sort();
+        written
+    }
+
+    /// The entries of the list that `opening` opens in this file, sorted; fails on a
+    /// duplicate.
+    fn listed(opening: &str) -> Vec<String> {
+        let this_file = include_str!("lib.rs");
+        // The macros come before this test, so the first occurrence opens the list.
+        let list = this_file.split(opening).nth(1).unwrap().split('}').next().unwrap();
+        let listed: Vec<String> = list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        let mut sorted = listed.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), listed.len(), "a test is listed twice after `{opening}`");
+        sorted
+    }
+
+    fn name(entry: &str) -> &str {
+        entry.split("::").nth(1).unwrap()
+    }
+
     /// Every `pub async fn` of the suite is in `__contract_tests_list`, and nothing else:
     /// a test written but not listed would silently never run against any adapter.
     #[test]
@@ -157,25 +303,35 @@ mod tests {
             ("sessions", include_str!("suite/sessions.rs")),
             ("admin", include_str!("suite/admin.rs")),
         ];
-        let written: Vec<String> = suite
-            .iter()
-            .flat_map(|(module, source)| {
-                source.lines().filter_map(move |line| {
-                    let name = line.trim().strip_prefix("pub async fn ")?.split('(').next()?;
-                    Some(format!("{module}::{name}"))
-                })
-            })
-            .collect();
-        let this_file = include_str!("lib.rs");
-        let list = this_file.split("__contract_tests_each! { $factory;").nth(1).unwrap().split('}').next().unwrap();
-        let listed: Vec<String> = list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        assert_eq!(written(&suite), listed("$crate::__contract_tests_each! { $factory;"));
+    }
 
-        let mut written_sorted = written.clone();
-        written_sorted.sort();
-        let mut listed_sorted = listed.clone();
-        listed_sorted.sort();
-        listed_sorted.dedup();
-        assert_eq!(listed_sorted.len(), listed.len(), "a test is listed twice");
-        assert_eq!(written_sorted, listed_sorted);
+    /// The same for the catalogue suite and `__catalog_contract_tests_list`.
+    #[test]
+    fn the_catalog_macro_lists_every_catalog_contract_test_exactly_once() {
+        let suite = [
+            ("products", include_str!("catalog_suite/products.rs")),
+            ("categories", include_str!("catalog_suite/categories.rs")),
+            ("likes", include_str!("catalog_suite/likes.rs")),
+            ("reviews", include_str!("catalog_suite/reviews.rs")),
+            ("listing", include_str!("catalog_suite/listing.rs")),
+            ("accounts", include_str!("catalog_suite/accounts.rs")),
+        ];
+        assert_eq!(written(&suite), listed("$crate::__catalog_contract_tests_each! { $factory;"));
+    }
+
+    /// Each macro expands to functions named after the tests alone, so the two suites can
+    /// be run in one test file only if no name is in both, nor twice in one.
+    #[test]
+    fn no_test_name_is_used_twice_across_both_suites() {
+        let mut names: Vec<String> = listed("$crate::__contract_tests_each! { $factory;")
+            .iter()
+            .chain(&listed("$crate::__catalog_contract_tests_each! { $factory;"))
+            .map(|entry| name(entry).to_owned())
+            .collect();
+        let count = names.len();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), count, "a test name is used twice");
     }
 }

@@ -4,6 +4,7 @@
 //! ("parse, don't validate") and is valid for the rest of its life.
 
 pub mod admin;
+pub mod catalog;
 pub mod error;
 pub mod ids;
 pub mod password;
@@ -14,6 +15,10 @@ pub mod user;
 pub use admin::{
     AdminUserChange, AdminUserChangePlan, AuditAction, AuditDraft, LastAdminViolation, Role, plan_admin_change,
     plan_user_deletion,
+};
+pub use catalog::{
+    Category, CategoryId, CategoryName, CategoryRef, Description, PriceCents, Product, ProductFilter, ProductId, ProductName,
+    ProductSort, ProductSortKey, Rating, Review, ReviewAuthor, ReviewBody, ReviewId, Slug, Stock, rating_average,
 };
 pub use error::{FieldViolation, ValidationError};
 pub use ids::{SessionId, UserId};

@@ -8,8 +8,7 @@ use storefront_app::ports::{
     AuditContext, AuditEntry, AuditFilter, AuditLog, Page, PageRequest, RoleRepository, UserAdminRepository, UserFilter,
 };
 use storefront_domain::{
-    AdminUserChange, AuditDraft, Permission, Role, RoleName, User, UserId, plan_admin_change,
-    plan_user_deletion,
+    AdminUserChange, AuditDraft, Permission, Role, RoleName, User, UserId, plan_admin_change, plan_user_deletion,
 };
 
 impl State {
@@ -33,14 +32,23 @@ impl State {
             name: name.clone(),
             description: stored.description.clone(),
             builtin: stored.builtin,
-            permissions: if name.is_admin() { Permission::ALL.to_vec() } else { stored.grants.iter().copied().collect() },
+            permissions: if name.is_admin() {
+                Permission::ALL.to_vec()
+            } else {
+                stored.grants.iter().copied().collect()
+            },
         })
     }
 }
 
-fn page_of<T: Clone>(matching: Vec<T>, page: PageRequest) -> Page<T> {
+/// One page of a complete, ordered list, with the list's length.
+pub(crate) fn page_of<T: Clone>(matching: Vec<T>, page: PageRequest) -> Page<T> {
     let total = matching.len() as u64;
-    let items = matching.into_iter().skip(usize::try_from(page.offset).unwrap_or(usize::MAX)).take(page.limit as usize).collect();
+    let items = matching
+        .into_iter()
+        .skip(usize::try_from(page.offset).unwrap_or(usize::MAX))
+        .take(page.limit as usize)
+        .collect();
     Page { items, total }
 }
 
@@ -139,7 +147,8 @@ impl UserAdminRepository for MemoryStore {
     async fn delete(&self, id: UserId, ctx: AuditContext) -> Result<(), StoreError> {
         let mut state = self.state.lock().await;
         let user = state.users.get(&id).map(|s| s.user.clone()).ok_or(StoreError::NotFound)?;
-        let draft = plan_user_deletion(&user, state.other_active_admins(id)).map_err(|e| StoreError::Conflict(e.to_string()))?;
+        let draft = plan_user_deletion(&user, state.other_active_admins(id))
+            .map_err(|e| StoreError::Conflict(e.to_string()))?;
         state.remove_user(id)?;
         state.record(draft, ctx);
         Ok(())

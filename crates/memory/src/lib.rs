@@ -1,5 +1,5 @@
 //! The in-memory adapter of the persistence ports: one `MemoryStore` holding users,
-//! sessions, refresh tokens and role grants behind a single lock, for `cargo run` without a
+//! sessions, refresh tokens, role grants and the catalogue behind a single lock, for `cargo run` without a
 //! database and for fast HTTP tests. Its semantics match the PostgreSQL adapter's; the
 //! shared contract tests (`storefront-contract`) prove it.
 //!
@@ -7,15 +7,19 @@
 //! method is atomic, as a database transaction would be.
 
 mod admin;
+mod catalog;
 mod sessions;
 mod users;
 
 use async_trait::async_trait;
+use catalog::{StoredCategory, StoredProduct, StoredReview};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use storefront_app::ports::{AuditEntry, ReadinessProbe, RefreshTokenHash};
-use storefront_domain::{PasswordHash, Permission, RoleName, Session, SessionId, User, UserId};
+use storefront_domain::{
+    CategoryId, PasswordHash, Permission, ProductId, ReviewId, RoleName, Session, SessionId, User, UserId,
+};
 use tokio::sync::Mutex;
 
 /// The in-memory store; clones share the same state.
@@ -41,6 +45,13 @@ struct State {
     roles: BTreeMap<RoleName, StoredRole>,
     /// The audit log, oldest first.
     audit: Vec<AuditEntry>,
+    products: HashMap<ProductId, StoredProduct>,
+    categories: HashMap<CategoryId, StoredCategory>,
+    /// Which product is in which category.
+    product_categories: BTreeSet<(ProductId, CategoryId)>,
+    /// Who likes which product, and since when.
+    likes: HashMap<(ProductId, UserId), DateTime<Utc>>,
+    reviews: HashMap<ReviewId, StoredReview>,
 }
 
 struct StoredRole {
@@ -70,6 +81,11 @@ impl Default for State {
             refresh_tokens: HashMap::new(),
             roles,
             audit: Vec::new(),
+            products: HashMap::new(),
+            categories: HashMap::new(),
+            product_categories: BTreeSet::new(),
+            likes: HashMap::new(),
+            reviews: HashMap::new(),
         }
     }
 }

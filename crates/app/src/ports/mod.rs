@@ -2,6 +2,7 @@
 //! held as `Arc<dyn Port>`.
 
 mod admin;
+mod catalog;
 mod security;
 mod sessions;
 mod system;
@@ -10,6 +11,7 @@ mod users;
 pub use admin::{
     AuditContext, AuditEntry, AuditFilter, AuditLog, Page, PageRequest, RoleRepository, UserAdminRepository, UserFilter,
 };
+pub use catalog::{CategoryRepository, NewProduct, NewReview, ProductChanges, ProductRepository, ReviewRepository};
 pub use security::{AccessClaims, AccessTokenCodec, PasswordHasher, RefreshTokenHash, RefreshTokenMint, TokenError};
 pub use sessions::{NewRefreshToken, NewSession, RotateOutcome, SessionRepository};
 pub use system::{Clock, IdGenerator, ReadinessProbe, SystemClock, UuidV7Generator};

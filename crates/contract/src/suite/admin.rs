@@ -48,14 +48,20 @@ pub async fn built_in_roles_are_listed_by_name_with_their_grants(stores: Stores)
 pub async fn a_created_role_is_listed_without_grants_and_audited(stores: Stores) {
     let actor = admin(&stores, "root@example.com").await;
     let created = stores.roles.create(&role("editor"), "Edits things", ctx(actor.id)).await.unwrap();
-    assert_eq!((created.name.as_str(), created.description.as_str(), created.builtin), ("editor", "Edits things", false));
+    assert_eq!(
+        (created.name.as_str(), created.description.as_str(), created.builtin),
+        ("editor", "Edits things", false)
+    );
     assert!(created.permissions.is_empty());
     assert!(stores.roles.list().await.unwrap().iter().any(|r| r.name.as_str() == "editor"));
 
     let log = stores.audit.list(&AuditFilter::default(), all()).await.unwrap();
     assert_eq!(log.total, 1);
     let entry = &log.items[0];
-    assert_eq!((entry.action, entry.target.as_str(), entry.actor_id), (AuditAction::RoleCreated, "role:editor", Some(actor.id)));
+    assert_eq!(
+        (entry.action, entry.target.as_str(), entry.actor_id),
+        (AuditAction::RoleCreated, "role:editor", Some(actor.id))
+    );
 }
 
 pub async fn creating_an_existing_role_is_a_conflict(stores: Stores) {
@@ -175,7 +181,10 @@ pub async fn an_unknown_role_or_user_is_refused(stores: Stores) {
     let err = stores.user_admin.apply_change(user.id, &to_role("ghost"), ctx(actor.id)).await.unwrap_err();
     assert_eq!(err, StoreError::InvalidReference("role".into()));
     let ghost = UserId(uuid::Uuid::now_v7());
-    assert_eq!(stores.user_admin.apply_change(ghost, &to_role("user"), ctx(actor.id)).await.unwrap_err(), StoreError::NotFound);
+    assert_eq!(
+        stores.user_admin.apply_change(ghost, &to_role("user"), ctx(actor.id)).await.unwrap_err(),
+        StoreError::NotFound
+    );
     assert_eq!(stores.user_admin.delete(ghost, ctx(actor.id)).await.unwrap_err(), StoreError::NotFound);
 }
 
@@ -224,7 +233,9 @@ pub async fn two_concurrent_demotions_of_the_last_two_admins_let_exactly_one_suc
         let a = admin(&stores, &format!("a{round}@example.com")).await;
         let b = admin(&stores, &format!("b{round}@example.com")).await;
         // Keep the admins of earlier rounds out of the count.
-        for other in stores.user_admin.list(&UserFilter { q: None, role: Some(role("admin")) }, all()).await.unwrap().items {
+        for other in
+            stores.user_admin.list(&UserFilter { q: None, role: Some(role("admin")) }, all()).await.unwrap().items
+        {
             if other.id != a.id && other.id != b.id && other.is_active {
                 stores.user_admin.apply_change(other.id, &active(false), ctx(a.id)).await.unwrap();
             }

@@ -1,0 +1,147 @@
+//! Persistence of the catalogue: products (with their like and review aggregates),
+//! categories, likes and reviews.
+
+use super::{Page, PageRequest};
+use crate::StoreError;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use storefront_domain::{
+    Category, CategoryId, CategoryName, Description, PriceCents, Product, ProductFilter, ProductId, ProductName,
+    ProductSort, Rating, Review, ReviewBody, ReviewId, Slug, Stock, UserId,
+};
+
+/// A product to insert.
+#[derive(Debug, Clone)]
+pub struct NewProduct {
+    pub id: ProductId,
+    pub owner_id: UserId,
+    pub name: ProductName,
+    pub description: Description,
+    pub price: PriceCents,
+    pub stock: Stock,
+    pub category_ids: Vec<CategoryId>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Product fields to change; `None` leaves a field as it is. `category_ids` replaces the
+/// whole set.
+#[derive(Debug, Clone, Default)]
+pub struct ProductChanges {
+    pub name: Option<ProductName>,
+    pub description: Option<Description>,
+    pub price: Option<PriceCents>,
+    pub stock: Option<Stock>,
+    pub category_ids: Option<Vec<CategoryId>>,
+}
+
+/// A review to insert.
+#[derive(Debug, Clone)]
+pub struct NewReview {
+    pub id: ReviewId,
+    pub product_id: ProductId,
+    pub author_id: UserId,
+    pub rating: Rating,
+    pub body: ReviewBody,
+    pub created_at: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait ProductRepository: Send + Sync {
+    /// Inserts a product linked to `category_ids`.
+    ///
+    /// # Errors
+    /// MUST return `InvalidReference("category_ids")` when a category does not exist
+    /// (and insert nothing).
+    async fn create(&self, product: NewProduct) -> Result<Product, StoreError>;
+
+    /// The product as `viewer` sees it (`liked_by_me`), if it exists.
+    async fn get(&self, id: ProductId, viewer: Option<UserId>) -> Result<Option<Product>, StoreError>;
+
+    /// One page of the products matching `filter` (`ProductFilter::matches`), in the
+    /// order `ProductSort::compare` defines, with the count of all matches. A page costs
+    /// a constant number of queries whatever its size.
+    async fn list(
+        &self,
+        filter: &ProductFilter,
+        sort: ProductSort,
+        page: PageRequest,
+        viewer: Option<UserId>,
+    ) -> Result<Page<Product>, StoreError>;
+
+    /// Applies changes and bumps `updated_at`.
+    ///
+    /// # Errors
+    /// MUST return `NotFound` for an unknown product and `InvalidReference("category_ids")`
+    /// for an unknown category (changing nothing).
+    async fn update(&self, id: ProductId, changes: ProductChanges, now: DateTime<Utc>) -> Result<Product, StoreError>;
+
+    /// Deletes a product with its likes, reviews and category links.
+    ///
+    /// # Errors
+    /// MUST return `NotFound` for an unknown product.
+    async fn delete(&self, id: ProductId) -> Result<(), StoreError>;
+
+    /// Records (`liked = true`) or removes the user's like; idempotent and race-free: two
+    /// concurrent likes by one user count once.
+    ///
+    /// # Errors
+    /// MUST return `NotFound` for an unknown product.
+    async fn set_like(&self, id: ProductId, user: UserId, liked: bool, now: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// The products the user likes, most recently liked first.
+    async fn liked_by(&self, user: UserId, page: PageRequest) -> Result<Page<Product>, StoreError>;
+}
+
+#[async_trait]
+pub trait CategoryRepository: Send + Sync {
+    /// Every category with its product count, ordered by name, then id.
+    async fn list(&self) -> Result<Vec<Category>, StoreError>;
+
+    /// # Errors
+    /// MUST return `Conflict` when the slug is taken.
+    async fn create(&self, id: CategoryId, name: &CategoryName, slug: &Slug) -> Result<Category, StoreError>;
+
+    /// # Errors
+    /// MUST return `NotFound` for an unknown category and `Conflict` when the new slug is
+    /// another category's.
+    async fn update(&self, id: CategoryId, name: Option<&CategoryName>, slug: Option<&Slug>) -> Result<Category, StoreError>;
+
+    /// Deletes a category; its products lose the link.
+    ///
+    /// # Errors
+    /// MUST return `NotFound` for an unknown category.
+    async fn delete(&self, id: CategoryId) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+pub trait ReviewRepository: Send + Sync {
+    /// Inserts a review and updates the product's review count and rating in the same
+    /// transaction.
+    ///
+    /// # Errors
+    /// MUST return `AlreadyExists` when the author already reviewed the product (enforced
+    /// by a unique constraint, so concurrent attempts cannot both succeed) and `NotFound`
+    /// for an unknown product.
+    async fn create(&self, review: NewReview) -> Result<Review, StoreError>;
+
+    async fn get(&self, id: ReviewId) -> Result<Option<Review>, StoreError>;
+
+    /// The product's reviews, newest first (created_at, then id, descending).
+    async fn list_for_product(&self, product: ProductId, page: PageRequest) -> Result<Page<Review>, StoreError>;
+
+    /// Changes rating and/or body, bumps `updated_at`, keeps the product's rating right.
+    ///
+    /// # Errors
+    /// MUST return `NotFound` for an unknown review.
+    async fn update(
+        &self,
+        id: ReviewId,
+        rating: Option<Rating>,
+        body: Option<ReviewBody>,
+        now: DateTime<Utc>,
+    ) -> Result<Review, StoreError>;
+
+    /// # Errors
+    /// MUST return `NotFound` for an unknown review.
+    async fn delete(&self, id: ReviewId) -> Result<(), StoreError>;
+}
