@@ -1,6 +1,6 @@
 //! The application's error enum (what happened), and the errors ports report.
 
-use storefront_domain::FieldViolation;
+use storefront_domain::{FieldViolation, OrderStatus, Shortage};
 
 /// What went wrong in a use case. The HTTP adapter maps each variant to one status and one
 /// problem `code`, in one place.
@@ -18,6 +18,14 @@ pub enum AppError {
     Conflict(String),
     #[error("you have already reviewed this product")]
     ReviewExists,
+    /// Lines of an order that the stock cannot serve (every one of them).
+    #[error("insufficient stock")]
+    InsufficientStock(Vec<Shortage>),
+    #[error("an order cannot go from {} to {}", from.as_str(), to.as_str())]
+    InvalidTransition { from: OrderStatus, to: OrderStatus },
+    /// An idempotency key reused with another request body.
+    #[error("the Idempotency-Key was used with another request body")]
+    IdempotencyKeyReused,
     #[error("invalid credentials")]
     InvalidCredentials,
     #[error("the token is invalid, expired or revoked")]

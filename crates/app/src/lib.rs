@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod auth;
 pub mod catalog;
 pub mod error;
+pub mod orders;
 pub mod ports;
 pub mod users;
 
@@ -15,5 +16,6 @@ pub use accounts::{AccountService, ProfileUpdate, Registration};
 pub use catalog::{CatalogService, ProductInput, ReviewInput};
 pub use auth::{AuthService, AuthSettings, ClientContext, SessionView, TokenPair};
 pub use error::{AppError, InfraError, StoreError};
+pub use orders::{OrderService, OrderSettings};
 pub use ports::Principal;
 pub use users::{AdminUserUpdate, UserAdminService};

@@ -3,7 +3,9 @@
 
 use crate::error::ApiError;
 use crate::extract::{ApiJson, Authenticated, present};
-use crate::openapi::{BearerUnauthorized, EmailTaken, JsonBodyErrors, PasswordChangeUnauthorized, ServerErrors};
+use crate::openapi::{
+    BearerUnauthorized, Conflict, EmailTaken, JsonBodyErrors, PasswordChangeUnauthorized, ServerErrors,
+};
 use crate::routing::Endpoint;
 use crate::{API_PREFIX, AppState};
 use actix_web::http::header;
@@ -18,7 +20,8 @@ use uuid::Uuid;
 
 pub fn resources() -> Vec<Resource> {
     vec![
-        Endpoint::new("/users").post(register).build(),
+        // `GET /users` lists accounts for administrators (`admin`).
+        Endpoint::new("/users").get(crate::admin::list_users).post(register).build(),
         Endpoint::new("/users/me").get(me).patch(update_me).put(replace_me).delete(delete_me).build(),
         Endpoint::new("/users/me/password").post(change_password).build(),
     ]
@@ -222,6 +225,8 @@ pub async fn replace_me(
 /// Delete the caller's account
 ///
 /// The account, its sessions and tokens are gone at once; its access tokens stop working.
+/// Audited as `user.deleted` with the user as its own actor. The last active admin cannot
+/// delete itself (409 `conflict`): another admin must exist first.
 #[utoipa::path(
     delete,
     path = "/api/v1/users/me",
@@ -231,6 +236,7 @@ pub async fn replace_me(
     responses(
         (status = 204, description = "The account was deleted"),
         (status = 401, response = BearerUnauthorized),
+        (status = 409, response = Conflict),
         ServerErrors,
     )
 )]
@@ -238,7 +244,7 @@ pub async fn delete_me(
     state: Data<AppState>,
     Authenticated(principal): Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    state.accounts.delete_self(&principal).await?;
+    state.user_admin.delete(&principal, principal.user.id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

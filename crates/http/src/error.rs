@@ -62,6 +62,13 @@ pub enum ApiError {
     /// The caller has already reviewed this product.
     #[error("review exists")]
     ReviewExists,
+    /// Order lines the stock cannot serve, one error per short line.
+    #[error("insufficient stock")]
+    InsufficientStock(Vec<FieldError>),
+    #[error("invalid transition: {0}")]
+    InvalidTransition(String),
+    #[error("idempotency key reused")]
+    IdempotencyKeyReused,
     #[error("rate limited for {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     /// A dependency cannot serve now (the cause is logged, never shown).
@@ -83,17 +90,29 @@ pub struct FieldError {
     pub field: String,
     /// What is wrong with it.
     pub message: String,
+    /// For `insufficient_stock`: the short line's product.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub product_id: Option<uuid::Uuid>,
+    /// For `insufficient_stock`: the quantity asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub requested: Option<i64>,
+    /// For `insufficient_stock`: the quantity in stock.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub available: Option<i64>,
 }
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self { field: field.into(), message: message.into(), product_id: None, requested: None, available: None }
     }
 }
 
 impl From<FieldViolation> for FieldError {
     fn from(v: FieldViolation) -> Self {
-        Self { field: v.field, message: v.message }
+        Self::new(v.field, v.message)
     }
 }
 
@@ -182,6 +201,20 @@ impl From<AppError> for ApiError {
             AppError::EmailTaken => ApiError::EmailTaken,
             AppError::Conflict(why) => ApiError::Conflict(why),
             AppError::ReviewExists => ApiError::ReviewExists,
+            AppError::InsufficientStock(shortages) => ApiError::InsufficientStock(
+                shortages
+                    .into_iter()
+                    .map(|s| FieldError {
+                        field: format!("items[{}].quantity", s.line),
+                        message: format!("only {} in stock, {} requested", s.available, s.requested),
+                        product_id: Some(s.product_id.0),
+                        requested: Some(s.requested),
+                        available: Some(s.available),
+                    })
+                    .collect(),
+            ),
+            err @ AppError::InvalidTransition { .. } => ApiError::InvalidTransition(err.to_string()),
+            AppError::IdempotencyKeyReused => ApiError::IdempotencyKeyReused,
             AppError::InvalidCredentials => ApiError::InvalidCredentials,
             AppError::InvalidToken => ApiError::InvalidToken,
             AppError::RateLimited { retry_after_secs } => ApiError::RateLimited { retry_after_secs },
@@ -208,6 +241,9 @@ impl ApiError {
             ApiError::EmailTaken => (StatusCode::CONFLICT, "email_taken"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::ReviewExists => (StatusCode::CONFLICT, "review_exists"),
+            ApiError::InsufficientStock(_) => (StatusCode::CONFLICT, "insufficient_stock"),
+            ApiError::InvalidTransition(_) => (StatusCode::CONFLICT, "invalid_transition"),
+            ApiError::IdempotencyKeyReused => (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"),
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -235,6 +271,11 @@ impl ApiError {
             ApiError::EmailTaken => "An account with this email already exists.".into(),
             ApiError::Conflict(why) => why.clone(),
             ApiError::ReviewExists => "You have already reviewed this product.".into(),
+            ApiError::InsufficientStock(_) => "Some lines exceed the stock; see `errors`. Nothing was ordered.".into(),
+            ApiError::InvalidTransition(why) => format!("{why}."),
+            ApiError::IdempotencyKeyReused => {
+                "This Idempotency-Key was already used with another request body.".into()
+            }
             ApiError::RateLimited { retry_after_secs } => {
                 format!("Too many requests; retry in {retry_after_secs} seconds.")
             }
@@ -299,7 +340,7 @@ impl ResponseError for ApiError {
             code,
             request_id,
             errors: match self {
-                ApiError::Validation(errors) => Some(errors.clone()),
+                ApiError::Validation(errors) | ApiError::InsufficientStock(errors) => Some(errors.clone()),
                 _ => None,
             },
         };

@@ -3,6 +3,7 @@
 //! services and knows nothing of any store.
 
 mod accounts;
+mod admin;
 mod auth;
 mod docs;
 mod error;
@@ -10,6 +11,8 @@ mod extract;
 mod health;
 mod middleware;
 mod openapi;
+pub mod permissions;
+mod roles;
 mod routing;
 
 use actix_web::body::MessageBody;
@@ -17,7 +20,7 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, web};
 use std::sync::Arc;
 use storefront_app::ports::ReadinessProbe;
-use storefront_app::{AccountService, AuthService};
+use storefront_app::{AccessService, AccountService, AuthService, CatalogService, UserAdminService};
 
 pub use error::{ApiError, FieldError, Problem};
 pub use middleware::REQUEST_ID_HEADER;
@@ -31,6 +34,9 @@ pub const API_PREFIX: &str = "/api/v1";
 pub struct AppState {
     pub accounts: AccountService,
     pub auth: AuthService,
+    pub access: AccessService,
+    pub user_admin: UserAdminService,
+    pub catalog: CatalogService,
     /// Checked by `/health/ready` (the database, …).
     pub readiness: Vec<Arc<dyn ReadinessProbe>>,
     pub config: HttpConfig,
@@ -43,6 +49,8 @@ pub struct HttpConfig {
     pub json_limit_bytes: usize,
     /// The version `/health` reports.
     pub version: String,
+    /// The ISO 4217 currency of every price (one per deployment).
+    pub currency: String,
 }
 
 impl HttpConfig {
@@ -52,7 +60,11 @@ impl HttpConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { json_limit_bytes: Self::DEFAULT_JSON_LIMIT_BYTES, version: env!("CARGO_PKG_VERSION").to_owned() }
+        Self {
+            json_limit_bytes: Self::DEFAULT_JSON_LIMIT_BYTES,
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            currency: "USD".into(),
+        }
     }
 }
 
@@ -79,7 +91,13 @@ pub fn build_app(
         )
         .service(health::resources())
         .service(docs::resources())
-        .service(web::scope(API_PREFIX).service(accounts::resources()).service(auth::resources()))
+        .service(
+            web::scope(API_PREFIX)
+                .service(accounts::resources())
+                .service(auth::resources())
+                .service(roles::resources())
+                .service(admin::resources()),
+        )
         .default_service(web::to(routing::not_found))
         .wrap(middleware::RequestContext)
 }

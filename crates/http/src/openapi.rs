@@ -2,7 +2,8 @@
 //! problem-details responses the operations refer to.
 
 use crate::error::{FieldError, OAuthError, OAuthErrorCode, PROBLEM_JSON, Problem};
-use crate::{accounts, auth, health};
+use crate::permissions::RequiredPermissions;
+use crate::{accounts, admin, auth, health, roles};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use utoipa::openapi::example::ExampleBuilder;
@@ -55,6 +56,19 @@ with the password flow (your email as username; leave the client fields empty)."
         auth::logout_all,
         auth::sessions,
         auth::end_session,
+        roles::list_permissions,
+        roles::list_roles,
+        roles::create_role,
+        roles::get_role,
+        roles::delete_role,
+        roles::grant_permission,
+        roles::revoke_permission,
+        roles::my_permissions,
+        admin::list_users,
+        admin::get_user,
+        admin::update_user,
+        admin::delete_user,
+        admin::audit_log,
     ),
     components(
         schemas(Problem, FieldError, OAuthError, OAuthErrorCode),
@@ -69,16 +83,20 @@ with the password flow (your email as username; leave the client fields empty)."
             InvalidRefreshToken,
             NotFound,
             EmailTaken,
+            Forbidden,
+            Conflict,
             ServiceUnavailable,
             InternalError,
             OAuthTokenError,
         )
     ),
-    modifiers(&SecuritySchemes),
+    modifiers(&SecuritySchemes, &RequiredPermissions),
     tags(
         (name = "accounts", description = "Registration and the caller's own account"),
         (name = "auth", description = "Tokens, logins and sessions"),
         (name = "health", description = "Liveness and readiness"),
+        (name = "users", description = "User administration"),
+        (name = "roles", description = "Permissions, roles, their grants and the audit log"),
     )
 )]
 struct ApiDoc;
@@ -267,6 +285,24 @@ reusable_responses! {
         vec![example("not_found", 404, "not_found", "The requested resource does not exist.")],
         &[],
     );
+    /// 403 `forbidden`: authenticated, without the permission the operation needs.
+    Forbidden => problem(
+        "The caller is authenticated but lacks the permission the operation needs (see `x-required-permission`)",
+        vec![example("forbidden", 403, "forbidden", "You do not have the permission this action needs.")],
+        &[],
+    );
+    /// 409 `conflict`.
+    Conflict => problem(
+        "The change conflicts with the resource's current state",
+        vec![
+            example("exists", 409, "conflict", "the role `editor` already exists"),
+            example("builtin", 409, "conflict", "`moderator` is a built-in role and cannot be deleted"),
+            example("held", 409, "conflict", "the role `editor` is still held by users"),
+            example("admin_grants", 409, "conflict", "`admin` always holds every permission; its grants cannot change"),
+            example("last_admin", 409, "conflict", "this is the last active admin: it can be neither demoted, deactivated nor deleted"),
+        ],
+        &[],
+    );
     /// 409 `email_taken`.
     EmailTaken => problem(
         "Another account has this email (compared case-insensitively, after trimming)",
@@ -322,6 +358,19 @@ pub struct ServerErrors;
 impl IntoResponses for ServerErrors {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
         [("500", reference::<InternalError>()), ("503", reference::<ServiceUnavailable>())]
+            .into_iter()
+            .map(|(status, response)| (status.to_owned(), response))
+            .collect()
+    }
+}
+
+/// The errors of any permission-protected operation: 401 (no or a bad token) and 403
+/// (authenticated, without the permission).
+pub struct PermissionErrors;
+
+impl IntoResponses for PermissionErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        [("401", reference::<BearerUnauthorized>()), ("403", reference::<Forbidden>())]
             .into_iter()
             .map(|(status, response)| (status.to_owned(), response))
             .collect()

@@ -3,6 +3,7 @@
 
 mod admin;
 mod catalog;
+mod orders;
 mod security;
 mod sessions;
 mod system;
@@ -12,6 +13,10 @@ pub use admin::{
     AuditContext, AuditEntry, AuditFilter, AuditLog, Page, PageRequest, RoleRepository, UserAdminRepository, UserFilter,
 };
 pub use catalog::{CategoryRepository, NewProduct, NewReview, ProductChanges, ProductRepository, ReviewRepository};
+pub use orders::{
+    BusinessStats, IdempotencyBegin, IdempotencyStore, LowStockProduct, NewOrder, OrderFilter, OrderRepository, StoredResponse,
+    TopProduct, TransitionOutcome,
+};
 pub use security::{AccessClaims, AccessTokenCodec, PasswordHasher, RefreshTokenHash, RefreshTokenMint, TokenError};
 pub use sessions::{NewRefreshToken, NewSession, RotateOutcome, SessionRepository};
 pub use system::{Clock, IdGenerator, ReadinessProbe, SystemClock, UuidV7Generator};

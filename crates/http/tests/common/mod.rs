@@ -12,8 +12,11 @@ use base64::Engine;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use storefront_app::ports::{SystemClock, UuidV7Generator};
-use storefront_app::{AccountService, AuthService, AuthSettings};
+use storefront_app::{
+    AccessService, AccountService, AuthService, AuthSettings, CatalogService, Principal, Registration, UserAdminService,
+};
 use storefront_auth::{BcryptHasher, JwtCodec, RandomRefreshTokens};
+use storefront_domain::{Permission, PlainPassword, RoleName, User};
 use storefront_http::{AppState, HttpConfig};
 use storefront_memory::MemoryStore;
 
@@ -24,10 +27,14 @@ pub const PASSWORD: &str = "violet lantern 42 harbor";
 
 /// The app's state on a fresh memory store, with the given auth settings.
 pub fn state_with(settings: AuthSettings) -> AppState {
-    let store = MemoryStore::new();
+    state_on(MemoryStore::new(), settings)
+}
+
+/// The app's state on `store` (keep a clone of it to reach the data behind the app).
+pub fn state_on(store: MemoryStore, settings: AuthSettings) -> AppState {
     let users = Arc::new(store.clone());
     let hasher = Arc::new(BcryptHasher::new(b"test-pepper".to_vec(), 4).unwrap());
-    let clock = Arc::new(SystemClock);
+    let clock: Arc<SystemClock> = Arc::new(SystemClock);
     let ids = Arc::new(UuidV7Generator);
     let accounts = AccountService::new(users.clone(), hasher.clone(), clock.clone(), ids.clone());
     let auth = AuthService::new(
@@ -36,11 +43,28 @@ pub fn state_with(settings: AuthSettings) -> AppState {
         hasher,
         Arc::new(JwtCodec::new(SECRET, ISSUER, AUDIENCE)),
         Arc::new(RandomRefreshTokens),
-        clock,
+        clock.clone(),
         ids,
         settings,
     );
-    AppState { accounts, auth, readiness: vec![Arc::new(store)], config: HttpConfig::default() }
+    let access = AccessService::new(Arc::new(store.clone()), Arc::new(store.clone()), clock.clone());
+    let user_admin = UserAdminService::new(Arc::new(store.clone()), Arc::new(store.clone()), clock.clone());
+    let catalog = CatalogService::new(
+        Arc::new(store.clone()),
+        Arc::new(store.clone()),
+        Arc::new(store.clone()),
+        clock.clone(),
+        Arc::new(UuidV7Generator),
+    );
+    AppState {
+        accounts,
+        auth,
+        access,
+        user_admin,
+        catalog,
+        readiness: vec![Arc::new(store)],
+        config: HttpConfig::default(),
+    }
 }
 
 pub fn state() -> AppState {
@@ -178,4 +202,56 @@ where
     B: MessageBody,
 {
     send(app, post_json("/api/v1/auth/refresh", json!({"refresh_token": refresh_token}))).await
+}
+
+/// Creates an account holding `role` directly through the accounts service (as
+/// `storefront create-admin` does), with `PASSWORD`. The role must exist.
+pub async fn create_user_with_role(state: &AppState, email: &str, role: &str) -> User {
+    let registration = Registration {
+        email: email.to_owned(),
+        password: PlainPassword::new(PASSWORD.to_owned()),
+        name: "Ada".to_owned(),
+    };
+    state.accounts.create_with_role(registration, RoleName::parse(role).unwrap()).await.unwrap()
+}
+
+/// Creates an account holding `role` and logs it in.
+pub async fn signed_in_with_role<S, B>(app: &S, state: &AppState, email: &str, role: &str) -> Tokens
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    create_user_with_role(state, email, role).await;
+    login(app, email, PASSWORD).await
+}
+
+/// An admin (`admin@example.com`), logged in.
+pub async fn signed_in_admin<S, B>(app: &S, state: &AppState) -> Tokens
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    signed_in_with_role(app, state, "admin@example.com", "admin").await
+}
+
+/// The principal behind an access token, to act through the services directly.
+pub async fn principal(state: &AppState, access: &str) -> Principal {
+    state.auth.authenticate(access).await.unwrap()
+}
+
+/// Creates the custom role `name` granted exactly `permissions`, acting as `actor`.
+pub async fn create_role_with(state: &AppState, actor: &Principal, name: &str, permissions: &[Permission]) {
+    state.access.create_role(actor, name, "").await.unwrap();
+    for permission in permissions {
+        state.access.set_grant(actor, name, permission.as_str(), true).await.unwrap();
+    }
+}
+
+/// A request with a bearer token and, if given, a JSON body.
+pub fn request(method: actix_web::http::Method, uri: &str, access: &str, body: Option<Value>) -> TestRequest {
+    let req = TestRequest::default().method(method).uri(uri).insert_header(bearer(access));
+    match body {
+        Some(body) => req.set_json(body),
+        None => req,
+    }
 }

@@ -1,0 +1,373 @@
+//! User administration (`GET /users`, `/users/{id}`) and the audit log of access changes
+//! (`/admin/audit`), with their DTOs.
+//!
+//! A protected handler takes `RequirePermission<P>` first and its body, query and path id
+//! as values checked in the handler, so 401 and 403 answer before anything is said about
+//! the request's shape, however soon each extractor completes.
+
+use crate::AppState;
+use crate::accounts::UserResponse;
+use crate::error::{ApiError, FieldError};
+use crate::extract::{ApiJson, ApiQuery, Paginated, Pagination, present};
+use crate::openapi::{Conflict, JsonBodyErrors, NotFound, PermissionErrors, ServerErrors, ValidationFailed};
+use crate::permissions::{RequirePermission, RolesManage, UsersManage, UsersRead};
+use crate::routing::Endpoint;
+use actix_web::web::{Data, Path};
+use actix_web::{HttpResponse, Resource};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use storefront_app::AdminUserUpdate;
+use storefront_app::ports::{AuditEntry, AuditFilter};
+use storefront_domain::{AuditAction, UserId};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+pub fn resources() -> Vec<Resource> {
+    // `GET /users` shares its resource with registration (`accounts`).
+    vec![
+        Endpoint::new("/users/{id}").get(get_user).patch(update_user).delete(delete_user).build(),
+        Endpoint::new("/admin/audit").get(audit_log).build(),
+    ]
+}
+
+/// A path id that is not a UUID names no resource.
+fn user_id(raw: &str) -> Result<UserId, ApiError> {
+    Uuid::parse_str(raw).map(UserId).map_err(|_| ApiError::NotFound)
+}
+
+/// Filters of the user listing.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UsersQuery {
+    /// Case-insensitive substring of the email or the name.
+    #[param(example = "ada")]
+    pub q: Option<String>,
+    /// Only users holding this role.
+    #[param(example = "moderator")]
+    pub role: Option<String>,
+}
+
+/// List users
+///
+/// Newest accounts first. `q` matches the email or the name (case-insensitive substring);
+/// `role` keeps the holders of one role (an unknown role matches nobody, a malformed one
+/// answers 422).
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    tag = "users",
+    operation_id = "list_users",
+    security(("oauth2" = []), ("bearer" = [])),
+    params(UsersQuery, Pagination),
+    responses(
+        (status = 200, description = "One page of users", body = Paginated<UserResponse>,
+            example = json!({
+                "items": [{
+                    "id": "0192f5a4-3c1e-7d2a-9b7e-5f1d2c3b4a59",
+                    "email": "ada@example.com",
+                    "name": "Ada Lovelace",
+                    "role": "user",
+                    "is_active": true,
+                    "created_at": "2025-01-31T09:30:00.123456Z",
+                    "updated_at": "2025-01-31T09:30:00.123456Z"
+                }],
+                "total": 1,
+                "limit": 20,
+                "offset": 0
+            })),
+        PermissionErrors,
+        (status = 422, response = ValidationFailed),
+        ServerErrors,
+    )
+)]
+pub async fn list_users(
+    _caller: RequirePermission<UsersRead>,
+    state: Data<AppState>,
+    query: Result<ApiQuery<UsersQuery>, ApiError>,
+    pagination: Result<Pagination, ApiError>,
+) -> Result<HttpResponse, ApiError> {
+    let (ApiQuery(query), pagination) = merge_errors(query, pagination)?;
+    let page = state.user_admin.list(query.q, query.role, pagination.page()).await?;
+    Ok(HttpResponse::Ok().json(Paginated::<UserResponse>::new(page, pagination)))
+}
+
+/// A user
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{id}",
+    tag = "users",
+    operation_id = "get_user",
+    security(("oauth2" = []), ("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The user's id")),
+    responses(
+        (status = 200, description = "The user", body = UserResponse),
+        PermissionErrors,
+        (status = 404, response = NotFound),
+        ServerErrors,
+    )
+)]
+pub async fn get_user(
+    _caller: RequirePermission<UsersRead>,
+    state: Data<AppState>,
+    id: Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let user = state.user_admin.get(user_id(&id)?).await?;
+    Ok(HttpResponse::Ok().json(UserResponse::from(user)))
+}
+
+/// An administrator's change to a user: absent fields stay as they are; `null` is refused.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"role": "moderator", "is_active": true}))]
+pub struct UpdateUserRequest {
+    /// Display name, 1..=100 characters after trimming.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false, example = "Ada King")]
+    pub name: Option<String>,
+    /// The name of an existing role.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false, example = "moderator")]
+    pub role: Option<String>,
+    /// `false` deactivates the account and ends its sessions at once.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false, example = true)]
+    pub is_active: Option<bool>,
+}
+
+/// Change a user
+///
+/// Renames, changes the role of, activates or deactivates a user. An unknown role answers
+/// 422 naming `role`. Demoting or deactivating the last active admin answers 409
+/// `conflict`. Deactivating ends every session of the user: its access and refresh tokens
+/// stop working at once. A role change takes effect on the user's next request. Role and
+/// activity changes are audited (`user.role_changed`, `user.activated`,
+/// `user.deactivated`).
+#[utoipa::path(
+    patch,
+    path = "/api/v1/users/{id}",
+    tag = "users",
+    operation_id = "update_user",
+    security(("oauth2" = []), ("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The user's id")),
+    request_body = UpdateUserRequest,
+    responses(
+        (status = 200, description = "The changed user", body = UserResponse),
+        PermissionErrors,
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        JsonBodyErrors,
+        ServerErrors,
+    )
+)]
+pub async fn update_user(
+    caller: RequirePermission<UsersManage>,
+    state: Data<AppState>,
+    id: Path<String>,
+    body: Result<ApiJson<UpdateUserRequest>, ApiError>,
+) -> Result<HttpResponse, ApiError> {
+    let id = user_id(&id)?;
+    let ApiJson(body) = body?;
+    let update = AdminUserUpdate { name: body.name, role: body.role, is_active: body.is_active };
+    let user = state.user_admin.update(caller.principal(), id, update).await?;
+    Ok(HttpResponse::Ok().json(UserResponse::from(user)))
+}
+
+/// Delete a user
+///
+/// As `DELETE /api/v1/users/me` does for oneself: the account, its sessions and tokens are
+/// gone at once. Deleting the last active admin answers 409 `conflict`. Audited as
+/// `user.deleted`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/{id}",
+    tag = "users",
+    operation_id = "delete_user",
+    security(("oauth2" = []), ("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The user's id")),
+    responses(
+        (status = 204, description = "The user was deleted"),
+        PermissionErrors,
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        ServerErrors,
+    )
+)]
+pub async fn delete_user(
+    caller: RequirePermission<UsersManage>,
+    state: Data<AppState>,
+    id: Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    state.user_admin.delete(caller.principal(), user_id(&id)?).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// What an audit entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub enum AuditActionName {
+    #[serde(rename = "role.created")]
+    RoleCreated,
+    #[serde(rename = "role.deleted")]
+    RoleDeleted,
+    #[serde(rename = "role.permission_granted")]
+    RolePermissionGranted,
+    #[serde(rename = "role.permission_revoked")]
+    RolePermissionRevoked,
+    #[serde(rename = "user.role_changed")]
+    UserRoleChanged,
+    #[serde(rename = "user.activated")]
+    UserActivated,
+    #[serde(rename = "user.deactivated")]
+    UserDeactivated,
+    #[serde(rename = "user.deleted")]
+    UserDeleted,
+}
+
+impl From<AuditAction> for AuditActionName {
+    fn from(action: AuditAction) -> Self {
+        match action {
+            AuditAction::RoleCreated => Self::RoleCreated,
+            AuditAction::RoleDeleted => Self::RoleDeleted,
+            AuditAction::RolePermissionGranted => Self::RolePermissionGranted,
+            AuditAction::RolePermissionRevoked => Self::RolePermissionRevoked,
+            AuditAction::UserRoleChanged => Self::UserRoleChanged,
+            AuditAction::UserActivated => Self::UserActivated,
+            AuditAction::UserDeactivated => Self::UserDeactivated,
+            AuditAction::UserDeleted => Self::UserDeleted,
+        }
+    }
+}
+
+/// A recorded change to roles, grants, a user's role or active flag, or a user deletion.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "0192f5a4-3c1e-7d2a-9b7e-5f1d2c3b4a61",
+    "at": "2025-01-31T09:30:00.123456Z",
+    "actor_id": "0192f5a4-3c1e-7d2a-9b7e-5f1d2c3b4a59",
+    "action": "role.permission_granted",
+    "target": "role:editor",
+    "details": {"permission": "products:update_any"}
+}))]
+pub struct AuditEntryResponse {
+    pub id: Uuid,
+    /// When the change was made.
+    pub at: DateTime<Utc>,
+    /// Who made it (kept after that account is deleted); `null` only for changes made
+    /// outside any account.
+    #[schema(required = true)]
+    pub actor_id: Option<Uuid>,
+    pub action: AuditActionName,
+    /// `role:<name>` or `user:<id>`.
+    #[schema(example = "role:editor")]
+    pub target: String,
+    /// What changed: `{"permission"}` for grants, `{"from","to"}` for role changes,
+    /// `{"description"}` for a created role, `{"email"}` for a deleted user, else `{}`.
+    #[schema(value_type = Object)]
+    pub details: Value,
+}
+
+impl From<AuditEntry> for AuditEntryResponse {
+    fn from(e: AuditEntry) -> Self {
+        Self {
+            id: e.id,
+            at: e.at,
+            actor_id: e.actor_id.map(|a| a.as_uuid()),
+            action: e.action.into(),
+            target: e.target,
+            details: e.details,
+        }
+    }
+}
+
+/// Filters of the audit log.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Only entries of this action.
+    #[param(value_type = Option<AuditActionName>)]
+    pub action: Option<String>,
+    /// Only changes made by this user.
+    #[param(value_type = Option<Uuid>)]
+    pub actor_id: Option<String>,
+}
+
+impl TryFrom<AuditQuery> for AuditFilter {
+    type Error = ApiError;
+
+    /// Empty values count as absent; anything else must be known.
+    fn try_from(query: AuditQuery) -> Result<Self, ApiError> {
+        let mut errors = Vec::new();
+        let action = match query.action.as_deref().filter(|a| !a.is_empty()) {
+            None => None,
+            Some(raw) => AuditAction::parse(raw).or_else(|| {
+                let known = AuditAction::ALL.map(AuditAction::as_str).join(", ");
+                errors.push(FieldError::new("action", format!("must be one of {known}")));
+                None
+            }),
+        };
+        let actor_id = match query.actor_id.as_deref().filter(|a| !a.is_empty()) {
+            None => None,
+            Some(raw) => Uuid::parse_str(raw)
+                .map(UserId)
+                .map_err(|_| errors.push(FieldError::new("actor_id", "must be a UUID")))
+                .ok(),
+        };
+        if errors.is_empty() { Ok(AuditFilter { action, actor_id }) } else { Err(ApiError::Validation(errors)) }
+    }
+}
+
+/// The audit log
+///
+/// Every change to roles, grants, a user's role or active flag, and every user deletion
+/// (`DELETE /users/me` included, with the user as its own actor), newest first (by time,
+/// then id). An unknown `action` or a malformed `actor_id` answers 422.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/audit",
+    tag = "roles",
+    operation_id = "list_audit_entries",
+    security(("oauth2" = []), ("bearer" = [])),
+    params(AuditQuery, Pagination),
+    responses(
+        (status = 200, description = "One page of audit entries", body = Paginated<AuditEntryResponse>,
+            example = json!({
+                "items": [{
+                    "id": "0192f5a4-3c1e-7d2a-9b7e-5f1d2c3b4a61",
+                    "at": "2025-01-31T09:30:00.123456Z",
+                    "actor_id": "0192f5a4-3c1e-7d2a-9b7e-5f1d2c3b4a59",
+                    "action": "user.role_changed",
+                    "target": "user:0192f5a4-3c1e-7d2a-9b7e-5f1d2c3b4a60",
+                    "details": {"from": "user", "to": "moderator"}
+                }],
+                "total": 1,
+                "limit": 20,
+                "offset": 0
+            })),
+        PermissionErrors,
+        (status = 422, response = ValidationFailed),
+        ServerErrors,
+    )
+)]
+pub async fn audit_log(
+    _caller: RequirePermission<RolesManage>,
+    state: Data<AppState>,
+    query: Result<ApiQuery<AuditQuery>, ApiError>,
+    pagination: Result<Pagination, ApiError>,
+) -> Result<HttpResponse, ApiError> {
+    let filter = AuditFilter::try_from(query?.0);
+    let (filter, pagination) = merge_errors(filter, pagination)?;
+    let page = state.access.audit_log(&filter, pagination.page()).await?;
+    Ok(HttpResponse::Ok().json(Paginated::<AuditEntryResponse>::new(page, pagination)))
+}
+
+/// Both values, or one 422 naming every invalid field of both.
+fn merge_errors<A, B>(a: Result<A, ApiError>, b: Result<B, ApiError>) -> Result<(A, B), ApiError> {
+    match (a, b) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (Err(ApiError::Validation(mut first)), Err(ApiError::Validation(second))) => {
+            first.extend(second);
+            Err(ApiError::Validation(first))
+        }
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    }
+}

@@ -1,0 +1,285 @@
+//! Permission checks at the route: every row of `PROTECTED_OPERATIONS` refuses anonymous
+//! callers (401) and callers without its permission (403) and serves its holders; the
+//! table and the OpenAPI document agree; grant and role changes count from the next request.
+//!
+//! To protect a new operation: add its row to `PROTECTED_OPERATIONS` and an arm to
+//! `probe` below saying how to call it. A row without an arm fails the walker by name; a
+//! secured operation of the document in neither the table nor `BEARER_ONLY` fails
+//! `every_secured_operation_is_in_the_table_or_bearer_only`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use actix_web::http::{Method, StatusCode};
+use actix_web::test::{TestRequest, init_service};
+use common::*;
+use serde_json::{Value, json};
+use storefront_app::Principal;
+use storefront_domain::Permission;
+use storefront_http::permissions::{Guard, PROTECTED_OPERATIONS, ProtectedOperation};
+use storefront_http::{AppState, build_app, openapi};
+
+/// Operations that take a bearer token but need no permission: `(method, OpenAPI path)`.
+const BEARER_ONLY: &[(&str, &str)] = &[
+    ("get", "/api/v1/users/me"),
+    ("patch", "/api/v1/users/me"),
+    ("put", "/api/v1/users/me"),
+    ("delete", "/api/v1/users/me"),
+    ("post", "/api/v1/users/me/password"),
+    ("get", "/api/v1/users/me/permissions"),
+    ("post", "/api/v1/auth/logout-all"),
+    ("get", "/api/v1/auth/sessions"),
+    ("delete", "/api/v1/auth/sessions/{id}"),
+];
+
+/// How to call one protected operation: the same request for every caller, and the status
+/// a holder of the permission gets.
+struct Probe {
+    method: Method,
+    uri: String,
+    body: Option<Value>,
+    success: StatusCode,
+}
+
+impl Probe {
+    fn new(method: Method, uri: impl Into<String>, success: StatusCode) -> Self {
+        Self { method, uri: uri.into(), body: None, success }
+    }
+
+    fn json(self, body: Value) -> Self {
+        Self { body: Some(body), ..self }
+    }
+
+    fn request(&self, access: Option<&str>) -> TestRequest {
+        let mut req = TestRequest::default().method(self.method.clone()).uri(&self.uri);
+        if let Some(access) = access {
+            req = req.insert_header(bearer(access));
+        }
+        match &self.body {
+            Some(body) => req.set_json(body),
+            None => req,
+        }
+    }
+}
+
+/// What a request builder may use to prepare the resource it calls.
+struct World {
+    state: AppState,
+    /// An admin, to create resources through the services. Resources a probe prepares
+    /// belong to the admin (or to nobody), never to the callers the walker tries: an
+    /// owner-or-permission row (`Guard::OwnerOr`) must then refuse the plain user with 403
+    /// and serve the holder of the overriding permission.
+    admin: Principal,
+}
+
+impl World {
+    /// A fresh account (role `user`) to read, change or delete; `n` keeps emails apart.
+    async fn victim(&self, n: usize) -> String {
+        create_user_with_role(&self.state, &format!("victim-{n}@example.com"), "user").await.id.to_string()
+    }
+
+    /// A fresh custom role with the given grants.
+    async fn role(&self, name: &str, permissions: &[Permission]) -> String {
+        create_role_with(&self.state, &self.admin, name, permissions).await;
+        name.to_owned()
+    }
+}
+
+/// The request builder of every row of `PROTECTED_OPERATIONS`, keyed by (method, OpenAPI
+/// path). It may prepare the resource first (see `World`), so that the holder's call
+/// succeeds; `n` is the row's index, to name what it creates uniquely.
+async fn probe(world: &World, n: usize, op: &ProtectedOperation) -> Option<Probe> {
+    Some(match (op.method, op.path) {
+        ("get", "/api/v1/permissions") => Probe::new(Method::GET, "/api/v1/permissions", StatusCode::OK),
+        ("get", "/api/v1/roles") => Probe::new(Method::GET, "/api/v1/roles", StatusCode::OK),
+        ("post", "/api/v1/roles") => {
+            Probe::new(Method::POST, "/api/v1/roles", StatusCode::CREATED).json(json!({"name": format!("created-{n}")}))
+        }
+        ("get", "/api/v1/roles/{name}") => Probe::new(Method::GET, "/api/v1/roles/moderator", StatusCode::OK),
+        ("delete", "/api/v1/roles/{name}") => {
+            let role = world.role(&format!("doomed-{n}"), &[]).await;
+            Probe::new(Method::DELETE, format!("/api/v1/roles/{role}"), StatusCode::NO_CONTENT)
+        }
+        ("put", "/api/v1/roles/{name}/permissions/{permission}") => {
+            let role = world.role(&format!("granted-{n}"), &[]).await;
+            Probe::new(Method::PUT, format!("/api/v1/roles/{role}/permissions/users:read"), StatusCode::NO_CONTENT)
+        }
+        ("delete", "/api/v1/roles/{name}/permissions/{permission}") => {
+            let role = world.role(&format!("revoked-{n}"), &[Permission::UsersRead]).await;
+            Probe::new(Method::DELETE, format!("/api/v1/roles/{role}/permissions/users:read"), StatusCode::NO_CONTENT)
+        }
+        ("get", "/api/v1/admin/audit") => Probe::new(Method::GET, "/api/v1/admin/audit", StatusCode::OK),
+        ("get", "/api/v1/users") => Probe::new(Method::GET, "/api/v1/users?limit=5", StatusCode::OK),
+        ("get", "/api/v1/users/{id}") => {
+            Probe::new(Method::GET, format!("/api/v1/users/{}", world.victim(n).await), StatusCode::OK)
+        }
+        ("patch", "/api/v1/users/{id}") => {
+            Probe::new(Method::PATCH, format!("/api/v1/users/{}", world.victim(n).await), StatusCode::OK)
+                .json(json!({"name": "Renamed"}))
+        }
+        ("delete", "/api/v1/users/{id}") => {
+            Probe::new(Method::DELETE, format!("/api/v1/users/{}", world.victim(n).await), StatusCode::NO_CONTENT)
+        }
+        _ => return None,
+    })
+}
+
+#[actix_web::test]
+async fn every_protected_operation_refuses_anonymous_and_unprivileged_callers_and_serves_holders() {
+    let state = state();
+    let app = init_service(build_app(state.clone())).await;
+    let admin = signed_in_admin(&app, &state).await;
+    let world = World { admin: principal(&state, &admin.access).await, state: state.clone() };
+    let plain = signed_up(&app, "plain@example.com").await;
+    let plain_permissions = send(&app, request(Method::GET, "/api/v1/users/me/permissions", &plain.access, None)).await;
+    assert_eq!(plain_permissions.json(), json!({"role": "user", "permissions": ["products:create"]}));
+    let user_holds =
+        |p: Permission| plain_permissions.json()["permissions"].as_array().unwrap().contains(&json!(p.as_str()));
+
+    let mut without_builder = Vec::new();
+    for (n, op) in PROTECTED_OPERATIONS.iter().enumerate() {
+        let name = format!("{} {}", op.method.to_uppercase(), op.path);
+        let Some(probe) = probe(&world, n, op).await else {
+            without_builder.push(name);
+            continue;
+        };
+
+        let anonymous = send(&app, probe.request(None)).await;
+        assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED, "{name} as anonymous: {:?}", anonymous.body);
+        anonymous.problem(401, "unauthorized");
+        assert!(anonymous.header("www-authenticate").is_some_and(|c| c.starts_with("Bearer")), "{name}");
+
+        if !user_holds(op.permission) {
+            let refused = send(&app, probe.request(Some(&plain.access))).await;
+            assert_eq!(refused.status, StatusCode::FORBIDDEN, "{name} as a plain user: {:?}", refused.body);
+            refused.problem(403, "forbidden");
+        }
+
+        let role = format!("holder-{n}");
+        create_role_with(&state, &world.admin, &role, &[op.permission]).await;
+        let holder = signed_in_with_role(&app, &state, &format!("holder-{n}@example.com"), &role).await;
+        let served = send(&app, probe.request(Some(&holder.access))).await;
+        assert_eq!(served.status, probe.success, "{name} as a holder of {}: {:?}", op.permission, served.body);
+    }
+    assert!(
+        without_builder.is_empty(),
+        "rows of PROTECTED_OPERATIONS without a request builder in `probe`: {without_builder:?}"
+    );
+}
+
+#[test]
+fn every_secured_operation_is_in_the_table_or_bearer_only() {
+    let doc = serde_json::to_value(openapi()).unwrap();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let secured = op.get("security").and_then(Value::as_array).is_some_and(|s| !s.is_empty());
+            let in_table = PROTECTED_OPERATIONS.iter().any(|row| row.method == method && row.path == path);
+            let bearer_only = BEARER_ONLY.contains(&(method.as_str(), path.as_str()));
+            let name = format!("{} {path}", method.to_uppercase());
+            if secured {
+                assert!(
+                    in_table || bearer_only,
+                    "{name} takes a token: add its row to PROTECTED_OPERATIONS or BEARER_ONLY"
+                );
+                assert!(!(in_table && bearer_only), "{name} is both in PROTECTED_OPERATIONS and BEARER_ONLY");
+            } else {
+                assert!(!in_table && !bearer_only, "{name} is listed as protected but takes no token");
+            }
+            if !in_table {
+                assert!(op.get("x-required-permission").is_none(), "{name} names a permission but has no row");
+            }
+        }
+    }
+    for (method, path) in BEARER_ONLY {
+        assert!(doc["paths"][path][method].is_object(), "{method} {path} of BEARER_ONLY is not in the document");
+    }
+}
+
+#[test]
+fn every_row_of_the_table_is_documented_with_its_permission_and_its_refusals() {
+    let doc = serde_json::to_value(openapi()).unwrap();
+    for (i, row) in PROTECTED_OPERATIONS.iter().enumerate() {
+        let name = format!("{} {}", row.method.to_uppercase(), row.path);
+        assert!(
+            !PROTECTED_OPERATIONS[..i].iter().any(|r| r.method == row.method && r.path == row.path),
+            "{name} has two rows"
+        );
+        let op = &doc["paths"][row.path][row.method];
+        assert!(op.is_object(), "{name} is not in the document");
+        assert_eq!(op["x-required-permission"], row.permission.as_str(), "{name}");
+        assert_eq!(op["security"], json!([{"oauth2": []}, {"bearer": []}]), "{name}");
+        let responses = op["responses"].as_object().unwrap();
+        for status in ["401", "403", "500", "503"] {
+            assert!(responses.contains_key(status), "{name} does not document {status}");
+        }
+        let description = op["description"].as_str().unwrap_or_default();
+        match row.guard {
+            Guard::Required => assert!(description.contains(&format!("`{}`", row.permission)), "{name}: {description}"),
+            Guard::OwnerOr => assert!(description.to_lowercase().contains("owner or"), "{name}: {description}"),
+        }
+    }
+}
+
+#[actix_web::test]
+async fn a_grant_revoked_between_two_requests_refuses_the_second_with_the_same_token() {
+    let state = state();
+    let app = init_service(build_app(state.clone())).await;
+    let admin = signed_in_admin(&app, &state).await;
+    create_role_with(&state, &principal(&state, &admin.access).await, "auditor", &[Permission::UsersRead]).await;
+    let auditor = signed_in_with_role(&app, &state, "auditor@example.com", "auditor").await;
+    let list = || request(Method::GET, "/api/v1/users", &auditor.access, None);
+
+    assert_eq!(send(&app, list()).await.status, StatusCode::OK);
+    let revoke = request(Method::DELETE, "/api/v1/roles/auditor/permissions/users:read", &admin.access, None);
+    assert_eq!(send(&app, revoke).await.status, StatusCode::NO_CONTENT);
+    send(&app, list()).await.problem(403, "forbidden");
+
+    let grant = request(Method::PUT, "/api/v1/roles/auditor/permissions/users:read", &admin.access, None);
+    assert_eq!(send(&app, grant).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(send(&app, list()).await.status, StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn a_role_change_takes_effect_on_the_next_request() {
+    let state = state();
+    let app = init_service(build_app(state.clone())).await;
+    let admin = signed_in_admin(&app, &state).await;
+    let user = signed_up(&app, "ada@example.com").await;
+    let id = claims(&user.access)["sub"].as_str().unwrap().to_owned();
+    let list = || request(Method::GET, "/api/v1/users", &user.access, None);
+    let promote =
+        |role: &str| request(Method::PATCH, &format!("/api/v1/users/{id}"), &admin.access, Some(json!({"role": role})));
+
+    send(&app, list()).await.problem(403, "forbidden");
+    assert_eq!(send(&app, promote("moderator")).await.status, StatusCode::OK);
+    assert_eq!(send(&app, list()).await.status, StatusCode::OK);
+    let mine = send(&app, request(Method::GET, "/api/v1/users/me/permissions", &user.access, None)).await;
+    assert_eq!(
+        mine.json(),
+        json!({"role": "moderator", "permissions": ["analytics:read", "orders:read_all", "products:create", "reviews:moderate", "users:read"]})
+    );
+    assert_eq!(send(&app, promote("user")).await.status, StatusCode::OK);
+    send(&app, list()).await.problem(403, "forbidden");
+}
+
+#[actix_web::test]
+async fn a_caller_without_the_permission_is_refused_before_its_request_is_read() {
+    let state = state();
+    let app = init_service(build_app(state.clone())).await;
+    let user = signed_up(&app, "ada@example.com").await;
+    let cases = [
+        request(Method::GET, "/api/v1/users?limit=0", &user.access, None),
+        request(
+            Method::PATCH,
+            &format!("/api/v1/users/{}", uuid::Uuid::now_v7()),
+            &user.access,
+            Some(json!({"role": 1})),
+        ),
+        request(Method::PATCH, "/api/v1/users/not-a-uuid", &user.access, None),
+        request(Method::POST, "/api/v1/roles", &user.access, Some(json!({"nom": "x"}))),
+        request(Method::GET, "/api/v1/admin/audit?action=nope", &user.access, None),
+    ];
+    for req in cases {
+        send(&app, req).await.problem(403, "forbidden");
+    }
+}
