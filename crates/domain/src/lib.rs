@@ -7,6 +7,7 @@ pub mod admin;
 pub mod catalog;
 pub mod error;
 pub mod ids;
+pub mod orders;
 pub mod password;
 pub mod permission;
 pub mod session;
@@ -22,6 +23,9 @@ pub use catalog::{
 };
 pub use error::{FieldViolation, ValidationError};
 pub use ids::{SessionId, UserId};
+pub use orders::{
+    Order, OrderId, OrderLine, OrderRequest, OrderStatus, PlacementError, RequestedLine, Shortage, StockedProduct, price_order,
+};
 pub use password::{NewPassword, PasswordHash, PlainPassword};
 pub use permission::{Permission, PermissionSet, RoleName};
 pub use session::{RefreshDecision, RefreshTokenState, Session};
