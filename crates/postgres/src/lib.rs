@@ -4,6 +4,7 @@
 //! in one database transaction here.
 
 mod audit;
+mod catalog;
 mod error;
 mod migrations;
 mod readiness;
@@ -16,10 +17,13 @@ mod users;
 pub use migrations::run_migrations;
 
 use diesel::ConnectionError;
+use diesel::connection::{Instrumentation, InstrumentationEvent};
 use diesel_async::pooled_connection::bb8::{Pool, PooledConnection};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, PoolError};
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use storefront_app::StoreError;
 
@@ -62,6 +66,8 @@ pub struct PgStore {
     /// Upper bound for one port call, so that no request hangs on a frozen server
     /// (statement_timeout needs a server that still answers).
     deadline: Duration,
+    /// Every SQL statement sent on the pool's connections, counted (see `statement_count`).
+    statements: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -97,8 +103,11 @@ impl PgStore {
 
         let statement_timeout_ms = settings.statement_timeout.as_millis();
         let connect_timeout = settings.acquire_timeout;
+        let statements = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&statements);
         let mut config = ManagerConfig::<AsyncPgConnection>::default();
         config.custom_setup = Box::new(move |url| {
+            let counter = Arc::clone(&counter);
             Box::pin(async move {
                 // A server that accepts TCP but never answers must not pin a pool slot.
                 let mut conn = tokio::time::timeout(connect_timeout, AsyncPgConnection::establish(url))
@@ -107,6 +116,8 @@ impl PgStore {
                 conn.batch_execute(&format!("SET statement_timeout = {statement_timeout_ms}"))
                     .await
                     .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                // Set after the setup, so that only what the store itself sends is counted.
+                conn.set_instrumentation(CountStatements(counter));
                 Ok(conn)
             })
         });
@@ -118,13 +129,21 @@ impl PgStore {
             .error_sink(Box::new(LogConnectionErrors))
             .build_unchecked(manager);
         let deadline = settings.acquire_timeout + settings.statement_timeout + Duration::from_secs(1);
-        Ok(PgStore { pool, deadline })
+        Ok(PgStore { pool, deadline, statements })
     }
 
     /// The pool's size now: (open connections, idle connections).
     pub fn pool_status(&self) -> (u32, u32) {
         let state = self.pool.state();
         (state.connections, state.idle_connections)
+    }
+
+    /// How many SQL statements this store has sent so far, on all its connections: every
+    /// query, `BEGIN` and `COMMIT`, and the pool's liveness check (`SELECT 1`) on each
+    /// checkout. Tests take the difference around a call to see what it costs, e.g. that
+    /// a listing page costs the same whatever its size.
+    pub fn statement_count(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
     }
 
     /// A connection from the pool, or `Unavailable` within the acquire timeout.
@@ -154,6 +173,17 @@ where
                 tries += 1;
             }
             outcome => return outcome.map_err(StoreError::from),
+        }
+    }
+}
+
+/// Counts the statements a connection starts, into the store's shared counter.
+struct CountStatements(Arc<AtomicU64>);
+
+impl Instrumentation for CountStatements {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        if matches!(event, InstrumentationEvent::StartQuery { .. }) {
+            self.0.fetch_add(1, Ordering::Relaxed);
         }
     }
 }

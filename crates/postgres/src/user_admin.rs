@@ -5,7 +5,7 @@ use crate::error::TxError;
 use crate::roles::lock_role_key;
 use crate::schema::{sessions, users};
 use crate::users::{UserRow, lower};
-use crate::{PgStore, audit, retrying};
+use crate::{PgStore, audit, catalog, retrying};
 use async_trait::async_trait;
 use diesel::pg::Pg;
 use diesel::prelude::*;
@@ -152,10 +152,13 @@ impl UserAdminRepository for PgStore {
         self.bounded(retrying(|| async move {
             let mut conn = self.conn().await?;
             conn.transaction::<_, TxError, _>(async |conn| {
+                // The catalogue before the user rows (see `lock_catalogue_of`).
+                catalog::lock_catalogue_of(conn, id).await?;
                 let locked = lock_target_and_active_admins(conn, id).await?;
                 let draft = plan_user_deletion(&locked.target, locked.other_active_admins)
                     .map_err(|e| StoreError::Conflict(e.to_string()))?;
-                // Sessions and their refresh tokens go with the user (ON DELETE CASCADE);
+                // Sessions and their refresh tokens, its products, likes and reviews go
+                // with the user (ON DELETE CASCADE; triggers fix other products' counts);
                 // the audit log keeps its entries (no foreign key).
                 diesel::delete(users::table.find(id.as_uuid())).execute(conn).await?;
                 audit::record(conn, &[draft], ctx).await?;

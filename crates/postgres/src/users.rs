@@ -1,9 +1,9 @@
 //! `UserRepository` on PostgreSQL: accounts, their credentials, and the per-request
 //! principal (user + session + permissions) in one query.
 
-use crate::PgStore;
 use crate::error::{self, TxError};
 use crate::schema::{sessions, users};
+use crate::{PgStore, catalog, retrying};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -246,13 +246,19 @@ impl UserRepository for PgStore {
 
     #[tracing::instrument(skip(self))]
     async fn delete(&self, id: UserId) -> Result<(), StoreError> {
-        self.bounded(async {
+        self.bounded(retrying(|| async move {
             let mut conn = self.conn().await?;
-            // Sessions and their refresh tokens go with the user (ON DELETE CASCADE).
-            let deleted =
-                diesel::delete(users::table.find(id.as_uuid())).execute(&mut conn).await.map_err(error::from_diesel)?;
-            if deleted == 0 { Err(StoreError::NotFound) } else { Ok(()) }
-        })
+            conn.transaction::<_, TxError, _>(async |conn| {
+                // The catalogue before the user's row (see `lock_catalogue_of`).
+                catalog::lock_catalogue_of(conn, id).await?;
+                // Sessions and their refresh tokens, the user's products, likes and reviews
+                // go with it (ON DELETE CASCADE); the catalogue's triggers fix the counts of
+                // the products it liked or reviewed.
+                let deleted = diesel::delete(users::table.find(id.as_uuid())).execute(conn).await?;
+                if deleted == 0 { Err(StoreError::NotFound.into()) } else { Ok(()) }
+            })
+            .await
+        }))
         .await
     }
 

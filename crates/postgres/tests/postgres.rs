@@ -1,7 +1,8 @@
 //! What only real PostgreSQL can show: row locks under concurrent rotation and concurrent
 //! admin changes, the principal query against direct changes to the tables, the
-//! case-insensitive email index, migration re-runs, and behaviour when the database is
-//! slow, hung or gone.
+//! case-insensitive email index, migration re-runs, the catalogue's trigger-kept aggregates
+//! and the statements a listing page costs, and behaviour when the database is slow, hung
+//! or gone.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -13,11 +14,15 @@ use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 use storefront_app::StoreError;
 use storefront_app::ports::{
-    NewRefreshToken, NewSession, NewUser, ReadinessProbe, RefreshTokenHash, RotateOutcome, SessionRepository,
-    UserRepository,
+    NewRefreshToken, NewSession, NewUser, PageRequest, ReadinessProbe, RefreshTokenHash, RotateOutcome,
+    SessionRepository, UserRepository,
 };
+// The catalogue's ports are named through the module, not imported: in scope, they would
+// make `store.create` and `store.delete` ambiguous with `UserRepository`'s.
+use storefront_app::ports;
 use storefront_domain::{
-    Email, PasswordHash, Permission, RefreshDecision, RoleName, SessionId, User, UserId, UserName,
+    Email, PasswordHash, Permission, ProductFilter, ProductId, ProductSort, RefreshDecision, RoleName, SessionId, User,
+    UserId, UserName, rating_average,
 };
 use storefront_postgres::{PgSettings, PgStore, run_migrations};
 use storefront_testkit::database::TestDatabase;
@@ -248,6 +253,7 @@ async fn migrations_run_on_an_empty_database_and_down_sql_removes_everything() {
     let mut conn = raw(&database).await;
     // Newest first, as diesel reverts them.
     for down in [
+        include_str!("../../../migrations/2026-11-22-000003_catalog/down.sql"),
         include_str!("../../../migrations/2026-11-22-000002_audit/down.sql"),
         include_str!("../../../migrations/2026-11-22-000001_accounts/down.sql"),
     ] {
@@ -257,9 +263,12 @@ async fn migrations_run_on_an_empty_database_and_down_sql_removes_everything() {
     let tables =
         "SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'public' AND tablename <> '__diesel_schema_migrations'";
     assert_eq!(count(&mut conn, tables).await, 0);
+    let functions = "SELECT count(*) AS n FROM pg_proc p JOIN pg_namespace s ON s.oid = p.pronamespace \
+                     WHERE s.nspname = 'public'";
+    assert_eq!(count(&mut conn, functions).await, 0, "the triggers' functions (and pg_trgm's) are gone too");
 
     run_migrations(&database.url).await.unwrap();
-    assert_eq!(count(&mut conn, tables).await, 7);
+    assert_eq!(count(&mut conn, tables).await, 12);
 }
 
 #[tokio::test]
@@ -398,4 +407,223 @@ async fn the_store_recovers_by_itself_when_its_connections_are_killed() {
     // The pool checks a connection before handing it out, so the dead ones are replaced.
     assert_eq!(store.find_by_id(user.id).await.unwrap().map(|u| u.id), Some(user.id));
     assert_eq!(store.check().await, Ok(()));
+}
+
+/// Fills the database behind the store's back: an owner, a viewer, the `books` category,
+/// `n` products in it named `Item <i>` (priced `i`, newest first by `i`), the viewer liking
+/// the even ones and reviewing every third. Returns (owner, viewer).
+async fn seed_catalogue(store: &PgStore, database: &TestDatabase, n: i64) -> (UserId, UserId) {
+    let owner = store.create(new_user("owner@example.com")).await.unwrap().id;
+    let viewer = store.create(new_user("viewer@example.com")).await.unwrap().id;
+    let mut conn = raw(database).await;
+    conn.batch_execute(&format!(
+        "INSERT INTO categories (id, name, slug) VALUES ('{books}', 'Books', 'books');
+         INSERT INTO products (id, owner_id, name, description, price_cents, stock, created_at, updated_at)
+         SELECT gen_random_uuid(), '{owner}', 'Item ' || i, 'plain', i, i % 3,
+                now() - i * interval '1 minute', now()
+         FROM generate_series(1, {n}) i;
+         INSERT INTO product_categories SELECT id, '{books}' FROM products;
+         INSERT INTO likes SELECT '{viewer}', id, now() FROM products WHERE price_cents % 2 = 0;
+         INSERT INTO reviews SELECT gen_random_uuid(), id, '{viewer}', 1 + price_cents % 5, '', now(), now()
+         FROM products WHERE price_cents % 3 = 0;",
+        books = Uuid::now_v7(),
+    ))
+    .await
+    .unwrap();
+    (owner, viewer)
+}
+
+/// What one call costs in statements, with what it returned.
+async fn costed<T>(store: &PgStore, call: impl std::future::Future<Output = T>) -> (T, u64) {
+    let before = store.statement_count();
+    let outcome = call.await;
+    (outcome, store.statement_count() - before)
+}
+
+#[tokio::test]
+async fn a_listing_page_costs_the_same_statements_whatever_its_size() {
+    let database = TestDatabase::create().await;
+    let store = database.store().await;
+    let (_, viewer) = seed_catalogue(&store, &database, 150).await;
+    let filter = ProductFilter { q: Some("item".into()), category: Some("books".into()), ..Default::default() };
+    let page = |limit| PageRequest { limit, offset: 0 };
+    // The first call opens the connection, which is not what is measured.
+    ports::ProductRepository::get(&store, ProductId(Uuid::now_v7()), None).await.unwrap();
+
+    for sort in ["-created_at", "-likes", "rating", "name"] {
+        let sort: ProductSort = sort.parse().unwrap();
+        let mut costs = Vec::new();
+        for limit in [100, 1] {
+            let (listed, cost) =
+                costed(&store, ports::ProductRepository::list(&store, &filter, sort, page(limit), Some(viewer))).await;
+            let listed = listed.unwrap();
+            assert_eq!((listed.items.len(), listed.total), (limit as usize, 150), "{sort:?}");
+            assert!(listed.items.iter().any(|p| p.liked_by_me) || limit == 1, "{sort:?}");
+            costs.push(cost);
+        }
+        // The checkout's liveness check and the one listing statement.
+        assert_eq!(costs, [2, 2], "{sort:?}: statements for a page of 100 and of 1");
+    }
+
+    let (liked, cost_100) = costed(&store, ports::ProductRepository::liked_by(&store, viewer, page(100))).await;
+    let (one, cost_1) = costed(&store, ports::ProductRepository::liked_by(&store, viewer, page(1))).await;
+    assert_eq!((liked.unwrap().items.len(), one.unwrap().items.len()), (75, 1));
+    assert_eq!((cost_100, cost_1), (2, 2), "liked_by");
+
+    let product =
+        ports::ProductRepository::list(&store, &ProductFilter::default(), ProductSort::default(), page(1), None)
+            .await
+            .unwrap()
+            .items[0]
+            .id;
+    let (reviews, cost_100) =
+        costed(&store, ports::ReviewRepository::list_for_product(&store, product, page(100))).await;
+    let (_, cost_1) = costed(&store, ports::ReviewRepository::list_for_product(&store, product, page(1))).await;
+    assert_eq!(reviews.unwrap().total, 0);
+    assert_eq!((cost_100, cost_1), (2, 2), "list_for_product");
+}
+
+/// Products whose stored aggregates differ from their likes and reviews.
+const WRONG_AGGREGATES: &str = "\
+SELECT count(*) AS n FROM products p
+WHERE like_count <> (SELECT count(*) FROM likes l WHERE l.product_id = p.id)
+   OR review_count <> (SELECT count(*) FROM reviews r WHERE r.product_id = p.id)
+   OR rating_sum <> (SELECT coalesce(sum(rating), 0) FROM reviews r WHERE r.product_id = p.id)";
+
+#[tokio::test]
+async fn the_aggregates_follow_every_write_to_likes_and_reviews_even_behind_the_stores_back() {
+    let database = TestDatabase::create().await;
+    let store = database.store().await;
+    let (owner, viewer) = seed_catalogue(&store, &database, 60).await;
+    let mut conn = raw(&database).await;
+    assert_eq!(count(&mut conn, WRONG_AGGREGATES).await, 0, "after bulk inserts");
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM products WHERE like_count = 1").await, 30);
+
+    // Direct changes of every kind: more likers and reviewers, rating changes, deletions,
+    // a review moved to another product, and cascades from users and products.
+    let fans: Vec<UserId> = {
+        let mut fans = Vec::new();
+        for i in 0..3 {
+            fans.push(store.create(new_user(&format!("fan{i}@example.com"))).await.unwrap().id);
+        }
+        fans
+    };
+    for (i, fan) in fans.iter().enumerate() {
+        conn.batch_execute(&format!(
+            "INSERT INTO likes SELECT '{fan}', id, now() FROM products WHERE price_cents % {m} = 0;
+             INSERT INTO reviews SELECT gen_random_uuid(), id, '{fan}', 1 + (price_cents + {i}) % 5, '', now(), now()
+             FROM products WHERE price_cents % {m} = 1;",
+            m = i + 2
+        ))
+        .await
+        .unwrap();
+    }
+    conn.batch_execute(&format!(
+        "UPDATE reviews SET rating = 6 - rating WHERE author_id = '{viewer}';
+         UPDATE reviews SET body = 'edited';
+         DELETE FROM likes WHERE product_id IN (SELECT id FROM products WHERE price_cents % 4 = 0);
+         DELETE FROM reviews WHERE author_id = '{fan}' AND rating = 3;
+         UPDATE reviews SET product_id = (SELECT id FROM products WHERE price_cents = 1)
+         WHERE author_id = '{viewer}' AND product_id = (SELECT id FROM products WHERE price_cents = 3);
+         DELETE FROM products WHERE price_cents BETWEEN 10 AND 19;",
+        fan = fans[1]
+    ))
+    .await
+    .unwrap();
+    assert_eq!(count(&mut conn, WRONG_AGGREGATES).await, 0, "after direct changes");
+
+    // A liker and reviewer deleted through the store: its likes and reviews on the owner's
+    // products go, and their counts follow.
+    store.delete(fans[0]).await.unwrap();
+    assert_eq!(count(&mut conn, WRONG_AGGREGATES).await, 0, "after deleting a fan");
+    store.delete(viewer).await.unwrap();
+    assert_eq!(count(&mut conn, WRONG_AGGREGATES).await, 0, "after deleting the viewer");
+
+    // What the store shows is the domain's rounding of what is stored.
+    let listed = ports::ProductRepository::list(
+        &store,
+        &ProductFilter::default(),
+        ProductSort::default(),
+        PageRequest { limit: 100, offset: 0 },
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(listed.total, 50);
+    let mut rated = 0;
+    for product in &listed.items {
+        let sum = count(
+            &mut conn,
+            &format!("SELECT coalesce(sum(rating), 0)::bigint AS n FROM reviews WHERE product_id = '{}'", product.id),
+        )
+        .await;
+        let expected = rating_average(sum, i64::try_from(product.review_count).unwrap());
+        assert_eq!(product.rating_avg, expected, "{}", product.name);
+        rated += usize::from(expected.is_some());
+    }
+    assert!(rated > 10, "{rated} rated products");
+
+    store.delete(owner).await.unwrap();
+    for table in ["products", "product_categories", "likes", "reviews"] {
+        assert_eq!(count(&mut conn, &format!("SELECT count(*) AS n FROM {table}")).await, 0, "{table}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deleting_users_who_like_and_review_each_others_products_concurrently_keeps_the_counts_right() {
+    let database = TestDatabase::create().await;
+    let store = database.store().await;
+    let (_, viewer) = seed_catalogue(&store, &database, 40).await;
+    let mut conn = raw(&database).await;
+    let mut doomed = vec![viewer];
+    for i in 0..5 {
+        doomed.push(store.create(new_user(&format!("fan{i}@example.com"))).await.unwrap().id);
+    }
+    // Each doomed user owns products that every other one likes and half of them review,
+    // so their cascades delete and update the same rows.
+    for (i, user) in doomed.iter().enumerate() {
+        conn.batch_execute(&format!(
+            "INSERT INTO products (id, owner_id, name, price_cents, stock, created_at, updated_at)
+             SELECT gen_random_uuid(), '{user}', 'Theirs ' || k, 1000 + k, 1, now(), now()
+             FROM generate_series({i} * 3, {i} * 3 + 2) k"
+        ))
+        .await
+        .unwrap();
+    }
+    for (i, user) in doomed.iter().enumerate() {
+        conn.batch_execute(&format!(
+            "INSERT INTO likes SELECT '{user}', id, now() FROM products ON CONFLICT DO NOTHING;
+             INSERT INTO reviews SELECT gen_random_uuid(), id, '{user}', 1 + (price_cents + {i}) % 5, '', now(), now()
+             FROM products WHERE price_cents % 2 = {parity} ON CONFLICT DO NOTHING;",
+            parity = i % 2
+        ))
+        .await
+        .unwrap();
+    }
+    let survivor = store.create(new_user("survivor@example.com")).await.unwrap().id;
+    conn.batch_execute(&format!("INSERT INTO likes SELECT '{survivor}', id, now() FROM products")).await.unwrap();
+
+    let barrier = Arc::new(Barrier::new(doomed.len()));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, user) in doomed.into_iter().enumerate() {
+        let (store, barrier) = (store.clone(), barrier.clone());
+        tasks.spawn(async move {
+            barrier.wait().await;
+            // Both ways of deleting a user, at once.
+            if i % 2 == 0 {
+                store.delete(user).await
+            } else {
+                let ctx = storefront_app::ports::AuditContext { actor: survivor, now: now() };
+                storefront_app::ports::UserAdminRepository::delete(&store, user, ctx).await
+            }
+        });
+    }
+    for outcome in tasks.join_all().await {
+        assert_eq!(outcome, Ok(()));
+    }
+
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM products").await, 40, "the doomed users' products are gone");
+    assert_eq!(count(&mut conn, WRONG_AGGREGATES).await, 0);
+    let others = "SELECT count(*) AS n FROM products WHERE like_count <> 1 OR review_count <> 0";
+    assert_eq!(count(&mut conn, others).await, 0, "only the survivor's likes are left");
 }

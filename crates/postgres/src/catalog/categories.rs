@@ -1,0 +1,134 @@
+//! `CategoryRepository` on PostgreSQL: categories with unique slugs and their product
+//! counts; each call is one statement.
+
+use super::{count, on_constraint};
+use crate::PgStore;
+use crate::error;
+use crate::schema::categories;
+use async_trait::async_trait;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text, Uuid as SqlUuid};
+use diesel_async::RunQueryDsl;
+use storefront_app::StoreError;
+use storefront_app::ports::CategoryRepository;
+use storefront_domain::{Category, CategoryId, CategoryName, Slug};
+use uuid::Uuid;
+
+const CATEGORIES_PKEY: &str = "categories_pkey";
+const CATEGORIES_SLUG_KEY: &str = "categories_slug_key";
+
+/// A category with its product count, over `categories` aliased `c`.
+const CATEGORY_COLUMNS: &str = "\
+c.id, c.name, c.slug, \
+(SELECT count(*) FROM product_categories pc WHERE pc.category_id = c.id) AS product_count";
+
+#[derive(QueryableByName)]
+struct CategoryRow {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    slug: String,
+    #[diesel(sql_type = BigInt)]
+    product_count: i64,
+}
+
+impl TryFrom<CategoryRow> for Category {
+    type Error = StoreError;
+
+    fn try_from(row: CategoryRow) -> Result<Self, Self::Error> {
+        Ok(Category {
+            id: CategoryId(row.id),
+            name: row.name,
+            slug: row.slug,
+            product_count: count(row.product_count, "product count")?,
+        })
+    }
+}
+
+/// The port error for a write that hit a category constraint.
+fn conflict(err: diesel::result::Error, id: CategoryId, slug: Option<&Slug>) -> StoreError {
+    on_constraint(err, |name| match name {
+        CATEGORIES_PKEY => Some(StoreError::Conflict(format!("category {id} already exists"))),
+        CATEGORIES_SLUG_KEY => {
+            Some(StoreError::Conflict(format!("the slug `{}` is taken", slug.map_or("", Slug::as_str))))
+        }
+        _ => None,
+    })
+    .into()
+}
+
+#[async_trait]
+impl CategoryRepository for PgStore {
+    #[tracing::instrument(skip(self))]
+    async fn list(&self) -> Result<Vec<Category>, StoreError> {
+        self.bounded(async {
+            let mut conn = self.conn().await?;
+            // Names by bytes, as the code compares them, not by the database's locale.
+            let sql = format!("SELECT {CATEGORY_COLUMNS} FROM categories c ORDER BY c.name COLLATE \"C\", c.id");
+            let rows = diesel::sql_query(sql).load::<CategoryRow>(&mut conn).await.map_err(error::from_diesel)?;
+            rows.into_iter().map(Category::try_from).collect()
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn create(&self, id: CategoryId, name: &CategoryName, slug: &Slug) -> Result<Category, StoreError> {
+        self.bounded(async {
+            let mut conn = self.conn().await?;
+            diesel::insert_into(categories::table)
+                .values((
+                    categories::id.eq(id.0),
+                    categories::name.eq(name.as_str()),
+                    categories::slug.eq(slug.as_str()),
+                ))
+                .execute(&mut conn)
+                .await
+                .map_err(|e| conflict(e, id, Some(slug)))?;
+            // A new category has no products yet.
+            Ok(Category { id, name: name.as_str().to_owned(), slug: slug.as_str().to_owned(), product_count: 0 })
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn update(
+        &self,
+        id: CategoryId,
+        name: Option<&CategoryName>,
+        slug: Option<&Slug>,
+    ) -> Result<Category, StoreError> {
+        self.bounded(async {
+            let mut conn = self.conn().await?;
+            // Products show their categories by join, so a rename shows on them at once.
+            let sql = format!(
+                "UPDATE categories AS c SET name = COALESCE($2, c.name), slug = COALESCE($3, c.slug) \
+                 WHERE c.id = $1 RETURNING {CATEGORY_COLUMNS}"
+            );
+            diesel::sql_query(sql)
+                .bind::<SqlUuid, _>(id.0)
+                .bind::<Nullable<Text>, _>(name.map(CategoryName::as_str))
+                .bind::<Nullable<Text>, _>(slug.map(Slug::as_str))
+                .get_result::<CategoryRow>(&mut conn)
+                .await
+                .optional()
+                .map_err(|e| conflict(e, id, slug))?
+                .ok_or(StoreError::NotFound)?
+                .try_into()
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn delete(&self, id: CategoryId) -> Result<(), StoreError> {
+        self.bounded(async {
+            let mut conn = self.conn().await?;
+            // Its links go with it (ON DELETE CASCADE); the products stay.
+            let deleted =
+                diesel::delete(categories::table.find(id.0)).execute(&mut conn).await.map_err(error::from_diesel)?;
+            if deleted == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        })
+        .await
+    }
+}

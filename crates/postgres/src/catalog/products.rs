@@ -1,0 +1,528 @@
+//! `ProductRepository` on PostgreSQL: products with their category links and likes, and
+//! the listing, which answers a page (rows, categories, `liked_by_me` and the total) in
+//! one statement whatever the page size.
+
+use super::{Param, Params, count, limit_offset, on_constraint};
+use crate::error::{self, TxError};
+use crate::schema::{likes, product_categories, products};
+use crate::{PgStore, retrying};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use storefront_app::StoreError;
+use storefront_app::ports::{NewProduct, Page, PageRequest, ProductChanges, ProductRepository};
+use storefront_domain::{
+    CategoryId, CategoryRef, Product, ProductFilter, ProductId, ProductSort, ProductSortKey, UserId,
+};
+use uuid::Uuid;
+
+/// The columns of a product as shown, over a product row source aliased `p` joined with
+/// `CATEGORIES_OF_P`; each query adds `liked_by_me` for its viewer.
+const PRODUCT_COLUMNS: &str = "\
+p.id, p.owner_id, p.name, p.description, p.price_cents, p.stock, p.like_count, p.review_count, \
+p.rating_tenths, p.created_at, p.updated_at, \
+COALESCE(cats.ids, '{}') AS category_ids, COALESCE(cats.names, '{}') AS category_names, \
+COALESCE(cats.slugs, '{}') AS category_slugs";
+
+/// The categories of `p`, as three arrays in the order shown (by name in bytes, then id);
+/// one primary-key probe per category, for the rows of the page only.
+const CATEGORIES_OF_P: &str = "\
+LEFT JOIN LATERAL (
+    SELECT array_agg(c.id ORDER BY c.name COLLATE \"C\", c.id) AS ids,
+           array_agg(c.name ORDER BY c.name COLLATE \"C\", c.id) AS names,
+           array_agg(c.slug ORDER BY c.name COLLATE \"C\", c.id) AS slugs
+    FROM product_categories pc
+    JOIN categories c ON c.id = pc.category_id
+    WHERE pc.product_id = p.id
+) cats ON true";
+
+/// The FK of a product's owner.
+const PRODUCTS_OWNER_FKEY: &str = "products_owner_id_fkey";
+const PRODUCTS_PKEY: &str = "products_pkey";
+const LINKS_CATEGORY_FKEY: &str = "product_categories_category_id_fkey";
+const LIKES_PRODUCT_FKEY: &str = "likes_product_id_fkey";
+const LIKES_USER_FKEY: &str = "likes_user_id_fkey";
+
+/// A product as shown to one viewer.
+#[derive(QueryableByName)]
+struct ProductRow {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    owner_id: Uuid,
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    description: String,
+    #[diesel(sql_type = BigInt)]
+    price_cents: i64,
+    #[diesel(sql_type = BigInt)]
+    stock: i64,
+    #[diesel(sql_type = BigInt)]
+    like_count: i64,
+    #[diesel(sql_type = BigInt)]
+    review_count: i64,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    rating_tenths: Option<i64>,
+    #[diesel(sql_type = Timestamptz)]
+    created_at: DateTime<Utc>,
+    #[diesel(sql_type = Timestamptz)]
+    updated_at: DateTime<Utc>,
+    #[diesel(sql_type = Array<SqlUuid>)]
+    category_ids: Vec<Uuid>,
+    #[diesel(sql_type = Array<Text>)]
+    category_names: Vec<String>,
+    #[diesel(sql_type = Array<Text>)]
+    category_slugs: Vec<String>,
+    #[diesel(sql_type = Bool)]
+    liked_by_me: bool,
+}
+
+/// One row of a page: the total of all matches, and a product unless the page is empty
+/// (then the one row carries the total alone, its product columns all NULL).
+#[derive(QueryableByName)]
+struct PageRow {
+    #[diesel(sql_type = BigInt)]
+    total: i64,
+    #[diesel(embed)]
+    product: Option<ProductRow>,
+}
+
+impl TryFrom<ProductRow> for Product {
+    type Error = StoreError;
+
+    fn try_from(row: ProductRow) -> Result<Self, Self::Error> {
+        let id = row.id;
+        let corrupt = |what: &str| StoreError::Internal(format!("product {id} has an invalid {what}"));
+        let categories_len = row.category_ids.len();
+        if row.category_names.len() != categories_len || row.category_slugs.len() != categories_len {
+            return Err(corrupt("category list"));
+        }
+        let categories = row
+            .category_ids
+            .into_iter()
+            .zip(row.category_names)
+            .zip(row.category_slugs)
+            .map(|((id, name), slug)| CategoryRef { id: CategoryId(id), name, slug })
+            .collect();
+        Ok(Product {
+            id: ProductId(id),
+            owner_id: UserId(row.owner_id),
+            name: row.name,
+            description: row.description,
+            price_cents: row.price_cents,
+            stock: row.stock,
+            categories,
+            like_count: u64::try_from(row.like_count).map_err(|_| corrupt("like count"))?,
+            review_count: u64::try_from(row.review_count).map_err(|_| corrupt("review count"))?,
+            // The stored tenths are `rating_average`'s own integer step, so this is its value.
+            rating_avg: row.rating_tenths.map(|tenths| tenths as f64 / 10.0),
+            liked_by_me: row.liked_by_me,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// A page of `PageRow`s as the port's page.
+fn page_of(rows: Vec<PageRow>) -> Result<Page<Product>, StoreError> {
+    // The statement always yields a row, if only the one carrying the total.
+    let total = <[_]>::first(&rows).map_or(0, |row: &PageRow| row.total);
+    let items = rows.into_iter().filter_map(|row| row.product).map(Product::try_from).collect::<Result<_, _>>()?;
+    Ok(Page { items, total: count(total, "total")? })
+}
+
+/// `liked_by_me` for the viewer bound at `viewer` (an anonymous viewer likes nothing).
+fn liked_by_me(viewer: Option<&str>) -> String {
+    match viewer {
+        Some(viewer) => {
+            format!("EXISTS (SELECT 1 FROM likes l WHERE l.user_id = {viewer} AND l.product_id = p.id) AS liked_by_me")
+        }
+        None => "false AS liked_by_me".to_owned(),
+    }
+}
+
+/// `s` as a LIKE pattern that matches exactly `s` (`\` is LIKE's escape character).
+fn escape_like(s: &str) -> String {
+    let mut escaped = String::with_capacity(s.len() + 2);
+    for c in s.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+/// The WHERE clause of `ProductFilter::matches` over products aliased `x` (empty when
+/// nothing is filtered), its values bound in `params`.
+fn matching(filter: &ProductFilter, params: &mut Params) -> String {
+    let mut conditions = Vec::new();
+    if let Some(q) = &filter.q {
+        // Plain-text substring, case-insensitive: both sides lower-cased by the same
+        // function, in the form the trigram indexes on lower(name) and lower(description)
+        // are built for.
+        let pattern = params.add(Param::Text(format!("%{}%", escape_like(q))));
+        conditions.push(format!(
+            "(lower(x.name) LIKE lower({pattern}) ESCAPE '\\' OR lower(x.description) LIKE lower({pattern}) ESCAPE '\\')"
+        ));
+    }
+    if let Some(slug) = &filter.category {
+        let slug = params.add(Param::Text(slug.clone()));
+        conditions.push(format!(
+            "EXISTS (SELECT 1 FROM product_categories pc JOIN categories c ON c.id = pc.category_id \
+             WHERE pc.product_id = x.id AND c.slug = {slug})"
+        ));
+    }
+    if let Some(owner) = filter.owner_id {
+        conditions.push(format!("x.owner_id = {}", params.add(Param::Uuid(owner.as_uuid()))));
+    }
+    if let Some(min) = filter.min_price {
+        conditions.push(format!("x.price_cents >= {}", params.add(Param::BigInt(min))));
+    }
+    if let Some(max) = filter.max_price {
+        conditions.push(format!("x.price_cents <= {}", params.add(Param::BigInt(max))));
+    }
+    if filter.in_stock {
+        conditions.push("x.stock > 0".to_owned());
+    }
+    if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) }
+}
+
+/// The ORDER BY of `ProductSort::compare` over products aliased `alias`: names by bytes
+/// (`COLLATE "C"`, as Rust compares strings), unrated last both ways, ties by id in the
+/// same direction. Each has an index of the same shape.
+fn order_by(sort: ProductSort, alias: &str) -> String {
+    let direction = if sort.descending { "DESC" } else { "ASC" };
+    let key = match sort.key {
+        ProductSortKey::CreatedAt => format!("{alias}.created_at {direction}"),
+        ProductSortKey::Price => format!("{alias}.price_cents {direction}"),
+        ProductSortKey::Name => format!("{alias}.name COLLATE \"C\" {direction}"),
+        ProductSortKey::Likes => format!("{alias}.like_count {direction}"),
+        // The tenths order exactly as the one-decimal averages they give.
+        ProductSortKey::Rating => format!("{alias}.rating_tenths {direction} NULLS LAST"),
+    };
+    format!("{key}, {alias}.id {direction}")
+}
+
+/// The listing statement: the count of all matches, left-joined with the page (so that a
+/// page past the end still carries the total), each page row with its categories and
+/// `liked_by_me`. The page is re-sorted outside, as a join does not keep an order.
+fn list_statement(
+    filter: &ProductFilter,
+    sort: ProductSort,
+    page: PageRequest,
+    viewer: Option<UserId>,
+) -> (String, Params) {
+    let mut params = Params::default();
+    let matching = matching(filter, &mut params);
+    let (limit, offset) = limit_offset(page);
+    let limit = params.add(Param::BigInt(limit));
+    let offset = params.add(Param::BigInt(offset));
+    let viewer = viewer.map(|v| params.add(Param::Uuid(v.as_uuid())));
+    let sql = format!(
+        "SELECT t.total, {PRODUCT_COLUMNS}, {liked}\n\
+         FROM (SELECT count(*) AS total FROM products x {matching}) t\n\
+         LEFT JOIN (SELECT x.* FROM products x {matching} ORDER BY {inner_order} LIMIT {limit} OFFSET {offset}) p ON true\n\
+         {CATEGORIES_OF_P}\n\
+         ORDER BY {outer_order}",
+        liked = liked_by_me(viewer.as_deref()),
+        inner_order = order_by(sort, "x"),
+        outer_order = order_by(sort, "p"),
+    );
+    (sql, params)
+}
+
+/// The product as `viewer` sees it, on the caller's connection (and transaction).
+async fn load(conn: &mut AsyncPgConnection, id: ProductId, viewer: Option<UserId>) -> Result<Option<Product>, TxError> {
+    let mut params = Params::default();
+    let id = params.add(Param::Uuid(id.0));
+    let viewer = viewer.map(|v| params.add(Param::Uuid(v.as_uuid())));
+    let sql = format!(
+        "SELECT {PRODUCT_COLUMNS}, {liked} FROM products p {CATEGORIES_OF_P} WHERE p.id = {id}",
+        liked = liked_by_me(viewer.as_deref())
+    );
+    let row = params.query(&sql).get_result::<ProductRow>(conn).await.optional()?;
+    Ok(row.map(Product::try_from).transpose()?)
+}
+
+/// Links the product to exactly `ids` (keeping the links that stay).
+///
+/// # Errors
+/// `InvalidReference("category_ids")` when a category does not exist.
+async fn set_categories(
+    conn: &mut AsyncPgConnection,
+    product: ProductId,
+    ids: &[CategoryId],
+    replace: bool,
+) -> Result<(), TxError> {
+    let ids: Vec<Uuid> = ids.iter().map(|c| c.0).collect();
+    if replace {
+        diesel::delete(product_categories::table)
+            .filter(product_categories::product_id.eq(product.0))
+            .filter(product_categories::category_id.ne_all(&ids))
+            .execute(conn)
+            .await?;
+    }
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let links: Vec<_> = ids
+        .iter()
+        .map(|&category| (product_categories::product_id.eq(product.0), product_categories::category_id.eq(category)))
+        .collect();
+    // A repeated id, or a link that stays, is one link.
+    diesel::insert_into(product_categories::table).values(links).on_conflict_do_nothing().execute(conn).await.map_err(
+        |e| {
+            on_constraint(e, |name| {
+                (name == LINKS_CATEGORY_FKEY).then(|| StoreError::InvalidReference("category_ids".into()))
+            })
+        },
+    )?;
+    Ok(())
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = products)]
+struct NewProductRow<'a> {
+    id: Uuid,
+    owner_id: Uuid,
+    name: &'a str,
+    description: &'a str,
+    price_cents: i64,
+    stock: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// `updated_at` is always set, so the changeset is never empty.
+#[derive(AsChangeset)]
+#[diesel(table_name = products)]
+struct ProductChangeset<'a> {
+    name: Option<&'a str>,
+    description: Option<&'a str>,
+    price_cents: Option<i64>,
+    stock: Option<i64>,
+    updated_at: DateTime<Utc>,
+}
+
+/// The result of unliking: whether the product exists at all.
+#[derive(QueryableByName)]
+struct Found {
+    #[diesel(sql_type = Bool)]
+    found: bool,
+}
+
+/// Removes the user's like, if any, and says whether the product exists, in one statement.
+const UNLIKE: &str = "\
+WITH gone AS (DELETE FROM likes WHERE user_id = $1 AND product_id = $2)
+SELECT EXISTS (SELECT 1 FROM products WHERE id = $2) AS found";
+
+/// The products the user likes, most recently liked first, with the count of them; shaped
+/// like the listing statement.
+fn liked_by_statement(user: UserId, page: PageRequest) -> (String, Params) {
+    let mut params = Params::default();
+    let user = params.add(Param::Uuid(user.as_uuid()));
+    let (limit, offset) = limit_offset(page);
+    let limit = params.add(Param::BigInt(limit));
+    let offset = params.add(Param::BigInt(offset));
+    let sql = format!(
+        "SELECT t.total, {PRODUCT_COLUMNS}, {liked}\n\
+         FROM (SELECT count(*) AS total FROM likes WHERE user_id = {user}) t\n\
+         LEFT JOIN (SELECT x.*, l.created_at AS liked_at FROM likes l JOIN products x ON x.id = l.product_id\n\
+                    WHERE l.user_id = {user} ORDER BY l.created_at DESC, l.product_id DESC\n\
+                    LIMIT {limit} OFFSET {offset}) p ON true\n\
+         {CATEGORIES_OF_P}\n\
+         ORDER BY p.liked_at DESC, p.id DESC",
+        liked = liked_by_me(Some(&user)),
+    );
+    (sql, params)
+}
+
+#[async_trait]
+impl ProductRepository for PgStore {
+    #[tracing::instrument(skip_all, fields(id = %new.id))]
+    async fn create(&self, new: NewProduct) -> Result<Product, StoreError> {
+        let new = &new;
+        self.bounded(retrying(|| async move {
+            let mut conn = self.conn().await?;
+            conn.transaction::<_, TxError, _>(async |conn| {
+                let row = NewProductRow {
+                    id: new.id.0,
+                    owner_id: new.owner_id.as_uuid(),
+                    name: new.name.as_str(),
+                    description: new.description.as_str(),
+                    price_cents: new.price.get(),
+                    stock: new.stock.get(),
+                    created_at: new.created_at,
+                    updated_at: new.created_at,
+                };
+                diesel::insert_into(products::table).values(&row).execute(conn).await.map_err(|e| {
+                    on_constraint(e, |name| match name {
+                        PRODUCTS_PKEY => Some(StoreError::Conflict(format!("product {} already exists", new.id))),
+                        PRODUCTS_OWNER_FKEY => Some(StoreError::InvalidReference("owner_id".into())),
+                        _ => None,
+                    })
+                })?;
+                set_categories(conn, new.id, &new.category_ids, false).await?;
+                load(conn, new.id, None)
+                    .await?
+                    .ok_or_else(|| StoreError::Internal("created product vanished".into()).into())
+            })
+            .await
+        }))
+        .await
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn get(&self, id: ProductId, viewer: Option<UserId>) -> Result<Option<Product>, StoreError> {
+        self.bounded(async {
+            let mut conn = self.conn().await?;
+            load(&mut conn, id, viewer).await.map_err(StoreError::from)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn list(
+        &self,
+        filter: &ProductFilter,
+        sort: ProductSort,
+        page: PageRequest,
+        viewer: Option<UserId>,
+    ) -> Result<Page<Product>, StoreError> {
+        self.bounded(async {
+            let mut conn = self.conn().await?;
+            // One statement, hence one snapshot: the page and the total agree.
+            let (sql, params) = list_statement(filter, sort, page, viewer);
+            let rows = params.query(&sql).load::<PageRow>(&mut conn).await.map_err(error::from_diesel)?;
+            page_of(rows)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip(self, changes))]
+    async fn update(&self, id: ProductId, changes: ProductChanges, now: DateTime<Utc>) -> Result<Product, StoreError> {
+        let changes = &changes;
+        self.bounded(retrying(|| async move {
+            let mut conn = self.conn().await?;
+            conn.transaction::<_, TxError, _>(async |conn| {
+                let changeset = ProductChangeset {
+                    name: changes.name.as_ref().map(|n| n.as_str()),
+                    description: changes.description.as_ref().map(|d| d.as_str()),
+                    price_cents: changes.price.map(|p| p.get()),
+                    stock: changes.stock.map(|s| s.get()),
+                    updated_at: now,
+                };
+                let updated = diesel::update(products::table.find(id.0)).set(&changeset).execute(conn).await?;
+                if updated == 0 {
+                    return Err(StoreError::NotFound.into());
+                }
+                if let Some(ids) = &changes.category_ids {
+                    set_categories(conn, id, ids, true).await?;
+                }
+                load(conn, id, None).await?.ok_or_else(|| StoreError::NotFound.into())
+            })
+            .await
+        }))
+        .await
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn delete(&self, id: ProductId) -> Result<(), StoreError> {
+        self.bounded(async {
+            let mut conn = self.conn().await?;
+            // Links, likes and reviews go with it (ON DELETE CASCADE).
+            let deleted =
+                diesel::delete(products::table.find(id.0)).execute(&mut conn).await.map_err(error::from_diesel)?;
+            if deleted == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn set_like(&self, id: ProductId, user: UserId, liked: bool, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.bounded(async {
+            let mut conn = self.conn().await?;
+            if liked {
+                // Of concurrent likes by one user, the primary key lets exactly one insert
+                // (and the trigger count it); the others do nothing, keeping the first time.
+                diesel::insert_into(likes::table)
+                    .values((likes::user_id.eq(user.as_uuid()), likes::product_id.eq(id.0), likes::created_at.eq(now)))
+                    .on_conflict_do_nothing()
+                    .execute(&mut conn)
+                    .await
+                    .map_err(|e| {
+                        StoreError::from(on_constraint(e, |name| match name {
+                            LIKES_PRODUCT_FKEY => Some(StoreError::NotFound),
+                            LIKES_USER_FKEY => Some(StoreError::InvalidReference("user_id".into())),
+                            _ => None,
+                        }))
+                    })?;
+                Ok(())
+            } else {
+                let found = diesel::sql_query(UNLIKE)
+                    .bind::<SqlUuid, _>(user.as_uuid())
+                    .bind::<SqlUuid, _>(id.0)
+                    .get_result::<Found>(&mut conn)
+                    .await
+                    .map_err(error::from_diesel)?;
+                if found.found { Ok(()) } else { Err(StoreError::NotFound) }
+            }
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn liked_by(&self, user: UserId, page: PageRequest) -> Result<Page<Product>, StoreError> {
+        self.bounded(async {
+            let mut conn = self.conn().await?;
+            let (sql, params) = liked_by_statement(user, page);
+            let rows = params.query(&sql).load::<PageRow>(&mut conn).await.map_err(error::from_diesel)?;
+            page_of(rows)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards_and_the_escape_character_are_escaped() {
+        assert_eq!(escape_like(r"50% a_b c\d"), r"50\% a\_b c\\d");
+        assert_eq!(escape_like("plain"), "plain");
+    }
+
+    #[test]
+    fn every_filter_is_a_bound_parameter() {
+        let mut params = Params::default();
+        let filter = ProductFilter {
+            q: Some("'; DROP TABLE products; --".into()),
+            category: Some("books".into()),
+            owner_id: Some(UserId(Uuid::nil())),
+            min_price: Some(1),
+            max_price: Some(2),
+            in_stock: true,
+        };
+        let clause = matching(&filter, &mut params);
+        assert!(!clause.contains("DROP"), "{clause}");
+        assert_eq!(params.0.len(), 5);
+        assert!(clause.contains("c.slug = $2") && clause.contains("x.owner_id = $3"), "{clause}");
+        assert!(clause.contains("x.price_cents >= $4 AND x.price_cents <= $5 AND x.stock > 0"), "{clause}");
+        assert_eq!(matching(&ProductFilter::default(), &mut Params::default()), "");
+    }
+
+    #[test]
+    fn orders_follow_the_reference_and_break_ties_by_id_in_the_same_direction() {
+        let sort = |raw: &str| raw.parse::<ProductSort>().unwrap();
+        assert_eq!(order_by(sort("-created_at"), "p"), "p.created_at DESC, p.id DESC");
+        assert_eq!(order_by(sort("name"), "x"), "x.name COLLATE \"C\" ASC, x.id ASC");
+        assert_eq!(order_by(sort("rating"), "p"), "p.rating_tenths ASC NULLS LAST, p.id ASC");
+        assert_eq!(order_by(sort("-rating"), "p"), "p.rating_tenths DESC NULLS LAST, p.id DESC");
+        assert_eq!(order_by(sort("-likes"), "p"), "p.like_count DESC, p.id DESC");
+    }
+}
