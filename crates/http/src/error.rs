@@ -273,9 +273,7 @@ impl ApiError {
             ApiError::ReviewExists => "You have already reviewed this product.".into(),
             ApiError::InsufficientStock(_) => "Some lines exceed the stock; see `errors`. Nothing was ordered.".into(),
             ApiError::InvalidTransition(why) => format!("{why}."),
-            ApiError::IdempotencyKeyReused => {
-                "This Idempotency-Key was already used with another request body.".into()
-            }
+            ApiError::IdempotencyKeyReused => "This Idempotency-Key was already used with another request body.".into(),
             ApiError::RateLimited { retry_after_secs } => {
                 format!("Too many requests; retry in {retry_after_secs} seconds.")
             }

@@ -5,6 +5,7 @@
 mod accounts;
 mod admin;
 mod auth;
+mod catalog;
 mod docs;
 mod error;
 mod extract;
@@ -96,7 +97,8 @@ pub fn build_app(
                 .service(accounts::resources())
                 .service(auth::resources())
                 .service(roles::resources())
-                .service(admin::resources()),
+                .service(admin::resources())
+                .service(catalog::resources()),
         )
         .default_service(web::to(routing::not_found))
         .wrap(middleware::RequestContext)

@@ -1,6 +1,7 @@
 //! The OpenAPI 3.1 document: every operation, the security schemes, and the reusable
 //! problem-details responses the operations refer to.
 
+use crate::catalog::{categories, products, reviews};
 use crate::error::{FieldError, OAuthError, OAuthErrorCode, PROBLEM_JSON, Problem};
 use crate::permissions::RequiredPermissions;
 use crate::{accounts, admin, auth, health, roles};
@@ -69,6 +70,23 @@ with the password flow (your email as username; leave the client fields empty)."
         admin::update_user,
         admin::delete_user,
         admin::audit_log,
+        products::list_products,
+        products::create_product,
+        products::get_product,
+        products::update_product,
+        products::delete_product,
+        products::like_product,
+        products::unlike_product,
+        products::my_likes,
+        categories::list_categories,
+        categories::get_category,
+        categories::create_category,
+        categories::update_category,
+        categories::delete_category,
+        reviews::list_reviews,
+        reviews::create_review,
+        reviews::update_review,
+        reviews::delete_review,
     ),
     components(
         schemas(Problem, FieldError, OAuthError, OAuthErrorCode),
@@ -97,6 +115,9 @@ with the password flow (your email as username; leave the client fields empty)."
         (name = "health", description = "Liveness and readiness"),
         (name = "users", description = "User administration"),
         (name = "roles", description = "Permissions, roles, their grants and the audit log"),
+        (name = "products", description = "The product catalogue, likes and the caller's liked products"),
+        (name = "categories", description = "Product categories"),
+        (name = "reviews", description = "Product reviews: one per user and product"),
     )
 )]
 struct ApiDoc;

@@ -104,7 +104,6 @@ const fn required(method: &'static str, path: &'static str, permission: Permissi
     ProtectedOperation { method, path, permission, guard: Guard::Required }
 }
 
-#[allow(dead_code)] // Used as the catalogue's owner-or-permission routes land.
 const fn owner_or(method: &'static str, path: &'static str, permission: Permission) -> ProtectedOperation {
     ProtectedOperation { method, path, permission, guard: Guard::OwnerOr }
 }
@@ -125,6 +124,13 @@ pub const PROTECTED_OPERATIONS: &[ProtectedOperation] = &[
     required("get", "/api/v1/users/{id}", Permission::UsersRead),
     required("patch", "/api/v1/users/{id}", Permission::UsersManage),
     required("delete", "/api/v1/users/{id}", Permission::UsersManage),
+    required("post", "/api/v1/products", Permission::ProductsCreate),
+    owner_or("patch", "/api/v1/products/{id}", Permission::ProductsUpdateAny),
+    owner_or("delete", "/api/v1/products/{id}", Permission::ProductsDeleteAny),
+    required("post", "/api/v1/categories", Permission::CategoriesManage),
+    required("patch", "/api/v1/categories/{id}", Permission::CategoriesManage),
+    required("delete", "/api/v1/categories/{id}", Permission::CategoriesManage),
+    owner_or("delete", "/api/v1/reviews/{id}", Permission::ReviewsModerate),
 ];
 
 /// Stamps `x-required-permission` on every protected operation and says "owner or …" in

@@ -14,8 +14,8 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::test::{TestRequest, init_service};
 use common::*;
 use serde_json::{Value, json};
-use storefront_app::Principal;
-use storefront_domain::Permission;
+use storefront_app::{ClientContext, Principal, ProductInput, ReviewInput};
+use storefront_domain::{Permission, PlainPassword};
 use storefront_http::permissions::{Guard, PROTECTED_OPERATIONS, ProtectedOperation};
 use storefront_http::{AppState, build_app, openapi};
 
@@ -30,6 +30,11 @@ const BEARER_ONLY: &[(&str, &str)] = &[
     ("post", "/api/v1/auth/logout-all"),
     ("get", "/api/v1/auth/sessions"),
     ("delete", "/api/v1/auth/sessions/{id}"),
+    ("put", "/api/v1/products/{id}/like"),
+    ("delete", "/api/v1/products/{id}/like"),
+    ("get", "/api/v1/users/me/likes"),
+    ("post", "/api/v1/products/{id}/reviews"),
+    ("patch", "/api/v1/reviews/{id}"),
 ];
 
 /// How to call one protected operation: the same request for every caller, and the status
@@ -83,6 +88,35 @@ impl World {
         create_role_with(&self.state, &self.admin, name, permissions).await;
         name.to_owned()
     }
+
+    /// A fresh product of the admin's.
+    async fn product(&self, n: usize) -> String {
+        let input = ProductInput {
+            name: Some(format!("Probe product {n}")),
+            price_cents: Some(100),
+            stock: Some(1),
+            ..ProductInput::default()
+        };
+        self.state.catalog.create_product(&self.admin, input).await.unwrap().id.to_string()
+    }
+
+    /// A fresh category.
+    async fn category(&self, n: usize) -> String {
+        self.state.catalog.create_category(&format!("Probe category {n}"), None).await.unwrap().id.to_string()
+    }
+
+    /// A fresh review of the admin's product by a fresh account (a victim, logged in
+    /// through the services), so that only the override can delete it.
+    async fn review(&self, n: usize) -> String {
+        let product = self.product(n).await.parse::<uuid::Uuid>().unwrap().into();
+        let email = format!("reviewer-{n}@example.com");
+        create_user_with_role(&self.state, &email, "user").await;
+        let password = PlainPassword::new(PASSWORD.to_owned());
+        let pair = self.state.auth.login(&email, &password, ClientContext::default()).await.unwrap();
+        let reviewer = principal(&self.state, &pair.access_token).await;
+        let input = ReviewInput { rating: Some(4), body: None };
+        self.state.catalog.create_review(&reviewer, product, input).await.unwrap().id.to_string()
+    }
 }
 
 /// The request builder of every row of `PROTECTED_OPERATIONS`, keyed by (method, OpenAPI
@@ -119,6 +153,29 @@ async fn probe(world: &World, n: usize, op: &ProtectedOperation) -> Option<Probe
         }
         ("delete", "/api/v1/users/{id}") => {
             Probe::new(Method::DELETE, format!("/api/v1/users/{}", world.victim(n).await), StatusCode::NO_CONTENT)
+        }
+        ("post", "/api/v1/products") => Probe::new(Method::POST, "/api/v1/products", StatusCode::CREATED)
+            .json(json!({"name": format!("Created {n}"), "price_cents": 1999, "stock": 3})),
+        ("patch", "/api/v1/products/{id}") => {
+            Probe::new(Method::PATCH, format!("/api/v1/products/{}", world.product(n).await), StatusCode::OK)
+                .json(json!({"name": "Renamed"}))
+        }
+        ("delete", "/api/v1/products/{id}") => {
+            Probe::new(Method::DELETE, format!("/api/v1/products/{}", world.product(n).await), StatusCode::NO_CONTENT)
+        }
+        ("post", "/api/v1/categories") => Probe::new(Method::POST, "/api/v1/categories", StatusCode::CREATED)
+            .json(json!({"name": format!("Created {n}")})),
+        ("patch", "/api/v1/categories/{id}") => {
+            Probe::new(Method::PATCH, format!("/api/v1/categories/{}", world.category(n).await), StatusCode::OK)
+                .json(json!({"name": "Renamed"}))
+        }
+        ("delete", "/api/v1/categories/{id}") => Probe::new(
+            Method::DELETE,
+            format!("/api/v1/categories/{}", world.category(n).await),
+            StatusCode::NO_CONTENT,
+        ),
+        ("delete", "/api/v1/reviews/{id}") => {
+            Probe::new(Method::DELETE, format!("/api/v1/reviews/{}", world.review(n).await), StatusCode::NO_CONTENT)
         }
         _ => return None,
     })
@@ -172,7 +229,9 @@ fn every_secured_operation_is_in_the_table_or_bearer_only() {
     let doc = serde_json::to_value(openapi()).unwrap();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
-            let secured = op.get("security").and_then(Value::as_array).is_some_and(|s| !s.is_empty());
+            // An empty requirement (`{}`) among them makes the token optional (`GET /products`).
+            let optional = |s: &Vec<Value>| s.iter().any(|r| r.as_object().is_some_and(|o| o.is_empty()));
+            let secured = op.get("security").and_then(Value::as_array).is_some_and(|s| !s.is_empty() && !optional(s));
             let in_table = PROTECTED_OPERATIONS.iter().any(|row| row.method == method && row.path == path);
             let bearer_only = BEARER_ONLY.contains(&(method.as_str(), path.as_str()));
             let name = format!("{} {path}", method.to_uppercase());

@@ -1,0 +1,71 @@
+//! The catalogue over HTTP: products and likes (`products`), categories (`categories`) and
+//! reviews (`reviews`), and what they share: the optional viewer, path ids and merged
+//! validation errors.
+//!
+//! A handler takes its caller first (`RequirePermission<P>`, `Authenticated` or `Viewer`)
+//! and its body, query and path id as values checked in the handler, so 401 and 403 answer
+//! before anything is said about the request's shape, however soon each extractor completes.
+
+pub mod categories;
+pub mod products;
+pub mod reviews;
+
+use crate::error::ApiError;
+use crate::extract::Authenticated;
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, Resource};
+use futures::future::LocalBoxFuture;
+use storefront_app::Principal;
+use uuid::Uuid;
+
+/// Every route of the catalogue.
+pub fn resources() -> Vec<Resource> {
+    let mut all = products::resources();
+    all.extend(categories::resources());
+    all.extend(reviews::resources());
+    all
+}
+
+/// The caller of an endpoint where a bearer token is optional: `None` when no bearer token
+/// was sent (or another scheme), the principal when a valid one was; a bearer token that is
+/// not valid still answers 401 `invalid_token`, rather than being silently ignored.
+pub struct Viewer(pub Option<Principal>);
+
+impl Viewer {
+    pub fn principal(&self) -> Option<&Principal> {
+        self.0.as_ref()
+    }
+}
+
+impl FromRequest for Viewer {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let authenticated = Authenticated::from_request(req, payload);
+        Box::pin(async move {
+            match authenticated.await {
+                Ok(Authenticated(principal)) => Ok(Viewer(Some(principal))),
+                Err(ApiError::Unauthorized) => Ok(Viewer(None)),
+                Err(other) => Err(other),
+            }
+        })
+    }
+}
+
+/// A path id that is not a UUID names no resource.
+fn path_id<T: From<Uuid>>(raw: &str) -> Result<T, ApiError> {
+    Uuid::parse_str(raw).map(T::from).map_err(|_| ApiError::NotFound)
+}
+
+/// Both values, or one 422 naming every invalid field of both.
+fn merge_errors<A, B>(a: Result<A, ApiError>, b: Result<B, ApiError>) -> Result<(A, B), ApiError> {
+    match (a, b) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (Err(ApiError::Validation(mut first)), Err(ApiError::Validation(second))) => {
+            first.extend(second);
+            Err(ApiError::Validation(first))
+        }
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    }
+}

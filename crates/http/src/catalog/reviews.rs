@@ -1,0 +1,276 @@
+//! Reviews (`/products/{id}/reviews`, `/reviews/{id}`): one per user and product, never of
+//! one's own product, edited by their author and deleted by it or a moderator; with their DTOs.
+
+use super::path_id;
+use crate::error::{ApiError, Problem};
+use crate::extract::{ApiJson, Authenticated, Paginated, Pagination, present};
+use crate::openapi::{BearerUnauthorized, JsonBodyErrors, NotFound, PermissionErrors, ServerErrors, ValidationFailed};
+use crate::routing::Endpoint;
+use crate::{API_PREFIX, AppState};
+use actix_web::http::header;
+use actix_web::web::{Data, Path};
+use actix_web::{HttpResponse, Resource};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use storefront_app::ReviewInput;
+use storefront_domain::{ProductId, Review, ReviewAuthor, ReviewId};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+pub fn resources() -> Vec<Resource> {
+    vec![
+        Endpoint::new("/products/{id}/reviews").get(list_reviews).post(create_review).build(),
+        Endpoint::new("/reviews/{id}").patch(update_review).delete(delete_review).build(),
+    ]
+}
+
+/// A review's author.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"id": "0192f5a4-3c1e-7d2a-9b7e-5f1d2c3b4a59", "name": "Ada Lovelace"}))]
+pub struct ReviewAuthorResponse {
+    pub id: Uuid,
+    /// The author's display name.
+    #[schema(example = "Ada Lovelace")]
+    pub name: String,
+}
+
+impl From<ReviewAuthor> for ReviewAuthorResponse {
+    fn from(a: ReviewAuthor) -> Self {
+        Self { id: a.id.as_uuid(), name: a.name }
+    }
+}
+
+/// A review of a product.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "0192f5a4-3c1e-7d2a-9b7e-5f1d2c3b4a90",
+    "product_id": "0192f5a4-3c1e-7d2a-9b7e-5f1d2c3b4a80",
+    "author": {"id": "0192f5a4-3c1e-7d2a-9b7e-5f1d2c3b4a59", "name": "Ada Lovelace"},
+    "rating": 5,
+    "body": "Sturdy and beautiful.",
+    "verified_purchase": true,
+    "created_at": "2025-02-03T18:12:00.123456Z",
+    "updated_at": "2025-02-03T18:12:00.123456Z"
+}))]
+pub struct ReviewResponse {
+    pub id: Uuid,
+    pub product_id: Uuid,
+    pub author: ReviewAuthorResponse,
+    /// 1..=5 stars.
+    #[schema(minimum = 1, maximum = 5, example = 5)]
+    pub rating: u8,
+    #[schema(example = "Sturdy and beautiful.")]
+    pub body: String,
+    /// Whether the author has a non-cancelled order of the product.
+    pub verified_purchase: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Review> for ReviewResponse {
+    fn from(r: Review) -> Self {
+        Self {
+            id: r.id.0,
+            product_id: r.product_id.0,
+            author: r.author.into(),
+            rating: r.rating,
+            body: r.body,
+            verified_purchase: r.verified_purchase,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// A new review.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"rating": 5, "body": "Sturdy and beautiful."}))]
+pub struct CreateReviewRequest {
+    /// 1..=5 stars.
+    #[schema(minimum = 1, maximum = 5, example = 5)]
+    pub rating: i64,
+    /// At most 2000 characters; `""` when absent.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false, max_length = 2000, example = "Sturdy and beautiful.")]
+    pub body: Option<String>,
+}
+
+impl From<CreateReviewRequest> for ReviewInput {
+    fn from(r: CreateReviewRequest) -> Self {
+        ReviewInput { rating: Some(r.rating), body: r.body }
+    }
+}
+
+/// A partial change of a review: absent fields stay as they are; `null` is refused.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"rating": 4}))]
+pub struct UpdateReviewRequest {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false, minimum = 1, maximum = 5, example = 4)]
+    pub rating: Option<i64>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false, max_length = 2000, example = "Still sturdy after a year.")]
+    pub body: Option<String>,
+}
+
+impl From<UpdateReviewRequest> for ReviewInput {
+    fn from(r: UpdateReviewRequest) -> Self {
+        ReviewInput { rating: r.rating, body: r.body }
+    }
+}
+
+/// A product's reviews
+///
+/// Newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/products/{id}/reviews",
+    tag = "reviews",
+    operation_id = "list_reviews",
+    params(("id" = Uuid, Path, description = "The product's id"), Pagination),
+    responses(
+        (status = 200, description = "One page of the product's reviews", body = Paginated<ReviewResponse>,
+            example = json!({
+                "items": [{
+                    "id": "0192f5a4-3c1e-7d2a-9b7e-5f1d2c3b4a90",
+                    "product_id": "0192f5a4-3c1e-7d2a-9b7e-5f1d2c3b4a80",
+                    "author": {"id": "0192f5a4-3c1e-7d2a-9b7e-5f1d2c3b4a59", "name": "Ada Lovelace"},
+                    "rating": 5,
+                    "body": "Sturdy and beautiful.",
+                    "verified_purchase": true,
+                    "created_at": "2025-02-03T18:12:00.123456Z",
+                    "updated_at": "2025-02-03T18:12:00.123456Z"
+                }],
+                "total": 1,
+                "limit": 20,
+                "offset": 0
+            })),
+        (status = 404, response = NotFound),
+        (status = 422, response = ValidationFailed),
+        ServerErrors,
+    )
+)]
+pub async fn list_reviews(
+    state: Data<AppState>,
+    id: Path<String>,
+    pagination: Result<Pagination, ApiError>,
+) -> Result<HttpResponse, ApiError> {
+    let id: ProductId = path_id(&id)?;
+    let pagination = pagination?;
+    let page = state.catalog.reviews(id, pagination.page()).await?;
+    Ok(HttpResponse::Ok().json(Paginated::<ReviewResponse>::new(page, pagination)))
+}
+
+/// Review a product
+///
+/// One review per user and product (a second answers 409 `review_exists`); one's own
+/// product cannot be reviewed (403). `verified_purchase` is set when the author has a
+/// non-cancelled order of the product.
+#[utoipa::path(
+    post,
+    path = "/api/v1/products/{id}/reviews",
+    tag = "reviews",
+    operation_id = "create_review",
+    security(("oauth2" = []), ("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The product's id")),
+    request_body = CreateReviewRequest,
+    responses(
+        (status = 201, description = "The review was created", body = ReviewResponse,
+            headers(("Location" = String, description = "`/api/v1/reviews/{id}`"))),
+        (status = 401, response = BearerUnauthorized),
+        (status = 403, description = "The product is the caller's own (`forbidden`)", body = Problem,
+            content_type = "application/problem+json",
+            example = json!({
+                "type": "about:blank", "title": "Forbidden", "status": 403,
+                "detail": "You do not have the permission this action needs.", "code": "forbidden",
+                "request_id": "0192f5a4-3c1e-7d2a-9b7e-5f1d2c3b4a59"
+            })),
+        (status = 404, response = NotFound),
+        (status = 409, description = "The caller has already reviewed this product (`review_exists`)", body = Problem,
+            content_type = "application/problem+json",
+            example = json!({
+                "type": "about:blank", "title": "Conflict", "status": 409,
+                "detail": "You have already reviewed this product.", "code": "review_exists",
+                "request_id": "0192f5a4-3c1e-7d2a-9b7e-5f1d2c3b4a59"
+            })),
+        JsonBodyErrors,
+        ServerErrors,
+    )
+)]
+pub async fn create_review(
+    Authenticated(caller): Authenticated,
+    state: Data<AppState>,
+    id: Path<String>,
+    body: Result<ApiJson<CreateReviewRequest>, ApiError>,
+) -> Result<HttpResponse, ApiError> {
+    let id: ProductId = path_id(&id)?;
+    let ApiJson(body) = body?;
+    let review = state.catalog.create_review(&caller, id, body.into()).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("{API_PREFIX}/reviews/{}", review.id)))
+        .json(ReviewResponse::from(review)))
+}
+
+/// Change a review
+///
+/// Only its author may; only the fields present change.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/reviews/{id}",
+    tag = "reviews",
+    operation_id = "update_review",
+    security(("oauth2" = []), ("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The review's id")),
+    request_body = UpdateReviewRequest,
+    responses(
+        (status = 200, description = "The changed review", body = ReviewResponse),
+        (status = 401, response = BearerUnauthorized),
+        (status = 403, description = "The caller is not the review's author (`forbidden`)", body = Problem,
+            content_type = "application/problem+json",
+            example = json!({
+                "type": "about:blank", "title": "Forbidden", "status": 403,
+                "detail": "You do not have the permission this action needs.", "code": "forbidden",
+                "request_id": "0192f5a4-3c1e-7d2a-9b7e-5f1d2c3b4a59"
+            })),
+        (status = 404, response = NotFound),
+        JsonBodyErrors,
+        ServerErrors,
+    )
+)]
+pub async fn update_review(
+    Authenticated(caller): Authenticated,
+    state: Data<AppState>,
+    id: Path<String>,
+    body: Result<ApiJson<UpdateReviewRequest>, ApiError>,
+) -> Result<HttpResponse, ApiError> {
+    let id: ReviewId = path_id(&id)?;
+    let ApiJson(body) = body?;
+    let review = state.catalog.update_review(&caller, id, body.into()).await?;
+    Ok(HttpResponse::Ok().json(ReviewResponse::from(review)))
+}
+
+/// Delete a review
+#[utoipa::path(
+    delete,
+    path = "/api/v1/reviews/{id}",
+    tag = "reviews",
+    operation_id = "delete_review",
+    security(("oauth2" = []), ("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The review's id")),
+    responses(
+        (status = 204, description = "The review was deleted"),
+        PermissionErrors,
+        (status = 404, response = NotFound),
+        ServerErrors,
+    )
+)]
+pub async fn delete_review(
+    Authenticated(caller): Authenticated,
+    state: Data<AppState>,
+    id: Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    state.catalog.delete_review(&caller, path_id(&id)?).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
