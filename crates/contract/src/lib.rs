@@ -7,6 +7,9 @@
 //! `factory` an `async fn() -> storefront_contract::CatalogStores`. It is separate so that
 //! an adapter can run it once it implements those ports, without touching the first suite.
 //!
+//! The orders' ports have a third: `orders_contract_tests!(factory)` with `factory` an
+//! `async fn() -> storefront_contract::OrderStores`.
+//!
 //! The calling crate needs only `storefront-contract` as a dev-dependency: the expansion
 //! names everything through `$crate`, including the tokio runtime the tests run on.
 
@@ -16,8 +19,8 @@ use std::any::Any;
 use std::future::Future;
 use std::sync::Arc;
 use storefront_app::ports::{
-    AuditLog, CategoryRepository, ProductRepository, ReviewRepository, RoleRepository, SessionRepository,
-    UserAdminRepository, UserRepository,
+    AuditLog, CategoryRepository, IdempotencyStore, OrderRepository, ProductRepository, ReviewRepository,
+    RoleRepository, SessionRepository, UserAdminRepository, UserRepository,
 };
 
 #[doc(hidden)]
@@ -46,7 +49,22 @@ pub struct CatalogStores {
     pub guard: Box<dyn Any + Send + Sync>,
 }
 
+/// The orders' ports of one adapter, fresh and empty, for one test, with the user and
+/// catalogue ports orders refer to (buyers, products, reviews; deleting either).
+pub struct OrderStores {
+    pub users: Arc<dyn UserRepository>,
+    pub user_admin: Arc<dyn UserAdminRepository>,
+    pub products: Arc<dyn ProductRepository>,
+    pub categories: Arc<dyn CategoryRepository>,
+    pub reviews: Arc<dyn ReviewRepository>,
+    pub orders: Arc<dyn OrderRepository>,
+    pub idempotency: Arc<dyn IdempotencyStore>,
+    /// Keeps whatever backs the stores alive for the test (e.g. a per-test database).
+    pub guard: Box<dyn Any + Send + Sync>,
+}
+
 pub mod catalog_suite;
+pub mod orders_suite;
 pub mod suite;
 
 /// Expands to one test per contract test, each on its own two-worker multi-thread tokio
@@ -257,6 +275,83 @@ macro_rules! __catalog_contract_tests_each {
     };
 }
 
+/// Expands to one test per orders contract test, each on its own two-worker multi-thread
+/// tokio runtime and calling `$factory().await` for fresh `OrderStores`.
+#[macro_export]
+macro_rules! orders_contract_tests {
+    ($factory:path) => {
+        $crate::__orders_contract_tests_list!($factory);
+    };
+}
+
+/// The list of orders contract tests, `module::test_name`, one per function in
+/// `orders_suite`. A unit test below checks that the list and the suite agree.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __orders_contract_tests_list {
+    ($factory:path) => {
+        $crate::__orders_contract_tests_each! { $factory;
+            placing::placing_an_order_takes_the_stock_and_snapshots_names_and_prices,
+            placing::getting_an_unknown_order_finds_nothing,
+            placing::an_order_for_exactly_the_stock_left_empties_it_and_the_next_unit_is_refused,
+            placing::an_order_with_short_lines_leaves_no_trace_and_reports_every_short_line,
+            placing::an_order_naming_unknown_products_reports_their_line_indexes_and_takes_nothing,
+            placing::changing_a_product_after_placing_does_not_change_the_order,
+            concurrency::a_hundred_concurrent_single_unit_orders_for_twenty_five_units_sell_exactly_twenty_five,
+            concurrency::concurrent_orders_listing_two_products_in_opposite_orders_all_complete_and_keep_stock_consistent,
+            concurrency::a_random_concurrent_mix_of_orders_and_cancellations_conserves_every_products_units,
+            concurrency::two_racing_cancellations_move_the_order_once_and_give_the_stock_back_once,
+            concurrency::two_racing_payments_move_the_order_exactly_once,
+            lifecycle::an_order_moves_from_pending_to_paid_shipped_and_delivered_and_bumps_updated_at,
+            lifecycle::moves_the_life_cycle_does_not_allow_are_refused_with_the_current_status_and_change_nothing,
+            lifecycle::cancelling_a_pending_or_a_paid_order_gives_its_stock_back,
+            lifecycle::cancelling_an_order_whose_product_was_deleted_cancels_it_and_gives_the_other_lines_back,
+            lifecycle::moving_an_unknown_order_returns_not_found,
+            listing::orders_are_listed_newest_first_then_by_id_descending,
+            listing::the_listing_filters_by_buyer_and_by_status_and_combines_both,
+            listing::order_pages_do_not_overlap_and_carry_the_total_of_all_matches,
+            purchases::a_buyer_has_bought_exactly_the_products_of_its_orders,
+            purchases::an_order_stays_a_purchase_through_delivery_but_not_after_cancellation,
+            purchases::a_reviews_verified_purchase_follows_its_authors_orders_and_cancellations,
+            stats::the_statistics_of_an_empty_store_list_every_status_with_zero,
+            stats::the_statistics_count_sold_orders_only_and_agree_with_a_reference_computed_from_the_ports,
+            stats::the_statistics_count_as_new_the_users_created_in_the_last_seven_days,
+            stats::top_products_are_at_most_ten_by_units_then_revenue_then_product_id,
+            stats::a_top_product_shows_its_current_name_or_once_deleted_its_latest_snapshot_name,
+            stats::low_stock_lists_products_at_or_below_the_threshold_lowest_first_then_by_name_in_byte_order,
+            stats::low_stock_lists_at_most_fifty_products,
+            deletion::deleting_a_buyer_as_an_admin_keeps_its_orders_without_a_user_id,
+            deletion::deleting_ones_own_account_keeps_ones_orders_without_a_user_id,
+            deletion::deleting_a_product_keeps_the_snapshot_lines_of_its_orders,
+            deletion::deleting_a_seller_removes_its_products_but_keeps_the_order_lines_that_sold_them,
+            idempotency::a_completed_key_replays_its_stored_response_byte_for_byte,
+            idempotency::any_first_response_is_replayed_whatever_its_status,
+            idempotency::a_key_used_with_another_body_is_reported_as_reused_whether_running_or_completed,
+            idempotency::a_key_whose_first_request_is_still_running_is_in_flight,
+            idempotency::a_released_key_is_fresh_again,
+            idempotency::another_users_identical_key_is_unrelated,
+            idempotency::a_completed_key_is_fresh_again_once_its_response_is_past_the_retention,
+            idempotency::an_unfinished_key_is_fresh_again_once_abandoned,
+            idempotency::ten_concurrent_begins_with_one_key_let_exactly_one_claim_it,
+            idempotency::purging_deletes_the_keys_created_before_the_cutoff_and_counts_them,
+        }
+    };
+}
+
+/// Expands the orders list above into one test function per entry.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __orders_contract_tests_each {
+    ($factory:path; $($module:ident :: $name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                $crate::__run_contract_test(async { $crate::orders_suite::$module::$name($factory().await).await });
+            }
+        )*
+    };
+}
+
 #[cfg(test)]
 mod tests {
     /// The `module::name` of every `pub async fn` in the given suite files.
@@ -320,13 +415,30 @@ mod tests {
         assert_eq!(written(&suite), listed("$crate::__catalog_contract_tests_each! { $factory;"));
     }
 
-    /// Each macro expands to functions named after the tests alone, so the two suites can
-    /// be run in one test file only if no name is in both, nor twice in one.
+    /// The same for the orders suite and `__orders_contract_tests_list`.
     #[test]
-    fn no_test_name_is_used_twice_across_both_suites() {
+    fn the_orders_macro_lists_every_orders_contract_test_exactly_once() {
+        let suite = [
+            ("placing", include_str!("orders_suite/placing.rs")),
+            ("concurrency", include_str!("orders_suite/concurrency.rs")),
+            ("lifecycle", include_str!("orders_suite/lifecycle.rs")),
+            ("listing", include_str!("orders_suite/listing.rs")),
+            ("purchases", include_str!("orders_suite/purchases.rs")),
+            ("stats", include_str!("orders_suite/stats.rs")),
+            ("deletion", include_str!("orders_suite/deletion.rs")),
+            ("idempotency", include_str!("orders_suite/idempotency.rs")),
+        ];
+        assert_eq!(written(&suite), listed("$crate::__orders_contract_tests_each! { $factory;"));
+    }
+
+    /// Each macro expands to functions named after the tests alone, so the suites can be
+    /// run in one test file only if no name is in two of them, nor twice in one.
+    #[test]
+    fn no_test_name_is_used_twice_across_the_suites() {
         let mut names: Vec<String> = listed("$crate::__contract_tests_each! { $factory;")
             .iter()
             .chain(&listed("$crate::__catalog_contract_tests_each! { $factory;"))
+            .chain(&listed("$crate::__orders_contract_tests_each! { $factory;"))
             .map(|entry| name(entry).to_owned())
             .collect();
         let count = names.len();

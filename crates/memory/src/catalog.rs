@@ -20,10 +20,10 @@ use storefront_domain::{
 /// A product's own columns; likes, reviews and categories are kept beside it.
 pub(crate) struct StoredProduct {
     owner_id: UserId,
-    name: String,
+    pub(crate) name: String,
     description: String,
-    price_cents: i64,
-    stock: i64,
+    pub(crate) price_cents: i64,
+    pub(crate) stock: i64,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -168,8 +168,8 @@ impl State {
             author: ReviewAuthor { id: stored.author_id, name: author.user.name.as_str().to_owned() },
             rating: stored.rating,
             body: stored.body.clone(),
-            // Orders do not exist yet, so no review can be backed by a purchase.
-            verified_purchase: false,
+            // Computed on every read, so that it follows cancellations.
+            verified_purchase: self.has_bought(stored.author_id, stored.product_id),
             created_at: stored.created_at,
             updated_at: stored.updated_at,
         })

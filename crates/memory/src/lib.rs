@@ -1,24 +1,28 @@
 //! The in-memory adapter of the persistence ports: one `MemoryStore` holding users,
-//! sessions, refresh tokens, role grants and the catalogue behind a single lock, for `cargo run` without a
-//! database and for fast HTTP tests. Its semantics match the PostgreSQL adapter's; the
-//! shared contract tests (`storefront-contract`) prove it.
+//! sessions, refresh tokens, role grants, the catalogue, orders and idempotency keys behind
+//! a single lock, for `cargo run` without a database and for fast HTTP tests. Its semantics
+//! match the PostgreSQL adapter's; the shared contract tests (`storefront-contract`) prove
+//! it.
 //!
 //! Every port method takes the one lock once and never awaits while holding it, so each
 //! method is atomic, as a database transaction would be.
 
 mod admin;
 mod catalog;
+mod orders;
 mod sessions;
 mod users;
 
 use async_trait::async_trait;
 use catalog::{StoredCategory, StoredProduct, StoredReview};
 use chrono::{DateTime, Utc};
+use orders::StoredIdempotencyKey;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use storefront_app::ports::{AuditEntry, ReadinessProbe, RefreshTokenHash};
 use storefront_domain::{
-    CategoryId, PasswordHash, Permission, ProductId, ReviewId, RoleName, Session, SessionId, User, UserId,
+    CategoryId, Order, OrderId, PasswordHash, Permission, ProductId, ReviewId, RoleName, Session, SessionId, User,
+    UserId,
 };
 use tokio::sync::Mutex;
 
@@ -52,6 +56,10 @@ struct State {
     /// Who likes which product, and since when.
     likes: HashMap<(ProductId, UserId), DateTime<Utc>>,
     reviews: HashMap<ReviewId, StoredReview>,
+    /// Orders with their snapshot lines; they outlive their buyer and their products.
+    orders: HashMap<OrderId, Order>,
+    /// Idempotency keys, per user.
+    idempotency: HashMap<(UserId, String), StoredIdempotencyKey>,
 }
 
 struct StoredRole {
@@ -86,6 +94,8 @@ impl Default for State {
             product_categories: BTreeSet::new(),
             likes: HashMap::new(),
             reviews: HashMap::new(),
+            orders: HashMap::new(),
+            idempotency: HashMap::new(),
         }
     }
 }

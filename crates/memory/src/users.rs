@@ -25,12 +25,14 @@ impl State {
 
 impl State {
     /// Removes a user with its sessions and refresh tokens, its products (with their
-    /// likes, reviews and category links), its likes and its reviews.
+    /// likes, reviews and category links), its likes, its reviews and its idempotency
+    /// keys; its orders stay, without a buyer.
     pub(crate) fn remove_user(&mut self, id: UserId) -> Result<(), StoreError> {
         if self.users.remove(&id).is_none() {
             return Err(StoreError::NotFound);
         }
         self.remove_catalogue_of(id);
+        self.forget_buyer(id);
         self.sessions.retain(|_, s| s.session.user_id != id);
         // Tokens whose session is gone belonged to this user (sessions never change owner).
         let State { sessions, refresh_tokens, .. } = self;
