@@ -36,3 +36,7 @@ openapi:
 # Create an admin account: just create-admin root@example.com
 create-admin email:
     DATABASE_URL={{database_url}} cargo run -- create-admin --email {{email}}
+
+# Load the demo catalogue into DATABASE_URL.
+seed-demo:
+    DATABASE_URL={{database_url}} cargo run -- seed-demo

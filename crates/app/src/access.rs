@@ -48,7 +48,13 @@ impl AccessService {
     }
 
     /// Grants or revokes a permission; `admin` always holds every permission.
-    pub async fn set_grant(&self, actor: &Principal, role: &str, permission: &str, granted: bool) -> Result<(), AppError> {
+    pub async fn set_grant(
+        &self,
+        actor: &Principal,
+        role: &str,
+        permission: &str,
+        granted: bool,
+    ) -> Result<(), AppError> {
         let role = RoleName::parse(role).map_err(|_| AppError::NotFound)?;
         let permission: Permission = permission.parse().map_err(|_| AppError::NotFound)?;
         if role.is_admin() {

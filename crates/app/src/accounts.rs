@@ -29,7 +29,12 @@ pub struct AccountService {
 }
 
 impl AccountService {
-    pub fn new(users: Arc<dyn UserRepository>, hasher: Arc<dyn PasswordHasher>, clock: Arc<dyn Clock>, ids: Arc<dyn IdGenerator>) -> Self {
+    pub fn new(
+        users: Arc<dyn UserRepository>,
+        hasher: Arc<dyn PasswordHasher>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+    ) -> Self {
         Self { users, hasher, clock, ids }
     }
 
@@ -45,14 +50,17 @@ impl AccountService {
         let email = Email::parse(&registration.email).map_err(|e| violations.push(e.at("email"))).ok();
         let name = UserName::parse(&registration.name).map_err(|e| violations.push(e.at("name"))).ok();
         let password = match &email {
-            Some(email) => NewPassword::parse(registration.password.expose(), email).map_err(|e| violations.push(e.at("password"))).ok(),
+            Some(email) => NewPassword::parse(registration.password.expose(), email)
+                .map_err(|e| violations.push(e.at("password")))
+                .ok(),
             None => None,
         };
         let (Some(email), Some(name), Some(password)) = (email, name, password) else {
             return Err(AppError::Validation(violations));
         };
         let password_hash = self.hasher.hash(password.as_plain()).await?;
-        let user = NewUser { id: self.ids.new_id().into(), email, name, password_hash, role, created_at: self.clock.now() };
+        let user =
+            NewUser { id: self.ids.new_id().into(), email, name, password_hash, role, created_at: self.clock.now() };
         Ok(self.users.create(user).await?)
     }
 
@@ -60,8 +68,14 @@ impl AccountService {
     pub async fn update_profile(&self, principal: &Principal, update: ProfileUpdate) -> Result<User, AppError> {
         let mut violations: Vec<FieldViolation> = Vec::new();
         let changes = ProfileChanges {
-            name: update.name.as_deref().and_then(|raw| UserName::parse(raw).map_err(|e| violations.push(e.at("name"))).ok()),
-            email: update.email.as_deref().and_then(|raw| Email::parse(raw).map_err(|e| violations.push(e.at("email"))).ok()),
+            name: update
+                .name
+                .as_deref()
+                .and_then(|raw| UserName::parse(raw).map_err(|e| violations.push(e.at("name"))).ok()),
+            email: update
+                .email
+                .as_deref()
+                .and_then(|raw| Email::parse(raw).map_err(|e| violations.push(e.at("email"))).ok()),
         };
         if !violations.is_empty() {
             return Err(AppError::Validation(violations));
@@ -72,7 +86,12 @@ impl AccountService {
     /// Changes the caller's password after checking the current one; every other session
     /// of the caller ends, the current one stays.
     #[tracing::instrument(skip_all)]
-    pub async fn change_password(&self, principal: &Principal, current: &PlainPassword, new: &PlainPassword) -> Result<(), AppError> {
+    pub async fn change_password(
+        &self,
+        principal: &Principal,
+        current: &PlainPassword,
+        new: &PlainPassword,
+    ) -> Result<(), AppError> {
         let new = NewPassword::parse(new.expose(), &principal.user.email)
             .map_err(|e| AppError::Validation(vec![e.at("new_password")]))?;
         let credentials = self.users.find_credentials_by_id(principal.user.id).await?.ok_or(AppError::InvalidToken)?;

@@ -20,7 +20,11 @@ pub struct AuthSettings {
 
 impl Default for AuthSettings {
     fn default() -> Self {
-        Self { access_ttl: Duration::minutes(30), refresh_ttl: Duration::days(7), refresh_reuse_grace: Duration::seconds(5) }
+        Self {
+            access_ttl: Duration::minutes(30),
+            refresh_ttl: Duration::days(7),
+            refresh_reuse_grace: Duration::seconds(5),
+        }
     }
 }
 
@@ -80,7 +84,12 @@ impl AuthService {
     /// Checks email and password and starts a session. Unknown email, wrong password and
     /// deactivated account all answer `InvalidCredentials` after the same bcrypt work.
     #[tracing::instrument(skip_all)]
-    pub async fn login(&self, email: &str, password: &PlainPassword, client: ClientContext) -> Result<TokenPair, AppError> {
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &PlainPassword,
+        client: ClientContext,
+    ) -> Result<TokenPair, AppError> {
         let credentials = match Email::parse(email) {
             Ok(email) => self.users.find_credentials_by_email(&email).await?,
             Err(_) => None,

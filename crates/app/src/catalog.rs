@@ -2,8 +2,8 @@
 //! and reviews.
 
 use crate::ports::{
-    CategoryRepository, Clock, IdGenerator, NewProduct, NewReview, Page, PageRequest, ProductChanges, ProductRepository,
-    ReviewRepository,
+    CategoryRepository, Clock, IdGenerator, NewProduct, NewReview, Page, PageRequest, ProductChanges,
+    ProductRepository, ReviewRepository,
 };
 use crate::{AppError, Principal, StoreError};
 use std::sync::Arc;
@@ -127,7 +127,12 @@ impl CatalogService {
     }
 
     /// The product, if the caller owns it or holds `overriding`; else `Forbidden`.
-    async fn authorize_product(&self, caller: &Principal, id: ProductId, overriding: Permission) -> Result<Product, AppError> {
+    async fn authorize_product(
+        &self,
+        caller: &Principal,
+        id: ProductId,
+        overriding: Permission,
+    ) -> Result<Product, AppError> {
         let product = self.products.get(id, Some(caller.user.id)).await?.ok_or(AppError::NotFound)?;
         if product.owner_id == caller.user.id || caller.permissions.contains(overriding) {
             Ok(product)
@@ -137,7 +142,12 @@ impl CatalogService {
     }
 
     /// Changes a product: its owner, or a holder of `products:update_any`.
-    pub async fn update_product(&self, caller: &Principal, id: ProductId, input: ProductInput) -> Result<Product, AppError> {
+    pub async fn update_product(
+        &self,
+        caller: &Principal,
+        id: ProductId,
+        input: ProductInput,
+    ) -> Result<Product, AppError> {
         let mut v = Violations::default();
         let changes = changes_from(&input, &mut v);
         v.finish()?;
@@ -187,7 +197,12 @@ impl CatalogService {
         Err(AppError::Conflict("no free slug could be derived from this name; give one".into()))
     }
 
-    pub async fn update_category(&self, id: CategoryId, name: Option<&str>, slug: Option<&str>) -> Result<Category, AppError> {
+    pub async fn update_category(
+        &self,
+        id: CategoryId,
+        name: Option<&str>,
+        slug: Option<&str>,
+    ) -> Result<Category, AppError> {
         let mut v = Violations::default();
         let name = name.and_then(|raw| v.check("name", CategoryName::parse(raw)));
         let slug = slug.and_then(|raw| v.check("slug", Slug::parse(raw)));
@@ -205,7 +220,12 @@ impl CatalogService {
     }
 
     /// Reviews a product: once per user, never one's own product.
-    pub async fn create_review(&self, author: &Principal, product: ProductId, input: ReviewInput) -> Result<Review, AppError> {
+    pub async fn create_review(
+        &self,
+        author: &Principal,
+        product: ProductId,
+        input: ReviewInput,
+    ) -> Result<Review, AppError> {
         let mut v = Violations::default();
         let rating = match input.rating {
             Some(raw) => v.check("rating", Rating::parse(raw)),
@@ -236,7 +256,12 @@ impl CatalogService {
     }
 
     /// Edits a review: its author only.
-    pub async fn update_review(&self, caller: &Principal, id: ReviewId, input: ReviewInput) -> Result<Review, AppError> {
+    pub async fn update_review(
+        &self,
+        caller: &Principal,
+        id: ReviewId,
+        input: ReviewInput,
+    ) -> Result<Review, AppError> {
         let mut v = Violations::default();
         let rating = input.rating.and_then(|raw| v.check("rating", Rating::parse(raw)));
         let body = input.body.as_deref().and_then(|raw| v.check("body", ReviewBody::parse(raw)));

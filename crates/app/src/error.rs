@@ -74,7 +74,9 @@ impl From<StoreError> for AppError {
             StoreError::NotFound => AppError::NotFound,
             StoreError::Conflict(why) => AppError::Conflict(why),
             StoreError::AlreadyExists => AppError::Conflict("already exists".into()),
-            StoreError::InvalidReference(what) => AppError::Validation(vec![FieldViolation::new(what, "does not exist")]),
+            StoreError::InvalidReference(what) => {
+                AppError::Validation(vec![FieldViolation::new(what, "does not exist")])
+            }
             StoreError::Unavailable(why) => AppError::Unavailable(why),
             StoreError::Internal(why) => AppError::Internal(why),
         }

@@ -13,8 +13,8 @@ pub mod users;
 
 pub use access::AccessService;
 pub use accounts::{AccountService, ProfileUpdate, Registration};
-pub use catalog::{CatalogService, ProductInput, ReviewInput};
 pub use auth::{AuthService, AuthSettings, ClientContext, SessionView, TokenPair};
+pub use catalog::{CatalogService, ProductInput, ReviewInput};
 pub use error::{AppError, InfraError, StoreError};
 pub use orders::{OrderService, OrderSettings};
 pub use ports::Principal;

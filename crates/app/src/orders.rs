@@ -3,8 +3,8 @@
 //! business statistics.
 
 use crate::ports::{
-    BusinessStats, Clock, IdGenerator, IdempotencyBegin, IdempotencyStore, NewOrder, OrderFilter, OrderRepository, Page,
-    PageRequest, StoredResponse, TransitionOutcome,
+    BusinessStats, Clock, IdGenerator, IdempotencyBegin, IdempotencyStore, NewOrder, OrderFilter, OrderRepository,
+    Page, PageRequest, StoredResponse, TransitionOutcome,
 };
 use crate::{AppError, Principal};
 use chrono::Duration;
@@ -56,13 +56,16 @@ impl OrderService {
     #[tracing::instrument(skip_all)]
     pub async fn place(&self, buyer: &Principal, lines: Vec<RequestedLine>) -> Result<Order, AppError> {
         let request = OrderRequest::parse(lines).map_err(AppError::Validation)?;
-        let order = NewOrder { id: self.ids.new_id().into(), user_id: buyer.user.id, request, created_at: self.clock.now() };
+        let order =
+            NewOrder { id: self.ids.new_id().into(), user_id: buyer.user.id, request, created_at: self.clock.now() };
         match self.orders.place(order).await? {
             Ok(order) => Ok(order),
             Err(PlacementError::UnknownProducts(lines)) => Err(AppError::Validation(
                 lines
                     .into_iter()
-                    .map(|i| storefront_domain::FieldViolation::new(format!("items[{i}].product_id"), "no such product"))
+                    .map(|i| {
+                        storefront_domain::FieldViolation::new(format!("items[{i}].product_id"), "no such product")
+                    })
                     .collect(),
             )),
             Err(PlacementError::InsufficientStock(shortages)) => Err(AppError::InsufficientStock(shortages)),
@@ -127,7 +130,12 @@ impl OrderService {
     }
 
     /// Claims an idempotency key for the caller's request with this body fingerprint.
-    pub async fn begin_idempotent(&self, caller: &Principal, key: &str, fingerprint: &str) -> Result<IdempotencyBegin, AppError> {
+    pub async fn begin_idempotent(
+        &self,
+        caller: &Principal,
+        key: &str,
+        fingerprint: &str,
+    ) -> Result<IdempotencyBegin, AppError> {
         validate_idempotency_key(key)?;
         let begin = self
             .idempotency
@@ -150,7 +158,12 @@ impl OrderService {
     }
 
     /// Stores the first response of a claimed key.
-    pub async fn complete_idempotent(&self, caller: &Principal, key: &str, response: StoredResponse) -> Result<(), AppError> {
+    pub async fn complete_idempotent(
+        &self,
+        caller: &Principal,
+        key: &str,
+        response: StoredResponse,
+    ) -> Result<(), AppError> {
         Ok(self.idempotency.complete(caller.user.id, key, response, self.clock.now()).await?)
     }
 

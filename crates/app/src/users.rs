@@ -25,7 +25,12 @@ impl UserAdminService {
         Self { users, admin, clock }
     }
 
-    pub async fn list(&self, q: Option<String>, role: Option<String>, page: PageRequest) -> Result<Page<User>, AppError> {
+    pub async fn list(
+        &self,
+        q: Option<String>,
+        role: Option<String>,
+        page: PageRequest,
+    ) -> Result<Page<User>, AppError> {
         let role = match role.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
             Some(raw) => Some(RoleName::parse(raw).map_err(|e| AppError::Validation(vec![e.at("role")]))?),
             None => None,
@@ -42,11 +47,13 @@ impl UserAdminService {
     pub async fn update(&self, actor: &Principal, id: UserId, update: AdminUserUpdate) -> Result<User, AppError> {
         let mut violations: Vec<FieldViolation> = Vec::new();
         let change = AdminUserChange {
-            name: update.name.as_deref().and_then(|raw| UserName::parse(raw).map_err(|e| violations.push(e.at("name"))).ok()),
-            role: update
-                .role
+            name: update
+                .name
                 .as_deref()
-                .and_then(|raw| RoleName::parse(raw).map_err(|_| violations.push(FieldViolation::new("role", "does not exist"))).ok()),
+                .and_then(|raw| UserName::parse(raw).map_err(|e| violations.push(e.at("name"))).ok()),
+            role: update.role.as_deref().and_then(|raw| {
+                RoleName::parse(raw).map_err(|_| violations.push(FieldViolation::new("role", "does not exist"))).ok()
+            }),
             is_active: update.is_active,
         };
         if !violations.is_empty() {

@@ -36,7 +36,13 @@ impl JwtCodec {
         validation.set_audience(&[&audience]);
         validation.leeway = 0;
         validation.validate_exp = true;
-        Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation, issuer, audience }
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            issuer,
+            audience,
+        }
     }
 }
 
@@ -51,11 +57,13 @@ impl AccessTokenCodec for JwtCodec {
             aud: self.audience.clone(),
             jti: claims.jti,
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(|e| TokenError::Signing(e.to_string()))
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| TokenError::Signing(e.to_string()))
     }
 
     fn decode(&self, token: &str) -> Result<AccessClaims, TokenError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| TokenError::Invalid(e.to_string()))?;
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|e| TokenError::Invalid(e.to_string()))?;
         let c = data.claims;
         Ok(AccessClaims { sub: c.sub.into(), sid: c.sid.into(), iat: c.iat, exp: c.exp, jti: c.jti })
     }
@@ -74,7 +82,13 @@ mod tests {
 
     fn claims(exp_in: i64) -> AccessClaims {
         let now = chrono::Utc::now().timestamp();
-        AccessClaims { sub: Uuid::now_v7().into(), sid: Uuid::now_v7().into(), iat: now, exp: now + exp_in, jti: Uuid::now_v7() }
+        AccessClaims {
+            sub: Uuid::now_v7().into(),
+            sid: Uuid::now_v7().into(),
+            iat: now,
+            exp: now + exp_in,
+            jti: Uuid::now_v7(),
+        }
     }
 
     fn b64(v: &serde_json::Value) -> String {
@@ -97,7 +111,9 @@ mod tests {
     #[test]
     fn another_key_issuer_or_audience_is_refused() {
         let token = codec().encode(&claims(60)).unwrap();
-        assert!(JwtCodec::new(b"another-secret-another-secret-xx", "storefront", "storefront-api").decode(&token).is_err());
+        assert!(
+            JwtCodec::new(b"another-secret-another-secret-xx", "storefront", "storefront-api").decode(&token).is_err()
+        );
         assert!(JwtCodec::new(SECRET, "someone-else", "storefront-api").decode(&token).is_err());
         assert!(JwtCodec::new(SECRET, "storefront", "another-api").decode(&token).is_err());
     }

@@ -27,7 +27,8 @@ impl BcryptHasher {
     /// Builds the hasher; computes the dummy hash once (call at start-up).
     pub fn new(pepper: impl Into<Vec<u8>>, cost: u32) -> Result<Self, InfraError> {
         let pepper = pepper.into();
-        let dummy_hash = bcrypt::hash(prehash(&pepper, "storefront-dummy-password"), cost).map_err(|e| InfraError(e.to_string()))?;
+        let dummy_hash =
+            bcrypt::hash(prehash(&pepper, "storefront-dummy-password"), cost).map_err(|e| InfraError(e.to_string()))?;
         Ok(Self { inner: Arc::new(Inner { pepper, cost, dummy_hash }) })
     }
 }
@@ -35,7 +36,8 @@ impl BcryptHasher {
 /// 44 ASCII bytes whatever the password's length: well inside bcrypt's 72-byte window.
 fn prehash(pepper: &[u8], password: &str) -> String {
     // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(pepper).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(pepper).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
     mac.update(password.as_bytes());
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
@@ -62,7 +64,8 @@ impl PasswordHasher for BcryptHasher {
             Some(h) => (h.as_str().to_owned(), true),
             None => (inner.dummy_hash.clone(), false),
         };
-        let matches = on_blocking_pool(move || bcrypt::verify(prehash(&inner.pepper, password.expose()), &hash)).await?;
+        let matches =
+            on_blocking_pool(move || bcrypt::verify(prehash(&inner.pepper, password.expose()), &hash)).await?;
         // A malformed stored hash is a refusal, never a crash.
         Ok(real && matches.unwrap_or(false))
     }

@@ -204,7 +204,8 @@ mod tests {
 
     #[test]
     fn role_and_activity_changes_are_audited() {
-        let plan = plan_admin_change(&user("user", true), &change(Some("moderator"), Some(false)), 0, Utc::now()).unwrap();
+        let plan =
+            plan_admin_change(&user("user", true), &change(Some("moderator"), Some(false)), 0, Utc::now()).unwrap();
         let actions: Vec<_> = plan.audit.iter().map(|a| a.action).collect();
         assert_eq!(actions, vec![AuditAction::UserRoleChanged, AuditAction::UserDeactivated]);
         assert_eq!(plan.audit[0].details, json!({"from": "user", "to": "moderator"}));

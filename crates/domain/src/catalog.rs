@@ -427,8 +427,14 @@ mod tests {
 
     #[test]
     fn sorts_parse_with_an_optional_minus() {
-        assert_eq!("-price".parse::<ProductSort>().unwrap(), ProductSort { key: ProductSortKey::Price, descending: true });
-        assert_eq!("name".parse::<ProductSort>().unwrap(), ProductSort { key: ProductSortKey::Name, descending: false });
+        assert_eq!(
+            "-price".parse::<ProductSort>().unwrap(),
+            ProductSort { key: ProductSortKey::Price, descending: true }
+        );
+        assert_eq!(
+            "name".parse::<ProductSort>().unwrap(),
+            ProductSort { key: ProductSortKey::Name, descending: false }
+        );
         assert!("popularity".parse::<ProductSort>().is_err());
         assert!("--price".parse::<ProductSort>().is_err());
     }

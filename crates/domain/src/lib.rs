@@ -18,13 +18,15 @@ pub use admin::{
     plan_user_deletion,
 };
 pub use catalog::{
-    Category, CategoryId, CategoryName, CategoryRef, Description, PriceCents, Product, ProductFilter, ProductId, ProductName,
-    ProductSort, ProductSortKey, Rating, Review, ReviewAuthor, ReviewBody, ReviewId, Slug, Stock, rating_average,
+    Category, CategoryId, CategoryName, CategoryRef, Description, PriceCents, Product, ProductFilter, ProductId,
+    ProductName, ProductSort, ProductSortKey, Rating, Review, ReviewAuthor, ReviewBody, ReviewId, Slug, Stock,
+    rating_average,
 };
 pub use error::{FieldViolation, ValidationError};
 pub use ids::{SessionId, UserId};
 pub use orders::{
-    Order, OrderId, OrderLine, OrderRequest, OrderStatus, PlacementError, RequestedLine, Shortage, StockedProduct, price_order,
+    Order, OrderId, OrderLine, OrderRequest, OrderStatus, PlacementError, RequestedLine, Shortage, StockedProduct,
+    price_order,
 };
 pub use password::{NewPassword, PasswordHash, PlainPassword};
 pub use permission::{Permission, PermissionSet, RoleName};

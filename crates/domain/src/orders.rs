@@ -163,7 +163,10 @@ pub enum PlacementError {
 /// Prices the request against the products as they are now (read under lock): the lines
 /// with their snapshots and the total, or why it cannot be placed. Unknown products are
 /// reported before stock.
-pub fn price_order(request: &OrderRequest, products: &[StockedProduct]) -> Result<(Vec<OrderLine>, i64), PlacementError> {
+pub fn price_order(
+    request: &OrderRequest,
+    products: &[StockedProduct],
+) -> Result<(Vec<OrderLine>, i64), PlacementError> {
     let find = |id: ProductId| products.iter().find(|p| p.id == id);
     let unknown: Vec<usize> =
         request.lines().iter().enumerate().filter(|(_, l)| find(l.product_id).is_none()).map(|(i, _)| i).collect();
@@ -221,7 +224,10 @@ mod tests {
             .flat_map(|a| OrderStatus::ALL.into_iter().map(move |b| (a, b)))
             .filter(|(a, b)| a.can_become(*b))
             .collect();
-        assert_eq!(allowed, vec![(Pending, Paid), (Pending, Cancelled), (Paid, Shipped), (Paid, Cancelled), (Shipped, Delivered)]);
+        assert_eq!(
+            allowed,
+            vec![(Pending, Paid), (Pending, Cancelled), (Paid, Shipped), (Paid, Cancelled), (Shipped, Delivered)]
+        );
     }
 
     #[test]
@@ -250,7 +256,10 @@ mod tests {
         let request = OrderRequest::parse(vec![line(1, 2), line(2, 3), line(3, 9)]).unwrap();
         let err = price_order(&request, &[product(1, 1, 1), product(2, 1, 3), product(3, 1, 0)]).unwrap_err();
         let PlacementError::InsufficientStock(short) = err else { panic!("{err:?}") };
-        assert_eq!(short.iter().map(|s| (s.line, s.requested, s.available)).collect::<Vec<_>>(), vec![(0, 2, 1), (2, 9, 0)]);
+        assert_eq!(
+            short.iter().map(|s| (s.line, s.requested, s.available)).collect::<Vec<_>>(),
+            vec![(0, 2, 1), (2, 9, 0)]
+        );
     }
 
     #[test]

@@ -94,11 +94,7 @@ impl PermissionSet {
     /// The effective set for a role: `admin` always holds every permission, whatever the
     /// stored grants say.
     pub fn for_role(role: &RoleName, granted: impl IntoIterator<Item = Permission>) -> Self {
-        if role.is_admin() {
-            Self(Permission::ALL.into_iter().collect())
-        } else {
-            Self(granted.into_iter().collect())
-        }
+        if role.is_admin() { Self(Permission::ALL.into_iter().collect()) } else { Self(granted.into_iter().collect()) }
     }
 
     pub fn contains(&self, permission: Permission) -> bool {

@@ -99,7 +99,9 @@ mod tests {
 
     #[test]
     fn invalid_emails_are_refused() {
-        for raw in ["", "   ", "alice", "alice@", "@example.com", "alice@localhost", "a b@example.com", "alice@example."] {
+        for raw in
+            ["", "   ", "alice", "alice@", "@example.com", "alice@localhost", "a b@example.com", "alice@example."]
+        {
             assert!(Email::parse(raw).is_err(), "{raw:?} should be refused");
         }
     }

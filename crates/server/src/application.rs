@@ -6,8 +6,13 @@ use actix_web::dev::Server;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
-use storefront_app::ports::{ReadinessProbe, SessionRepository, SystemClock, UserRepository, UuidV7Generator};
-use storefront_app::{AccountService, AuthService, AuthSettings, StoreError};
+use storefront_app::ports::{
+    AuditLog, CategoryRepository, ProductRepository, ReadinessProbe, ReviewRepository, RoleRepository,
+    SessionRepository, SystemClock, UserAdminRepository, UserRepository, UuidV7Generator,
+};
+use storefront_app::{
+    AccessService, AccountService, AuthService, AuthSettings, CatalogService, StoreError, UserAdminService,
+};
 use storefront_auth::{BcryptHasher, JwtCodec, RandomRefreshTokens};
 use storefront_http::{AppState, HttpConfig};
 use storefront_memory::MemoryStore;
@@ -42,16 +47,60 @@ impl Store {
                 Ok(Store::Postgres(PgStore::connect(&pg_settings(settings, url))?))
             }
             None => {
-                tracing::warn!("no database URL configured: running on the IN-MEMORY store; every change is lost at exit");
+                tracing::warn!(
+                    "no database URL configured: running on the IN-MEMORY store; every change is lost at exit"
+                );
                 Ok(Store::Memory(MemoryStore::new()))
             }
         }
     }
 
-    fn ports(&self) -> (Arc<dyn UserRepository>, Arc<dyn SessionRepository>, Arc<dyn ReadinessProbe>) {
+    fn ports(&self) -> Ports {
         match self {
-            Store::Postgres(pg) => (Arc::new(pg.clone()), Arc::new(pg.clone()), Arc::new(pg.clone())),
-            Store::Memory(mem) => (Arc::new(mem.clone()), Arc::new(mem.clone()), Arc::new(mem.clone())),
+            Store::Postgres(pg) => Ports::of(pg),
+            Store::Memory(mem) => Ports::of(mem),
+        }
+    }
+}
+
+/// Every persistence port, served by one store.
+struct Ports {
+    users: Arc<dyn UserRepository>,
+    sessions: Arc<dyn SessionRepository>,
+    roles: Arc<dyn RoleRepository>,
+    user_admin: Arc<dyn UserAdminRepository>,
+    audit: Arc<dyn AuditLog>,
+    products: Arc<dyn ProductRepository>,
+    categories: Arc<dyn CategoryRepository>,
+    reviews: Arc<dyn ReviewRepository>,
+    readiness: Arc<dyn ReadinessProbe>,
+}
+
+impl Ports {
+    fn of<S>(store: &S) -> Self
+    where
+        S: UserRepository
+            + SessionRepository
+            + RoleRepository
+            + UserAdminRepository
+            + AuditLog
+            + ProductRepository
+            + CategoryRepository
+            + ReviewRepository
+            + ReadinessProbe
+            + Clone
+            + 'static,
+    {
+        Self {
+            users: Arc::new(store.clone()),
+            sessions: Arc::new(store.clone()),
+            roles: Arc::new(store.clone()),
+            user_admin: Arc::new(store.clone()),
+            audit: Arc::new(store.clone()),
+            products: Arc::new(store.clone()),
+            categories: Arc::new(store.clone()),
+            reviews: Arc::new(store.clone()),
+            readiness: Arc::new(store.clone()),
         }
     }
 }
@@ -66,11 +115,13 @@ pub fn pg_settings(settings: &Settings, url: &str) -> PgSettings {
 
 /// The services of the application over the given store.
 pub fn build_services(settings: &Settings, store: &Store) -> Result<AppState, StartupError> {
-    let (users, sessions, readiness) = store.ports();
+    let ports = store.ports();
     let hasher = Arc::new(
-        BcryptHasher::new(settings.password_pepper(), settings.auth.bcrypt_cost).map_err(|e| StartupError::Hasher(e.0))?,
+        BcryptHasher::new(settings.password_pepper(), settings.auth.bcrypt_cost)
+            .map_err(|e| StartupError::Hasher(e.0))?,
     );
-    let codec = Arc::new(JwtCodec::new(&settings.jwt_secret(), settings.auth.issuer.clone(), settings.auth.audience.clone()));
+    let codec =
+        Arc::new(JwtCodec::new(&settings.jwt_secret(), settings.auth.issuer.clone(), settings.auth.audience.clone()));
     let clock = Arc::new(SystemClock);
     let ids = Arc::new(UuidV7Generator);
     let auth_settings = AuthSettings {
@@ -78,13 +129,32 @@ pub fn build_services(settings: &Settings, store: &Store) -> Result<AppState, St
         refresh_ttl: chrono::Duration::seconds(settings.auth.refresh_ttl_secs),
         refresh_reuse_grace: chrono::Duration::seconds(settings.auth.refresh_reuse_grace_secs),
     };
-    let accounts = AccountService::new(users.clone(), hasher.clone(), clock.clone(), ids.clone());
-    let auth = AuthService::new(users, sessions, hasher, codec, Arc::new(RandomRefreshTokens), clock, ids, auth_settings);
+    let accounts = AccountService::new(ports.users.clone(), hasher.clone(), clock.clone(), ids.clone());
+    let access = AccessService::new(ports.roles, ports.audit, clock.clone());
+    let user_admin = UserAdminService::new(ports.users.clone(), ports.user_admin, clock.clone());
+    let catalog = CatalogService::new(ports.products, ports.categories, ports.reviews, clock.clone(), ids.clone());
+    let auth = AuthService::new(
+        ports.users,
+        ports.sessions,
+        hasher,
+        codec,
+        Arc::new(RandomRefreshTokens),
+        clock,
+        ids,
+        auth_settings,
+    );
     Ok(AppState {
         accounts,
         auth,
-        readiness: vec![readiness],
-        config: HttpConfig { json_limit_bytes: settings.http.json_limit_bytes, version: env!("CARGO_PKG_VERSION").to_owned() },
+        access,
+        user_admin,
+        catalog,
+        readiness: vec![ports.readiness],
+        config: HttpConfig {
+            json_limit_bytes: settings.http.json_limit_bytes,
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            currency: settings.catalog.currency.clone(),
+        },
     })
 }
 
@@ -99,9 +169,17 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let store = Store::from_settings(&settings).await?;
         let state = build_services(&settings, &store)?;
+        if matches!(store, Store::Memory(_)) && settings.catalog.seed_demo_on_memory {
+            // In the background, so the server answers at once; the catalogue fills in
+            // within a second or two.
+            let seeding = state.clone();
+            tokio::spawn(async move { seed_in_background(seeding).await });
+        }
         let address = format!("{}:{}", settings.server.host, settings.server.port);
-        let listener = TcpListener::bind(&address).map_err(|source| StartupError::Listen { address: address.clone(), source })?;
-        let port = listener.local_addr().map_err(|source| StartupError::Listen { address: address.clone(), source })?.port();
+        let listener =
+            TcpListener::bind(&address).map_err(|source| StartupError::Listen { address: address.clone(), source })?;
+        let port =
+            listener.local_addr().map_err(|source| StartupError::Listen { address: address.clone(), source })?.port();
         let mut server = actix_web::HttpServer::new(move || storefront_http::build_app(state.clone()))
             .shutdown_timeout(settings.server.shutdown_timeout_secs);
         if settings.server.workers > 0 {
@@ -120,5 +198,20 @@ impl Application {
     /// (bounded by `server.shutdown_timeout_secs`).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
+    }
+}
+
+/// Fills the in-memory store with the demo catalogue (development only).
+async fn seed_in_background(state: AppState) {
+    let seeder = crate::seed::Seeder { accounts: &state.accounts, auth: &state.auth, catalog: &state.catalog };
+    match seeder.seed_demo(crate::seed::DEMO_PRODUCTS_PER_CATEGORY).await {
+        Ok(summary) => tracing::info!(
+            products = summary.products,
+            categories = summary.categories,
+            users = summary.users,
+            password = crate::seed::DEMO_PASSWORD,
+            "demo catalogue seeded into the in-memory store; log in as admin@demo.storefront.test"
+        ),
+        Err(e) => tracing::error!(error = %e, "seeding the demo catalogue failed"),
     }
 }

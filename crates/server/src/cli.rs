@@ -28,6 +28,8 @@ pub enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Load the demo catalogue (users, categories, products, likes, reviews) into the database.
+    SeedDemo,
 }
 
 /// A failure that ends the process with a message and a non-zero status.
@@ -52,8 +54,11 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
             Ok(())
         }
         Command::CreateAdmin { email, name } => create_admin(settings, email, name).await,
+        Command::SeedDemo => seed_demo(settings).await,
         Command::Openapi => {
-            let doc = storefront_http::openapi().to_pretty_json().map_err(|e| fail("cannot render the OpenAPI document", e))?;
+            let doc = storefront_http::openapi()
+                .to_pretty_json()
+                .map_err(|e| fail("cannot render the OpenAPI document", e))?;
             use std::io::Write;
             writeln!(std::io::stdout(), "{doc}").map_err(|e| fail("cannot write", e))
         }
@@ -70,7 +75,8 @@ async fn create_admin(settings: Settings, email: String, name: String) -> Result
     }
     let password = match std::env::var("STOREFRONT_ADMIN_PASSWORD") {
         Ok(p) if !p.is_empty() => p,
-        _ => rpassword::prompt_password("Password for the new admin: ").map_err(|e| fail("cannot read the password", e))?,
+        _ => rpassword::prompt_password("Password for the new admin: ")
+            .map_err(|e| fail("cannot read the password", e))?,
     };
     let store = Store::from_settings(&settings).await.map_err(|e| fail("cannot open the database", e))?;
     let services = build_services(&settings, &store).map_err(|e| fail("cannot start", e))?;
@@ -87,4 +93,17 @@ async fn create_admin(settings: Settings, email: String, name: String) -> Result
         ))),
         Err(e) => Err(fail("cannot create the admin", e)),
     }
+}
+
+async fn seed_demo(settings: Settings) -> Result<(), CliError> {
+    if settings.database.url.is_none() {
+        return Err(CliError(no_database("seed-demo")));
+    }
+    let store = Store::from_settings(&settings).await.map_err(|e| fail("cannot open the database", e))?;
+    let state = build_services(&settings, &store).map_err(|e| fail("cannot start", e))?;
+    let seeder = crate::seed::Seeder { accounts: &state.accounts, auth: &state.auth, catalog: &state.catalog };
+    let summary =
+        seeder.seed_demo(crate::seed::DEMO_PRODUCTS_PER_CATEGORY).await.map_err(|e| fail("seeding failed", e))?;
+    tracing::info!(?summary, password = crate::seed::DEMO_PASSWORD, "demo catalogue loaded");
+    Ok(())
 }

@@ -48,6 +48,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
     pub http: HttpSettings,
+    pub catalog: CatalogSettings,
     pub log: LogSettings,
     #[serde(skip, default = "default_env")]
     pub env: RunEnv,
@@ -106,6 +107,14 @@ pub struct HttpSettings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+pub struct CatalogSettings {
+    /// ISO 4217 code of every price; one per deployment.
+    pub currency: String,
+    /// Seed the demo catalogue into the in-memory store at start-up (development).
+    pub seed_demo_on_memory: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
 pub struct LogSettings {
     pub format: LogFormat,
     pub filter: String,
@@ -141,7 +150,8 @@ impl Settings {
             RunEnv::Test => EMBEDDED_TEST,
             RunEnv::Production => EMBEDDED_PRODUCTION,
         };
-        let dir = std::env::var_os("STOREFRONT_CONFIG_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("config"));
+        let dir =
+            std::env::var_os("STOREFRONT_CONFIG_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("config"));
         let config = Config::builder()
             .add_source(File::from_str(EMBEDDED_DEFAULT, FileFormat::Toml))
             .add_source(File::from_str(embedded_env, FileFormat::Toml))
@@ -182,6 +192,10 @@ impl Settings {
         }
         if self.auth.access_ttl_secs <= 0 || self.auth.refresh_ttl_secs <= 0 || self.auth.refresh_reuse_grace_secs < 0 {
             return Err(SettingsError::Invalid("token lifetimes must be positive".into()));
+        }
+        let currency = &self.catalog.currency;
+        if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
+            return Err(SettingsError::Invalid("catalog.currency must be an ISO 4217 code such as USD".into()));
         }
         if self.http.json_limit_bytes == 0 {
             return Err(SettingsError::Invalid("http.json_limit_bytes must be positive".into()));

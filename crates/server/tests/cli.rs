@@ -45,7 +45,8 @@ async fn create_admin_without_a_database_says_what_is_missing() {
 
 #[test]
 fn openapi_prints_a_3_1_document() {
-    let output = Command::new(env!("CARGO_BIN_EXE_storefront")).arg("openapi").env("STOREFRONT_ENV", "test").output().unwrap();
+    let output =
+        Command::new(env!("CARGO_BIN_EXE_storefront")).arg("openapi").env("STOREFRONT_ENV", "test").output().unwrap();
     assert!(output.status.success());
     let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));

@@ -47,7 +47,8 @@ impl TestApp {
     }
 
     async fn login(&self, email: &str, password: &str) -> Value {
-        let (status, body) = self.post_json("/api/v1/auth/login", json!({ "email": email, "password": password }), None).await;
+        let (status, body) =
+            self.post_json("/api/v1/auth/login", json!({ "email": email, "password": password }), None).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         body
     }
@@ -63,7 +64,8 @@ async fn a_user_registers_logs_in_refreshes_and_a_replayed_refresh_token_revokes
     let email = "Grace.Hopper@Example.com";
     let password = "compilers are fun 1952";
 
-    let (status, user) = app.post_json("/api/v1/users", json!({"email": email, "password": password, "name": "Grace"}), None).await;
+    let (status, user) =
+        app.post_json("/api/v1/users", json!({"email": email, "password": password, "name": "Grace"}), None).await;
     assert_eq!(status, StatusCode::CREATED, "{user}");
     assert_eq!(user["email"], "grace.hopper@example.com");
 
@@ -106,7 +108,11 @@ async fn a_user_registers_logs_in_refreshes_and_a_replayed_refresh_token_revokes
 async fn concurrent_refreshes_with_one_token_let_exactly_one_win_on_postgres() {
     let app = spawn_app(|_| {}).await;
     let (status, _) = app
-        .post_json("/api/v1/users", json!({"email": "race@example.com", "password": "racing the clock 42", "name": "Racer"}), None)
+        .post_json(
+            "/api/v1/users",
+            json!({"email": "race@example.com", "password": "racing the clock 42", "name": "Racer"}),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED);
     let tokens = app.login("race@example.com", "racing the clock 42").await;

@@ -85,7 +85,13 @@ pub trait RoleRepository: Send + Sync {
     ///
     /// # Errors
     /// MUST return `NotFound` for an unknown role.
-    async fn set_grant(&self, role: &RoleName, permission: Permission, granted: bool, ctx: AuditContext) -> Result<(), StoreError>;
+    async fn set_grant(
+        &self,
+        role: &RoleName,
+        permission: Permission,
+        granted: bool,
+        ctx: AuditContext,
+    ) -> Result<(), StoreError>;
 }
 
 #[async_trait]

@@ -104,7 +104,12 @@ pub trait CategoryRepository: Send + Sync {
     /// # Errors
     /// MUST return `NotFound` for an unknown category and `Conflict` when the new slug is
     /// another category's.
-    async fn update(&self, id: CategoryId, name: Option<&CategoryName>, slug: Option<&Slug>) -> Result<Category, StoreError>;
+    async fn update(
+        &self,
+        id: CategoryId,
+        name: Option<&CategoryName>,
+        slug: Option<&Slug>,
+    ) -> Result<Category, StoreError>;
 
     /// Deletes a category; its products lose the link.
     ///

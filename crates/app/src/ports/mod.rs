@@ -14,8 +14,8 @@ pub use admin::{
 };
 pub use catalog::{CategoryRepository, NewProduct, NewReview, ProductChanges, ProductRepository, ReviewRepository};
 pub use orders::{
-    BusinessStats, IdempotencyBegin, IdempotencyStore, LowStockProduct, NewOrder, OrderFilter, OrderRepository, StoredResponse,
-    TopProduct, TransitionOutcome,
+    BusinessStats, IdempotencyBegin, IdempotencyStore, LowStockProduct, NewOrder, OrderFilter, OrderRepository,
+    StoredResponse, TopProduct, TransitionOutcome,
 };
 pub use security::{AccessClaims, AccessTokenCodec, PasswordHasher, RefreshTokenHash, RefreshTokenMint, TokenError};
 pub use sessions::{NewRefreshToken, NewSession, RotateOutcome, SessionRepository};

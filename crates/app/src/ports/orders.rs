@@ -29,7 +29,9 @@ pub struct OrderFilter {
 pub enum TransitionOutcome {
     Moved(Order),
     /// The order's current status does not allow the move.
-    Refused { current: OrderStatus },
+    Refused {
+        current: OrderStatus,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,7 +86,12 @@ pub trait OrderRepository: Send + Sync {
     ///
     /// # Errors
     /// MUST return `NotFound` for an unknown order.
-    async fn transition(&self, id: OrderId, to: OrderStatus, now: DateTime<Utc>) -> Result<TransitionOutcome, StoreError>;
+    async fn transition(
+        &self,
+        id: OrderId,
+        to: OrderStatus,
+        now: DateTime<Utc>,
+    ) -> Result<TransitionOutcome, StoreError>;
 
     /// Whether the user has a non-cancelled order of the product (a verified purchase).
     async fn has_bought(&self, user: UserId, product: ProductId) -> Result<bool, StoreError>;
@@ -131,7 +138,13 @@ pub trait IdempotencyStore: Send + Sync {
     ) -> Result<IdempotencyBegin, StoreError>;
 
     /// Stores the response of a claimed key.
-    async fn complete(&self, user: UserId, key: &str, response: StoredResponse, now: DateTime<Utc>) -> Result<(), StoreError>;
+    async fn complete(
+        &self,
+        user: UserId,
+        key: &str,
+        response: StoredResponse,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
 
     /// Forgets a claimed key without storing anything (a 422, a failure).
     async fn release(&self, user: UserId, key: &str) -> Result<(), StoreError>;

@@ -3,7 +3,9 @@
 use crate::StoreError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use storefront_domain::{Email, PasswordHash, PermissionSet, RoleName, SessionId, User, UserCredentials, UserId, UserName};
+use storefront_domain::{
+    Email, PasswordHash, PermissionSet, RoleName, SessionId, User, UserCredentials, UserId, UserName,
+};
 
 /// A user to insert.
 #[derive(Debug, Clone)]
@@ -54,14 +56,21 @@ pub trait UserRepository: Send + Sync {
     /// # Errors
     /// MUST return `NotFound` for an unknown user and `EmailTaken` when the new email
     /// belongs to another user.
-    async fn update_profile(&self, id: UserId, changes: ProfileChanges, now: DateTime<Utc>) -> Result<User, StoreError>;
+    async fn update_profile(&self, id: UserId, changes: ProfileChanges, now: DateTime<Utc>)
+    -> Result<User, StoreError>;
 
     /// Stores a new password hash and, in the same transaction, ends every session of the
     /// user except `keep`.
     ///
     /// # Errors
     /// MUST return `NotFound` for an unknown user.
-    async fn change_password(&self, id: UserId, hash: PasswordHash, keep: SessionId, now: DateTime<Utc>) -> Result<(), StoreError>;
+    async fn change_password(
+        &self,
+        id: UserId,
+        hash: PasswordHash,
+        keep: SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
 
     /// Deletes the user and everything that belongs only to it (sessions, refresh tokens).
     ///
@@ -72,5 +81,10 @@ pub trait UserRepository: Send + Sync {
     /// In one round trip: the user, if it exists and is active, whose session `session` is
     /// still active at `now`, with the effective permissions of its current role.
     /// `None` otherwise.
-    async fn load_principal(&self, id: UserId, session: SessionId, now: DateTime<Utc>) -> Result<Option<Principal>, StoreError>;
+    async fn load_principal(
+        &self,
+        id: UserId,
+        session: SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Principal>, StoreError>;
 }

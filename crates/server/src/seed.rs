@@ -1,0 +1,163 @@
+//! `seed-demo`: a realistic demo catalogue (users, categories, a few hundred products,
+//! likes and reviews), created through the application services exactly as API clients
+//! would create it, so it works on either store and obeys every rule.
+
+use storefront_app::ports::PageRequest;
+use storefront_app::{
+    AccountService, AppError, AuthService, CatalogService, ClientContext, Principal, ProductInput, Registration,
+    ReviewInput,
+};
+use storefront_domain::{PlainPassword, ProductFilter, ProductSort, RoleName};
+
+/// The password of every demo account (development data only).
+pub const DEMO_PASSWORD: &str = "storefront demo 2026";
+
+/// Products per category of the demo catalogue (8 categories).
+pub const DEMO_PRODUCTS_PER_CATEGORY: usize = 40;
+
+/// What `seed_demo` created.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SeedSummary {
+    pub users: usize,
+    pub categories: usize,
+    pub products: usize,
+    pub likes: usize,
+    pub reviews: usize,
+}
+
+/// The services the seeder uses.
+pub struct Seeder<'a> {
+    pub accounts: &'a AccountService,
+    pub auth: &'a AuthService,
+    pub catalog: &'a CatalogService,
+}
+
+const USERS: [(&str, &str, &str); 5] = [
+    ("admin@demo.storefront.test", "Dana Admin", RoleName::ADMIN),
+    ("moderator@demo.storefront.test", "Milo Moderator", RoleName::MODERATOR),
+    ("alice@demo.storefront.test", "Alice Archer", RoleName::USER),
+    ("bob@demo.storefront.test", "Bob Baker", RoleName::USER),
+    ("carol@demo.storefront.test", "Carol Chen", RoleName::USER),
+];
+
+const CATEGORIES: [(&str, &[&str]); 8] = [
+    ("Books", &["Novel", "Cookbook", "Atlas", "Field Guide", "Poetry Collection", "Biography"]),
+    ("Electronics", &["Headphones", "Charger", "Keyboard", "Webcam", "Speaker", "E-Reader"]),
+    ("Home & Garden", &["Planter", "Watering Can", "Throw Blanket", "Lamp", "Doormat", "Vase"]),
+    ("Kitchen", &["Chef's Knife", "Cast-Iron Pan", "Teapot", "Cutting Board", "Mixing Bowl", "Grinder"]),
+    ("Outdoors", &["Tent", "Backpack", "Water Bottle", "Headlamp", "Hammock", "Trekking Poles"]),
+    ("Toys & Games", &["Puzzle", "Board Game", "Kite", "Building Set", "Yo-Yo", "Card Deck"]),
+    ("Clothing", &["Rain Jacket", "Wool Socks", "Scarf", "Beanie", "Hoodie", "Gloves"]),
+    ("Office", &["Notebook", "Fountain Pen", "Desk Organizer", "Stapler", "Planner", "Monitor Stand"]),
+];
+
+const ADJECTIVES: [&str; 8] = ["Classic", "Compact", "Deluxe", "Everyday", "Handmade", "Rustic", "Modern", "Travel"];
+const COLOURS: [&str; 6] = ["Oak", "Slate", "Crimson", "Sage", "Ivory", "Midnight"];
+
+/// A small deterministic generator, so every seeded catalogue is the same.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+impl Seeder<'_> {
+    /// Seeds the demo data; `Conflict` if the demo accounts exist already.
+    pub async fn seed_demo(&self, products_per_category: usize) -> Result<SeedSummary, AppError> {
+        let mut summary = SeedSummary::default();
+        let mut principals = Vec::new();
+        for (email, name, role) in USERS {
+            let role = RoleName::parse(role).map_err(|e| AppError::Internal(e.to_string()))?;
+            let registration =
+                Registration { email: email.into(), password: PlainPassword::new(DEMO_PASSWORD), name: name.into() };
+            match self.accounts.create_with_role(registration, role).await {
+                Ok(_) => summary.users += 1,
+                Err(AppError::EmailTaken) => {
+                    return Err(AppError::Conflict(format!("the demo data is already there ({email} exists)")));
+                }
+                Err(e) => return Err(e),
+            }
+            principals.push(self.principal(email).await?);
+        }
+
+        let mut rng = Lcg(0x5EED);
+        let mut product_ids = Vec::new();
+        for (category_name, nouns) in CATEGORIES {
+            let category = self.catalog.create_category(category_name, None).await?;
+            summary.categories += 1;
+            for i in 0..products_per_category {
+                let noun = nouns[i % nouns.len()];
+                let name = format!(
+                    "{} {} {}",
+                    ADJECTIVES[rng.below(ADJECTIVES.len() as u64) as usize],
+                    COLOURS[rng.below(COLOURS.len() as u64) as usize],
+                    noun
+                );
+                let owner = &principals[2 + rng.below(3) as usize];
+                let price_cents = 199 + rng.below(400) as i64 * 50;
+                let stock = if rng.below(10) == 0 { rng.below(6) as i64 } else { 5 + rng.below(200) as i64 };
+                let input = ProductInput {
+                    name: Some(name.clone()),
+                    description: Some(format!(
+                        "{name}: a {} {} from our {} range, built to last.",
+                        ADJECTIVES[rng.below(ADJECTIVES.len() as u64) as usize].to_lowercase(),
+                        noun.to_lowercase(),
+                        category_name.to_lowercase()
+                    )),
+                    price_cents: Some(price_cents),
+                    stock: Some(stock),
+                    category_ids: Some(vec![category.id]),
+                };
+                let product = self.catalog.create_product(owner, input).await?;
+                product_ids.push((product.id, product.owner_id));
+                summary.products += 1;
+            }
+        }
+
+        for (index, (product_id, owner_id)) in product_ids.iter().enumerate() {
+            for (who, principal) in principals.iter().enumerate() {
+                if rng.below(3) == 0 {
+                    self.catalog.set_like(principal, *product_id, true).await?;
+                    summary.likes += 1;
+                }
+                let may_review = principal.user.id != *owner_id && (index + who) % 4 == 0;
+                if may_review {
+                    let rating = 1 + (rng.below(5) as i64).max(rng.below(5) as i64);
+                    let input = ReviewInput { rating: Some(rating), body: Some(review_text(rating).into()) };
+                    self.catalog.create_review(principal, *product_id, input).await?;
+                    summary.reviews += 1;
+                }
+            }
+        }
+        Ok(summary)
+    }
+
+    async fn principal(&self, email: &str) -> Result<Principal, AppError> {
+        let client = ClientContext { user_agent: Some("storefront seed-demo".into()), ip: None };
+        let tokens = self.auth.login(email, &PlainPassword::new(DEMO_PASSWORD), client).await?;
+        self.auth.authenticate(&tokens.access_token).await
+    }
+}
+
+fn review_text(rating: i64) -> &'static str {
+    match rating {
+        5 => "Excellent — exactly as described and it arrived quickly.",
+        4 => "Very good, would buy again.",
+        3 => "Does the job; nothing special.",
+        2 => "Not great: the finish could be better.",
+        _ => "Disappointing, I returned it.",
+    }
+}
+
+/// How many products the catalogue holds now (for the start-up log line).
+pub async fn product_count(catalog: &CatalogService) -> Result<u64, AppError> {
+    let page = PageRequest { limit: 1, offset: 0 };
+    Ok(catalog.list_products(ProductFilter::default(), ProductSort::default(), page, None).await?.total)
+}
