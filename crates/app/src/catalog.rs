@@ -219,6 +219,11 @@ impl CatalogService {
         Ok(self.reviews.list_for_product(product, page).await?)
     }
 
+    /// One review (public, like the product's review list).
+    pub async fn review(&self, id: ReviewId) -> Result<Review, AppError> {
+        self.reviews.get(id).await?.ok_or(AppError::NotFound)
+    }
+
     /// Reviews a product: once per user, never one's own product.
     pub async fn create_review(
         &self,

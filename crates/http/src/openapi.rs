@@ -85,6 +85,7 @@ with the password flow (your email as username; leave the client fields empty)."
         categories::delete_category,
         reviews::list_reviews,
         reviews::create_review,
+        reviews::get_review,
         reviews::update_review,
         reviews::delete_review,
     ),

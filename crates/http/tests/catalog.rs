@@ -648,6 +648,10 @@ async fn a_review_is_created_with_its_location_and_listed_newest_first() {
     assert_eq!((first["rating"].clone(), first["body"].clone()), (json!(5), json!("Sturdy and beautiful.")));
     assert_eq!(first["verified_purchase"], false);
     assert_eq!(first["created_at"], first["updated_at"]);
+    let location = reply.header("location").unwrap().to_owned();
+    assert_eq!(get(&app, &location, None).await.json(), first, "the Location is readable");
+    let unknown = format!("/api/v1/reviews/{}", uuid::Uuid::now_v7());
+    assert_eq!(get(&app, &unknown, None).await.status, StatusCode::NOT_FOUND);
 
     let second = create_review(&app, &reviewers[1].access, id, 3).await;
     assert_eq!(second["body"], "", "the body defaults to empty");

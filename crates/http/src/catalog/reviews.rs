@@ -20,7 +20,7 @@ use uuid::Uuid;
 pub fn resources() -> Vec<Resource> {
     vec![
         Endpoint::new("/products/{id}/reviews").get(list_reviews).post(create_review).build(),
-        Endpoint::new("/reviews/{id}").patch(update_review).delete(delete_review).build(),
+        Endpoint::new("/reviews/{id}").get(get_review).patch(update_review).delete(delete_review).build(),
     ]
 }
 
@@ -248,6 +248,26 @@ pub async fn update_review(
     let id: ReviewId = path_id(&id)?;
     let ApiJson(body) = body?;
     let review = state.catalog.update_review(&caller, id, body.into()).await?;
+    Ok(HttpResponse::Ok().json(ReviewResponse::from(review)))
+}
+
+/// A review
+///
+/// Where the `Location` of a created review points.
+#[utoipa::path(
+    get,
+    path = "/api/v1/reviews/{id}",
+    tag = "reviews",
+    operation_id = "get_review",
+    params(("id" = Uuid, Path, description = "The review's id")),
+    responses(
+        (status = 200, description = "The review", body = ReviewResponse),
+        (status = 404, response = NotFound),
+        ServerErrors,
+    )
+)]
+pub async fn get_review(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, ApiError> {
+    let review = state.catalog.review(path_id(&id)?).await?;
     Ok(HttpResponse::Ok().json(ReviewResponse::from(review)))
 }
 
