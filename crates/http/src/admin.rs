@@ -8,7 +8,7 @@
 use crate::AppState;
 use crate::accounts::UserResponse;
 use crate::error::{ApiError, FieldError};
-use crate::extract::{ApiJson, ApiQuery, Paginated, Pagination, present};
+use crate::extract::{ApiJson, ApiQuery, Paginated, Pagination, merge_errors, present};
 use crate::openapi::{Conflict, JsonBodyErrors, NotFound, PermissionErrors, ServerErrors, ValidationFailed};
 use crate::permissions::{RequirePermission, RolesManage, UsersManage, UsersRead};
 use crate::routing::Endpoint;
@@ -358,16 +358,4 @@ pub async fn audit_log(
     let (filter, pagination) = merge_errors(filter, pagination)?;
     let page = state.access.audit_log(&filter, pagination.page()).await?;
     Ok(HttpResponse::Ok().json(Paginated::<AuditEntryResponse>::new(page, pagination)))
-}
-
-/// Both values, or one 422 naming every invalid field of both.
-fn merge_errors<A, B>(a: Result<A, ApiError>, b: Result<B, ApiError>) -> Result<(A, B), ApiError> {
-    match (a, b) {
-        (Ok(a), Ok(b)) => Ok((a, b)),
-        (Err(ApiError::Validation(mut first)), Err(ApiError::Validation(second))) => {
-            first.extend(second);
-            Err(ApiError::Validation(first))
-        }
-        (Err(e), _) | (_, Err(e)) => Err(e),
-    }
 }

@@ -11,7 +11,7 @@ pub mod products;
 pub mod reviews;
 
 use crate::error::ApiError;
-use crate::extract::Authenticated;
+use crate::extract::{Authenticated, merge_errors};
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, Resource};
 use futures::future::LocalBoxFuture;
@@ -56,16 +56,4 @@ impl FromRequest for Viewer {
 /// A path id that is not a UUID names no resource.
 fn path_id<T: From<Uuid>>(raw: &str) -> Result<T, ApiError> {
     Uuid::parse_str(raw).map(T::from).map_err(|_| ApiError::NotFound)
-}
-
-/// Both values, or one 422 naming every invalid field of both.
-fn merge_errors<A, B>(a: Result<A, ApiError>, b: Result<B, ApiError>) -> Result<(A, B), ApiError> {
-    match (a, b) {
-        (Ok(a), Ok(b)) => Ok((a, b)),
-        (Err(ApiError::Validation(mut first)), Err(ApiError::Validation(second))) => {
-            first.extend(second);
-            Err(ApiError::Validation(first))
-        }
-        (Err(e), _) | (_, Err(e)) => Err(e),
-    }
 }

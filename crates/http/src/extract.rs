@@ -495,6 +495,18 @@ impl FromRequest for ClientInfo {
     }
 }
 
+/// Both values, or one 422 naming every invalid field of both.
+pub(crate) fn merge_errors<A, B>(a: Result<A, ApiError>, b: Result<B, ApiError>) -> Result<(A, B), ApiError> {
+    match (a, b) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (Err(ApiError::Validation(mut first)), Err(ApiError::Validation(second))) => {
+            first.extend(second);
+            Err(ApiError::Validation(first))
+        }
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
