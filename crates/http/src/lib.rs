@@ -10,6 +10,7 @@ mod docs;
 mod error;
 mod extract;
 mod health;
+mod metrics;
 mod middleware;
 mod openapi;
 pub mod permissions;
@@ -82,6 +83,7 @@ pub fn build_app(
         InitError = (),
     >,
 > {
+    metrics::install();
     App::new()
         .app_data(web::Data::new(state))
         // A path id that is not a UUID names no resource.
@@ -92,6 +94,7 @@ pub fn build_app(
         )
         .service(health::resources())
         .service(docs::resources())
+        .service(metrics::resources())
         .service(
             web::scope(API_PREFIX)
                 .service(accounts::resources())

@@ -84,10 +84,13 @@ where
                 Ok(response) => Ok(response.map_into_boxed_body()),
                 Err(error) => Err(error),
             };
-            let status = match &outcome {
-                Ok(response) => response.status(),
-                Err(error) => error.as_response_error().status_code(),
+            let (status, route) = match &outcome {
+                Ok(response) => {
+                    (response.status(), response.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned()))
+                }
+                Err(error) => (error.as_response_error().status_code(), "unmatched".to_owned()),
             };
+            crate::metrics::record_request(method.as_str(), route, status, started.elapsed().as_secs_f64());
             tracing::info!(
                 method = %method,
                 path = %path,
