@@ -101,9 +101,4 @@ impl AccountService {
         let hash = self.hasher.hash(new.as_plain()).await?;
         Ok(self.users.change_password(principal.user.id, hash, principal.session_id, self.clock.now()).await?)
     }
-
-    /// Deletes the caller's account and everything that is only its own.
-    pub async fn delete_self(&self, principal: &Principal) -> Result<(), AppError> {
-        Ok(self.users.delete(principal.user.id).await?)
-    }
 }

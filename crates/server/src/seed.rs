@@ -2,12 +2,11 @@
 //! likes and reviews), created through the application services exactly as API clients
 //! would create it, so it works on either store and obeys every rule.
 
-use storefront_app::ports::PageRequest;
 use storefront_app::{
     AccountService, AppError, AuthService, CatalogService, ClientContext, Principal, ProductInput, Registration,
     ReviewInput,
 };
-use storefront_domain::{PlainPassword, ProductFilter, ProductSort, RoleName};
+use storefront_domain::{PlainPassword, RoleName};
 
 /// The password of every demo account (development data only).
 pub const DEMO_PASSWORD: &str = "storefront demo 2026";
@@ -154,10 +153,4 @@ fn review_text(rating: i64) -> &'static str {
         2 => "Not great: the finish could be better.",
         _ => "Disappointing, I returned it.",
     }
-}
-
-/// How many products the catalogue holds now (for the start-up log line).
-pub async fn product_count(catalog: &CatalogService) -> Result<u64, AppError> {
-    let page = PageRequest { limit: 1, offset: 0 };
-    Ok(catalog.list_products(ProductFilter::default(), ProductSort::default(), page, None).await?.total)
 }
