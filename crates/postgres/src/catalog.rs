@@ -93,12 +93,12 @@ fn on_constraint(err: DieselError, mapping: impl FnOnce(&str) -> Option<StoreErr
 }
 
 /// `LIMIT` and `OFFSET` of a page; an offset beyond `i64` is simply past the end.
-fn limit_offset(page: PageRequest) -> (i64, i64) {
+pub(crate) fn limit_offset(page: PageRequest) -> (i64, i64) {
     (i64::from(page.limit), i64::try_from(page.offset).unwrap_or(i64::MAX))
 }
 
 /// A count read from the database as the ports' unsigned count.
-fn count(value: i64, what: &str) -> Result<u64, StoreError> {
+pub(crate) fn count(value: i64, what: &str) -> Result<u64, StoreError> {
     u64::try_from(value).map_err(|_| StoreError::Internal(format!("negative {what}: {value}")))
 }
 

@@ -7,6 +7,7 @@ mod audit;
 mod catalog;
 mod error;
 mod migrations;
+mod orders;
 mod readiness;
 mod roles;
 mod schema;

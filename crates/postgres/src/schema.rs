@@ -125,6 +125,42 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    orders (id) {
+        id -> Uuid,
+        user_id -> Nullable<Uuid>,
+        status -> Text,
+        total_cents -> BigInt,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    order_lines (order_id, line_no) {
+        order_id -> Uuid,
+        line_no -> Integer,
+        product_id -> Uuid,
+        product_name -> Text,
+        unit_price_cents -> BigInt,
+        quantity -> BigInt,
+        line_total_cents -> BigInt,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (user_id, key) {
+        user_id -> Uuid,
+        key -> Text,
+        fingerprint -> Text,
+        created_at -> Timestamptz,
+        completed_at -> Nullable<Timestamptz>,
+        response_status -> Nullable<SmallInt>,
+        response_location -> Nullable<Text>,
+        response_body -> Nullable<Bytea>,
+    }
+}
+
 diesel::joinable!(role_permissions -> roles (role_name));
 diesel::joinable!(role_permissions -> permissions (permission));
 diesel::joinable!(users -> roles (role));
@@ -137,6 +173,9 @@ diesel::joinable!(likes -> users (user_id));
 diesel::joinable!(likes -> products (product_id));
 diesel::joinable!(reviews -> products (product_id));
 diesel::joinable!(reviews -> users (author_id));
+diesel::joinable!(orders -> users (user_id));
+diesel::joinable!(order_lines -> orders (order_id));
+diesel::joinable!(idempotency_keys -> users (user_id));
 
 // `audit_log` joins nothing: its `actor_id` deliberately has no foreign key.
 diesel::allow_tables_to_appear_in_same_query!(
@@ -151,6 +190,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     product_categories,
     likes,
     reviews,
+    orders,
+    order_lines,
+    idempotency_keys,
 );
 
 #[cfg(test)]
@@ -178,6 +220,8 @@ mod tests {
             "smallint" => "int2".to_owned(),
             "integer" => "int4".to_owned(),
             "bigint" => "int8".to_owned(),
+            // diesel's `Bytea` is an alias of `Binary`.
+            "binary" => "bytea".to_owned(),
             _ => inner,
         };
         (name.to_owned(), udt, nullable)
@@ -236,6 +280,26 @@ mod tests {
             declared!(product_categories: product_id, category_id),
             declared!(likes: user_id, product_id, created_at),
             declared!(reviews: id, product_id, author_id, rating, body, created_at, updated_at),
+            declared!(orders: id, user_id, status, total_cents, created_at, updated_at),
+            declared!(
+                order_lines: order_id,
+                line_no,
+                product_id,
+                product_name,
+                unit_price_cents,
+                quantity,
+                line_total_cents,
+            ),
+            declared!(
+                idempotency_keys: user_id,
+                key,
+                fingerprint,
+                created_at,
+                completed_at,
+                response_status,
+                response_location,
+                response_body,
+            ),
         ];
         let database = TestDatabase::create().await;
         let mut conn = AsyncPgConnection::establish(&database.url).await.unwrap();

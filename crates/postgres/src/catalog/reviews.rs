@@ -9,7 +9,7 @@ use crate::schema::reviews;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, SmallInt, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{BigInt, Bool, Nullable, SmallInt, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
 use storefront_app::StoreError;
 use storefront_app::ports::{NewReview, Page, PageRequest, ReviewRepository};
@@ -21,9 +21,14 @@ const REVIEWS_AUTHOR_PRODUCT_KEY: &str = "reviews_author_id_product_id_key";
 const REVIEWS_PRODUCT_FKEY: &str = "reviews_product_id_fkey";
 const REVIEWS_AUTHOR_FKEY: &str = "reviews_author_id_fkey";
 
-/// A review as shown, over a review row source `r` joined with its author `u`.
+/// A review as shown, over a review row source `r` joined with its author `u`. A purchase
+/// is verified by a non-cancelled order of the author's with a line of the product (one
+/// probe of `order_lines_product_id_idx` per review).
 const REVIEW_COLUMNS: &str = "\
-r.id, r.product_id, r.author_id, u.name AS author_name, r.rating, r.body, r.created_at, r.updated_at";
+r.id, r.product_id, r.author_id, u.name AS author_name, r.rating, r.body, r.created_at, r.updated_at, \
+EXISTS (SELECT 1 FROM order_lines ol JOIN orders o ON o.id = ol.order_id \
+        WHERE ol.product_id = r.product_id AND o.user_id = r.author_id AND o.status <> 'cancelled') \
+    AS verified_purchase";
 
 /// Inserts a review and answers it as shown, in one statement.
 const CREATE: &str = "\
@@ -59,6 +64,8 @@ struct ReviewRow {
     created_at: DateTime<Utc>,
     #[diesel(sql_type = Timestamptz)]
     updated_at: DateTime<Utc>,
+    #[diesel(sql_type = Bool)]
+    verified_purchase: bool,
 }
 
 /// One row of a page: the total, and a review unless the page is empty.
@@ -82,8 +89,7 @@ impl TryFrom<ReviewRow> for Review {
             author: ReviewAuthor { id: UserId(row.author_id), name: row.author_name },
             rating,
             body: row.body,
-            // Orders do not exist yet, so no review can be backed by a purchase.
-            verified_purchase: false,
+            verified_purchase: row.verified_purchase,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })

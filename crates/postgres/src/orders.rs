@@ -1,0 +1,528 @@
+//! `OrderRepository` on PostgreSQL: placement and cancellation take and give back stock in
+//! one transaction each, with the product rows locked in id order first (so that no two
+//! transactions wait on each other in a cycle); the listing, a page with its lines and total
+//! in one statement; the statistics, by aggregate queries in one read-only snapshot.
+//!
+//! Every transaction here locks product rows before order rows, as a user's deletion does
+//! (its catalogue, then the user, then its orders through `ON DELETE SET NULL`).
+
+mod idempotency;
+
+use crate::error::TxError;
+use crate::{PgStore, error, retrying};
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::{OptionalExtension, QueryableByName};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use storefront_app::StoreError;
+use storefront_app::ports::{
+    BusinessStats, LowStockProduct, NewOrder, OrderFilter, OrderRepository, Page, PageRequest, TopProduct,
+    TransitionOutcome,
+};
+use storefront_domain::{
+    Order, OrderId, OrderLine, OrderStatus, PlacementError, ProductId, StockedProduct, UserId, price_order,
+};
+use uuid::Uuid;
+
+/// Most products the statistics rank by units sold.
+const TOP_PRODUCTS: i64 = 10;
+/// Most products the statistics list as low on stock.
+const LOW_STOCK_PRODUCTS: i64 = 50;
+/// How far back the statistics count a user as new.
+const NEW_USER_WINDOW: Duration = Duration::days(7);
+
+const ORDERS_PKEY: &str = "orders_pkey";
+const ORDERS_USER_FKEY: &str = "orders_user_id_fkey";
+
+/// The statuses whose orders count as sold (`OrderStatus::counts_as_sold`), as SQL.
+const SOLD: &str = "('paid', 'shipped', 'delivered')";
+
+/// The request's products, locked in id order for the rest of the transaction (the sort
+/// runs below the locking, so every placement locks shared products in the same order).
+const LOCK_PRODUCTS: &str = "\
+SELECT id, name, price_cents, stock FROM products WHERE id = ANY($1) ORDER BY id FOR UPDATE";
+
+/// Takes the stock of every line and writes the order and its lines, in one statement (the
+/// foreign keys are checked at its end, once every row is there).
+const WRITE_ORDER: &str = "\
+WITH taken AS (
+    UPDATE products p SET stock = p.stock - l.quantity
+    FROM unnest($2::uuid[], $3::bigint[]) AS l (product_id, quantity)
+    WHERE p.id = l.product_id
+    RETURNING p.id
+), placed AS (
+    INSERT INTO orders (id, user_id, status, total_cents, created_at, updated_at)
+    VALUES ($1, $4, 'pending', $5, $6, $6)
+), lines AS (
+    INSERT INTO order_lines (order_id, line_no, product_id, product_name, unit_price_cents, quantity, line_total_cents)
+    SELECT $1, l.line_no, l.product_id, l.product_name, l.unit_price_cents, l.quantity, l.line_total_cents
+    FROM unnest($7::int[], $2::uuid[], $8::text[], $9::bigint[], $3::bigint[], $10::bigint[])
+        AS l (line_no, product_id, product_name, unit_price_cents, quantity, line_total_cents)
+)
+SELECT count(*) AS n FROM taken";
+
+/// The products an order's lines name that still exist, locked in id order.
+const LOCK_PRODUCTS_OF_ORDER: &str = "\
+SELECT p.id FROM products p
+WHERE p.id IN (SELECT product_id FROM order_lines WHERE order_id = $1)
+ORDER BY p.id
+FOR UPDATE OF p";
+
+/// Gives an order's units back to the products that still exist.
+const RESTORE_STOCK: &str = "\
+UPDATE products p SET stock = p.stock + l.quantity
+FROM order_lines l
+WHERE l.order_id = $1 AND l.product_id = p.id";
+
+/// The columns of an order and one of its lines, over `o` and `l`.
+const ORDER_LINE_COLUMNS: &str = "\
+o.id, o.user_id, o.status, o.total_cents, o.created_at, o.updated_at, \
+l.product_id, l.product_name, l.unit_price_cents, l.quantity, l.line_total_cents";
+
+#[derive(QueryableByName)]
+struct LockedProduct {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = BigInt)]
+    price_cents: i64,
+    #[diesel(sql_type = BigInt)]
+    stock: i64,
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
+struct StatusRow {
+    #[diesel(sql_type = Text)]
+    status: String,
+}
+
+/// An order's own columns.
+#[derive(QueryableByName)]
+struct OrderRow {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    user_id: Option<Uuid>,
+    #[diesel(sql_type = Text)]
+    status: String,
+    #[diesel(sql_type = BigInt)]
+    total_cents: i64,
+    #[diesel(sql_type = Timestamptz)]
+    created_at: DateTime<Utc>,
+    #[diesel(sql_type = Timestamptz)]
+    updated_at: DateTime<Utc>,
+}
+
+#[derive(QueryableByName)]
+struct LineRow {
+    #[diesel(sql_type = SqlUuid)]
+    product_id: Uuid,
+    #[diesel(sql_type = Text)]
+    product_name: String,
+    #[diesel(sql_type = BigInt)]
+    unit_price_cents: i64,
+    #[diesel(sql_type = BigInt)]
+    quantity: i64,
+    #[diesel(sql_type = BigInt)]
+    line_total_cents: i64,
+}
+
+/// One line of an order, with its order: orders are read as one row per line, in order.
+#[derive(QueryableByName)]
+struct OrderLineRow {
+    #[diesel(embed)]
+    order: OrderRow,
+    #[diesel(embed)]
+    line: LineRow,
+}
+
+/// One row of a listing page: the total, and an order line unless the page is empty.
+#[derive(QueryableByName)]
+struct PageRow {
+    #[diesel(sql_type = BigInt)]
+    total: i64,
+    #[diesel(embed)]
+    order: Option<OrderRow>,
+    #[diesel(embed)]
+    line: Option<LineRow>,
+}
+
+fn parse_status(order: Uuid, raw: &str) -> Result<OrderStatus, StoreError> {
+    OrderStatus::parse(raw).ok_or_else(|| StoreError::Internal(format!("order {order} has an unknown status {raw}")))
+}
+
+/// Folds rows of (order, line), ordered by order then line, into orders.
+fn orders_of(rows: impl IntoIterator<Item = (OrderRow, Option<LineRow>)>) -> Result<Vec<Order>, StoreError> {
+    let mut orders: Vec<Order> = Vec::new();
+    for (row, line) in rows {
+        if orders.last().is_none_or(|last| last.id.0 != row.id) {
+            orders.push(Order {
+                id: OrderId(row.id),
+                user_id: row.user_id.map(UserId),
+                status: parse_status(row.id, &row.status)?,
+                items: Vec::new(),
+                total_cents: row.total_cents,
+                created_at: row.created_at,
+                updated_at: row.updated_at,
+            });
+        }
+        if let (Some(order), Some(line)) = (orders.last_mut(), line) {
+            order.items.push(OrderLine {
+                product_id: ProductId(line.product_id),
+                product_name: line.product_name,
+                unit_price_cents: line.unit_price_cents,
+                quantity: line.quantity,
+                line_total_cents: line.line_total_cents,
+            });
+        }
+    }
+    Ok(orders)
+}
+
+/// The order with its lines, if it exists.
+async fn load(conn: &mut AsyncPgConnection, id: OrderId) -> Result<Option<Order>, TxError> {
+    let sql = format!(
+        "SELECT {ORDER_LINE_COLUMNS} FROM orders o JOIN order_lines l ON l.order_id = o.id \
+         WHERE o.id = $1 ORDER BY l.line_no"
+    );
+    let rows = diesel::sql_query(sql).bind::<SqlUuid, _>(id.0).load::<OrderLineRow>(conn).await?;
+    Ok(orders_of(rows.into_iter().map(|r| (r.order, Some(r.line))))?.pop())
+}
+
+/// The `WHERE` clause of a listing over `orders`; the buyer and the status are bound as
+/// `$1` and `$2` (NULL matching everything).
+const LISTING_FILTER: &str = "($1::uuid IS NULL OR user_id = $1) AND ($2::text IS NULL OR status = $2)";
+
+/// Maps what the order's own constraints say about a placement.
+fn placement_error(err: DieselError, order: OrderId) -> TxError {
+    if let DieselError::DatabaseError(
+        DatabaseErrorKind::UniqueViolation | DatabaseErrorKind::ForeignKeyViolation,
+        info,
+    ) = &err
+    {
+        match info.constraint_name() {
+            Some(ORDERS_PKEY) => return StoreError::Conflict(format!("order {order} already exists")).into(),
+            Some(ORDERS_USER_FKEY) => return StoreError::InvalidReference("user_id".into()).into(),
+            _ => {}
+        }
+    }
+    TxError::Query(err)
+}
+
+/// The whole placement transaction: lock, price with the domain, take and write.
+async fn place_in(conn: &mut AsyncPgConnection, new: &NewOrder) -> Result<Result<Order, PlacementError>, TxError> {
+    let ids: Vec<Uuid> = new.request.lines().iter().map(|l| l.product_id.0).collect();
+    let locked = diesel::sql_query(LOCK_PRODUCTS).bind::<Array<SqlUuid>, _>(&ids).load::<LockedProduct>(conn).await?;
+    let products: Vec<StockedProduct> = locked
+        .into_iter()
+        .map(|p| StockedProduct { id: ProductId(p.id), name: p.name, price_cents: p.price_cents, stock: p.stock })
+        .collect();
+    let (items, total_cents) = match price_order(&new.request, &products) {
+        Ok(priced) => priced,
+        Err(refused) => return Ok(Err(refused)),
+    };
+    let line_nos: Vec<i32> = (1..).take(items.len()).collect();
+    let taken = diesel::sql_query(WRITE_ORDER)
+        .bind::<SqlUuid, _>(new.id.0)
+        .bind::<Array<SqlUuid>, _>(items.iter().map(|l| l.product_id.0).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(items.iter().map(|l| l.quantity).collect::<Vec<_>>())
+        .bind::<SqlUuid, _>(new.user_id.as_uuid())
+        .bind::<BigInt, _>(total_cents)
+        .bind::<Timestamptz, _>(new.created_at)
+        .bind::<Array<Integer>, _>(line_nos)
+        .bind::<Array<Text>, _>(items.iter().map(|l| l.product_name.as_str()).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(items.iter().map(|l| l.unit_price_cents).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(items.iter().map(|l| l.line_total_cents).collect::<Vec<_>>())
+        .get_result::<Count>(conn)
+        .await
+        .map_err(|e| placement_error(e, new.id))?;
+    if usize::try_from(taken.n).ok() != Some(items.len()) {
+        // Every product is locked by this transaction: a line without its product would be
+        // a bug here, never a race.
+        return Err(StoreError::Internal(format!("order {} took stock from {} products", new.id, taken.n)).into());
+    }
+    Ok(Ok(Order {
+        id: new.id,
+        user_id: Some(new.user_id),
+        status: OrderStatus::Pending,
+        items,
+        total_cents,
+        created_at: new.created_at,
+        updated_at: new.created_at,
+    }))
+}
+
+/// The whole transition transaction.
+async fn transition_in(
+    conn: &mut AsyncPgConnection,
+    id: OrderId,
+    to: OrderStatus,
+    now: DateTime<Utc>,
+) -> Result<TransitionOutcome, TxError> {
+    if to == OrderStatus::Cancelled {
+        // Products before the order row, as placements and deletions lock them.
+        diesel::sql_query(LOCK_PRODUCTS_OF_ORDER).bind::<SqlUuid, _>(id.0).execute(conn).await?;
+    }
+    let current = diesel::sql_query("SELECT status FROM orders WHERE id = $1 FOR UPDATE")
+        .bind::<SqlUuid, _>(id.0)
+        .get_result::<StatusRow>(conn)
+        .await
+        .optional()?
+        .ok_or(StoreError::NotFound)?;
+    let current = parse_status(id.0, &current.status)?;
+    if !current.can_become(to) {
+        return Ok(TransitionOutcome::Refused { current });
+    }
+    diesel::sql_query("UPDATE orders SET status = $2, updated_at = $3 WHERE id = $1")
+        .bind::<SqlUuid, _>(id.0)
+        .bind::<Text, _>(to.as_str())
+        .bind::<Timestamptz, _>(now)
+        .execute(conn)
+        .await?;
+    if to == OrderStatus::Cancelled {
+        diesel::sql_query(RESTORE_STOCK).bind::<SqlUuid, _>(id.0).execute(conn).await?;
+    }
+    let moved = load(conn, id).await?.ok_or(StoreError::NotFound)?;
+    Ok(TransitionOutcome::Moved(moved))
+}
+
+#[derive(QueryableByName)]
+struct Exists {
+    #[diesel(sql_type = Bool)]
+    exists: bool,
+}
+
+#[derive(QueryableByName)]
+struct Totals {
+    #[diesel(sql_type = BigInt)]
+    users_total: i64,
+    #[diesel(sql_type = BigInt)]
+    users_new_7d: i64,
+    #[diesel(sql_type = BigInt)]
+    products_total: i64,
+    #[diesel(sql_type = BigInt)]
+    revenue_cents: i64,
+    #[diesel(sql_type = BigInt)]
+    units_sold: i64,
+}
+
+#[derive(QueryableByName)]
+struct StatusCount {
+    #[diesel(sql_type = Text)]
+    status: String,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
+struct TopProductRow {
+    #[diesel(sql_type = SqlUuid)]
+    product_id: Uuid,
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = BigInt)]
+    units_sold: i64,
+    #[diesel(sql_type = BigInt)]
+    revenue_cents: i64,
+}
+
+#[derive(QueryableByName)]
+struct LowStockRow {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = BigInt)]
+    stock: i64,
+}
+
+/// The single-valued statistics, each an aggregate; `$1..=$2` is the new-user window.
+fn totals_statement() -> String {
+    format!(
+        "SELECT
+            (SELECT count(*) FROM users) AS users_total,
+            (SELECT count(*) FROM users WHERE created_at >= $1 AND created_at <= $2) AS users_new_7d,
+            (SELECT count(*) FROM products) AS products_total,
+            (SELECT COALESCE(sum(total_cents), 0)::bigint FROM orders WHERE status IN {SOLD}) AS revenue_cents,
+            (SELECT COALESCE(sum(l.quantity), 0)::bigint
+             FROM order_lines l JOIN orders o ON o.id = l.order_id WHERE o.status IN {SOLD}) AS units_sold"
+    )
+}
+
+/// The best sellers; a deleted product shows the name of its newest sold line.
+fn top_products_statement() -> String {
+    format!(
+        "WITH sold AS (
+            SELECT l.product_id, sum(l.quantity)::bigint AS units_sold, sum(l.line_total_cents)::bigint AS revenue_cents
+            FROM order_lines l JOIN orders o ON o.id = l.order_id
+            WHERE o.status IN {SOLD}
+            GROUP BY l.product_id
+            ORDER BY units_sold DESC, revenue_cents DESC, l.product_id
+            LIMIT {TOP_PRODUCTS}
+        )
+        SELECT s.product_id, COALESCE(p.name, latest.product_name) AS name, s.units_sold, s.revenue_cents
+        FROM sold s
+        LEFT JOIN products p ON p.id = s.product_id
+        LEFT JOIN LATERAL (
+            SELECT l.product_name FROM order_lines l JOIN orders o ON o.id = l.order_id
+            WHERE l.product_id = s.product_id AND o.status IN {SOLD}
+            ORDER BY o.created_at DESC, o.id DESC
+            LIMIT 1
+        ) latest ON p.id IS NULL
+        ORDER BY s.units_sold DESC, s.revenue_cents DESC, s.product_id"
+    )
+}
+
+async fn stats_in(conn: &mut AsyncPgConnection, threshold: i64, now: DateTime<Utc>) -> Result<BusinessStats, TxError> {
+    let totals = diesel::sql_query(totals_statement())
+        .bind::<Timestamptz, _>(now - NEW_USER_WINDOW)
+        .bind::<Timestamptz, _>(now)
+        .get_result::<Totals>(conn)
+        .await?;
+    let counts =
+        diesel::sql_query("SELECT status, count(*) AS n FROM orders GROUP BY status").load::<StatusCount>(conn).await?;
+    let orders_by_status = OrderStatus::ALL
+        .into_iter()
+        .map(|status| (status, counts.iter().find(|c| c.status == status.as_str()).map_or(0, |c| c.n)))
+        .collect();
+    let top_products = diesel::sql_query(top_products_statement())
+        .load::<TopProductRow>(conn)
+        .await?
+        .into_iter()
+        .map(|r| TopProduct {
+            product_id: ProductId(r.product_id),
+            name: r.name,
+            units_sold: r.units_sold,
+            revenue_cents: r.revenue_cents,
+        })
+        .collect();
+    let low_stock = diesel::sql_query(format!(
+        "SELECT id, name, stock FROM products WHERE stock <= $1 ORDER BY stock, name COLLATE \"C\", id \
+         LIMIT {LOW_STOCK_PRODUCTS}"
+    ))
+    .bind::<BigInt, _>(threshold)
+    .load::<LowStockRow>(conn)
+    .await?
+    .into_iter()
+    .map(|r| LowStockProduct { product_id: ProductId(r.id), name: r.name, stock: r.stock })
+    .collect();
+    Ok(BusinessStats {
+        users_total: totals.users_total,
+        users_new_7d: totals.users_new_7d,
+        products_total: totals.products_total,
+        orders_by_status,
+        revenue_cents: totals.revenue_cents,
+        units_sold: totals.units_sold,
+        top_products,
+        low_stock,
+    })
+}
+
+#[async_trait]
+impl OrderRepository for PgStore {
+    #[tracing::instrument(skip_all, fields(id = %new.id))]
+    async fn place(&self, new: NewOrder) -> Result<Result<Order, PlacementError>, StoreError> {
+        let new = &new;
+        self.bounded(retrying(|| async move {
+            let mut conn = self.conn().await?;
+            // A refused placement has written nothing; committing it is as good as a rollback.
+            conn.transaction::<_, TxError, _>(async |conn| place_in(conn, new).await).await
+        }))
+        .await
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn get(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
+        self.bounded(async {
+            let mut conn = self.conn().await?;
+            load(&mut conn, id).await.map_err(StoreError::from)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn list(&self, filter: OrderFilter, page: PageRequest) -> Result<Page<Order>, StoreError> {
+        self.bounded(async {
+            let mut conn = self.conn().await?;
+            let (limit, offset) = crate::catalog::limit_offset(page);
+            // The total left-joined with the page and its lines: one statement, one snapshot.
+            let sql = format!(
+                "SELECT t.total, {ORDER_LINE_COLUMNS}
+                 FROM (SELECT count(*) AS total FROM orders WHERE {LISTING_FILTER}) t
+                 LEFT JOIN (SELECT * FROM orders WHERE {LISTING_FILTER}
+                            ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4) o ON true
+                 LEFT JOIN order_lines l ON l.order_id = o.id
+                 ORDER BY o.created_at DESC, o.id DESC, l.line_no"
+            );
+            let rows = diesel::sql_query(sql)
+                .bind::<Nullable<SqlUuid>, _>(filter.user_id.map(|u| u.as_uuid()))
+                .bind::<Nullable<Text>, _>(filter.status.map(OrderStatus::as_str))
+                .bind::<BigInt, _>(limit)
+                .bind::<BigInt, _>(offset)
+                .load::<PageRow>(&mut conn)
+                .await
+                .map_err(error::from_diesel)?;
+            let total = <[_]>::first(&rows).map_or(0, |row: &PageRow| row.total);
+            let items = orders_of(rows.into_iter().filter_map(|row| row.order.map(|order| (order, row.line))))?;
+            Ok(Page { items, total: crate::catalog::count(total, "total")? })
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn transition(
+        &self,
+        id: OrderId,
+        to: OrderStatus,
+        now: DateTime<Utc>,
+    ) -> Result<TransitionOutcome, StoreError> {
+        self.bounded(retrying(|| async move {
+            let mut conn = self.conn().await?;
+            conn.transaction::<_, TxError, _>(async |conn| transition_in(conn, id, to, now).await).await
+        }))
+        .await
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn has_bought(&self, user: UserId, product: ProductId) -> Result<bool, StoreError> {
+        self.bounded(async {
+            let mut conn = self.conn().await?;
+            let sql = "SELECT EXISTS (
+                SELECT 1 FROM order_lines l JOIN orders o ON o.id = l.order_id
+                WHERE l.product_id = $2 AND o.user_id = $1 AND o.status <> 'cancelled'
+            ) AS exists";
+            let found = diesel::sql_query(sql)
+                .bind::<SqlUuid, _>(user.as_uuid())
+                .bind::<SqlUuid, _>(product.0)
+                .get_result::<Exists>(&mut conn)
+                .await
+                .map_err(error::from_diesel)?;
+            Ok(found.exists)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn stats(&self, low_stock_threshold: i64, now: DateTime<Utc>) -> Result<BusinessStats, StoreError> {
+        self.bounded(async {
+            let mut conn = self.conn().await?;
+            // One snapshot for every figure, so that they agree with each other.
+            conn.build_transaction()
+                .read_only()
+                .repeatable_read()
+                .run::<_, TxError, _>(async |conn| stats_in(conn, low_stock_threshold, now).await)
+                .await
+                .map_err(StoreError::from)
+        })
+        .await
+    }
+}
