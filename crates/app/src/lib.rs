@@ -16,6 +16,6 @@ pub use accounts::{AccountService, ProfileUpdate, Registration};
 pub use auth::{AuthService, AuthSettings, ClientContext, SessionView, TokenPair};
 pub use catalog::{CatalogService, ProductInput, ReviewInput};
 pub use error::{AppError, InfraError, StoreError};
-pub use orders::{OrderService, OrderSettings};
+pub use orders::{IdempotentResponse, OrderService, OrderSettings};
 pub use ports::Principal;
 pub use users::{AdminUserUpdate, UserAdminService};

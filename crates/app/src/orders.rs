@@ -8,6 +8,7 @@ use crate::ports::{
 };
 use crate::{AppError, Principal};
 use chrono::Duration;
+use std::future::Future;
 use std::sync::Arc;
 use storefront_domain::{Order, OrderId, OrderRequest, OrderStatus, Permission, PlacementError, RequestedLine};
 
@@ -100,21 +101,23 @@ impl OrderService {
     }
 
     /// Cancels an order: its buyer (while `pending` or `paid`) or a holder of
-    /// `orders:manage`. A caller who may read it but not cancel it gets `Forbidden`.
+    /// `orders:manage`. A caller who may read it but not cancel it (`orders:read_all`) gets
+    /// `Forbidden`; anyone else `NotFound`, so that existence is not leaked.
     pub async fn cancel(&self, caller: &Principal, id: OrderId) -> Result<Order, AppError> {
-        let order = self.get(caller, id).await?;
+        let order = self.orders.get(id).await?.ok_or(AppError::NotFound)?;
         let owner = order.user_id == Some(caller.user.id);
         if !owner && !caller.permissions.contains(Permission::OrdersManage) {
-            return Err(AppError::Forbidden);
+            return Err(if caller.permissions.contains(Permission::OrdersReadAll) {
+                AppError::Forbidden
+            } else {
+                AppError::NotFound
+            });
         }
         self.move_to(id, OrderStatus::Cancelled).await
     }
 
     /// Moves an order along its life cycle (the caller holds `orders:manage`).
-    pub async fn set_status(&self, id: OrderId, to: &str) -> Result<Order, AppError> {
-        let to = OrderStatus::parse(to).ok_or_else(|| {
-            AppError::validation("status", "must be one of pending, paid, shipped, delivered, cancelled")
-        })?;
+    pub async fn set_status(&self, id: OrderId, to: OrderStatus) -> Result<Order, AppError> {
         self.move_to(id, to).await
     }
 
@@ -129,18 +132,33 @@ impl OrderService {
         Ok(self.orders.stats(self.settings.low_stock_threshold, self.clock.now()).await?)
     }
 
-    /// Claims an idempotency key for the caller's request with this body fingerprint.
-    pub async fn begin_idempotent(
+    /// Runs a request under an idempotency key of the caller's: the first request with the
+    /// key runs `respond` and its response is stored for the key's replays (unless it is a
+    /// 422 or a 5xx: a request that was refused as invalid, or did not complete, stores
+    /// nothing, so a corrected or later retry runs again); a repeat with the same body
+    /// answers the stored response without running anything.
+    ///
+    /// # Errors
+    /// `Validation` for a malformed key, `IdempotencyKeyReused` for the key used with
+    /// another body, `Conflict` while the key's first request is still running.
+    #[tracing::instrument(skip_all)]
+    pub async fn idempotent<F, Fut>(
         &self,
         caller: &Principal,
         key: &str,
         fingerprint: &str,
-    ) -> Result<IdempotencyBegin, AppError> {
+        respond: F,
+    ) -> Result<IdempotentResponse, AppError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = StoredResponse>,
+    {
         validate_idempotency_key(key)?;
+        let user = caller.user.id;
         let begin = self
             .idempotency
             .begin(
-                caller.user.id,
+                user,
                 key,
                 fingerprint,
                 self.clock.now(),
@@ -149,33 +167,42 @@ impl OrderService {
             )
             .await?;
         match begin {
+            IdempotencyBegin::Fresh => {
+                let response = respond().await;
+                if is_replayable(response.status) {
+                    self.idempotency.complete(user, key, response.clone(), self.clock.now()).await?;
+                } else {
+                    self.idempotency.release(user, key).await?;
+                }
+                Ok(IdempotentResponse::First(response))
+            }
+            IdempotencyBegin::Replay(response) => Ok(IdempotentResponse::Replayed(response)),
             IdempotencyBegin::KeyReused => Err(AppError::IdempotencyKeyReused),
             IdempotencyBegin::InFlight => {
                 Err(AppError::Conflict("a request with this Idempotency-Key is still being processed".into()))
             }
-            other => Ok(other),
         }
-    }
-
-    /// Stores the first response of a claimed key.
-    pub async fn complete_idempotent(
-        &self,
-        caller: &Principal,
-        key: &str,
-        response: StoredResponse,
-    ) -> Result<(), AppError> {
-        Ok(self.idempotency.complete(caller.user.id, key, response, self.clock.now()).await?)
-    }
-
-    /// Forgets a claimed key (nothing is stored for a 422 or a failure).
-    pub async fn release_idempotent(&self, caller: &Principal, key: &str) -> Result<(), AppError> {
-        Ok(self.idempotency.release(caller.user.id, key).await?)
     }
 
     /// Deletes idempotency keys past their retention; returns how many.
     pub async fn purge_idempotency_keys(&self) -> Result<u64, AppError> {
         Ok(self.idempotency.purge(self.clock.now() - self.settings.idempotency_retention).await?)
     }
+}
+
+/// What `OrderService::idempotent` answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotentResponse {
+    /// The key's first request ran now and answered this.
+    First(StoredResponse),
+    /// The key's first response, answered again.
+    Replayed(StoredResponse),
+}
+
+/// Whether a first response is stored for replays: not a refusal of the request as
+/// invalid (422), nor a failure to complete it (5xx).
+fn is_replayable(status: u16) -> bool {
+    status != 422 && status < 500
 }
 
 /// 1..=255 printable ASCII characters.

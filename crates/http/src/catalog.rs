@@ -54,6 +54,6 @@ impl FromRequest for Viewer {
 }
 
 /// A path id that is not a UUID names no resource.
-fn path_id<T: From<Uuid>>(raw: &str) -> Result<T, ApiError> {
+pub(crate) fn path_id<T: From<Uuid>>(raw: &str) -> Result<T, ApiError> {
     Uuid::parse_str(raw).map(T::from).map_err(|_| ApiError::NotFound)
 }

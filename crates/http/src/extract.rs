@@ -97,6 +97,21 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     }
 }
 
+/// A JSON request body as it was sent, media type and size checked (415, 413) but not yet
+/// parsed: for endpoints that must see the exact bytes (an idempotency fingerprint) before
+/// `parse_json`.
+pub struct JsonBytes(pub Bytes);
+
+impl FromRequest for JsonBytes {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = limited_body(req, payload, is_json, "application/json");
+        Box::pin(async move { body.await.map(JsonBytes) })
+    }
+}
+
 /// Parses a JSON object body: syntax first (400), then shape (422 naming every field path
 /// that is missing, unknown or of the wrong type).
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {

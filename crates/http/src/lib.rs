@@ -13,20 +13,23 @@ mod health;
 mod metrics;
 mod middleware;
 mod openapi;
+mod orders;
 pub mod permissions;
 mod roles;
 mod routing;
+mod stats;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, web};
 use std::sync::Arc;
 use storefront_app::ports::ReadinessProbe;
-use storefront_app::{AccessService, AccountService, AuthService, CatalogService, UserAdminService};
+use storefront_app::{AccessService, AccountService, AuthService, CatalogService, OrderService, UserAdminService};
 
 pub use error::{ApiError, FieldError, Problem};
 pub use middleware::REQUEST_ID_HEADER;
 pub use openapi::openapi;
+pub use orders::{IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER, idempotency_fingerprint};
 
 /// Where the versioned API lives.
 pub const API_PREFIX: &str = "/api/v1";
@@ -39,6 +42,7 @@ pub struct AppState {
     pub access: AccessService,
     pub user_admin: UserAdminService,
     pub catalog: CatalogService,
+    pub orders: OrderService,
     /// Checked by `/health/ready` (the database, …).
     pub readiness: Vec<Arc<dyn ReadinessProbe>>,
     pub config: HttpConfig,
@@ -101,7 +105,9 @@ pub fn build_app(
                 .service(auth::resources())
                 .service(roles::resources())
                 .service(admin::resources())
-                .service(catalog::resources()),
+                .service(catalog::resources())
+                .service(orders::resources())
+                .service(stats::resources()),
         )
         .default_service(web::to(routing::not_found))
         .wrap(middleware::RequestContext)

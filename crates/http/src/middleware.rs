@@ -24,6 +24,12 @@ pub fn current_request_id() -> Option<String> {
     REQUEST_ID.try_with(Clone::clone).ok()
 }
 
+/// `future`, run where `current_request_id` answers the current request's id (for work a
+/// handler spawns onto a task of its own).
+pub fn in_request_scope<F: std::future::Future>(future: F) -> impl std::future::Future<Output = F::Output> {
+    REQUEST_ID.scope(current_request_id().unwrap_or_default(), future)
+}
+
 /// The client's request id if it is 1..=128 characters of `[A-Za-z0-9._-]`.
 fn client_request_id(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(&REQUEST_ID_HEADER)?.to_str().ok()?;

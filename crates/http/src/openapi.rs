@@ -4,7 +4,7 @@
 use crate::catalog::{categories, products, reviews};
 use crate::error::{FieldError, OAuthError, OAuthErrorCode, PROBLEM_JSON, Problem};
 use crate::permissions::RequiredPermissions;
-use crate::{accounts, admin, auth, health, roles};
+use crate::{accounts, admin, auth, health, orders, roles, stats};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use utoipa::openapi::example::ExampleBuilder;
@@ -88,9 +88,15 @@ with the password flow (your email as username; leave the client fields empty)."
         reviews::get_review,
         reviews::update_review,
         reviews::delete_review,
+        orders::place_order,
+        orders::list_orders,
+        orders::get_order,
+        orders::cancel_order,
+        orders::update_order,
+        stats::business_stats,
     ),
     components(
-        schemas(Problem, FieldError, OAuthError, OAuthErrorCode),
+        schemas(Problem, FieldError, OAuthError, OAuthErrorCode, orders::OrderScope, orders::OrderStatusName),
         responses(
             ValidationFailed,
             MalformedBody,
@@ -104,6 +110,9 @@ with the password flow (your email as username; leave the client fields empty)."
             EmailTaken,
             Forbidden,
             Conflict,
+            InvalidTransition,
+            PlacementConflict,
+            PlacementRejected,
             ServiceUnavailable,
             InternalError,
             OAuthTokenError,
@@ -119,6 +128,8 @@ with the password flow (your email as username; leave the client fields empty)."
         (name = "products", description = "The product catalogue, likes and the caller's liked products"),
         (name = "categories", description = "Product categories"),
         (name = "reviews", description = "Product reviews: one per user and product"),
+        (name = "orders", description = "Orders: stock taken atomically, idempotent placement, the life cycle"),
+        (name = "admin", description = "The business statistics"),
     )
 )]
 struct ApiDoc;
@@ -322,6 +333,42 @@ reusable_responses! {
             example("held", 409, "conflict", "the role `editor` is still held by users"),
             example("admin_grants", 409, "conflict", "`admin` always holds every permission; its grants cannot change"),
             example("last_admin", 409, "conflict", "this is the last active admin: it can be neither demoted, deactivated nor deleted"),
+        ],
+        &[],
+    );
+    /// 409 `invalid_transition`: an order's status does not allow the move.
+    InvalidTransition => problem(
+        "The order's current status does not allow this move (`invalid_transition`); nothing changed",
+        vec![example("invalid_transition", 409, "invalid_transition", "An order cannot move from delivered to cancelled.")],
+        &[],
+    );
+    /// 409 of an order placement: short stock, or the idempotency key's first request still running.
+    PlacementConflict => problem(
+        "A line exceeds the stock (`insufficient_stock`: one entry in `errors` per short line, nothing was ordered), \
+         or the Idempotency-Key's first request is still running (`conflict`)",
+        vec![
+            ProblemExample {
+                errors: Some(json!([{
+                    "field": "items[0].quantity", "message": "only 1 in stock, 2 requested",
+                    "product_id": "0192f5a4-3c1e-7d2a-9b7e-5f1d2c3b4a80", "requested": 2, "available": 1
+                }])),
+                ..example("insufficient_stock", 409, "insufficient_stock", "Some lines exceed the stock; see `errors`. Nothing was ordered.")
+            },
+            example("in_flight", 409, "conflict", "a request with this Idempotency-Key is still being processed"),
+        ],
+        &[],
+    );
+    /// 422 of an order placement: an invalid body or key, or a key used with another body.
+    PlacementRejected => problem(
+        "A field is missing, unknown or invalid (`validation_failed`: 1..=50 lines, quantity 1..=1000, each product \
+         once and existing, a well-formed `Idempotency-Key`), or the Idempotency-Key was used with another body \
+         (`idempotency_key_reused`)",
+        vec![
+            ProblemExample {
+                errors: Some(json!([{"field": "items[0].product_id", "message": "no such product"}])),
+                ..example("unknown_product", 422, "validation_failed", "One or more fields are missing or invalid; see `errors`.")
+            },
+            example("idempotency_key_reused", 422, "idempotency_key_reused", "This Idempotency-Key was already used with another request body."),
         ],
         &[],
     );

@@ -88,6 +88,9 @@ pub enum Guard {
     Required,
     /// The resource's owner may, and so may holders of the (overriding) permission.
     OwnerOr,
+    /// As `OwnerOr`, but to anyone else the resource does not exist (404, not 403), so
+    /// that its existence is not leaked.
+    OwnerOrHidden,
 }
 
 /// One permission-protected operation, as the OpenAPI document names it.
@@ -106,6 +109,10 @@ const fn required(method: &'static str, path: &'static str, permission: Permissi
 
 const fn owner_or(method: &'static str, path: &'static str, permission: Permission) -> ProtectedOperation {
     ProtectedOperation { method, path, permission, guard: Guard::OwnerOr }
+}
+
+const fn owner_or_hidden(method: &'static str, path: &'static str, permission: Permission) -> ProtectedOperation {
+    ProtectedOperation { method, path, permission, guard: Guard::OwnerOrHidden }
 }
 
 /// Every permission-protected operation of the API. A route that takes
@@ -131,6 +138,12 @@ pub const PROTECTED_OPERATIONS: &[ProtectedOperation] = &[
     required("patch", "/api/v1/categories/{id}", Permission::CategoriesManage),
     required("delete", "/api/v1/categories/{id}", Permission::CategoriesManage),
     owner_or("delete", "/api/v1/reviews/{id}", Permission::ReviewsModerate),
+    // The caller's own orders; everyone's (`?scope=all`) with the permission.
+    owner_or("get", "/api/v1/orders", Permission::OrdersReadAll),
+    owner_or_hidden("get", "/api/v1/orders/{id}", Permission::OrdersReadAll),
+    owner_or_hidden("post", "/api/v1/orders/{id}/cancel", Permission::OrdersManage),
+    required("patch", "/api/v1/orders/{id}", Permission::OrdersManage),
+    required("get", "/api/v1/admin/stats", Permission::AnalyticsRead),
 ];
 
 /// Stamps `x-required-permission` on every protected operation and says "owner or …" in
@@ -158,6 +171,10 @@ impl Modify for RequiredPermissions {
             let requirement = match op.guard {
                 Guard::Required => format!("Requires the `{}` permission.", op.permission),
                 Guard::OwnerOr => format!("Allowed to the owner or `{}`.", op.permission),
+                Guard::OwnerOrHidden => format!(
+                    "Allowed to the owner or `{}`; to anyone else the resource does not exist (404).",
+                    op.permission
+                ),
             };
             operation.description = Some(match operation.description.take() {
                 Some(existing) if !existing.is_empty() => format!("{existing}\n\n{requirement}"),

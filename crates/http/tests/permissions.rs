@@ -15,7 +15,7 @@ use actix_web::test::{TestRequest, init_service};
 use common::*;
 use serde_json::{Value, json};
 use storefront_app::{ClientContext, Principal, ProductInput, ReviewInput};
-use storefront_domain::{Permission, PlainPassword};
+use storefront_domain::{Permission, PlainPassword, ProductId, RequestedLine};
 use storefront_http::permissions::{Guard, PROTECTED_OPERATIONS, ProtectedOperation};
 use storefront_http::{AppState, build_app, openapi};
 
@@ -35,6 +35,7 @@ const BEARER_ONLY: &[(&str, &str)] = &[
     ("get", "/api/v1/users/me/likes"),
     ("post", "/api/v1/products/{id}/reviews"),
     ("patch", "/api/v1/reviews/{id}"),
+    ("post", "/api/v1/orders"),
 ];
 
 /// How to call one protected operation: the same request for every caller, and the status
@@ -103,6 +104,13 @@ impl World {
     /// A fresh category.
     async fn category(&self, n: usize) -> String {
         self.state.catalog.create_category(&format!("Probe category {n}"), None).await.unwrap().id.to_string()
+    }
+
+    /// A fresh order of the admin's, for one unit of a fresh product of its own.
+    async fn order(&self, n: usize) -> String {
+        let product = self.product(n).await.parse::<uuid::Uuid>().unwrap();
+        let line = RequestedLine { product_id: ProductId(product), quantity: 1 };
+        self.state.orders.place(&self.admin, vec![line]).await.unwrap().id.to_string()
     }
 
     /// A fresh review of the admin's product by a fresh account (a victim, logged in
@@ -174,6 +182,18 @@ async fn probe(world: &World, n: usize, op: &ProtectedOperation) -> Option<Probe
             format!("/api/v1/categories/{}", world.category(n).await),
             StatusCode::NO_CONTENT,
         ),
+        ("get", "/api/v1/orders") => Probe::new(Method::GET, "/api/v1/orders?scope=all", StatusCode::OK),
+        ("get", "/api/v1/orders/{id}") => {
+            Probe::new(Method::GET, format!("/api/v1/orders/{}", world.order(n).await), StatusCode::OK)
+        }
+        ("post", "/api/v1/orders/{id}/cancel") => {
+            Probe::new(Method::POST, format!("/api/v1/orders/{}/cancel", world.order(n).await), StatusCode::OK)
+        }
+        ("patch", "/api/v1/orders/{id}") => {
+            Probe::new(Method::PATCH, format!("/api/v1/orders/{}", world.order(n).await), StatusCode::OK)
+                .json(json!({"status": "paid"}))
+        }
+        ("get", "/api/v1/admin/stats") => Probe::new(Method::GET, "/api/v1/admin/stats", StatusCode::OK),
         ("delete", "/api/v1/reviews/{id}") => {
             Probe::new(Method::DELETE, format!("/api/v1/reviews/{}", world.review(n).await), StatusCode::NO_CONTENT)
         }
@@ -208,8 +228,15 @@ async fn every_protected_operation_refuses_anonymous_and_unprivileged_callers_an
 
         if !user_holds(op.permission) {
             let refused = send(&app, probe.request(Some(&plain.access))).await;
-            assert_eq!(refused.status, StatusCode::FORBIDDEN, "{name} as a plain user: {:?}", refused.body);
-            refused.problem(403, "forbidden");
+            match op.guard {
+                Guard::OwnerOrHidden => {
+                    refused.problem(404, "not_found");
+                }
+                Guard::Required | Guard::OwnerOr => {
+                    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{name} as a plain user: {:?}", refused.body);
+                    refused.problem(403, "forbidden");
+                }
+            }
         }
 
         let role = format!("holder-{n}");
@@ -268,13 +295,16 @@ fn every_row_of_the_table_is_documented_with_its_permission_and_its_refusals() {
         assert_eq!(op["x-required-permission"], row.permission.as_str(), "{name}");
         assert_eq!(op["security"], json!([{"oauth2": []}, {"bearer": []}]), "{name}");
         let responses = op["responses"].as_object().unwrap();
-        for status in ["401", "403", "500", "503"] {
+        let refusal = if row.guard == Guard::OwnerOrHidden { "404" } else { "403" };
+        for status in ["401", refusal, "500", "503"] {
             assert!(responses.contains_key(status), "{name} does not document {status}");
         }
         let description = op["description"].as_str().unwrap_or_default();
         match row.guard {
             Guard::Required => assert!(description.contains(&format!("`{}`", row.permission)), "{name}: {description}"),
-            Guard::OwnerOr => assert!(description.to_lowercase().contains("owner or"), "{name}: {description}"),
+            Guard::OwnerOr | Guard::OwnerOrHidden => {
+                assert!(description.to_lowercase().contains("owner or"), "{name}: {description}")
+            }
         }
     }
 }

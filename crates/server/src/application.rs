@@ -7,11 +7,13 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 use storefront_app::ports::{
-    AuditLog, CategoryRepository, ProductRepository, ReadinessProbe, ReviewRepository, RoleRepository,
-    SessionRepository, SystemClock, UserAdminRepository, UserRepository, UuidV7Generator,
+    AuditLog, CategoryRepository, IdempotencyStore, OrderRepository, ProductRepository, ReadinessProbe,
+    ReviewRepository, RoleRepository, SessionRepository, SystemClock, UserAdminRepository, UserRepository,
+    UuidV7Generator,
 };
 use storefront_app::{
-    AccessService, AccountService, AuthService, AuthSettings, CatalogService, StoreError, UserAdminService,
+    AccessService, AccountService, AuthService, AuthSettings, CatalogService, OrderService, OrderSettings, StoreError,
+    UserAdminService,
 };
 use storefront_auth::{BcryptHasher, JwtCodec, RandomRefreshTokens};
 use storefront_http::{AppState, HttpConfig};
@@ -73,6 +75,8 @@ struct Ports {
     products: Arc<dyn ProductRepository>,
     categories: Arc<dyn CategoryRepository>,
     reviews: Arc<dyn ReviewRepository>,
+    orders: Arc<dyn OrderRepository>,
+    idempotency: Arc<dyn IdempotencyStore>,
     readiness: Arc<dyn ReadinessProbe>,
 }
 
@@ -87,6 +91,8 @@ impl Ports {
             + ProductRepository
             + CategoryRepository
             + ReviewRepository
+            + OrderRepository
+            + IdempotencyStore
             + ReadinessProbe
             + Clone
             + 'static,
@@ -100,6 +106,8 @@ impl Ports {
             products: Arc::new(store.clone()),
             categories: Arc::new(store.clone()),
             reviews: Arc::new(store.clone()),
+            orders: Arc::new(store.clone()),
+            idempotency: Arc::new(store.clone()),
             readiness: Arc::new(store.clone()),
         }
     }
@@ -133,6 +141,12 @@ pub fn build_services(settings: &Settings, store: &Store) -> Result<AppState, St
     let access = AccessService::new(ports.roles, ports.audit, clock.clone());
     let user_admin = UserAdminService::new(ports.users.clone(), ports.user_admin, clock.clone());
     let catalog = CatalogService::new(ports.products, ports.categories, ports.reviews, clock.clone(), ids.clone());
+    let order_settings = OrderSettings {
+        idempotency_retention: chrono::Duration::seconds(settings.orders.idempotency_retention_secs),
+        idempotency_abandon_after: chrono::Duration::seconds(settings.orders.idempotency_abandon_after_secs),
+        low_stock_threshold: settings.catalog.low_stock_threshold,
+    };
+    let orders = OrderService::new(ports.orders, ports.idempotency, clock.clone(), ids.clone(), order_settings);
     let auth = AuthService::new(
         ports.users,
         ports.sessions,
@@ -149,6 +163,7 @@ pub fn build_services(settings: &Settings, store: &Store) -> Result<AppState, St
         access,
         user_admin,
         catalog,
+        orders,
         readiness: vec![ports.readiness],
         config: HttpConfig {
             json_limit_bytes: settings.http.json_limit_bytes,
@@ -175,6 +190,9 @@ impl Application {
             let seeding = state.clone();
             tokio::spawn(async move { seed_in_background(seeding).await });
         }
+        let purging = state.orders.clone();
+        let every = Duration::from_secs(settings.orders.idempotency_purge_interval_secs);
+        tokio::spawn(async move { purge_idempotency_keys(purging, every).await });
         let address = format!("{}:{}", settings.server.host, settings.server.port);
         let listener =
             TcpListener::bind(&address).map_err(|source| StartupError::Listen { address: address.clone(), source })?;
@@ -198,6 +216,21 @@ impl Application {
     /// (bounded by `server.shutdown_timeout_secs`).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
+    }
+}
+
+/// Deletes idempotency keys past their retention, now and then every `every`, for as long as
+/// the server runs (on every instance: the deletions are idempotent).
+async fn purge_idempotency_keys(orders: OrderService, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match orders.purge_idempotency_keys().await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "purged idempotency keys past their retention"),
+            Err(e) => tracing::warn!(error = %e, "purging idempotency keys failed; retrying at the next tick"),
+        }
     }
 }
 

@@ -49,6 +49,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub http: HttpSettings,
     pub catalog: CatalogSettings,
+    pub orders: OrdersSettings,
     pub log: LogSettings,
     #[serde(skip, default = "default_env")]
     pub env: RunEnv,
@@ -112,6 +113,19 @@ pub struct CatalogSettings {
     pub currency: String,
     /// Seed the demo catalogue into the in-memory store at start-up (development).
     pub seed_demo_on_memory: bool,
+    /// Products at or below this stock are "low" (statistics, `product.stock_low`).
+    pub low_stock_threshold: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct OrdersSettings {
+    /// How long an idempotency key's first response is replayed.
+    pub idempotency_retention_secs: i64,
+    /// After how long a key whose first request never finished (a crashed server) may be
+    /// used again; longer than any request can run.
+    pub idempotency_abandon_after_secs: i64,
+    /// How often keys past their retention are deleted.
+    pub idempotency_purge_interval_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -196,6 +210,16 @@ impl Settings {
         let currency = &self.catalog.currency;
         if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
             return Err(SettingsError::Invalid("catalog.currency must be an ISO 4217 code such as USD".into()));
+        }
+        if self.catalog.low_stock_threshold < 0 {
+            return Err(SettingsError::Invalid("catalog.low_stock_threshold must be >= 0".into()));
+        }
+        let orders = &self.orders;
+        if orders.idempotency_retention_secs <= 0
+            || orders.idempotency_abandon_after_secs <= 0
+            || orders.idempotency_purge_interval_secs == 0
+        {
+            return Err(SettingsError::Invalid("orders.idempotency_* durations must be positive".into()));
         }
         if self.http.json_limit_bytes == 0 {
             return Err(SettingsError::Invalid("http.json_limit_bytes must be positive".into()));

@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use storefront_app::ports::{SystemClock, UuidV7Generator};
 use storefront_app::{
-    AccessService, AccountService, AuthService, AuthSettings, CatalogService, Principal, Registration, UserAdminService,
+    AccessService, AccountService, AuthService, AuthSettings, CatalogService, OrderService, OrderSettings, Principal,
+    Registration, UserAdminService,
 };
 use storefront_auth::{BcryptHasher, JwtCodec, RandomRefreshTokens};
 use storefront_domain::{Permission, PlainPassword, RoleName, User};
@@ -56,12 +57,20 @@ pub fn state_on(store: MemoryStore, settings: AuthSettings) -> AppState {
         clock.clone(),
         Arc::new(UuidV7Generator),
     );
+    let orders = OrderService::new(
+        Arc::new(store.clone()),
+        Arc::new(store.clone()),
+        clock.clone(),
+        Arc::new(UuidV7Generator),
+        OrderSettings::default(),
+    );
     AppState {
         accounts,
         auth,
         access,
         user_admin,
         catalog,
+        orders,
         readiness: vec![Arc::new(store)],
         config: HttpConfig::default(),
     }
