@@ -236,7 +236,12 @@ async fn purge_idempotency_keys(orders: OrderService, every: Duration) {
 
 /// Fills the in-memory store with the demo catalogue (development only).
 async fn seed_in_background(state: AppState) {
-    let seeder = crate::seed::Seeder { accounts: &state.accounts, auth: &state.auth, catalog: &state.catalog };
+    let seeder = crate::seed::Seeder {
+        accounts: &state.accounts,
+        auth: &state.auth,
+        catalog: &state.catalog,
+        orders: &state.orders,
+    };
     match seeder.seed_demo(crate::seed::DEMO_PRODUCTS_PER_CATEGORY).await {
         Ok(summary) => tracing::info!(
             products = summary.products,

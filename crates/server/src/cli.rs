@@ -101,7 +101,12 @@ async fn seed_demo(settings: Settings) -> Result<(), CliError> {
     }
     let store = Store::from_settings(&settings).await.map_err(|e| fail("cannot open the database", e))?;
     let state = build_services(&settings, &store).map_err(|e| fail("cannot start", e))?;
-    let seeder = crate::seed::Seeder { accounts: &state.accounts, auth: &state.auth, catalog: &state.catalog };
+    let seeder = crate::seed::Seeder {
+        accounts: &state.accounts,
+        auth: &state.auth,
+        catalog: &state.catalog,
+        orders: &state.orders,
+    };
     let summary =
         seeder.seed_demo(crate::seed::DEMO_PRODUCTS_PER_CATEGORY).await.map_err(|e| fail("seeding failed", e))?;
     tracing::info!(?summary, password = crate::seed::DEMO_PASSWORD, "demo catalogue loaded");

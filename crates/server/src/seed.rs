@@ -1,18 +1,34 @@
 //! `seed-demo`: a realistic demo catalogue (users, categories, a few hundred products,
-//! likes and reviews), created through the application services exactly as API clients
-//! would create it, so it works on either store and obeys every rule.
+//! likes, reviews, and orders in every status), created through the application services
+//! exactly as API clients would create it, so it works on either store and obeys every rule.
 
 use storefront_app::{
-    AccountService, AppError, AuthService, CatalogService, ClientContext, Principal, ProductInput, Registration,
-    ReviewInput,
+    AccountService, AppError, AuthService, CatalogService, ClientContext, OrderService, Principal, ProductInput,
+    Registration, ReviewInput,
 };
-use storefront_domain::{PlainPassword, RoleName};
+use storefront_domain::{OrderStatus, PlainPassword, ProductId, RequestedLine, RoleName, UserId};
 
 /// The password of every demo account (development data only).
 pub const DEMO_PASSWORD: &str = "storefront demo 2026";
 
 /// Products per category of the demo catalogue (8 categories).
 pub const DEMO_PRODUCTS_PER_CATEGORY: usize = 40;
+
+/// Orders of the demo data, spread over every status.
+pub const DEMO_ORDERS: usize = 60;
+
+/// Where the demo orders end up, in turn: most are delivered, some on their way, a few
+/// pending or cancelled, so that the statistics show every status.
+const ORDER_PATHS: [&[OrderStatus]; 8] = [
+    &[OrderStatus::Paid, OrderStatus::Shipped, OrderStatus::Delivered],
+    &[],
+    &[OrderStatus::Paid],
+    &[OrderStatus::Paid, OrderStatus::Shipped, OrderStatus::Delivered],
+    &[OrderStatus::Paid, OrderStatus::Shipped],
+    &[OrderStatus::Cancelled],
+    &[OrderStatus::Paid, OrderStatus::Shipped, OrderStatus::Delivered],
+    &[OrderStatus::Paid, OrderStatus::Cancelled],
+];
 
 /// What `seed_demo` created.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +38,7 @@ pub struct SeedSummary {
     pub products: usize,
     pub likes: usize,
     pub reviews: usize,
+    pub orders: usize,
 }
 
 /// The services the seeder uses.
@@ -29,6 +46,7 @@ pub struct Seeder<'a> {
     pub accounts: &'a AccountService,
     pub auth: &'a AuthService,
     pub catalog: &'a CatalogService,
+    pub orders: &'a OrderService,
 }
 
 const USERS: [(&str, &str, &str); 5] = [
@@ -135,7 +153,42 @@ impl Seeder<'_> {
                 }
             }
         }
+        summary.orders = self.seed_orders(&principals, &product_ids, &mut rng).await?;
         Ok(summary)
+    }
+
+    /// Orders by the demo shoppers (never of their own products), each moved along one of
+    /// `ORDER_PATHS`; a line the stock cannot serve any more is left out.
+    async fn seed_orders(
+        &self,
+        principals: &[Principal],
+        products: &[(ProductId, UserId)],
+        rng: &mut Lcg,
+    ) -> Result<usize, AppError> {
+        let mut placed = 0;
+        for n in 0..DEMO_ORDERS {
+            let buyer = &principals[1 + n % (principals.len() - 1)];
+            let mut lines: Vec<RequestedLine> = Vec::new();
+            for _ in 0..1 + rng.below(3) {
+                let (product_id, owner_id) = products[rng.below(products.len() as u64) as usize];
+                if owner_id != buyer.user.id && lines.iter().all(|l| l.product_id != product_id) {
+                    lines.push(RequestedLine { product_id, quantity: 1 + rng.below(3) as i64 });
+                }
+            }
+            if lines.is_empty() {
+                continue;
+            }
+            let order = match self.orders.place(buyer, lines).await {
+                Ok(order) => order,
+                Err(AppError::InsufficientStock(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            for &status in ORDER_PATHS[n % ORDER_PATHS.len()] {
+                self.orders.set_status(order.id, status).await?;
+            }
+            placed += 1;
+        }
+        Ok(placed)
     }
 
     async fn principal(&self, email: &str) -> Result<Principal, AppError> {

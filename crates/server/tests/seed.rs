@@ -72,4 +72,29 @@ async fn seed_demo_loads_postgres_once_and_refuses_to_load_it_twice() {
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     assert_eq!(product_total(&base).await, 320);
+
+    // Orders in every status, so that the statistics mean something.
+    let client = reqwest::Client::new();
+    let login: Value = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"email": "admin@demo.storefront.test", "password": "storefront demo 2026"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let stats: Value = client
+        .get(format!("{base}/api/v1/admin/stats"))
+        .bearer_auth(login["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for status in ["pending", "paid", "shipped", "delivered", "cancelled"] {
+        assert!(stats["orders_by_status"][status].as_i64().unwrap() > 0, "no {status} order: {stats}");
+    }
+    assert!(stats["revenue_cents"].as_i64().unwrap() > 0 && !stats["top_products"].as_array().unwrap().is_empty());
 }
