@@ -36,6 +36,8 @@ pub struct CatalogService {
     reviews: Arc<dyn ReviewRepository>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
+    /// A stock change to or below this raises `product.stock_low`.
+    low_stock_threshold: i64,
 }
 
 /// Collects field violations while parsing several fields.
@@ -73,8 +75,9 @@ impl CatalogService {
         reviews: Arc<dyn ReviewRepository>,
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
+        low_stock_threshold: i64,
     ) -> Self {
-        Self { products, categories, reviews, clock, ids }
+        Self { products, categories, reviews, clock, ids, low_stock_threshold }
     }
 
     pub async fn list_products(
@@ -152,7 +155,7 @@ impl CatalogService {
         let changes = changes_from(&input, &mut v);
         v.finish()?;
         self.authorize_product(caller, id, Permission::ProductsUpdateAny).await?;
-        self.products.update(id, changes, self.clock.now()).await?;
+        self.products.update(id, changes, self.clock.now(), self.low_stock_threshold).await?;
         self.product(id, Some(caller)).await
     }
 

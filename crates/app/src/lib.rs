@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod auth;
 pub mod catalog;
 pub mod error;
+pub mod events;
 pub mod orders;
 pub mod ports;
 pub mod users;
@@ -16,6 +17,10 @@ pub use accounts::{AccountService, ProfileUpdate, Registration};
 pub use auth::{AuthService, AuthSettings, ClientContext, SessionView, TokenPair};
 pub use catalog::{CatalogService, ProductInput, ReviewInput};
 pub use error::{AppError, InfraError, StoreError};
+pub use events::{
+    DeadLetterService, EventHandler, HandlerError, HandlingReport, Notifications, OutboxDispatcher, OutboxSettings,
+    Relay, RetryPolicy, StreamWorker, WorkerSettings,
+};
 pub use orders::{IdempotentResponse, OrderService, OrderSettings};
 pub use ports::Principal;
 pub use users::{AdminUserUpdate, UserAdminService};

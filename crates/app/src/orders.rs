@@ -19,7 +19,8 @@ pub struct OrderSettings {
     pub idempotency_retention: Duration,
     /// After how long a key whose first request never finished may be used again.
     pub idempotency_abandon_after: Duration,
-    /// Products at or below this stock are "low" in the statistics.
+    /// Products at or below this stock are "low" in the statistics, and an order taking a
+    /// product's stock to it or below raises `product.stock_low`.
     pub low_stock_threshold: i64,
 }
 
@@ -59,7 +60,7 @@ impl OrderService {
         let request = OrderRequest::parse(lines).map_err(AppError::Validation)?;
         let order =
             NewOrder { id: self.ids.new_id().into(), user_id: buyer.user.id, request, created_at: self.clock.now() };
-        match self.orders.place(order).await? {
+        match self.orders.place(order, self.settings.low_stock_threshold).await? {
             Ok(order) => Ok(order),
             Err(PlacementError::UnknownProducts(lines)) => Err(AppError::Validation(
                 lines

@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod catalog;
 pub mod error;
+pub mod events;
 pub mod ids;
 pub mod orders;
 pub mod password;
@@ -23,6 +24,9 @@ pub use catalog::{
     rating_average,
 };
 pub use error::{FieldViolation, ValidationError};
+pub use events::{
+    DomainEvent, EventId, EventType, crosses_low_stock, placement_events, stock_change_events, transition_events,
+};
 pub use ids::{SessionId, UserId};
 pub use orders::{
     Order, OrderId, OrderLine, OrderRequest, OrderStatus, PlacementError, RequestedLine, Shortage, StockedProduct,

@@ -8,7 +8,8 @@ use std::fmt;
 use uuid::Uuid;
 
 /// Identifies an order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct OrderId(pub Uuid);
 
 impl From<Uuid> for OrderId {

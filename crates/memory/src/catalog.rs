@@ -13,8 +13,8 @@ use storefront_app::ports::{
     CategoryRepository, NewProduct, NewReview, Page, PageRequest, ProductChanges, ProductRepository, ReviewRepository,
 };
 use storefront_domain::{
-    Category, CategoryId, CategoryName, CategoryRef, Product, ProductFilter, ProductId, ProductSort, Rating, Review,
-    ReviewAuthor, ReviewBody, ReviewId, Slug, UserId, rating_average,
+    Category, CategoryId, CategoryName, CategoryRef, DomainEvent, Product, ProductFilter, ProductId, ProductSort,
+    Rating, Review, ReviewAuthor, ReviewBody, ReviewId, Slug, UserId, rating_average, stock_change_events,
 };
 
 /// A product's own columns; likes, reviews and categories are kept beside it.
@@ -221,7 +221,13 @@ impl ProductRepository for MemoryStore {
         Ok(page_of(matching, page))
     }
 
-    async fn update(&self, id: ProductId, changes: ProductChanges, now: DateTime<Utc>) -> Result<Product, StoreError> {
+    async fn update(
+        &self,
+        id: ProductId,
+        changes: ProductChanges,
+        now: DateTime<Utc>,
+        low_stock_threshold: i64,
+    ) -> Result<Product, StoreError> {
         let mut state = self.state.lock().await;
         if !state.products.contains_key(&id) {
             return Err(StoreError::NotFound);
@@ -239,13 +245,16 @@ impl ProductRepository for MemoryStore {
         if let Some(price) = changes.price {
             stored.price_cents = price.get();
         }
+        let stock_before = stored.stock;
         if let Some(stock) = changes.stock {
             stored.stock = stock.get();
         }
         stored.updated_at = now;
+        let events = stock_change_events(id, &stored.name, stock_before, stored.stock, low_stock_threshold, now);
         if let Some(ids) = changes.category_ids {
             state.link_categories(id, &ids);
         }
+        state.append_events(events);
         state.product_view(id, None)
     }
 
@@ -378,7 +387,9 @@ impl ReviewRepository for MemoryStore {
             updated_at: new.created_at,
         };
         state.reviews.insert(new.id, stored);
-        state.review(new.id)
+        let review = state.review(new.id)?;
+        state.append_events(vec![DomainEvent::review_created(&review)]);
+        Ok(review)
     }
 
     async fn get(&self, id: ReviewId) -> Result<Option<Review>, StoreError> {

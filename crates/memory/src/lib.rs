@@ -1,6 +1,6 @@
 //! The in-memory adapter of the persistence ports: one `MemoryStore` holding users,
-//! sessions, refresh tokens, role grants, the catalogue, orders and idempotency keys behind
-//! a single lock, for `cargo run` without a database and for fast HTTP tests. Its semantics
+//! sessions, refresh tokens, role grants, the catalogue, orders, idempotency keys and the
+//! event outbox behind a single lock, for `cargo run` without a database and for fast HTTP tests. Its semantics
 //! match the PostgreSQL adapter's; the shared contract tests (`storefront-contract`) prove
 //! it.
 //!
@@ -9,6 +9,7 @@
 
 mod admin;
 mod catalog;
+mod events;
 mod orders;
 mod sessions;
 mod users;
@@ -16,13 +17,14 @@ mod users;
 use async_trait::async_trait;
 use catalog::{StoredCategory, StoredProduct, StoredReview};
 use chrono::{DateTime, Utc};
+use events::StoredEvent;
 use orders::StoredIdempotencyKey;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use storefront_app::ports::{AuditEntry, ReadinessProbe, RefreshTokenHash};
 use storefront_domain::{
-    CategoryId, Order, OrderId, PasswordHash, Permission, ProductId, ReviewId, RoleName, Session, SessionId, User,
-    UserId,
+    CategoryId, EventId, Order, OrderId, PasswordHash, Permission, ProductId, ReviewId, RoleName, Session, SessionId,
+    User, UserId,
 };
 use tokio::sync::Mutex;
 
@@ -60,6 +62,10 @@ struct State {
     orders: HashMap<OrderId, Order>,
     /// Idempotency keys, per user.
     idempotency: HashMap<(UserId, String), StoredIdempotencyKey>,
+    /// The outbox: every event, in the order the changes raising them were made.
+    outbox: Vec<StoredEvent>,
+    /// (handler, event) pairs handled, and when.
+    processed: HashMap<(String, EventId), DateTime<Utc>>,
 }
 
 struct StoredRole {
@@ -96,6 +102,8 @@ impl Default for State {
             reviews: HashMap::new(),
             orders: HashMap::new(),
             idempotency: HashMap::new(),
+            outbox: Vec::new(),
+            processed: HashMap::new(),
         }
     }
 }

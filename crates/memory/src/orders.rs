@@ -13,7 +13,10 @@ use storefront_app::ports::{
     BusinessStats, IdempotencyBegin, IdempotencyStore, LowStockProduct, NewOrder, OrderFilter, OrderRepository, Page,
     PageRequest, StoredResponse, TopProduct, TransitionOutcome,
 };
-use storefront_domain::{Order, OrderId, OrderStatus, PlacementError, ProductId, StockedProduct, UserId, price_order};
+use storefront_domain::{
+    Order, OrderId, OrderStatus, PlacementError, ProductId, StockedProduct, UserId, placement_events, price_order,
+    transition_events,
+};
 
 /// Most products the statistics rank by units sold.
 const TOP_PRODUCTS: usize = 10;
@@ -132,7 +135,11 @@ impl State {
 
 #[async_trait]
 impl OrderRepository for MemoryStore {
-    async fn place(&self, new: NewOrder) -> Result<Result<Order, PlacementError>, StoreError> {
+    async fn place(
+        &self,
+        new: NewOrder,
+        low_stock_threshold: i64,
+    ) -> Result<Result<Order, PlacementError>, StoreError> {
         let mut state = self.state.lock().await;
         if state.orders.contains_key(&new.id) {
             return Err(StoreError::Conflict(format!("order {} already exists", new.id)));
@@ -163,6 +170,7 @@ impl OrderRepository for MemoryStore {
             updated_at: new.created_at,
         };
         state.orders.insert(order.id, order.clone());
+        state.append_events(placement_events(&order, &products, low_stock_threshold));
         Ok(Ok(order))
     }
 
@@ -194,6 +202,7 @@ impl OrderRepository for MemoryStore {
         if !order.status.can_become(to) {
             return Ok(TransitionOutcome::Refused { current: order.status });
         }
+        let from = order.status;
         order.status = to;
         order.updated_at = now;
         let moved = order.clone();
@@ -205,6 +214,7 @@ impl OrderRepository for MemoryStore {
                 }
             }
         }
+        state.append_events(transition_events(&moved, from));
         Ok(TransitionOutcome::Moved(moved))
     }
 

@@ -6,7 +6,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use storefront_app::StoreError;
 use storefront_app::ports::{NewUser, Principal, ProfileChanges, UserRepository};
-use storefront_domain::{Email, PasswordHash, PermissionSet, SessionId, User, UserCredentials, UserId};
+use storefront_domain::{
+    DomainEvent, Email, PasswordHash, Permission, PermissionSet, SessionId, User, UserCredentials, UserId,
+};
 
 impl State {
     /// Whether a user other than `except` holds `email`. `Email` is already normalised
@@ -61,7 +63,24 @@ impl UserRepository for MemoryStore {
             updated_at: new.created_at,
         };
         state.users.insert(user.id, StoredUser { user: user.clone(), password_hash: new.password_hash });
+        state.append_events(vec![DomainEvent::user_registered(&user)]);
         Ok(user)
+    }
+
+    async fn active_holders_of(&self, permission: Permission) -> Result<Vec<User>, StoreError> {
+        let state = self.state.lock().await;
+        let mut holders: Vec<User> = state
+            .users
+            .values()
+            .filter(|stored| stored.user.is_active)
+            .filter(|stored| {
+                let grants = state.roles.get(&stored.user.role).into_iter().flat_map(|r| r.grants.iter().copied());
+                PermissionSet::for_role(&stored.user.role, grants).contains(permission)
+            })
+            .map(|stored| stored.user.clone())
+            .collect();
+        holders.sort_by(|a, b| a.email.as_str().cmp(b.email.as_str()));
+        Ok(holders)
     }
 
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {

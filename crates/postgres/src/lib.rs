@@ -6,6 +6,7 @@
 mod audit;
 mod catalog;
 mod error;
+mod events;
 mod migrations;
 mod orders;
 mod readiness;

@@ -9,11 +9,12 @@
 mod idempotency;
 
 use crate::error::TxError;
+use crate::events::{self, EventColumns};
 use crate::{PgStore, error, retrying};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{Array, BigInt, Bool, Integer, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel::{OptionalExtension, QueryableByName};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use storefront_app::StoreError;
@@ -22,7 +23,8 @@ use storefront_app::ports::{
     TransitionOutcome,
 };
 use storefront_domain::{
-    Order, OrderId, OrderLine, OrderStatus, PlacementError, ProductId, StockedProduct, UserId, price_order,
+    Order, OrderId, OrderLine, OrderStatus, PlacementError, ProductId, StockedProduct, UserId, placement_events,
+    price_order, transition_events,
 };
 use uuid::Uuid;
 
@@ -44,10 +46,16 @@ const SOLD: &str = "('paid', 'shipped', 'delivered')";
 const LOCK_PRODUCTS: &str = "\
 SELECT id, name, price_cents, stock FROM products WHERE id = ANY($1) ORDER BY id FOR UPDATE";
 
-/// Takes the stock of every line and writes the order and its lines, in one statement (the
-/// foreign keys are checked at its end, once every row is there).
+/// Takes the stock of every line and writes the order, its lines and its events, in one
+/// statement (the foreign keys are checked at its end, once every row is there).
 const WRITE_ORDER: &str = "\
-WITH taken AS (
+WITH events AS (
+    INSERT INTO outbox (id, event_type, version, occurred_at, payload, available_at)
+    SELECT e.id, e.event_type, e.version, e.occurred_at, e.payload, e.occurred_at
+    FROM unnest($11::uuid[], $12::text[], $13::int[], $14::timestamptz[], $15::jsonb[])
+        WITH ORDINALITY AS e (id, event_type, version, occurred_at, payload, n)
+    ORDER BY e.n
+), taken AS (
     UPDATE products p SET stock = p.stock - l.quantity
     FROM unnest($2::uuid[], $3::bigint[]) AS l (product_id, quantity)
     WHERE p.id = l.product_id
@@ -219,7 +227,11 @@ fn placement_error(err: DieselError, order: OrderId) -> TxError {
 }
 
 /// The whole placement transaction: lock, price with the domain, take and write.
-async fn place_in(conn: &mut AsyncPgConnection, new: &NewOrder) -> Result<Result<Order, PlacementError>, TxError> {
+async fn place_in(
+    conn: &mut AsyncPgConnection,
+    new: &NewOrder,
+    low_stock_threshold: i64,
+) -> Result<Result<Order, PlacementError>, TxError> {
     let ids: Vec<Uuid> = new.request.lines().iter().map(|l| l.product_id.0).collect();
     let locked = diesel::sql_query(LOCK_PRODUCTS).bind::<Array<SqlUuid>, _>(&ids).load::<LockedProduct>(conn).await?;
     let products: Vec<StockedProduct> = locked
@@ -230,18 +242,34 @@ async fn place_in(conn: &mut AsyncPgConnection, new: &NewOrder) -> Result<Result
         Ok(priced) => priced,
         Err(refused) => return Ok(Err(refused)),
     };
+    let order = Order {
+        id: new.id,
+        user_id: Some(new.user_id),
+        status: OrderStatus::Pending,
+        items,
+        total_cents,
+        created_at: new.created_at,
+        updated_at: new.created_at,
+    };
+    let events = EventColumns::of(&placement_events(&order, &products, low_stock_threshold));
+    let items = &order.items;
     let line_nos: Vec<i32> = (1..).take(items.len()).collect();
     let taken = diesel::sql_query(WRITE_ORDER)
         .bind::<SqlUuid, _>(new.id.0)
         .bind::<Array<SqlUuid>, _>(items.iter().map(|l| l.product_id.0).collect::<Vec<_>>())
         .bind::<Array<BigInt>, _>(items.iter().map(|l| l.quantity).collect::<Vec<_>>())
         .bind::<SqlUuid, _>(new.user_id.as_uuid())
-        .bind::<BigInt, _>(total_cents)
+        .bind::<BigInt, _>(order.total_cents)
         .bind::<Timestamptz, _>(new.created_at)
         .bind::<Array<Integer>, _>(line_nos)
         .bind::<Array<Text>, _>(items.iter().map(|l| l.product_name.as_str()).collect::<Vec<_>>())
         .bind::<Array<BigInt>, _>(items.iter().map(|l| l.unit_price_cents).collect::<Vec<_>>())
         .bind::<Array<BigInt>, _>(items.iter().map(|l| l.line_total_cents).collect::<Vec<_>>())
+        .bind::<Array<SqlUuid>, _>(events.ids)
+        .bind::<Array<Text>, _>(events.types)
+        .bind::<Array<Integer>, _>(events.versions)
+        .bind::<Array<Timestamptz>, _>(events.times)
+        .bind::<Array<Jsonb>, _>(events.payloads)
         .get_result::<Count>(conn)
         .await
         .map_err(|e| placement_error(e, new.id))?;
@@ -250,15 +278,7 @@ async fn place_in(conn: &mut AsyncPgConnection, new: &NewOrder) -> Result<Result
         // a bug here, never a race.
         return Err(StoreError::Internal(format!("order {} took stock from {} products", new.id, taken.n)).into());
     }
-    Ok(Ok(Order {
-        id: new.id,
-        user_id: Some(new.user_id),
-        status: OrderStatus::Pending,
-        items,
-        total_cents,
-        created_at: new.created_at,
-        updated_at: new.created_at,
-    }))
+    Ok(Ok(order))
 }
 
 /// The whole transition transaction.
@@ -292,6 +312,7 @@ async fn transition_in(
         diesel::sql_query(RESTORE_STOCK).bind::<SqlUuid, _>(id.0).execute(conn).await?;
     }
     let moved = load(conn, id).await?.ok_or(StoreError::NotFound)?;
+    events::append(conn, &transition_events(&moved, current)).await?;
     Ok(TransitionOutcome::Moved(moved))
 }
 
@@ -430,12 +451,16 @@ async fn stats_in(conn: &mut AsyncPgConnection, threshold: i64, now: DateTime<Ut
 #[async_trait]
 impl OrderRepository for PgStore {
     #[tracing::instrument(skip_all, fields(id = %new.id))]
-    async fn place(&self, new: NewOrder) -> Result<Result<Order, PlacementError>, StoreError> {
+    async fn place(
+        &self,
+        new: NewOrder,
+        low_stock_threshold: i64,
+    ) -> Result<Result<Order, PlacementError>, StoreError> {
         let new = &new;
         self.bounded(retrying(|| async move {
             let mut conn = self.conn().await?;
             // A refused placement has written nothing; committing it is as good as a rollback.
-            conn.transaction::<_, TxError, _>(async |conn| place_in(conn, new).await).await
+            conn.transaction::<_, TxError, _>(async |conn| place_in(conn, new, low_stock_threshold).await).await
         }))
         .await
     }

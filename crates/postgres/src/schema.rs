@@ -161,6 +161,30 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    outbox (seq) {
+        seq -> BigInt,
+        id -> Uuid,
+        event_type -> Text,
+        version -> Integer,
+        occurred_at -> Timestamptz,
+        payload -> Jsonb,
+        attempts -> Integer,
+        available_at -> Timestamptz,
+        last_error -> Nullable<Text>,
+        published_at -> Nullable<Timestamptz>,
+        dead_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    processed_events (handler, event_id) {
+        handler -> Text,
+        event_id -> Uuid,
+        processed_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(role_permissions -> roles (role_name));
 diesel::joinable!(role_permissions -> permissions (permission));
 diesel::joinable!(users -> roles (role));
@@ -193,6 +217,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     orders,
     order_lines,
     idempotency_keys,
+    outbox,
+    processed_events,
 );
 
 #[cfg(test)]
@@ -300,6 +326,20 @@ mod tests {
                 response_location,
                 response_body,
             ),
+            declared!(
+                outbox: seq,
+                id,
+                event_type,
+                version,
+                occurred_at,
+                payload,
+                attempts,
+                available_at,
+                last_error,
+                published_at,
+                dead_at,
+            ),
+            declared!(processed_events: handler, event_id, processed_at),
         ];
         let database = TestDatabase::create().await;
         let mut conn = AsyncPgConnection::establish(&database.url).await.unwrap();

@@ -3,7 +3,7 @@
 
 use crate::error::{self, TxError};
 use crate::schema::{sessions, users};
-use crate::{PgStore, catalog, retrying};
+use crate::{PgStore, catalog, events, retrying};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -12,7 +12,8 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 use storefront_app::StoreError;
 use storefront_app::ports::{NewUser, Principal, ProfileChanges, UserRepository};
 use storefront_domain::{
-    Email, PasswordHash, Permission, PermissionSet, RoleName, SessionId, User, UserCredentials, UserId, UserName,
+    DomainEvent, Email, PasswordHash, Permission, PermissionSet, RoleName, SessionId, User, UserCredentials, UserId,
+    UserName,
 };
 use uuid::Uuid;
 
@@ -109,25 +110,51 @@ WHERE u.id = $1 AND s.id = $2 AND u.is_active AND s.revoked_at IS NULL AND s.exp
 impl UserRepository for PgStore {
     #[tracing::instrument(skip_all)]
     async fn create(&self, user: NewUser) -> Result<User, StoreError> {
+        let user = &user;
+        self.bounded(retrying(|| async move {
+            let mut conn = self.conn().await?;
+            conn.transaction::<_, TxError, _>(async |conn| {
+                let row = NewUserRow {
+                    id: user.id.as_uuid(),
+                    email: user.email.as_str(),
+                    name: user.name.as_str(),
+                    password_hash: user.password_hash.as_str(),
+                    role: user.role.as_str(),
+                    is_active: true,
+                    created_at: user.created_at,
+                    updated_at: user.created_at,
+                };
+                let created: User = diesel::insert_into(users::table)
+                    .values(&row)
+                    .returning(UserRow::as_returning())
+                    .get_result(conn)
+                    .await?
+                    .try_into()?;
+                events::append(conn, &[DomainEvent::user_registered(&created)]).await?;
+                Ok(created)
+            })
+            .await
+        }))
+        .await
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn active_holders_of(&self, permission: Permission) -> Result<Vec<User>, StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;
-            let row = NewUserRow {
-                id: user.id.as_uuid(),
-                email: user.email.as_str(),
-                name: user.name.as_str(),
-                password_hash: user.password_hash.as_str(),
-                role: user.role.as_str(),
-                is_active: true,
-                created_at: user.created_at,
-                updated_at: user.created_at,
-            };
-            diesel::insert_into(users::table)
-                .values(&row)
-                .returning(UserRow::as_returning())
-                .get_result(&mut conn)
-                .await
-                .map_err(error::from_diesel)?
-                .try_into()
+            // The admins hold every permission whatever is stored (`PermissionSet::for_role`).
+            let holders = diesel::sql_query(
+                "SELECT u.id, u.email, u.name, u.role, u.is_active, u.created_at, u.updated_at FROM users u \
+                 WHERE u.is_active AND (u.role = $2 OR EXISTS (\
+                     SELECT 1 FROM role_permissions rp WHERE rp.role_name = u.role AND rp.permission = $1)) \
+                 ORDER BY u.email",
+            )
+            .bind::<Text, _>(permission.as_str())
+            .bind::<Text, _>(RoleName::ADMIN)
+            .load::<UserRow>(&mut conn)
+            .await
+            .map_err(error::from_diesel)?;
+            holders.into_iter().map(User::try_from).collect()
         })
         .await
     }

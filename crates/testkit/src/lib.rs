@@ -1,4 +1,5 @@
 //! Test support shared by every crate's tests: per-test PostgreSQL databases created from a
-//! migrated template.
+//! migrated template, and a real SMTP server for mail tests.
 
 pub mod database;
+pub mod smtp;

@@ -68,12 +68,20 @@ pub trait ProductRepository: Send + Sync {
         viewer: Option<UserId>,
     ) -> Result<Page<Product>, StoreError>;
 
-    /// Applies changes and bumps `updated_at`.
+    /// Applies changes and bumps `updated_at`; when the stock crosses `low_stock_threshold`
+    /// downwards, writes `product.stock_low` (`storefront_domain::stock_change_events`) to
+    /// the outbox in the same transaction.
     ///
     /// # Errors
     /// MUST return `NotFound` for an unknown product and `InvalidReference("category_ids")`
-    /// for an unknown category (changing nothing).
-    async fn update(&self, id: ProductId, changes: ProductChanges, now: DateTime<Utc>) -> Result<Product, StoreError>;
+    /// for an unknown category (changing nothing, writing no event).
+    async fn update(
+        &self,
+        id: ProductId,
+        changes: ProductChanges,
+        now: DateTime<Utc>,
+        low_stock_threshold: i64,
+    ) -> Result<Product, StoreError>;
 
     /// Deletes a product with its likes, reviews and category links.
     ///
@@ -120,8 +128,8 @@ pub trait CategoryRepository: Send + Sync {
 
 #[async_trait]
 pub trait ReviewRepository: Send + Sync {
-    /// Inserts a review and updates the product's review count and rating in the same
-    /// transaction.
+    /// Inserts a review and, in the same transaction, updates the product's review count
+    /// and rating and writes `review.created` (`DomainEvent::review_created`) to the outbox.
     ///
     /// # Errors
     /// MUST return `AlreadyExists` when the author already reviewed the product (enforced

@@ -3,6 +3,7 @@
 
 mod admin;
 mod catalog;
+mod events;
 mod orders;
 mod security;
 mod sessions;
@@ -13,6 +14,10 @@ pub use admin::{
     AuditContext, AuditEntry, AuditFilter, AuditLog, Page, PageRequest, RoleRepository, UserAdminRepository, UserFilter,
 };
 pub use catalog::{CategoryRepository, NewProduct, NewReview, ProductChanges, ProductRepository, ReviewRepository};
+pub use events::{
+    DeadLetter, DeadLetters, Delivery, EventOutbox, EventPublisher, EventQueue, Mail, MailError, Mailer, OutboxEntry,
+    ProcessedEvents, QueueLag,
+};
 pub use orders::{
     BusinessStats, IdempotencyBegin, IdempotencyStore, LowStockProduct, NewOrder, OrderFilter, OrderRepository,
     StoredResponse, TopProduct, TransitionOutcome,

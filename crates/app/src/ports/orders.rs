@@ -69,11 +69,18 @@ pub struct BusinessStats {
 #[async_trait]
 pub trait OrderRepository: Send + Sync {
     /// In ONE transaction: locks the request's products in id order, prices the request
-    /// with `storefront_domain::price_order`, takes every line's stock, and writes the
-    /// order with its snapshot lines as `pending`. Any refused line rolls everything back
-    /// and answers `Ok(Err(PlacementError))`. Under any concurrency stock never goes
-    /// below zero and sold units plus stock left equal the stock put in.
-    async fn place(&self, order: NewOrder) -> Result<Result<Order, PlacementError>, StoreError>;
+    /// with `storefront_domain::price_order`, takes every line's stock, writes the order
+    /// with its snapshot lines as `pending`, and writes its events
+    /// (`storefront_domain::placement_events`: `order.placed`, and `product.stock_low` for
+    /// each product taken to or below `low_stock_threshold`) to the outbox. Any refused
+    /// line rolls everything back (no event either) and answers `Ok(Err(PlacementError))`.
+    /// Under any concurrency stock never goes below zero and sold units plus stock left
+    /// equal the stock put in.
+    async fn place(
+        &self,
+        order: NewOrder,
+        low_stock_threshold: i64,
+    ) -> Result<Result<Order, PlacementError>, StoreError>;
 
     async fn get(&self, id: OrderId) -> Result<Option<Order>, StoreError>;
 
@@ -81,8 +88,10 @@ pub trait OrderRepository: Send + Sync {
     async fn list(&self, filter: OrderFilter, page: PageRequest) -> Result<Page<Order>, StoreError>;
 
     /// In ONE transaction: locks the order; moves it to `to` if `current.can_become(to)`,
-    /// and when `to` is `cancelled` gives the stock of every line back (to the products
-    /// that still exist). Of two racing moves from one status exactly one is `Moved`.
+    /// when `to` is `cancelled` gives the stock of every line back (to the products that
+    /// still exist), and writes the move's event (`storefront_domain::transition_events`)
+    /// to the outbox. Of two racing moves from one status exactly one is `Moved` (and one
+    /// event is written).
     ///
     /// # Errors
     /// MUST return `NotFound` for an unknown order.

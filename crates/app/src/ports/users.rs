@@ -4,7 +4,7 @@ use crate::StoreError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use storefront_domain::{
-    Email, PasswordHash, PermissionSet, RoleName, SessionId, User, UserCredentials, UserId, UserName,
+    Email, PasswordHash, Permission, PermissionSet, RoleName, SessionId, User, UserCredentials, UserId, UserName,
 };
 
 /// A user to insert.
@@ -36,11 +36,16 @@ pub struct Principal {
 
 #[async_trait]
 pub trait UserRepository: Send + Sync {
-    /// Inserts a user.
+    /// Inserts a user and, in the same transaction, its `user.registered` event
+    /// (`DomainEvent::user_registered`) into the outbox.
     ///
     /// # Errors
-    /// MUST return `EmailTaken` when another user has the same (normalised) email.
+    /// MUST return `EmailTaken` when another user has the same (normalised) email (and
+    /// write no event).
     async fn create(&self, user: NewUser) -> Result<User, StoreError>;
+
+    /// The active users whose role holds `permission` (the admins always do), by email.
+    async fn active_holders_of(&self, permission: Permission) -> Result<Vec<User>, StoreError>;
 
     /// The user with this id, if any.
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, StoreError>;

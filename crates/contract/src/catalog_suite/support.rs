@@ -11,6 +11,9 @@ use storefront_domain::{
 };
 use uuid::Uuid;
 
+/// The low-stock threshold the tests run with (the default configuration's).
+pub const LOW_STOCK: i64 = 5;
+
 /// A page holding every row the tests create.
 pub fn all() -> PageRequest {
     PageRequest { limit: 100, offset: 0 }

@@ -2,7 +2,9 @@
 //! lines, units conserved through placements and cancellations, and racing moves of one
 //! order taking effect once.
 
-use super::support::{Lcg, create_product, create_user, every_order, new_order, now, place_ok, stock_of, units_held};
+use super::support::{
+    LOW_STOCK, Lcg, create_product, create_user, every_order, new_order, now, place_ok, stock_of, units_held,
+};
 use crate::OrderStores;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,7 +28,7 @@ async fn place_all(stores: &OrderStores, orders: Vec<NewOrder>) -> Vec<Result<Or
         .into_iter()
         .map(|order| {
             let store = Arc::clone(&stores.orders);
-            tokio::spawn(async move { store.place(order).await })
+            tokio::spawn(async move { store.place(order, LOW_STOCK).await })
         })
         .collect();
     let joined =
@@ -116,7 +118,7 @@ async fn run_mix(mix: Arc<Mix>, mut rng: Lcg) -> usize {
             }
         }
         let buyer = buyers[rng.below(buyers.len())].id;
-        if let Ok(order) = orders.place(new_order(buyer, &lines)).await.unwrap() {
+        if let Ok(order) = orders.place(new_order(buyer, &lines), LOW_STOCK).await.unwrap() {
             accepted += 1;
             placed.lock().unwrap().push(order.id);
         }

@@ -3,8 +3,8 @@
 //! computed here from what the other ports show.
 
 use super::support::{
-    all, ascending_ids, create_product, create_user, create_user_at, every_order, move_along, new_stocked_product, now,
-    place_at, place_ok, set_stock,
+    LOW_STOCK, all, ascending_ids, create_product, create_user, create_user_at, every_order, move_along,
+    new_stocked_product, now, place_at, place_ok, set_stock,
 };
 use crate::OrderStores;
 use chrono::{DateTime, Duration, Utc};
@@ -235,11 +235,11 @@ pub async fn a_top_product_shows_its_current_name_or_once_deleted_its_latest_sna
 
     let first = place_at(&stores, buyer.id, &[(renamed.id, 4), (deleted.id, 2)], base).await;
     move_along(&stores, first.id, &[Paid]).await;
-    stores.products.update(deleted.id, rename("Second name"), now()).await.unwrap();
+    stores.products.update(deleted.id, rename("Second name"), now(), LOW_STOCK).await.unwrap();
     let second = place_at(&stores, buyer.id, &[(deleted.id, 1)], base + Duration::minutes(1)).await;
     move_along(&stores, second.id, &[Paid, Shipped]).await;
-    stores.products.update(deleted.id, rename("Never sold as this"), now()).await.unwrap();
-    stores.products.update(renamed.id, rename("After"), now()).await.unwrap();
+    stores.products.update(deleted.id, rename("Never sold as this"), now(), LOW_STOCK).await.unwrap();
+    stores.products.update(renamed.id, rename("After"), now(), LOW_STOCK).await.unwrap();
     stores.products.delete(deleted.id).await.unwrap();
 
     let seen = stats(&stores, THRESHOLD).await;

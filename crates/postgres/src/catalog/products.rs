@@ -5,7 +5,7 @@
 use super::{Param, Params, count, limit_offset, on_constraint};
 use crate::error::{self, TxError};
 use crate::schema::{likes, product_categories, products};
-use crate::{PgStore, retrying};
+use crate::{PgStore, events, retrying};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -15,6 +15,7 @@ use storefront_app::StoreError;
 use storefront_app::ports::{NewProduct, Page, PageRequest, ProductChanges, ProductRepository};
 use storefront_domain::{
     CategoryId, CategoryRef, Product, ProductFilter, ProductId, ProductSort, ProductSortKey, UserId,
+    stock_change_events,
 };
 use uuid::Uuid;
 
@@ -404,11 +405,31 @@ impl ProductRepository for PgStore {
     }
 
     #[tracing::instrument(skip(self, changes))]
-    async fn update(&self, id: ProductId, changes: ProductChanges, now: DateTime<Utc>) -> Result<Product, StoreError> {
+    async fn update(
+        &self,
+        id: ProductId,
+        changes: ProductChanges,
+        now: DateTime<Utc>,
+        low_stock_threshold: i64,
+    ) -> Result<Product, StoreError> {
         let changes = &changes;
         self.bounded(retrying(|| async move {
             let mut conn = self.conn().await?;
             conn.transaction::<_, TxError, _>(async |conn| {
+                // The stock before the change (locked: it decides the change's events).
+                let stock_before: Option<i64> = match changes.stock {
+                    Some(_) => Some(
+                        products::table
+                            .find(id.0)
+                            .select(products::stock)
+                            .for_update()
+                            .first(conn)
+                            .await
+                            .optional()?
+                            .ok_or(StoreError::NotFound)?,
+                    ),
+                    None => None,
+                };
                 let changeset = ProductChangeset {
                     name: changes.name.as_ref().map(|n| n.as_str()),
                     description: changes.description.as_ref().map(|d| d.as_str()),
@@ -423,7 +444,13 @@ impl ProductRepository for PgStore {
                 if let Some(ids) = &changes.category_ids {
                     set_categories(conn, id, ids, true).await?;
                 }
-                load(conn, id, None).await?.ok_or_else(|| StoreError::NotFound.into())
+                let product = load(conn, id, None).await?.ok_or(StoreError::NotFound)?;
+                if let Some(before) = stock_before {
+                    let events =
+                        stock_change_events(id, &product.name, before, product.stock, low_stock_threshold, now);
+                    events::append(conn, &events).await?;
+                }
+                Ok(product)
             })
             .await
         }))

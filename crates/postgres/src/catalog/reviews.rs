@@ -3,17 +3,17 @@
 //! product's review count and rating follow in it through the trigger on `reviews`.
 
 use super::{Param, Params, count, limit_offset, on_constraint};
-use crate::PgStore;
-use crate::error;
+use crate::error::{self, TxError};
 use crate::schema::reviews;
+use crate::{PgStore, events, retrying};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Nullable, SmallInt, Text, Timestamptz, Uuid as SqlUuid};
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use storefront_app::StoreError;
 use storefront_app::ports::{NewReview, Page, PageRequest, ReviewRepository};
-use storefront_domain::{ProductId, Rating, Review, ReviewAuthor, ReviewBody, ReviewId, UserId};
+use storefront_domain::{DomainEvent, ProductId, Rating, Review, ReviewAuthor, ReviewBody, ReviewId, UserId};
 use uuid::Uuid;
 
 const REVIEWS_PKEY: &str = "reviews_pkey";
@@ -100,30 +100,36 @@ impl TryFrom<ReviewRow> for Review {
 impl ReviewRepository for PgStore {
     #[tracing::instrument(skip_all, fields(id = %new.id))]
     async fn create(&self, new: NewReview) -> Result<Review, StoreError> {
-        self.bounded(async {
+        let new = &new;
+        self.bounded(retrying(|| async move {
             let mut conn = self.conn().await?;
-            let sql = format!("{CREATE} SELECT {REVIEW_COLUMNS} FROM r JOIN users u ON u.id = r.author_id");
-            // Of concurrent reviews by one author, the unique constraint lets exactly one in.
-            diesel::sql_query(sql)
-                .bind::<SqlUuid, _>(new.id.0)
-                .bind::<SqlUuid, _>(new.product_id.0)
-                .bind::<SqlUuid, _>(new.author_id.as_uuid())
-                .bind::<SmallInt, _>(i16::from(new.rating.get()))
-                .bind::<Text, _>(new.body.as_str())
-                .bind::<Timestamptz, _>(new.created_at)
-                .get_result::<ReviewRow>(&mut conn)
-                .await
-                .map_err(|e| {
-                    StoreError::from(on_constraint(e, |name| match name {
-                        REVIEWS_AUTHOR_PRODUCT_KEY => Some(StoreError::AlreadyExists),
-                        REVIEWS_PKEY => Some(StoreError::Conflict(format!("review {} already exists", new.id))),
-                        REVIEWS_PRODUCT_FKEY => Some(StoreError::NotFound),
-                        REVIEWS_AUTHOR_FKEY => Some(StoreError::InvalidReference("author_id".into())),
-                        _ => None,
-                    }))
-                })?
-                .try_into()
-        })
+            conn.transaction::<_, TxError, _>(async |conn| {
+                let sql = format!("{CREATE} SELECT {REVIEW_COLUMNS} FROM r JOIN users u ON u.id = r.author_id");
+                // Of concurrent reviews by one author, the unique constraint lets exactly one in.
+                let review: Review = diesel::sql_query(sql)
+                    .bind::<SqlUuid, _>(new.id.0)
+                    .bind::<SqlUuid, _>(new.product_id.0)
+                    .bind::<SqlUuid, _>(new.author_id.as_uuid())
+                    .bind::<SmallInt, _>(i16::from(new.rating.get()))
+                    .bind::<Text, _>(new.body.as_str())
+                    .bind::<Timestamptz, _>(new.created_at)
+                    .get_result::<ReviewRow>(conn)
+                    .await
+                    .map_err(|e| {
+                        on_constraint(e, |name| match name {
+                            REVIEWS_AUTHOR_PRODUCT_KEY => Some(StoreError::AlreadyExists),
+                            REVIEWS_PKEY => Some(StoreError::Conflict(format!("review {} already exists", new.id))),
+                            REVIEWS_PRODUCT_FKEY => Some(StoreError::NotFound),
+                            REVIEWS_AUTHOR_FKEY => Some(StoreError::InvalidReference("author_id".into())),
+                            _ => None,
+                        })
+                    })?
+                    .try_into()?;
+                events::append(conn, &[DomainEvent::review_created(&review)]).await?;
+                Ok(review)
+            })
+            .await
+        }))
         .await
     }
 

@@ -1,0 +1,180 @@
+//! The ports of event-driven processing: the transactional outbox every state change writes
+//! its events to, the stream the relay publishes them on, the consumer side of that stream,
+//! dead letters, the record of handled events, and mail.
+
+use super::{Page, PageRequest};
+use crate::StoreError;
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use storefront_domain::{DomainEvent, EventId};
+
+/// An event waiting in the outbox, with how often handling it failed so far (in-process
+/// dispatch only; the stream keeps its own count).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEntry {
+    pub event: DomainEvent,
+    pub attempts: u32,
+}
+
+/// The transactional outbox. The store's state-changing methods write their events here in
+/// the same transaction as the change (see each port's contract); this port is how they
+/// leave it.
+#[async_trait]
+pub trait EventOutbox: Send + Sync {
+    /// Leases up to `limit` due events — not yet published, not dead, available at `now` —
+    /// oldest first, so that no other relay or dispatcher gets them before `now + lease`:
+    /// any number of relays may run at once. An event whose lease runs out unpublished
+    /// (its relay died) is due again.
+    async fn lease_due(
+        &self,
+        limit: usize,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<Vec<OutboxEntry>, StoreError>;
+
+    /// Marks events as published (appended to the stream, or handled in-process). Unknown
+    /// ids are ignored.
+    async fn mark_published(&self, ids: &[EventId], now: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// Records that handling the event in-process failed with `error`: it is due again at
+    /// `retry_at`, or, without one, it is dead (listed by `DeadLetters`).
+    async fn mark_failed(
+        &self,
+        id: EventId,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// How many events are neither published nor dead.
+    async fn backlog(&self) -> Result<u64, StoreError>;
+
+    /// Every event in the outbox, in the order they were written, whatever their state.
+    async fn events(&self, page: PageRequest) -> Result<Page<DomainEvent>, StoreError>;
+
+    /// Deletes the events published before `before` (dead ones stay); answers how many.
+    async fn purge_published(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+}
+
+/// An event whose handling failed for good.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLetter {
+    pub event: DomainEvent,
+    /// The last handling error.
+    pub error: String,
+    /// How many times handling it was tried.
+    pub attempts: u32,
+    pub failed_at: DateTime<Utc>,
+}
+
+/// The events whose handling failed for good, and putting one back.
+#[async_trait]
+pub trait DeadLetters: Send + Sync {
+    /// Newest first.
+    async fn list(&self, page: PageRequest) -> Result<Page<DeadLetter>, StoreError>;
+
+    /// Puts the event back to be handled again, with a fresh count of attempts; `false`
+    /// when no dead letter has this id.
+    async fn retry(&self, id: EventId, now: DateTime<Utc>) -> Result<bool, StoreError>;
+}
+
+/// Where the relay publishes the outbox's events: an append-only stream.
+#[async_trait]
+pub trait EventPublisher: Send + Sync {
+    /// Appends the events, in this order, each carrying its id. On an error the caller
+    /// cannot know which were appended: it publishes them all again later, and consumers
+    /// ignore an event id they have handled.
+    async fn publish(&self, events: &[DomainEvent]) -> Result<(), StoreError>;
+}
+
+/// One event handed to a consumer by the stream, until it is acknowledged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    /// The stream's id of the entry, to acknowledge or dead-letter it by.
+    pub receipt: String,
+    /// The event, or why the entry could not be read as one.
+    pub event: Result<DomainEvent, String>,
+    /// How many times handling this event failed so far (any consumer).
+    pub failures: u32,
+}
+
+/// What the stream's consumers have not done yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QueueLag {
+    /// Entries no consumer of the group has been handed yet.
+    pub undelivered: u64,
+    /// Entries handed out and not acknowledged (in progress, failed, or of a dead consumer).
+    pub pending: u64,
+}
+
+/// The consumer side of the event stream: one consumer of a consumer group, so that any
+/// number of workers share the load and each entry goes to one of them at a time.
+#[async_trait]
+pub trait EventQueue: Send + Sync {
+    /// Entries not yet handed to any consumer of the group, up to `max`, waiting up to
+    /// `wait` when there are none.
+    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Delivery>, StoreError>;
+
+    /// Entries another consumer took and has left unacknowledged for at least `idle`
+    /// (it died, or hangs), taken over by this consumer.
+    async fn reclaim_abandoned(&self, idle: Duration, max: usize) -> Result<Vec<Delivery>, StoreError>;
+
+    /// This consumer's own unacknowledged entries (failed earlier) for which `due(failures,
+    /// idle)` says a retry is due, taken again (which restarts their idle time).
+    async fn due_retries(
+        &self,
+        max: usize,
+        due: &(dyn Fn(u32, Duration) -> bool + Send + Sync),
+    ) -> Result<Vec<Delivery>, StoreError>;
+
+    /// Done with the entry: it is never handed out again.
+    async fn ack(&self, delivery: &Delivery) -> Result<(), StoreError>;
+
+    /// Counts one more failure of the entry's event (kept with the stream, so that every
+    /// consumer sees it) and answers the count; the entry stays unacknowledged.
+    async fn record_failure(&self, delivery: &Delivery, error: &str) -> Result<u32, StoreError>;
+
+    /// Moves the entry to the dead letters with its last error, and acknowledges it.
+    async fn dead_letter(&self, delivery: &Delivery, error: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
+
+    async fn lag(&self) -> Result<QueueLag, StoreError>;
+}
+
+/// Which handlers have handled which events, so that an event delivered twice has its
+/// effect once.
+#[async_trait]
+pub trait ProcessedEvents: Send + Sync {
+    /// Whether `handler` has recorded `event` as handled.
+    async fn is_processed(&self, handler: &str, event: EventId) -> Result<bool, StoreError>;
+
+    /// Records `event` as handled by `handler`; recording it twice is harmless.
+    async fn mark_processed(&self, handler: &str, event: EventId, now: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// Forgets what was handled before `before` (long after any redelivery can come);
+    /// answers how many records went.
+    async fn purge_processed(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+}
+
+/// An email to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mail {
+    /// The recipient's address.
+    pub to: String,
+    /// The recipient's name, for the `To` header.
+    pub to_name: String,
+    pub subject: String,
+    /// Plain text.
+    pub body: String,
+}
+
+/// Why a mail was not sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("mail not sent: {0}")]
+pub struct MailError(pub String);
+
+/// Sends mail.
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    /// Hands the mail to the mail system; an error means it was not accepted (retry later).
+    async fn send(&self, mail: &Mail) -> Result<(), MailError>;
+}

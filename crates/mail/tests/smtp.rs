@@ -1,0 +1,61 @@
+//! The SMTP mailer against a real SMTP server (aiosmtpd), and the log mailer.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+use storefront_app::ports::{Mail, Mailer};
+use storefront_mail::{LogMailer, SmtpMailer, SmtpSecurity, SmtpSettings};
+use storefront_testkit::smtp::SmtpSink;
+
+fn settings(port: u16) -> SmtpSettings {
+    SmtpSettings {
+        host: "127.0.0.1".into(),
+        port,
+        security: SmtpSecurity::None,
+        credentials: None,
+        from: "Storefront <no-reply@storefront.test>".into(),
+        timeout: Duration::from_secs(5),
+    }
+}
+
+fn mail() -> Mail {
+    Mail {
+        to: "ada@example.com".into(),
+        to_name: "Ada Lovelace".into(),
+        subject: "Welcome to Storefront".into(),
+        body: "Hello Ada,\n\nyour account is ready.\n".into(),
+    }
+}
+
+#[tokio::test]
+async fn the_smtp_mailer_delivers_to_a_real_smtp_server_with_recipient_subject_and_body() {
+    let sink = SmtpSink::start();
+    let mailer = SmtpMailer::new(&settings(sink.port)).unwrap();
+
+    mailer.send(&mail()).await.unwrap();
+
+    let received = sink.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(received.len(), 1);
+    let message = &received[0];
+    assert_eq!(message.header("To").as_deref(), Some("\"Ada Lovelace\" <ada@example.com>"));
+    assert_eq!(message.header("From").as_deref(), Some("Storefront <no-reply@storefront.test>"));
+    assert_eq!(message.header("Subject").as_deref(), Some("Welcome to Storefront"));
+    assert!(message.body().contains("your account is ready."), "{}", message.raw);
+}
+
+#[tokio::test]
+async fn a_relay_that_is_down_is_an_error_to_retry_not_a_panic() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mailer = SmtpMailer::new(&settings(port)).unwrap();
+    assert!(mailer.send(&mail()).await.is_err());
+}
+
+#[tokio::test]
+async fn a_sender_that_is_not_an_address_is_refused_at_start_up() {
+    let bad = SmtpSettings { from: "not an address".into(), ..settings(25) };
+    assert!(SmtpMailer::new(&bad).is_err());
+}
+
+#[tokio::test]
+async fn the_log_mailer_accepts_every_mail() {
+    LogMailer.send(&mail()).await.unwrap();
+}

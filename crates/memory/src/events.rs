@@ -1,0 +1,159 @@
+//! The outbox, its dead letters and the record of handled events, in memory. State changes
+//! append their events under the same lock as the change itself, so that, as in a database
+//! transaction, there is no change without its events and no event without its change.
+
+use crate::admin::page_of;
+use crate::{MemoryStore, State};
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use std::cmp::Reverse;
+use storefront_app::StoreError;
+use storefront_app::ports::{DeadLetter, DeadLetters, EventOutbox, OutboxEntry, Page, PageRequest, ProcessedEvents};
+use storefront_domain::{DomainEvent, EventId};
+
+/// An event in the outbox, with its delivery state.
+pub(crate) struct StoredEvent {
+    event: DomainEvent,
+    /// Failed in-process handlings so far.
+    attempts: u32,
+    /// Not handed out before this (a lease, or a retry's backoff).
+    available_at: DateTime<Utc>,
+    last_error: Option<String>,
+    published_at: Option<DateTime<Utc>>,
+    dead_at: Option<DateTime<Utc>>,
+}
+
+impl StoredEvent {
+    fn is_pending(&self) -> bool {
+        self.published_at.is_none() && self.dead_at.is_none()
+    }
+}
+
+impl State {
+    /// Appends the events of the change being made, in order.
+    pub(crate) fn append_events(&mut self, events: Vec<DomainEvent>) {
+        self.outbox.extend(events.into_iter().map(|event| StoredEvent {
+            available_at: event.occurred_at,
+            event,
+            attempts: 0,
+            last_error: None,
+            published_at: None,
+            dead_at: None,
+        }));
+    }
+}
+
+#[async_trait]
+impl EventOutbox for MemoryStore {
+    async fn lease_due(
+        &self,
+        limit: usize,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let mut state = self.state.lock().await;
+        let mut leased = Vec::new();
+        for stored in state.outbox.iter_mut().filter(|s| s.is_pending() && s.available_at <= now).take(limit) {
+            stored.available_at = now + lease;
+            leased.push(OutboxEntry { event: stored.event.clone(), attempts: stored.attempts });
+        }
+        Ok(leased)
+    }
+
+    async fn mark_published(&self, ids: &[EventId], now: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut state = self.state.lock().await;
+        for stored in state.outbox.iter_mut().filter(|s| ids.contains(&s.event.id) && s.published_at.is_none()) {
+            stored.published_at = Some(now);
+        }
+        Ok(())
+    }
+
+    async fn mark_failed(
+        &self,
+        id: EventId,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state.lock().await;
+        if let Some(stored) = state.outbox.iter_mut().find(|s| s.event.id == id && s.is_pending()) {
+            stored.attempts += 1;
+            stored.last_error = Some(error.to_owned());
+            match retry_at {
+                Some(at) => stored.available_at = at,
+                None => stored.dead_at = Some(now),
+            }
+        }
+        Ok(())
+    }
+
+    async fn backlog(&self) -> Result<u64, StoreError> {
+        Ok(self.state.lock().await.outbox.iter().filter(|s| s.is_pending()).count() as u64)
+    }
+
+    async fn events(&self, page: PageRequest) -> Result<Page<DomainEvent>, StoreError> {
+        let state = self.state.lock().await;
+        let page = page_of(state.outbox.iter().collect(), page);
+        Ok(Page { items: page.items.into_iter().map(|s| s.event.clone()).collect(), total: page.total })
+    }
+
+    async fn purge_published(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut state = self.state.lock().await;
+        let count = state.outbox.len();
+        state.outbox.retain(|s| s.published_at.is_none_or(|at| at >= before));
+        Ok((count - state.outbox.len()) as u64)
+    }
+}
+
+#[async_trait]
+impl DeadLetters for MemoryStore {
+    async fn list(&self, page: PageRequest) -> Result<Page<DeadLetter>, StoreError> {
+        let state = self.state.lock().await;
+        let mut dead: Vec<DeadLetter> = state
+            .outbox
+            .iter()
+            .filter_map(|s| {
+                s.dead_at.map(|failed_at| DeadLetter {
+                    event: s.event.clone(),
+                    error: s.last_error.clone().unwrap_or_default(),
+                    attempts: s.attempts,
+                    failed_at,
+                })
+            })
+            .collect();
+        dead.sort_by_key(|d| Reverse((d.failed_at, d.event.id)));
+        Ok(page_of(dead, page))
+    }
+
+    async fn retry(&self, id: EventId, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let mut state = self.state.lock().await;
+        match state.outbox.iter_mut().find(|s| s.event.id == id && s.dead_at.is_some()) {
+            Some(stored) => {
+                stored.dead_at = None;
+                stored.attempts = 0;
+                stored.available_at = now;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+}
+
+#[async_trait]
+impl ProcessedEvents for MemoryStore {
+    async fn is_processed(&self, handler: &str, event: EventId) -> Result<bool, StoreError> {
+        Ok(self.state.lock().await.processed.contains_key(&(handler.to_owned(), event)))
+    }
+
+    async fn mark_processed(&self, handler: &str, event: EventId, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.state.lock().await.processed.entry((handler.to_owned(), event)).or_insert(now);
+        Ok(())
+    }
+
+    async fn purge_processed(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut state = self.state.lock().await;
+        let count = state.processed.len();
+        state.processed.retain(|_, at| *at >= before);
+        Ok((count - state.processed.len()) as u64)
+    }
+}

@@ -1,0 +1,169 @@
+//! A real SMTP server for mail tests: Python's aiosmtpd (from PyPI) on a free loopback port,
+//! storing every message it receives in a Maildir the test reads. aiosmtpd is installed
+//! into `target/python` on first use if the interpreter does not have it already.
+
+// Test support: an SMTP server that cannot start is a failed test, said loudly.
+#![allow(clippy::expect_used)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The aiosmtpd release the tests use.
+const AIOSMTPD: &str = "aiosmtpd==1.4.6";
+
+/// A running SMTP server; stopped (and its Maildir removed) when dropped.
+pub struct SmtpSink {
+    /// The loopback port it listens on.
+    pub port: u16,
+    child: Child,
+    maildir: PathBuf,
+}
+
+/// One received message: its headers and body, as sent.
+#[derive(Debug, Clone)]
+pub struct ReceivedMail {
+    pub raw: String,
+}
+
+impl ReceivedMail {
+    /// The value of the first header `name` (case-insensitive), unfolded.
+    pub fn header(&self, name: &str) -> Option<String> {
+        let head = self.raw.split("\n\n").next().unwrap_or_default().replace("\r\n", "\n");
+        let mut value: Option<String> = None;
+        for line in head.lines() {
+            if let Some(current) = value.as_mut() {
+                if line.starts_with([' ', '\t']) {
+                    current.push(' ');
+                    current.push_str(line.trim());
+                    continue;
+                }
+                break;
+            }
+            if let Some((key, rest)) = line.split_once(':')
+                && key.eq_ignore_ascii_case(name)
+            {
+                value = Some(rest.trim().to_owned());
+            }
+        }
+        value
+    }
+
+    /// The body, after the headers (line endings normalised).
+    pub fn body(&self) -> String {
+        let raw = self.raw.replace("\r\n", "\n");
+        raw.split_once("\n\n").map(|(_, body)| body.to_owned()).unwrap_or_default()
+    }
+}
+
+/// Where to install Python packages the tests need.
+fn python_target() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/python")
+}
+
+fn python() -> String {
+    std::env::var("STOREFRONT_TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned())
+}
+
+/// `PYTHONPATH` under which aiosmtpd imports, installing it if need be (once per process,
+/// so that parallel tests do not run pip over each other).
+fn aiosmtpd_path() -> PathBuf {
+    static PATH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PATH.get_or_init(install_aiosmtpd).clone()
+}
+
+fn install_aiosmtpd() -> PathBuf {
+    let target = python_target();
+    let imports = |path: &Path| {
+        Command::new(python())
+            .args(["-c", "import aiosmtpd"])
+            .env("PYTHONPATH", path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !imports(&target) {
+        let installed = Command::new(python())
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--root-user-action=ignore"])
+            .arg("--target")
+            .arg(&target)
+            .arg(AIOSMTPD)
+            .status()
+            .expect("run pip to install aiosmtpd (Python 3 with pip is needed for the mail tests)");
+        assert!(installed.success() || imports(&target), "pip could not install {AIOSMTPD}");
+    }
+    target
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free loopback port")
+}
+
+impl SmtpSink {
+    /// Starts the server and waits until it accepts connections.
+    pub fn start() -> SmtpSink {
+        let pythonpath = aiosmtpd_path();
+        let maildir = std::env::temp_dir().join(format!("storefront-smtp-{}", uuid::Uuid::new_v4().simple()));
+        let port = free_port();
+        let child = Command::new(python())
+            .args(["-m", "aiosmtpd", "-n", "-l"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&maildir)
+            .env("PYTHONPATH", pythonpath)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start aiosmtpd");
+        let sink = SmtpSink { port, child, maildir };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "aiosmtpd did not listen on port {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        sink
+    }
+
+    /// Every message received so far, oldest first.
+    pub fn messages(&self) -> Vec<ReceivedMail> {
+        let mut files: Vec<(std::time::SystemTime, PathBuf)> = ["new", "cur"]
+            .iter()
+            .filter_map(|sub| std::fs::read_dir(self.maildir.join(sub)).ok())
+            .flatten()
+            .filter_map(|entry| entry.ok())
+            .map(|entry| {
+                let modified = entry.metadata().and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH);
+                (modified, entry.path())
+            })
+            .collect();
+        files.sort();
+        files
+            .into_iter()
+            .filter_map(|(_, path)| std::fs::read_to_string(path).ok())
+            .map(|raw| ReceivedMail { raw })
+            .collect()
+    }
+
+    /// Waits until at least `count` messages have arrived (or `within` passes), then
+    /// answers every message received.
+    pub async fn wait_for(&self, count: usize, within: Duration) -> Vec<ReceivedMail> {
+        let deadline = Instant::now() + within;
+        loop {
+            let messages = self.messages();
+            if messages.len() >= count || Instant::now() >= deadline {
+                return messages;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.maildir);
+    }
+}

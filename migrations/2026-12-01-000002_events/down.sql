@@ -1,0 +1,3 @@
+-- Undoes the events migration.
+DROP TABLE IF EXISTS processed_events;
+DROP TABLE IF EXISTS outbox;
