@@ -10,6 +10,9 @@
 //! The orders' ports have a third: `orders_contract_tests!(factory)` with `factory` an
 //! `async fn() -> storefront_contract::OrderStores`.
 //!
+//! The events' ports have a fourth: `events_contract_tests!(factory)` with `factory` an
+//! `async fn() -> storefront_contract::EventStores`.
+//!
 //! The calling crate needs only `storefront-contract` as a dev-dependency: the expansion
 //! names everything through `$crate`, including the tokio runtime the tests run on.
 
@@ -19,8 +22,8 @@ use std::any::Any;
 use std::future::Future;
 use std::sync::Arc;
 use storefront_app::ports::{
-    AuditLog, CategoryRepository, IdempotencyStore, OrderRepository, ProductRepository, ReviewRepository,
-    RoleRepository, SessionRepository, UserAdminRepository, UserRepository,
+    AuditLog, CategoryRepository, DeadLetters, EventOutbox, IdempotencyStore, OrderRepository, ProcessedEvents,
+    ProductRepository, ReviewRepository, RoleRepository, SessionRepository, UserAdminRepository, UserRepository,
 };
 
 #[doc(hidden)]
@@ -63,7 +66,23 @@ pub struct OrderStores {
     pub guard: Box<dyn Any + Send + Sync>,
 }
 
+/// The events' ports of one adapter, fresh and empty, for one test, with the ports whose
+/// state changes write events.
+pub struct EventStores {
+    pub users: Arc<dyn UserRepository>,
+    pub user_admin: Arc<dyn UserAdminRepository>,
+    pub products: Arc<dyn ProductRepository>,
+    pub reviews: Arc<dyn ReviewRepository>,
+    pub orders: Arc<dyn OrderRepository>,
+    pub outbox: Arc<dyn EventOutbox>,
+    pub dead_letters: Arc<dyn DeadLetters>,
+    pub processed: Arc<dyn ProcessedEvents>,
+    /// Keeps whatever backs the stores alive for the test (e.g. a per-test database).
+    pub guard: Box<dyn Any + Send + Sync>,
+}
+
 pub mod catalog_suite;
+pub mod events_suite;
 pub mod orders_suite;
 pub mod suite;
 
@@ -352,6 +371,56 @@ macro_rules! __orders_contract_tests_each {
     };
 }
 
+/// Expands to one test per events contract test, each on its own two-worker multi-thread
+/// tokio runtime and calling `$factory().await` for fresh `EventStores`.
+#[macro_export]
+macro_rules! events_contract_tests {
+    ($factory:path) => {
+        $crate::__events_contract_tests_list!($factory);
+    };
+}
+
+/// The list of events contract tests, `module::test_name`, one per function in
+/// `events_suite`. A unit test below checks that the list and the suite agree.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __events_contract_tests_list {
+    ($factory:path) => {
+        $crate::__events_contract_tests_each! { $factory;
+            raising::creating_a_user_writes_its_user_registered_event,
+            raising::a_refused_user_creation_writes_no_event,
+            raising::placing_an_order_writes_order_placed_and_stock_low_for_each_product_it_takes_to_the_threshold,
+            raising::a_refused_order_writes_no_event,
+            raising::each_move_of_an_order_writes_order_status_changed_and_a_cancellation_order_cancelled,
+            raising::a_stock_change_writes_stock_low_only_when_it_crosses_the_threshold_downwards,
+            raising::a_refused_product_change_writes_no_event,
+            raising::creating_a_review_writes_review_created_and_a_refused_one_nothing,
+            delivery::due_events_are_leased_oldest_first_and_not_again_until_the_lease_runs_out,
+            delivery::published_events_are_never_leased_again_and_leave_the_backlog,
+            delivery::concurrent_leases_never_hand_one_event_to_two_relays,
+            delivery::a_failed_event_is_due_again_at_its_retry_time_with_its_attempts_counted,
+            delivery::an_event_failed_for_good_is_a_dead_letter_until_retried,
+            delivery::purging_deletes_only_events_published_before_the_cutoff,
+            delivery::a_handled_event_is_recorded_per_handler_once,
+            delivery::the_holders_of_a_permission_are_the_active_users_whose_role_grants_it,
+        }
+    };
+}
+
+/// Expands the events list above into one test function per entry.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __events_contract_tests_each {
+    ($factory:path; $($module:ident :: $name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                $crate::__run_contract_test(async { $crate::events_suite::$module::$name($factory().await).await });
+            }
+        )*
+    };
+}
+
 #[cfg(test)]
 mod tests {
     /// The `module::name` of every `pub async fn` in the given suite files.
@@ -431,6 +500,16 @@ mod tests {
         assert_eq!(written(&suite), listed("$crate::__orders_contract_tests_each! { $factory;"));
     }
 
+    /// The same for the events suite and `__events_contract_tests_list`.
+    #[test]
+    fn the_events_macro_lists_every_events_contract_test_exactly_once() {
+        let suite = [
+            ("raising", include_str!("events_suite/raising.rs")),
+            ("delivery", include_str!("events_suite/delivery.rs")),
+        ];
+        assert_eq!(written(&suite), listed("$crate::__events_contract_tests_each! { $factory;"));
+    }
+
     /// Each macro expands to functions named after the tests alone, so the suites can be
     /// run in one test file only if no name is in two of them, nor twice in one.
     #[test]
@@ -439,6 +518,7 @@ mod tests {
             .iter()
             .chain(&listed("$crate::__catalog_contract_tests_each! { $factory;"))
             .chain(&listed("$crate::__orders_contract_tests_each! { $factory;"))
+            .chain(&listed("$crate::__events_contract_tests_each! { $factory;"))
             .map(|entry| name(entry).to_owned())
             .collect();
         let count = names.len();

@@ -8,6 +8,7 @@ mod auth;
 mod catalog;
 mod docs;
 mod error;
+mod events;
 mod extract;
 mod health;
 mod metrics;
@@ -24,7 +25,9 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, web};
 use std::sync::Arc;
 use storefront_app::ports::ReadinessProbe;
-use storefront_app::{AccessService, AccountService, AuthService, CatalogService, OrderService, UserAdminService};
+use storefront_app::{
+    AccessService, AccountService, AuthService, CatalogService, DeadLetterService, OrderService, UserAdminService,
+};
 
 pub use error::{ApiError, FieldError, Problem};
 pub use middleware::REQUEST_ID_HEADER;
@@ -43,6 +46,7 @@ pub struct AppState {
     pub user_admin: UserAdminService,
     pub catalog: CatalogService,
     pub orders: OrderService,
+    pub dead_letters: DeadLetterService,
     /// Checked by `/health/ready` (the database, …).
     pub readiness: Vec<Arc<dyn ReadinessProbe>>,
     pub config: HttpConfig,
@@ -107,7 +111,8 @@ pub fn build_app(
                 .service(admin::resources())
                 .service(catalog::resources())
                 .service(orders::resources())
-                .service(stats::resources()),
+                .service(stats::resources())
+                .service(events::resources()),
         )
         .default_service(web::to(routing::not_found))
         .wrap(middleware::RequestContext)

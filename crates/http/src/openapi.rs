@@ -4,7 +4,7 @@
 use crate::catalog::{categories, products, reviews};
 use crate::error::{FieldError, OAuthError, OAuthErrorCode, PROBLEM_JSON, Problem};
 use crate::permissions::RequiredPermissions;
-use crate::{accounts, admin, auth, health, orders, roles, stats};
+use crate::{accounts, admin, auth, events, health, orders, roles, stats};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use utoipa::openapi::example::ExampleBuilder;
@@ -94,6 +94,8 @@ with the password flow (your email as username; leave the client fields empty)."
         orders::cancel_order,
         orders::update_order,
         stats::business_stats,
+        events::list_dead_letters,
+        events::retry_dead_letter,
     ),
     components(
         schemas(Problem, FieldError, OAuthError, OAuthErrorCode, orders::OrderScope, orders::OrderStatusName),
@@ -129,7 +131,7 @@ with the password flow (your email as username; leave the client fields empty)."
         (name = "categories", description = "Product categories"),
         (name = "reviews", description = "Product reviews: one per user and product"),
         (name = "orders", description = "Orders: stock taken atomically, idempotent placement, the life cycle"),
-        (name = "admin", description = "The business statistics"),
+        (name = "admin", description = "The business statistics and the dead letters of event processing"),
     )
 )]
 struct ApiDoc;

@@ -144,6 +144,8 @@ pub const PROTECTED_OPERATIONS: &[ProtectedOperation] = &[
     owner_or_hidden("post", "/api/v1/orders/{id}/cancel", Permission::OrdersManage),
     required("patch", "/api/v1/orders/{id}", Permission::OrdersManage),
     required("get", "/api/v1/admin/stats", Permission::AnalyticsRead),
+    required("get", "/api/v1/admin/events/dead-letters", Permission::AnalyticsRead),
+    required("post", "/api/v1/admin/events/dead-letters/{id}/retry", Permission::AnalyticsRead),
 ];
 
 /// Stamps `x-required-permission` on every protected operation and says "owner or …" in

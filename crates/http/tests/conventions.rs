@@ -294,6 +294,9 @@ impl UserRepository for BrokenStore {
     async fn delete(&self, _: UserId) -> Result<(), StoreError> {
         Err(self.0.clone())
     }
+    async fn active_holders_of(&self, _: storefront_domain::Permission) -> Result<Vec<User>, StoreError> {
+        Err(self.0.clone())
+    }
     async fn load_principal(
         &self,
         _: UserId,

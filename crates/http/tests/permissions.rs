@@ -14,10 +14,17 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::test::{TestRequest, init_service};
 use common::*;
 use serde_json::{Value, json};
-use storefront_app::{ClientContext, Principal, ProductInput, ReviewInput};
+use std::sync::Arc;
+use storefront_app::ports::{PageRequest, SystemClock};
+use storefront_app::{
+    AuthSettings, ClientContext, EventHandler, HandlerError, OutboxDispatcher, OutboxSettings, Principal, ProductInput,
+    RetryPolicy, ReviewInput,
+};
+use storefront_domain::DomainEvent;
 use storefront_domain::{Permission, PlainPassword, ProductId, RequestedLine};
 use storefront_http::permissions::{Guard, PROTECTED_OPERATIONS, ProtectedOperation};
 use storefront_http::{AppState, build_app, openapi};
+use storefront_memory::MemoryStore;
 
 /// Operations that take a bearer token but need no permission: `(method, OpenAPI path)`.
 const BEARER_ONLY: &[(&str, &str)] = &[
@@ -37,6 +44,16 @@ const BEARER_ONLY: &[(&str, &str)] = &[
     ("patch", "/api/v1/reviews/{id}"),
     ("post", "/api/v1/orders"),
 ];
+
+/// A handler that never succeeds, to make dead letters.
+struct AlwaysFails;
+
+#[async_trait::async_trait]
+impl EventHandler for AlwaysFails {
+    async fn handle(&self, _: &DomainEvent) -> Result<(), HandlerError> {
+        Err(HandlerError("always fails".into()))
+    }
+}
 
 /// How to call one protected operation: the same request for every caller, and the status
 /// a holder of the permission gets.
@@ -71,6 +88,8 @@ impl Probe {
 /// What a request builder may use to prepare the resource it calls.
 struct World {
     state: AppState,
+    /// The store behind `state`, to reach what no endpoint shows (the outbox).
+    store: MemoryStore,
     /// An admin, to create resources through the services. Resources a probe prepares
     /// belong to the admin (or to nobody), never to the callers the walker tries: an
     /// owner-or-permission row (`Guard::OwnerOr`) must then refuse the plain user with 403
@@ -104,6 +123,25 @@ impl World {
     /// A fresh category.
     async fn category(&self, n: usize) -> String {
         self.state.catalog.create_category(&format!("Probe category {n}"), None).await.unwrap().id.to_string()
+    }
+
+    /// A fresh dead letter: the `user.registered` event of a fresh account, whose handling
+    /// failed for good (a handler that always fails, one try).
+    async fn dead_letter(&self, n: usize) -> String {
+        let user = create_user_with_role(&self.state, &format!("dead-letter-{n}@example.com"), "user").await;
+        let policy = RetryPolicy { max_attempts: 1, ..RetryPolicy::default() };
+        let outbox = Arc::new(self.store.clone());
+        let dispatcher = OutboxDispatcher::new(
+            outbox,
+            Arc::new(AlwaysFails),
+            Arc::new(SystemClock),
+            policy,
+            OutboxSettings::default(),
+        );
+        dispatcher.run_once().await.unwrap();
+        let dead = self.state.dead_letters.list(PageRequest { limit: 100, offset: 0 }).await.unwrap();
+        let letter = dead.items.iter().find(|d| d.event.payload["user_id"] == user.id.to_string()).unwrap();
+        letter.event.id.to_string()
     }
 
     /// A fresh order of the admin's, for one unit of a fresh product of its own.
@@ -194,6 +232,14 @@ async fn probe(world: &World, n: usize, op: &ProtectedOperation) -> Option<Probe
                 .json(json!({"status": "paid"}))
         }
         ("get", "/api/v1/admin/stats") => Probe::new(Method::GET, "/api/v1/admin/stats", StatusCode::OK),
+        ("get", "/api/v1/admin/events/dead-letters") => {
+            Probe::new(Method::GET, "/api/v1/admin/events/dead-letters", StatusCode::OK)
+        }
+        ("post", "/api/v1/admin/events/dead-letters/{id}/retry") => Probe::new(
+            Method::POST,
+            format!("/api/v1/admin/events/dead-letters/{}/retry", world.dead_letter(n).await),
+            StatusCode::ACCEPTED,
+        ),
         ("delete", "/api/v1/reviews/{id}") => {
             Probe::new(Method::DELETE, format!("/api/v1/reviews/{}", world.review(n).await), StatusCode::NO_CONTENT)
         }
@@ -203,10 +249,11 @@ async fn probe(world: &World, n: usize, op: &ProtectedOperation) -> Option<Probe
 
 #[actix_web::test]
 async fn every_protected_operation_refuses_anonymous_and_unprivileged_callers_and_serves_holders() {
-    let state = state();
+    let store = MemoryStore::new();
+    let state = state_on(store.clone(), AuthSettings::default());
     let app = init_service(build_app(state.clone())).await;
     let admin = signed_in_admin(&app, &state).await;
-    let world = World { admin: principal(&state, &admin.access).await, state: state.clone() };
+    let world = World { admin: principal(&state, &admin.access).await, state: state.clone(), store };
     let plain = signed_up(&app, "plain@example.com").await;
     let plain_permissions = send(&app, request(Method::GET, "/api/v1/users/me/permissions", &plain.access, None)).await;
     assert_eq!(plain_permissions.json(), json!({"role": "user", "permissions": ["products:create"]}));

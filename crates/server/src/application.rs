@@ -1,19 +1,20 @@
 //! Wiring: builds the store (PostgreSQL, or memory without a database URL), the security
 //! adapters and the services, and runs the HTTP server.
 
+use crate::events::Background;
 use crate::settings::Settings;
 use actix_web::dev::Server;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 use storefront_app::ports::{
-    AuditLog, CategoryRepository, IdempotencyStore, OrderRepository, ProductRepository, ReadinessProbe,
-    ReviewRepository, RoleRepository, SessionRepository, SystemClock, UserAdminRepository, UserRepository,
-    UuidV7Generator,
+    AuditLog, CategoryRepository, DeadLetters, EventOutbox, IdempotencyStore, OrderRepository, ProcessedEvents,
+    ProductRepository, ReadinessProbe, ReviewRepository, RoleRepository, SessionRepository, SystemClock,
+    UserAdminRepository, UserRepository, UuidV7Generator,
 };
 use storefront_app::{
-    AccessService, AccountService, AuthService, AuthSettings, CatalogService, OrderService, OrderSettings, StoreError,
-    UserAdminService,
+    AccessService, AccountService, AuthService, AuthSettings, CatalogService, DeadLetterService, OrderService,
+    OrderSettings, OutboxDispatcher, StoreError, UserAdminService,
 };
 use storefront_auth::{BcryptHasher, JwtCodec, RandomRefreshTokens};
 use storefront_http::{AppState, HttpConfig};
@@ -26,6 +27,8 @@ pub enum StartupError {
     Database(#[from] StoreError),
     #[error("password hasher: {0}")]
     Hasher(String),
+    #[error("mail: {0}")]
+    Mail(String),
     #[error("cannot listen on {address}: {source}")]
     Listen { address: String, source: std::io::Error },
 }
@@ -57,7 +60,7 @@ impl Store {
         }
     }
 
-    fn ports(&self) -> Ports {
+    pub(crate) fn ports(&self) -> Ports {
         match self {
             Store::Postgres(pg) => Ports::of(pg),
             Store::Memory(mem) => Ports::of(mem),
@@ -66,8 +69,8 @@ impl Store {
 }
 
 /// Every persistence port, served by one store.
-struct Ports {
-    users: Arc<dyn UserRepository>,
+pub(crate) struct Ports {
+    pub(crate) users: Arc<dyn UserRepository>,
     sessions: Arc<dyn SessionRepository>,
     roles: Arc<dyn RoleRepository>,
     user_admin: Arc<dyn UserAdminRepository>,
@@ -77,6 +80,9 @@ struct Ports {
     reviews: Arc<dyn ReviewRepository>,
     orders: Arc<dyn OrderRepository>,
     idempotency: Arc<dyn IdempotencyStore>,
+    pub(crate) outbox: Arc<dyn EventOutbox>,
+    pub(crate) dead_letters: Arc<dyn DeadLetters>,
+    pub(crate) processed: Arc<dyn ProcessedEvents>,
     readiness: Arc<dyn ReadinessProbe>,
 }
 
@@ -93,6 +99,9 @@ impl Ports {
             + ReviewRepository
             + OrderRepository
             + IdempotencyStore
+            + EventOutbox
+            + DeadLetters
+            + ProcessedEvents
             + ReadinessProbe
             + Clone
             + 'static,
@@ -108,6 +117,9 @@ impl Ports {
             reviews: Arc::new(store.clone()),
             orders: Arc::new(store.clone()),
             idempotency: Arc::new(store.clone()),
+            outbox: Arc::new(store.clone()),
+            dead_letters: Arc::new(store.clone()),
+            processed: Arc::new(store.clone()),
             readiness: Arc::new(store.clone()),
         }
     }
@@ -140,7 +152,15 @@ pub fn build_services(settings: &Settings, store: &Store) -> Result<AppState, St
     let accounts = AccountService::new(ports.users.clone(), hasher.clone(), clock.clone(), ids.clone());
     let access = AccessService::new(ports.roles, ports.audit, clock.clone());
     let user_admin = UserAdminService::new(ports.users.clone(), ports.user_admin, clock.clone());
-    let catalog = CatalogService::new(ports.products, ports.categories, ports.reviews, clock.clone(), ids.clone());
+    let catalog = CatalogService::new(
+        ports.products,
+        ports.categories,
+        ports.reviews,
+        clock.clone(),
+        ids.clone(),
+        settings.catalog.low_stock_threshold,
+    );
+    let dead_letters = DeadLetterService::new(ports.dead_letters, clock.clone());
     let order_settings = OrderSettings {
         idempotency_retention: chrono::Duration::seconds(settings.orders.idempotency_retention_secs),
         idempotency_abandon_after: chrono::Duration::seconds(settings.orders.idempotency_abandon_after_secs),
@@ -164,6 +184,7 @@ pub fn build_services(settings: &Settings, store: &Store) -> Result<AppState, St
         user_admin,
         catalog,
         orders,
+        dead_letters,
         readiness: vec![ports.readiness],
         config: HttpConfig {
             json_limit_bytes: settings.http.json_limit_bytes,
@@ -173,10 +194,12 @@ pub fn build_services(settings: &Settings, store: &Store) -> Result<AppState, St
     })
 }
 
-/// A bound, not yet running HTTP server.
+/// A bound, not yet running HTTP server, with its background tasks.
 pub struct Application {
     port: u16,
     server: Server,
+    background: Background,
+    shutdown_grace: Duration,
 }
 
 impl Application {
@@ -190,9 +213,16 @@ impl Application {
             let seeding = state.clone();
             tokio::spawn(async move { seed_in_background(seeding).await });
         }
+        let mut background = Background::default();
         let purging = state.orders.clone();
         let every = Duration::from_secs(settings.orders.idempotency_purge_interval_secs);
-        tokio::spawn(async move { purge_idempotency_keys(purging, every).await });
+        background.periodic("idempotency_purge", every, move || {
+            let orders = purging.clone();
+            async move { orders.purge_idempotency_keys().await.map(|_| ()) }
+        });
+        if settings.events.dispatch_in_process {
+            spawn_in_process_dispatch(&settings, &store, &mut background)?;
+        }
         let address = format!("{}:{}", settings.server.host, settings.server.port);
         let listener =
             TcpListener::bind(&address).map_err(|source| StartupError::Listen { address: address.clone(), source })?;
@@ -205,7 +235,8 @@ impl Application {
         }
         let server = server.listen(listener).map_err(|source| StartupError::Listen { address, source })?.run();
         tracing::info!(port, env = settings.env.as_str(), "storefront listening");
-        Ok(Self { port, server })
+        let shutdown_grace = Duration::from_secs(settings.server.shutdown_timeout_secs);
+        Ok(Self { port, server, background, shutdown_grace })
     }
 
     pub fn port(&self) -> u16 {
@@ -213,25 +244,37 @@ impl Application {
     }
 
     /// Serves until SIGINT/SIGTERM, then stops accepting and lets in-flight requests finish
-    /// (bounded by `server.shutdown_timeout_secs`).
+    /// (bounded by `server.shutdown_timeout_secs`), then stops the background tasks.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.background.stop(self.shutdown_grace).await;
+        served
     }
 }
 
-/// Deletes idempotency keys past their retention, now and then every `every`, for as long as
-/// the server runs (on every instance: the deletions are idempotent).
-async fn purge_idempotency_keys(orders: OrderService, every: Duration) {
-    let mut ticks = tokio::time::interval(every);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        match orders.purge_idempotency_keys().await {
-            Ok(0) => {}
-            Ok(purged) => tracing::info!(purged, "purged idempotency keys past their retention"),
-            Err(e) => tracing::warn!(error = %e, "purging idempotency keys failed; retrying at the next tick"),
-        }
-    }
+/// Handles the outbox's events in this process (no stream configured): the dispatcher, the
+/// purge of handled events, and the backlog gauge.
+pub(crate) fn spawn_in_process_dispatch(
+    settings: &Settings,
+    store: &Store,
+    background: &mut Background,
+) -> Result<(), StartupError> {
+    let ports = store.ports();
+    let handler =
+        crate::events::handlers(settings, ports.users.clone(), ports.processed.clone()).map_err(StartupError::Mail)?;
+    let dispatcher = Arc::new(OutboxDispatcher::new(
+        ports.outbox.clone(),
+        handler,
+        Arc::new(SystemClock),
+        settings.events.retry_policy(),
+        settings.events.outbox(),
+    ));
+    background.spawn("in_process_dispatcher", settings.events.poll_interval(), move || {
+        let dispatcher = Arc::clone(&dispatcher);
+        async move { dispatcher.run_once().await }
+    });
+    crate::events::spawn_outbox_upkeep(settings, &ports, background);
+    Ok(())
 }
 
 /// Fills the in-memory store with the demo catalogue (development only).

@@ -3,6 +3,7 @@
 
 pub mod application;
 pub mod cli;
+pub mod events;
 pub mod seed;
 pub mod settings;
 pub mod telemetry;

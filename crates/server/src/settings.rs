@@ -50,6 +50,8 @@ pub struct Settings {
     pub http: HttpSettings,
     pub catalog: CatalogSettings,
     pub orders: OrdersSettings,
+    pub mail: MailSettings,
+    pub events: EventsSettings,
     pub log: LogSettings,
     #[serde(skip, default = "default_env")]
     pub env: RunEnv,
@@ -126,6 +128,102 @@ pub struct OrdersSettings {
     pub idempotency_abandon_after_secs: i64,
     /// How often keys past their retention are deleted.
     pub idempotency_purge_interval_secs: u64,
+}
+
+/// Where mail goes: `log` (development: a log line per mail) or `smtp`.
+#[derive(Clone, Deserialize)]
+pub struct MailSettings {
+    pub backend: MailBackend,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    /// `none` (plain SMTP, for a local relay), `starttls` or `tls`.
+    pub smtp_security: SmtpSecurityName,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<String>,
+    pub smtp_timeout_ms: u64,
+    /// The sender, `Name <address>`.
+    pub from: String,
+}
+
+impl std::fmt::Debug for MailSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The SMTP password never reaches a log line.
+        f.debug_struct("MailSettings")
+            .field("backend", &self.backend)
+            .field("smtp_host", &self.smtp_host)
+            .field("smtp_port", &self.smtp_port)
+            .field("smtp_security", &self.smtp_security)
+            .field("smtp_username", &self.smtp_username)
+            .field("smtp_password", &self.smtp_password.as_ref().map(|_| "<redacted>"))
+            .field("from", &self.from)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailBackend {
+    Log,
+    Smtp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurityName {
+    None,
+    Starttls,
+    Tls,
+}
+
+/// Event processing: the outbox relay, the in-process dispatcher, the stream worker.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EventsSettings {
+    /// Without Redis, `serve` handles the outbox's events itself.
+    pub dispatch_in_process: bool,
+    /// Events taken from the outbox at once.
+    pub batch: usize,
+    /// How long taken events are reserved to their relay or dispatcher.
+    pub lease_secs: i64,
+    /// How long an idle relay, dispatcher or worker waits before looking again.
+    pub poll_interval_ms: u64,
+    /// Tries in all before an event is dead-lettered.
+    pub max_attempts: u32,
+    /// The wait after a first failure; doubles with each further one, up to `retry_max_ms`.
+    pub retry_base_ms: i64,
+    pub retry_max_ms: i64,
+    /// How long another worker's entry must be left unacknowledged before it is taken over.
+    pub claim_idle_ms: i64,
+    /// The stream and the dead-letter stream, under the Redis key prefix.
+    pub stream: String,
+    pub dead_letter_stream: String,
+    /// The consumer group every worker joins.
+    pub group: String,
+    /// This worker's name in the group; empty: `<hostname>-<pid>`.
+    pub consumer: String,
+    /// Published events are deleted from the outbox after this long.
+    pub outbox_retention_secs: i64,
+    /// Records of handled events are kept this long (far longer than any redelivery).
+    pub processed_retention_secs: i64,
+    /// `storefront worker` serves `/metrics` and `/health` on this port (0: not at all).
+    pub worker_metrics_port: u16,
+}
+
+impl EventsSettings {
+    pub fn retry_policy(&self) -> storefront_app::RetryPolicy {
+        storefront_app::RetryPolicy {
+            max_attempts: self.max_attempts,
+            base_backoff: chrono::Duration::milliseconds(self.retry_base_ms),
+            max_backoff: chrono::Duration::milliseconds(self.retry_max_ms),
+        }
+    }
+
+    pub fn outbox(&self) -> storefront_app::OutboxSettings {
+        storefront_app::OutboxSettings { batch: self.batch, lease: chrono::Duration::seconds(self.lease_secs) }
+    }
+
+    pub fn poll_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.poll_interval_ms)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -220,6 +318,24 @@ impl Settings {
             || orders.idempotency_purge_interval_secs == 0
         {
             return Err(SettingsError::Invalid("orders.idempotency_* durations must be positive".into()));
+        }
+        let events = &self.events;
+        if events.batch == 0
+            || events.lease_secs <= 0
+            || events.poll_interval_ms == 0
+            || events.max_attempts == 0
+            || events.retry_base_ms <= 0
+            || events.retry_max_ms < events.retry_base_ms
+            || events.claim_idle_ms <= 0
+            || events.outbox_retention_secs <= 0
+            || events.processed_retention_secs <= 0
+        {
+            return Err(SettingsError::Invalid(
+                "events: batch, durations and max_attempts must be positive, retry_max_ms >= retry_base_ms".into(),
+            ));
+        }
+        if self.mail.from.trim().is_empty() || self.mail.smtp_host.trim().is_empty() {
+            return Err(SettingsError::Invalid("mail.from and mail.smtp_host must not be empty".into()));
         }
         if self.http.json_limit_bytes == 0 {
             return Err(SettingsError::Invalid("http.json_limit_bytes must be positive".into()));

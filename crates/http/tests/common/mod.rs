@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use storefront_app::ports::{SystemClock, UuidV7Generator};
 use storefront_app::{
-    AccessService, AccountService, AuthService, AuthSettings, CatalogService, OrderService, OrderSettings, Principal,
-    Registration, UserAdminService,
+    AccessService, AccountService, AuthService, AuthSettings, CatalogService, DeadLetterService, OrderService,
+    OrderSettings, Principal, Registration, UserAdminService,
 };
 use storefront_auth::{BcryptHasher, JwtCodec, RandomRefreshTokens};
 use storefront_domain::{Permission, PlainPassword, RoleName, User};
@@ -56,6 +56,7 @@ pub fn state_on(store: MemoryStore, settings: AuthSettings) -> AppState {
         Arc::new(store.clone()),
         clock.clone(),
         Arc::new(UuidV7Generator),
+        OrderSettings::default().low_stock_threshold,
     );
     let orders = OrderService::new(
         Arc::new(store.clone()),
@@ -71,6 +72,7 @@ pub fn state_on(store: MemoryStore, settings: AuthSettings) -> AppState {
         user_admin,
         catalog,
         orders,
+        dead_letters: DeadLetterService::new(Arc::new(store.clone()), clock.clone()),
         readiness: vec![Arc::new(store)],
         config: HttpConfig::default(),
     }

@@ -1,0 +1,155 @@
+//! Contract of the events state changes write: each change leaves exactly its events in the
+//! outbox, with the payload the domain defines, and a refused change leaves none.
+
+use super::support::{LOW_STOCK, create_product, create_user, now, outbox, place, set_stock, types, written_since};
+use crate::EventStores;
+use crate::catalog_suite::support::new_review;
+use crate::suite::support::new_user;
+use storefront_app::StoreError;
+use storefront_app::ports::{ProductChanges, TransitionOutcome};
+use storefront_domain::events::{
+    OrderCancelled, OrderPlaced, OrderStatusChanged, ProductStockLow, ReviewCreated, UserRegistered,
+};
+use storefront_domain::{EventType, OrderStatus, PlacementError, ProductName};
+
+pub async fn creating_a_user_writes_its_user_registered_event(stores: EventStores) {
+    let user = create_user(&stores, "ada@example.com").await;
+
+    let events = outbox(&stores).await;
+    assert_eq!(types(&events), vec![EventType::UserRegistered]);
+    let event = &events[0];
+    assert_eq!((event.version, event.occurred_at), (1, user.created_at));
+    let payload: UserRegistered = event.payload_as().unwrap();
+    assert_eq!(
+        payload,
+        UserRegistered { user_id: user.id, email: "ada@example.com".into(), name: "Ada Lovelace".into() }
+    );
+}
+
+pub async fn a_refused_user_creation_writes_no_event(stores: EventStores) {
+    create_user(&stores, "ada@example.com").await;
+    let err = stores.users.create(new_user("ADA@example.com")).await.unwrap_err();
+    assert_eq!(err, StoreError::EmailTaken);
+    assert_eq!(outbox(&stores).await.len(), 1, "only the first account's event");
+}
+
+pub async fn placing_an_order_writes_order_placed_and_stock_low_for_each_product_it_takes_to_the_threshold(
+    stores: EventStores,
+) {
+    let seller = create_user(&stores, "seller@example.com").await;
+    let buyer = create_user(&stores, "buyer@example.com").await;
+    let crossing = create_product(&stores, seller.id, "Crossing", LOW_STOCK + 3).await;
+    let staying = create_product(&stores, seller.id, "Staying high", 100).await;
+    let already_low = create_product(&stores, seller.id, "Already low", LOW_STOCK).await;
+    let before = outbox(&stores).await.len();
+
+    let order = place(&stores, buyer.id, &[(crossing.id, 3), (staying.id, 5), (already_low.id, 1)]).await.unwrap();
+
+    let events = written_since(&stores, before).await;
+    assert_eq!(types(&events), vec![EventType::OrderPlaced, EventType::ProductStockLow]);
+    let placed: OrderPlaced = events[0].payload_as().unwrap();
+    assert_eq!((placed.order_id, placed.user_id, placed.total_cents), (order.id, Some(buyer.id), order.total_cents));
+    assert_eq!(
+        placed.items.iter().map(|l| (l.product_id, l.quantity)).collect::<Vec<_>>(),
+        vec![(crossing.id, 3), (staying.id, 5), (already_low.id, 1)]
+    );
+    let low: ProductStockLow = events[1].payload_as().unwrap();
+    assert_eq!(
+        low,
+        ProductStockLow { product_id: crossing.id, name: "Crossing".into(), stock: LOW_STOCK, threshold: LOW_STOCK }
+    );
+    assert!(events.iter().all(|e| e.occurred_at == order.created_at));
+}
+
+pub async fn a_refused_order_writes_no_event(stores: EventStores) {
+    let seller = create_user(&stores, "seller@example.com").await;
+    let buyer = create_user(&stores, "buyer@example.com").await;
+    let plenty = create_product(&stores, seller.id, "Plenty", 100).await;
+    let scarce = create_product(&stores, seller.id, "Scarce", 2).await;
+    let before = outbox(&stores).await.len();
+
+    let refused = place(&stores, buyer.id, &[(plenty.id, 99), (scarce.id, 3)]).await;
+
+    assert!(matches!(refused, Err(PlacementError::InsufficientStock(_))), "{refused:?}");
+    assert!(written_since(&stores, before).await.is_empty(), "no order, no stock taken, no event");
+}
+
+pub async fn each_move_of_an_order_writes_order_status_changed_and_a_cancellation_order_cancelled(stores: EventStores) {
+    let seller = create_user(&stores, "seller@example.com").await;
+    let buyer = create_user(&stores, "buyer@example.com").await;
+    let pen = create_product(&stores, seller.id, "Pen", 100).await;
+    let order = place(&stores, buyer.id, &[(pen.id, 2)]).await.unwrap();
+    let before = outbox(&stores).await.len();
+
+    for to in [OrderStatus::Paid, OrderStatus::Cancelled] {
+        assert!(matches!(stores.orders.transition(order.id, to, now()).await.unwrap(), TransitionOutcome::Moved(_)));
+    }
+    let refused = stores.orders.transition(order.id, OrderStatus::Shipped, now()).await.unwrap();
+    assert!(matches!(refused, TransitionOutcome::Refused { .. }));
+
+    let events = written_since(&stores, before).await;
+    assert_eq!(types(&events), vec![EventType::OrderStatusChanged, EventType::OrderCancelled], "none for the refusal");
+    let paid: OrderStatusChanged = events[0].payload_as().unwrap();
+    assert_eq!(
+        (paid.order_id, paid.user_id, paid.from.as_str(), paid.to.as_str()),
+        (order.id, Some(buyer.id), "pending", "paid")
+    );
+    let cancelled: OrderCancelled = events[1].payload_as().unwrap();
+    assert_eq!((cancelled.order_id, cancelled.from.as_str()), (order.id, "paid"));
+    assert_eq!(cancelled.items.iter().map(|l| (l.product_id, l.quantity)).collect::<Vec<_>>(), vec![(pen.id, 2)]);
+}
+
+pub async fn a_stock_change_writes_stock_low_only_when_it_crosses_the_threshold_downwards(stores: EventStores) {
+    let seller = create_user(&stores, "seller@example.com").await;
+    let pen = create_product(&stores, seller.id, "Pen", 20).await;
+    let before = outbox(&stores).await.len();
+
+    set_stock(&stores, pen.id, LOW_STOCK + 1).await; // still above
+    set_stock(&stores, pen.id, LOW_STOCK - 1).await; // crosses
+    set_stock(&stores, pen.id, 0).await; // already low
+    set_stock(&stores, pen.id, 50).await; // up
+    let rename = ProductChanges { name: Some(ProductName::parse("Fountain pen").unwrap()), ..Default::default() };
+    stores.products.update(pen.id, rename, now(), LOW_STOCK).await.unwrap();
+    set_stock(&stores, pen.id, LOW_STOCK).await; // crosses again, under its new name
+
+    let events = written_since(&stores, before).await;
+    assert_eq!(types(&events), vec![EventType::ProductStockLow, EventType::ProductStockLow]);
+    let lows: Vec<ProductStockLow> = events.iter().map(|e| e.payload_as().unwrap()).collect();
+    assert_eq!(
+        lows.iter().map(|l| (l.name.as_str(), l.stock)).collect::<Vec<_>>(),
+        vec![("Pen", LOW_STOCK - 1), ("Fountain pen", LOW_STOCK)]
+    );
+}
+
+pub async fn a_refused_product_change_writes_no_event(stores: EventStores) {
+    let seller = create_user(&stores, "seller@example.com").await;
+    let pen = create_product(&stores, seller.id, "Pen", 20).await;
+    let before = outbox(&stores).await.len();
+    let changes = ProductChanges {
+        stock: Some(storefront_domain::Stock::parse(0).unwrap()),
+        category_ids: Some(vec![storefront_domain::CategoryId(uuid::Uuid::now_v7())]),
+        ..Default::default()
+    };
+
+    let err = stores.products.update(pen.id, changes, now(), LOW_STOCK).await.unwrap_err();
+
+    assert_eq!(err, StoreError::InvalidReference("category_ids".into()));
+    assert!(written_since(&stores, before).await.is_empty());
+    assert_eq!(stores.products.get(pen.id, None).await.unwrap().unwrap().stock, 20);
+}
+
+pub async fn creating_a_review_writes_review_created_and_a_refused_one_nothing(stores: EventStores) {
+    let seller = create_user(&stores, "seller@example.com").await;
+    let author = create_user(&stores, "author@example.com").await;
+    let pen = create_product(&stores, seller.id, "Pen", 20).await;
+    let before = outbox(&stores).await.len();
+
+    let review = stores.reviews.create(new_review(pen.id, author.id, 4)).await.unwrap();
+    let again = stores.reviews.create(new_review(pen.id, author.id, 5)).await.unwrap_err();
+
+    assert_eq!(again, StoreError::AlreadyExists);
+    let events = written_since(&stores, before).await;
+    assert_eq!(types(&events), vec![EventType::ReviewCreated]);
+    let created: ReviewCreated = events[0].payload_as().unwrap();
+    assert_eq!(created, ReviewCreated { review_id: review.id, product_id: pen.id, author_id: author.id, rating: 4 });
+}
