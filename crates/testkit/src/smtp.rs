@@ -50,11 +50,44 @@ impl ReceivedMail {
         value
     }
 
-    /// The body, after the headers (line endings normalised).
+    /// The body, after the headers, decoded from its transfer encoding (line endings
+    /// normalised).
     pub fn body(&self) -> String {
         let raw = self.raw.replace("\r\n", "\n");
-        raw.split_once("\n\n").map(|(_, body)| body.to_owned()).unwrap_or_default()
+        let body = raw.split_once("\n\n").map(|(_, body)| body.to_owned()).unwrap_or_default();
+        match self.header("Content-Transfer-Encoding").map(|e| e.to_ascii_lowercase()).as_deref() {
+            Some("quoted-printable") => decode_quoted_printable(&body),
+            Some("base64") => {
+                use base64::Engine;
+                let compact: String = body.split_whitespace().collect();
+                let bytes = base64::engine::general_purpose::STANDARD.decode(compact).unwrap_or_default();
+                String::from_utf8_lossy(&bytes).replace("\r\n", "\n")
+            }
+            _ => body,
+        }
     }
+}
+
+/// RFC 2045 quoted-printable: `=XX` is a byte, `=` at the end of a line joins it to the next.
+fn decode_quoted_printable(text: &str) -> String {
+    let mut bytes = Vec::with_capacity(text.len());
+    let mut rest = text.as_bytes();
+    while let Some((&first, tail)) = rest.split_first() {
+        match (first, tail) {
+            (b'=', [b'\n', after @ ..]) => rest = after,
+            (b'=', [high, low, after @ ..]) if high.is_ascii_hexdigit() && low.is_ascii_hexdigit() => {
+                let hex = [*high, *low];
+                let value = std::str::from_utf8(&hex).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                bytes.push(value.unwrap_or(b'?'));
+                rest = after;
+            }
+            _ => {
+                bytes.push(first);
+                rest = tail;
+            }
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// Where to install Python packages the tests need.
