@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod error;
 pub mod orders;
 pub mod ports;
+pub mod rate_limit;
 pub mod users;
 
 pub use access::AccessService;
@@ -18,4 +19,5 @@ pub use catalog::{CatalogService, ProductInput, ReviewInput};
 pub use error::{AppError, InfraError, StoreError};
 pub use orders::{OrderService, OrderSettings};
 pub use ports::Principal;
+pub use rate_limit::{ClientAction, Quota, RateLimitPolicy, RateLimits};
 pub use users::{AdminUserUpdate, UserAdminService};

@@ -10,6 +10,9 @@
 //! The orders' ports have a third: `orders_contract_tests!(factory)` with `factory` an
 //! `async fn() -> storefront_contract::OrderStores`.
 //!
+//! The `RateLimiter` port has its own: `rate_limit_contract_tests!(factory)` with `factory`
+//! an `async fn() -> Arc<dyn RateLimiter>` (see `rate_limit_suite`).
+//!
 //! The calling crate needs only `storefront-contract` as a dev-dependency: the expansion
 //! names everything through `$crate`, including the tokio runtime the tests run on.
 
@@ -65,6 +68,7 @@ pub struct OrderStores {
 
 pub mod catalog_suite;
 pub mod orders_suite;
+pub mod rate_limit_suite;
 pub mod suite;
 
 /// Expands to one test per contract test, each on its own two-worker multi-thread tokio

@@ -10,6 +10,7 @@
 mod admin;
 mod catalog;
 mod orders;
+mod rate_limit;
 mod sessions;
 mod users;
 
@@ -25,6 +26,8 @@ use storefront_domain::{
     UserId,
 };
 use tokio::sync::Mutex;
+
+pub use rate_limit::MemoryRateLimiter;
 
 /// The in-memory store; clones share the same state.
 #[derive(Clone, Default)]
