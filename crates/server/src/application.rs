@@ -14,8 +14,11 @@ use storefront_app::{
     AccessService, AccountService, AuthService, AuthSettings, CatalogService, StoreError, UserAdminService,
 };
 use storefront_auth::{BcryptHasher, JwtCodec, RandomRefreshTokens};
-use storefront_http::{AppState, HttpConfig};
-use storefront_memory::MemoryStore;
+use storefront_app::RateLimits;
+use storefront_app::ports::RateLimiter;
+use storefront_http::{AppState, HttpConfig, TrustedProxies};
+use storefront_memory::{MemoryRateLimiter, MemoryStore};
+use storefront_redis::{RedisConnection, RedisRateLimiter, RedisSettings};
 use storefront_postgres::{PgSettings, PgStore, run_migrations};
 
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +29,8 @@ pub enum StartupError {
     Hasher(String),
     #[error("cannot listen on {address}: {source}")]
     Listen { address: String, source: std::io::Error },
+    #[error("configuration: {0}")]
+    Config(String),
 }
 
 /// The persistence adapter chosen by configuration.
@@ -105,6 +110,28 @@ impl Ports {
     }
 }
 
+/// The rate-limit counters: in Redis when it is configured (shared by every instance),
+/// else in this process.
+pub fn rate_limits(settings: &Settings) -> Result<RateLimits, StartupError> {
+    let limiter: Arc<dyn RateLimiter> = match &settings.redis.url {
+        Some(url) => {
+            let redis = RedisSettings {
+                url: url.clone(),
+                key_prefix: settings.redis.key_prefix.clone(),
+                timeout: Duration::from_millis(settings.redis.timeout_ms),
+            };
+            let connection = RedisConnection::new(redis).map_err(|e| StartupError::Config(e.to_string()))?;
+            tracing::info!(key_prefix = %settings.redis.key_prefix, "rate-limit counters in Redis, shared by every instance");
+            Arc::new(RedisRateLimiter::new(connection))
+        }
+        None => Arc::new(MemoryRateLimiter::new()),
+    };
+    if !settings.rate_limit.enabled {
+        tracing::warn!("rate limits are OFF (rate_limit.enabled = false)");
+    }
+    Ok(RateLimits::new(limiter, settings.rate_limit.policy()))
+}
+
 pub fn pg_settings(settings: &Settings, url: &str) -> PgSettings {
     let mut pg = PgSettings::new(url.to_owned());
     pg.max_connections = settings.database.max_connections;
@@ -129,7 +156,9 @@ pub fn build_services(settings: &Settings, store: &Store) -> Result<AppState, St
         refresh_ttl: chrono::Duration::seconds(settings.auth.refresh_ttl_secs),
         refresh_reuse_grace: chrono::Duration::seconds(settings.auth.refresh_reuse_grace_secs),
     };
-    let accounts = AccountService::new(ports.users.clone(), hasher.clone(), clock.clone(), ids.clone());
+    let limits = rate_limits(settings)?;
+    let accounts = AccountService::new(ports.users.clone(), hasher.clone(), clock.clone(), ids.clone())
+        .with_rate_limits(limits.clone());
     let access = AccessService::new(ports.roles, ports.audit, clock.clone());
     let user_admin = UserAdminService::new(ports.users.clone(), ports.user_admin, clock.clone());
     let catalog = CatalogService::new(ports.products, ports.categories, ports.reviews, clock.clone(), ids.clone());
@@ -142,7 +171,8 @@ pub fn build_services(settings: &Settings, store: &Store) -> Result<AppState, St
         clock,
         ids,
         auth_settings,
-    );
+    )
+    .with_rate_limits(limits);
     Ok(AppState {
         accounts,
         auth,
@@ -154,6 +184,8 @@ pub fn build_services(settings: &Settings, store: &Store) -> Result<AppState, St
             json_limit_bytes: settings.http.json_limit_bytes,
             version: env!("CARGO_PKG_VERSION").to_owned(),
             currency: settings.catalog.currency.clone(),
+            trusted_proxies: TrustedProxies::parse(&settings.server.trusted_proxies).map_err(StartupError::Config)?,
+            cors: settings.cors.config(),
         },
     })
 }
