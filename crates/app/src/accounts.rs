@@ -1,8 +1,8 @@
 //! Accounts: registration, the caller's profile, password change and account deletion.
 
-use crate::rate_limit::{ClientAction, RateLimits};
-use crate::{ClientContext};
+use crate::ClientContext;
 use crate::ports::{Clock, IdGenerator, NewUser, PasswordHasher, ProfileChanges, UserRepository};
+use crate::rate_limit::{ClientAction, RateLimits};
 use crate::{AppError, Principal};
 use std::sync::Arc;
 use storefront_domain::{Email, FieldViolation, NewPassword, PlainPassword, RoleName, User, UserName};

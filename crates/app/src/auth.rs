@@ -76,7 +76,17 @@ impl AuthService {
         ids: Arc<dyn IdGenerator>,
         settings: AuthSettings,
     ) -> Self {
-        Self { users, sessions, hasher, access_tokens, refresh_tokens, clock, ids, settings, limits: RateLimits::disabled() }
+        Self {
+            users,
+            sessions,
+            hasher,
+            access_tokens,
+            refresh_tokens,
+            clock,
+            ids,
+            settings,
+            limits: RateLimits::disabled(),
+        }
     }
 
     /// The same service, enforcing `limits` on logins and refreshes (none without this).

@@ -87,7 +87,11 @@ mod tests {
     use super::*;
 
     fn config(origins: &[&str], allow_credentials: bool) -> CorsConfig {
-        CorsConfig { allowed_origins: origins.iter().map(|o| (*o).to_owned()).collect(), allow_credentials, max_age_secs: 60 }
+        CorsConfig {
+            allowed_origins: origins.iter().map(|o| (*o).to_owned()).collect(),
+            allow_credentials,
+            max_age_secs: 60,
+        }
     }
 
     #[test]

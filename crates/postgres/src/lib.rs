@@ -181,8 +181,7 @@ impl PgStore {
 
     /// Runs one port call under the store's deadline.
     async fn bounded<T>(&self, op: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
-        let outcome =
-            tokio::time::timeout(self.deadline, op).await.unwrap_or_else(|_| Err(error::deadline_exceeded()));
+        let outcome = tokio::time::timeout(self.deadline, op).await.unwrap_or_else(|_| Err(error::deadline_exceeded()));
         // The call's connection is back in the pool now.
         self.publish_pool_metrics();
         outcome

@@ -6,6 +6,8 @@ use actix_web::dev::Server;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
+use storefront_app::RateLimits;
+use storefront_app::ports::RateLimiter;
 use storefront_app::ports::{
     AuditLog, CategoryRepository, ProductRepository, ReadinessProbe, ReviewRepository, RoleRepository,
     SessionRepository, SystemClock, UserAdminRepository, UserRepository, UuidV7Generator,
@@ -14,12 +16,10 @@ use storefront_app::{
     AccessService, AccountService, AuthService, AuthSettings, CatalogService, StoreError, UserAdminService,
 };
 use storefront_auth::{BcryptHasher, JwtCodec, RandomRefreshTokens};
-use storefront_app::RateLimits;
-use storefront_app::ports::RateLimiter;
 use storefront_http::{AppState, HttpConfig, TrustedProxies};
 use storefront_memory::{MemoryRateLimiter, MemoryStore};
-use storefront_redis::{RedisConnection, RedisRateLimiter, RedisSettings};
 use storefront_postgres::{PgSettings, PgStore, run_migrations};
+use storefront_redis::{RedisConnection, RedisRateLimiter, RedisSettings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {

@@ -137,7 +137,12 @@ pub struct CorsSettings {
 impl CorsSettings {
     pub fn config(&self) -> storefront_http::CorsConfig {
         storefront_http::CorsConfig {
-            allowed_origins: self.allowed_origins.iter().map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect(),
+            allowed_origins: self
+                .allowed_origins
+                .iter()
+                .map(|o| o.trim().to_owned())
+                .filter(|o| !o.is_empty())
+                .collect(),
             allow_credentials: self.allow_credentials,
             max_age_secs: self.max_age_secs,
         }
