@@ -213,7 +213,9 @@ impl Application {
         let port =
             listener.local_addr().map_err(|source| StartupError::Listen { address: address.clone(), source })?.port();
         let mut server = actix_web::HttpServer::new(move || storefront_http::build_app(state.clone()))
-            .shutdown_timeout(settings.server.shutdown_timeout_secs);
+            .shutdown_timeout(settings.server.shutdown_timeout_secs)
+            // actix stops at once on SIGINT; `run_until_stopped` makes both signals graceful.
+            .disable_signals();
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
         }
@@ -226,10 +228,34 @@ impl Application {
         self.port
     }
 
-    /// Serves until SIGINT/SIGTERM, then stops accepting and lets in-flight requests finish
-    /// (bounded by `server.shutdown_timeout_secs`).
+    /// Serves until SIGTERM or SIGINT, then stops accepting connections and lets in-flight
+    /// requests finish (bounded by `server.shutdown_timeout_secs`).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let handle = self.server.handle();
+        let on_signal = tokio::spawn(async move {
+            let signal = shutdown_signal().await;
+            tracing::info!(signal, "shutting down: no new connections, in-flight requests may finish");
+            handle.stop(true).await;
+        });
+        let outcome = self.server.await;
+        on_signal.abort();
+        tracing::info!("storefront stopped");
+        outcome
+    }
+}
+
+/// Waits for SIGTERM or SIGINT and names it.
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut term), Ok(mut int)) => tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        },
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::error!(error = %e, "cannot listen for shutdown signals; stop the server with SIGKILL");
+            std::future::pending().await
+        }
     }
 }
 
