@@ -10,21 +10,12 @@ binary="${1:-$root/target/debug/storefront}"
 out="$root/target/browser"
 mkdir -p "$out"
 
-log="$out/server.log"
-env -u DATABASE_URL -u RUST_LOG STOREFRONT_ENV=test STOREFRONT__SERVER__PORT=0 \
-    STOREFRONT__LOG__FORMAT=json STOREFRONT__LOG__FILTER=info \
-    "$binary" serve 2>"$log" &
-server=$!
-trap 'kill -TERM "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true' EXIT
-
-port=""
-for _ in $(seq 1 100); do
-    port=$(grep '"storefront listening"' "$log" | grep -o '"port":[0-9]*' | head -n 1 | grep -o '[0-9]*$' || true)
-    [ -n "$port" ] && break
-    kill -0 "$server" 2>/dev/null || { cat "$log" >&2; echo "the server exited" >&2; exit 1; }
-    sleep 0.1
-done
-[ -n "$port" ] || { cat "$log" >&2; echo "the server did not start listening" >&2; exit 1; }
+# shellcheck source=../serve.sh
+source "$root/tests/serve.sh"
+trap stop_server EXIT
+export STOREFRONT_ENV=test
+unset DATABASE_URL RUST_LOG STOREFRONT__REDIS__URL
+start_server "$binary" "$out/server.log"
 
 cd "$here"
 npm ci --no-audit --no-fund --silent

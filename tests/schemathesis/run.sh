@@ -13,7 +13,7 @@ out="$root/target/schemathesis"
 mkdir -p "$out"
 admin_url="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 # Examples per operation and phase; keep CI well under its time budget.
-max_examples="${SCHEMATHESIS_MAX_EXAMPLES:-25}"
+max_examples="${SCHEMATHESIS_MAX_EXAMPLES:-40}"
 
 venv="$root/target/schemathesis-venv"
 if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$(grep -o '[0-9.]*$' "$here/requirements.txt")"; then
@@ -25,16 +25,15 @@ database="storefront_schemathesis_$$_$(date +%s)"
 db_url="${admin_url%/*}/$database"
 psql "$admin_url" -q -v ON_ERROR_STOP=1 -c "CREATE DATABASE \"$database\""
 
-log="$out/server.log"
-server=""
+# shellcheck source=../serve.sh
+source "$root/tests/serve.sh"
 cleanup() {
-    if [ -n "$server" ]; then kill -TERM "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
+    stop_server
     psql "$admin_url" -q -c "DROP DATABASE IF EXISTS \"$database\" WITH (FORCE)" || true
 }
 trap cleanup EXIT
 
 export STOREFRONT_ENV=test DATABASE_URL="$db_url"
-export STOREFRONT__LOG__FORMAT=json STOREFRONT__LOG__FILTER=info
 # Limits stay on (their 429s are documented), but high enough for a fuzzer on one IP.
 export STOREFRONT__RATE_LIMIT__PER_IP_MAX=1000000 STOREFRONT__RATE_LIMIT__FAILED_LOGINS_MAX=1000000
 unset RUST_LOG STOREFRONT__REDIS__URL
@@ -43,16 +42,7 @@ export ADMIN_EMAIL="admin@schemathesis.test" ADMIN_PASSWORD="schemathesis admin 
 "$binary" migrate
 STOREFRONT_ADMIN_PASSWORD="$ADMIN_PASSWORD" "$binary" create-admin --email "$ADMIN_EMAIL" --name Admin
 
-STOREFRONT__SERVER__PORT=0 "$binary" serve 2>"$log" &
-server=$!
-port=""
-for _ in $(seq 1 100); do
-    port=$(grep '"storefront listening"' "$log" | grep -o '"port":[0-9]*' | head -n 1 | grep -o '[0-9]*$' || true)
-    [ -n "$port" ] && break
-    kill -0 "$server" 2>/dev/null || { cat "$log" >&2; echo "the server exited" >&2; exit 1; }
-    sleep 0.1
-done
-[ -n "$port" ] || { cat "$log" >&2; echo "the server did not start listening" >&2; exit 1; }
+start_server "$binary" "$out/server.log"
 export STOREFRONT_URL="http://127.0.0.1:$port" STOREFRONT_BIN="$binary"
 
 cd "$here"
