@@ -6,7 +6,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-binary="${1:-$root/target/debug/storefront}"
+binary="$(realpath "${1:-$root/target/debug/storefront}")"
 out="$root/target/browser"
 mkdir -p "$out"
 

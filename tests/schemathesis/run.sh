@@ -8,7 +8,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-binary="${1:-$root/target/debug/storefront}"
+binary="$(realpath "${1:-$root/target/debug/storefront}")"
 out="$root/target/schemathesis"
 mkdir -p "$out"
 admin_url="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
