@@ -44,6 +44,13 @@ pub struct TokenPair {
     pub refresh_token: String,
 }
 
+/// The outcome of checking a login's credentials.
+enum Verdict {
+    Valid(UserId),
+    /// Wrong email, wrong password or deactivated account; the account, if there is one.
+    Refused(Option<UserId>),
+}
+
 /// A session as listed to its owner, with whether the caller is using it.
 #[derive(Debug, Clone)]
 pub struct SessionView {
@@ -112,23 +119,37 @@ impl AuthService {
     ) -> Result<TokenPair, AppError> {
         self.limits.admit(ClientAction::Login, client.ip.as_deref()).await?;
         self.limits.count_login_attempt(email).await?;
+        match self.verify_credentials(email, password).await {
+            Ok(Verdict::Valid(user_id)) => {
+                self.limits.forgive_login(email).await;
+                self.start_session(user_id, client).await
+            }
+            Ok(Verdict::Refused(user_id)) => {
+                // Never the email or the password: only the account id, when there is one.
+                let user_id = user_id.map(|id| id.to_string());
+                tracing::info!(security_event = "login_failed", user_id, "login refused");
+                Err(AppError::InvalidCredentials)
+            }
+            // The store or the hasher failed, not the caller: not a failed login.
+            Err(error) => {
+                self.limits.forgive_login(email).await;
+                Err(error)
+            }
+        }
+    }
+
+    /// Whether `password` is the password of the active account `email`, after the same
+    /// bcrypt work whether the account exists or not.
+    async fn verify_credentials(&self, email: &str, password: &PlainPassword) -> Result<Verdict, AppError> {
         let credentials = match Email::parse(email) {
             Ok(email) => self.users.find_credentials_by_email(&email).await?,
             Err(_) => None,
         };
         let password_ok = self.hasher.verify(password, credentials.as_ref().map(|c| &c.password_hash)).await?;
-        match credentials {
-            Some(c) if password_ok && c.user.is_active => {
-                self.limits.forgive_login(email).await;
-                self.start_session(c.user.id, client).await
-            }
-            refused => {
-                // Never the email or the password: only the account id, when there is one.
-                let user_id = refused.map(|c| c.user.id.to_string());
-                tracing::info!(security_event = "login_failed", user_id, "login refused");
-                Err(AppError::InvalidCredentials)
-            }
-        }
+        Ok(match credentials {
+            Some(c) if password_ok && c.user.is_active => Verdict::Valid(c.user.id),
+            refused => Verdict::Refused(refused.map(|c| c.user.id)),
+        })
     }
 
     /// Starts a new session (refresh-token family) for a user whose identity is proven.

@@ -12,7 +12,7 @@ use common::*;
 use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 use storefront_app::ports::{PasswordHasher, SystemClock, UuidV7Generator};
 use storefront_app::{AuthService, AuthSettings, InfraError, Quota, RateLimitPolicy, RateLimits};
@@ -166,33 +166,33 @@ async fn an_account_lock_ends_with_its_window() {
     assert_eq!(send(&app, login_from("203.0.113.1", "ada@example.com", PASSWORD)).await.status, 200);
 }
 
-/// Counts the password checks the hasher is asked for.
-struct CountingHasher {
-    inner: BcryptHasher,
+/// Counts the password checks the hasher is asked for, and fails them on demand.
+#[derive(Clone)]
+struct ObservedHasher {
+    inner: Arc<BcryptHasher>,
     verifications: Arc<AtomicUsize>,
+    failing: Arc<AtomicBool>,
 }
 
 #[async_trait]
-impl PasswordHasher for CountingHasher {
+impl PasswordHasher for ObservedHasher {
     async fn hash(&self, password: &PlainPassword) -> Result<PasswordHash, InfraError> {
         self.inner.hash(password).await
     }
 
     async fn verify(&self, password: &PlainPassword, hash: Option<&PasswordHash>) -> Result<bool, InfraError> {
         self.verifications.fetch_add(1, Ordering::SeqCst);
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(InfraError("the hashing pool is gone".into()));
+        }
         self.inner.verify(password, hash).await
     }
 }
 
-#[actix_web::test]
-async fn a_locked_account_costs_no_password_check() {
+/// Limited state whose logins check passwords through `hasher`.
+fn limited_with_hasher(policy: RateLimitPolicy, hasher: ObservedHasher) -> AppState {
     let store = MemoryStore::new();
     let mut state = state_on(store.clone(), AuthSettings::default());
-    let verifications = Arc::new(AtomicUsize::new(0));
-    let hasher = CountingHasher {
-        inner: BcryptHasher::new(b"test-pepper".to_vec(), 4).unwrap(),
-        verifications: verifications.clone(),
-    };
     state.auth = AuthService::new(
         Arc::new(store.clone()),
         Arc::new(store),
@@ -203,17 +203,46 @@ async fn a_locked_account_costs_no_password_check() {
         Arc::new(UuidV7Generator),
         AuthSettings::default(),
     );
-    let state = with_limits(state, policy(100, 2, Duration::from_secs(900)));
-    let app = init_service(build_app(state)).await;
+    with_limits(state, policy)
+}
+
+fn observed_hasher() -> ObservedHasher {
+    ObservedHasher {
+        inner: Arc::new(BcryptHasher::new(b"test-pepper".to_vec(), 4).unwrap()),
+        verifications: Arc::new(AtomicUsize::new(0)),
+        failing: Arc::new(AtomicBool::new(false)),
+    }
+}
+
+#[actix_web::test]
+async fn a_locked_account_costs_no_password_check() {
+    let hasher = observed_hasher();
+    let app =
+        init_service(build_app(limited_with_hasher(policy(100, 2, Duration::from_secs(900)), hasher.clone()))).await;
     register(&app, "ada@example.com", PASSWORD).await;
     for _ in 0..2 {
         send(&app, login_from("203.0.113.1", "ada@example.com", "wrong password 1")).await;
     }
-    assert_eq!(verifications.load(Ordering::SeqCst), 2);
+    assert_eq!(hasher.verifications.load(Ordering::SeqCst), 2);
     for _ in 0..5 {
         assert_rate_limited(&send(&app, login_from("203.0.113.1", "ada@example.com", "wrong password 2")).await);
     }
-    assert_eq!(verifications.load(Ordering::SeqCst), 2, "no bcrypt work for a locked account");
+    assert_eq!(hasher.verifications.load(Ordering::SeqCst), 2, "no bcrypt work for a locked account");
+}
+
+#[actix_web::test]
+async fn logins_that_fail_inside_the_server_do_not_count_as_failed_logins() {
+    let hasher = observed_hasher();
+    let app =
+        init_service(build_app(limited_with_hasher(policy(100, 2, Duration::from_secs(900)), hasher.clone()))).await;
+    register(&app, "ada@example.com", PASSWORD).await;
+    hasher.failing.store(true, Ordering::SeqCst);
+    for _ in 0..4 {
+        send(&app, login_from("203.0.113.1", "ada@example.com", PASSWORD)).await.problem(500, "internal");
+    }
+    hasher.failing.store(false, Ordering::SeqCst);
+    // The user retrying through an outage is not locked out by it.
+    assert_eq!(send(&app, login_from("203.0.113.1", "ada@example.com", PASSWORD)).await.status, 200);
 }
 
 #[actix_web::test]
