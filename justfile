@@ -21,9 +21,19 @@ lint:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets -- -D warnings
 
-# Everything CI runs.
+# Everything CI runs: fmt, clippy, cargo test, the browser test and schemathesis.
 ci:
     bash .ci/run
+
+# /docs in Chromium: Authorize (password flow), Try it out on GET /api/v1/users/me.
+browser-test:
+    cargo build --bin storefront
+    bash tests/browser/run.sh
+
+# Schemathesis against /openapi.json on a fresh PostgreSQL database.
+schemathesis:
+    cargo build --bin storefront
+    DATABASE_URL={{database_url}} bash tests/schemathesis/run.sh
 
 # Apply pending migrations to DATABASE_URL.
 migrate:

@@ -1,6 +1,8 @@
 //! Accounts: registration, the caller's profile, password change and account deletion.
 
+use crate::ClientContext;
 use crate::ports::{Clock, IdGenerator, NewUser, PasswordHasher, ProfileChanges, UserRepository};
+use crate::rate_limit::{ClientAction, RateLimits};
 use crate::{AppError, Principal};
 use std::sync::Arc;
 use storefront_domain::{Email, FieldViolation, NewPassword, PlainPassword, RoleName, User, UserName};
@@ -26,6 +28,7 @@ pub struct AccountService {
     hasher: Arc<dyn PasswordHasher>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
+    limits: RateLimits,
 }
 
 impl AccountService {
@@ -35,7 +38,20 @@ impl AccountService {
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
     ) -> Self {
-        Self { users, hasher, clock, ids }
+        Self { users, hasher, clock, ids, limits: RateLimits::disabled() }
+    }
+
+    /// The same service, enforcing `limits` on registrations from clients (none without this).
+    pub fn with_rate_limits(mut self, limits: RateLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Registers a new account for a client, within the client IP's registration limit.
+    #[tracing::instrument(skip_all)]
+    pub async fn register_from(&self, registration: Registration, client: &ClientContext) -> Result<User, AppError> {
+        self.limits.admit(ClientAction::Register, client.ip.as_deref()).await?;
+        self.register(registration).await
     }
 
     /// Registers a new account with the `user` role.

@@ -5,6 +5,7 @@ use crate::ports::{
     AccessClaims, AccessTokenCodec, Clock, IdGenerator, NewRefreshToken, NewSession, PasswordHasher, RefreshTokenMint,
     RotateOutcome, SessionRepository, UserRepository,
 };
+use crate::rate_limit::{ClientAction, RateLimits};
 use crate::{AppError, Principal};
 use chrono::Duration;
 use std::sync::Arc;
@@ -43,6 +44,13 @@ pub struct TokenPair {
     pub refresh_token: String,
 }
 
+/// The outcome of checking a login's credentials.
+enum Verdict {
+    Valid(UserId),
+    /// Wrong email, wrong password or deactivated account; the account, if there is one.
+    Refused(Option<UserId>),
+}
+
 /// A session as listed to its owner, with whether the caller is using it.
 #[derive(Debug, Clone)]
 pub struct SessionView {
@@ -60,6 +68,7 @@ pub struct AuthService {
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
     settings: AuthSettings,
+    limits: RateLimits,
 }
 
 impl AuthService {
@@ -74,7 +83,23 @@ impl AuthService {
         ids: Arc<dyn IdGenerator>,
         settings: AuthSettings,
     ) -> Self {
-        Self { users, sessions, hasher, access_tokens, refresh_tokens, clock, ids, settings }
+        Self {
+            users,
+            sessions,
+            hasher,
+            access_tokens,
+            refresh_tokens,
+            clock,
+            ids,
+            settings,
+            limits: RateLimits::disabled(),
+        }
+    }
+
+    /// The same service, enforcing `limits` on logins and refreshes (none without this).
+    pub fn with_rate_limits(mut self, limits: RateLimits) -> Self {
+        self.limits = limits;
+        self
     }
 
     pub fn settings(&self) -> AuthSettings {
@@ -83,6 +108,8 @@ impl AuthService {
 
     /// Checks email and password and starts a session. Unknown email, wrong password and
     /// deactivated account all answer `InvalidCredentials` after the same bcrypt work.
+    /// The client IP's and the account's rate limits are checked first, before any bcrypt
+    /// work; only failed logins use the account's quota.
     #[tracing::instrument(skip_all)]
     pub async fn login(
         &self,
@@ -90,18 +117,39 @@ impl AuthService {
         password: &PlainPassword,
         client: ClientContext,
     ) -> Result<TokenPair, AppError> {
+        self.limits.admit(ClientAction::Login, client.ip.as_deref()).await?;
+        self.limits.count_login_attempt(email).await?;
+        match self.verify_credentials(email, password).await {
+            Ok(Verdict::Valid(user_id)) => {
+                self.limits.forgive_login(email).await;
+                self.start_session(user_id, client).await
+            }
+            Ok(Verdict::Refused(user_id)) => {
+                // Never the email or the password: only the account id, when there is one.
+                let user_id = user_id.map(|id| id.to_string());
+                tracing::info!(security_event = "login_failed", user_id, "login refused");
+                Err(AppError::InvalidCredentials)
+            }
+            // The store or the hasher failed, not the caller: not a failed login.
+            Err(error) => {
+                self.limits.forgive_login(email).await;
+                Err(error)
+            }
+        }
+    }
+
+    /// Whether `password` is the password of the active account `email`, after the same
+    /// bcrypt work whether the account exists or not.
+    async fn verify_credentials(&self, email: &str, password: &PlainPassword) -> Result<Verdict, AppError> {
         let credentials = match Email::parse(email) {
             Ok(email) => self.users.find_credentials_by_email(&email).await?,
             Err(_) => None,
         };
         let password_ok = self.hasher.verify(password, credentials.as_ref().map(|c| &c.password_hash)).await?;
-        match credentials {
-            Some(c) if password_ok && c.user.is_active => self.start_session(c.user.id, client).await,
-            _ => {
-                tracing::info!(event = "login_failed", "login refused");
-                Err(AppError::InvalidCredentials)
-            }
-        }
+        Ok(match credentials {
+            Some(c) if password_ok && c.user.is_active => Verdict::Valid(c.user.id),
+            refused => Verdict::Refused(refused.map(|c| c.user.id)),
+        })
     }
 
     /// Starts a new session (refresh-token family) for a user whose identity is proven.
@@ -136,9 +184,10 @@ impl AuthService {
     }
 
     /// Spends a refresh token for a new pair; reuse of a spent token after the grace
-    /// period revokes its whole family.
+    /// period revokes its whole family. The client IP's rate limit is checked first.
     #[tracing::instrument(skip_all)]
-    pub async fn refresh(&self, presented: &str) -> Result<TokenPair, AppError> {
+    pub async fn refresh(&self, presented: &str, client: &ClientContext) -> Result<TokenPair, AppError> {
+        self.limits.admit(ClientAction::Refresh, client.ip.as_deref()).await?;
         let now = self.clock.now();
         let (refresh_token, hash) = self.refresh_tokens.generate();
         let replacement = NewRefreshToken { hash, expires_at: now + self.settings.refresh_ttl };
@@ -146,7 +195,10 @@ impl AuthService {
         match self.sessions.rotate(&presented_hash, replacement, now, self.settings.refresh_reuse_grace).await? {
             RotateOutcome::Rotated { user_id, session_id } => self.token_pair(user_id, session_id, refresh_token),
             RotateOutcome::Refused(RefreshDecision::RevokeFamily) => {
-                tracing::warn!(event = "refresh_token_reuse", "spent refresh token presented again; family revoked");
+                tracing::warn!(
+                    security_event = "refresh_token_reuse",
+                    "spent refresh token presented again; family revoked"
+                );
                 Err(AppError::InvalidToken)
             }
             RotateOutcome::Unknown | RotateOutcome::Refused(_) => Err(AppError::InvalidToken),

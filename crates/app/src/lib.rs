@@ -10,6 +10,7 @@ pub mod error;
 pub mod events;
 pub mod orders;
 pub mod ports;
+pub mod rate_limit;
 pub mod users;
 
 pub use access::AccessService;
@@ -23,4 +24,5 @@ pub use events::{
 };
 pub use orders::{IdempotentResponse, OrderService, OrderSettings};
 pub use ports::Principal;
+pub use rate_limit::{ClientAction, Quota, RateLimitPolicy, RateLimits};
 pub use users::{AdminUserUpdate, UserAdminService};

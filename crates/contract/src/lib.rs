@@ -13,6 +13,9 @@
 //! The events' ports have a fourth: `events_contract_tests!(factory)` with `factory` an
 //! `async fn() -> storefront_contract::EventStores`.
 //!
+//! The `RateLimiter` port has its own: `rate_limit_contract_tests!(factory)` with `factory`
+//! an `async fn() -> Arc<dyn RateLimiter>` (see `rate_limit_suite`).
+//!
 //! The calling crate needs only `storefront-contract` as a dev-dependency: the expansion
 //! names everything through `$crate`, including the tokio runtime the tests run on.
 
@@ -84,6 +87,7 @@ pub struct EventStores {
 pub mod catalog_suite;
 pub mod events_suite;
 pub mod orders_suite;
+pub mod rate_limit_suite;
 pub mod suite;
 
 /// Expands to one test per contract test, each on its own two-worker multi-thread tokio

@@ -2,9 +2,9 @@
 //! `/users/me/password`), with their DTOs.
 
 use crate::error::ApiError;
-use crate::extract::{ApiJson, Authenticated, present};
+use crate::extract::{ApiJson, Authenticated, ClientInfo, present};
 use crate::openapi::{
-    BearerUnauthorized, Conflict, EmailTaken, JsonBodyErrors, PasswordChangeUnauthorized, ServerErrors,
+    BearerUnauthorized, Conflict, EmailTaken, JsonBodyErrors, PasswordChangeUnauthorized, RateLimited, ServerErrors,
 };
 use crate::routing::Endpoint;
 use crate::{API_PREFIX, AppState};
@@ -123,7 +123,7 @@ pub struct ChangePasswordRequest {
 
 /// Register an account
 ///
-/// Creates an account with the `user` role. Not rate-limited yet.
+/// Creates an account with the `user` role. Rate-limited per client IP.
 #[utoipa::path(
     post,
     path = "/api/v1/users",
@@ -134,15 +134,17 @@ pub struct ChangePasswordRequest {
         (status = 201, description = "The account was created", body = UserResponse,
             headers(("Location" = String, description = "`/api/v1/users/{id}`"))),
         (status = 409, response = EmailTaken),
+        (status = 429, response = RateLimited),
         JsonBodyErrors,
         ServerErrors,
     )
 )]
 pub async fn register(
     state: Data<AppState>,
+    ClientInfo(client): ClientInfo,
     ApiJson(body): ApiJson<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = state.accounts.register(body.into()).await?;
+    let user = state.accounts.register_from(body.into(), &client).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("{API_PREFIX}/users/{}", user.id)))
         .json(UserResponse::from(user)))

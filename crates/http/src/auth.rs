@@ -6,7 +6,7 @@ use crate::error::{ApiError, OAuthError, OAuthErrorCode};
 use crate::extract::{ApiJson, Authenticated, ClientInfo, FormBody};
 use crate::openapi::{
     BearerUnauthorized, InvalidCredentials, InvalidRefreshToken, JsonBodyErrors, NotFound, OAuthTokenError,
-    PayloadTooLarge, ServerErrors, UnsupportedMediaType,
+    PayloadTooLarge, RateLimited, ServerErrors, UnsupportedMediaType,
 };
 use crate::routing::Endpoint;
 use actix_web::http::header::{self, HeaderValue};
@@ -160,7 +160,11 @@ impl TokenGrant {
 /// `Cache-Control: no-store`): a missing or repeated parameter is `invalid_request`, another
 /// grant type `unsupported_grant_type`, and wrong credentials or a bad refresh token
 /// `invalid_grant`, all with status 400. Refresh tokens rotate exactly as on
-/// `/api/v1/auth/refresh`. Not rate-limited yet.
+/// `/api/v1/auth/refresh`.
+///
+/// Rate-limited like `/auth/login` and `/auth/refresh` (per client IP for each grant, and
+/// failed password grants per account): over a limit it answers 429 `rate_limited` as
+/// problem details with `Retry-After`, not as an OAuth2 error.
 #[utoipa::path(
     post,
     path = "/api/v1/auth/token",
@@ -173,6 +177,7 @@ impl TokenGrant {
         (status = 400, response = OAuthTokenError),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
+        (status = 429, response = RateLimited),
         ServerErrors,
     )
 )]
@@ -186,7 +191,7 @@ pub async fn token(
             (state.auth.login(&username, &password, client).await, "The username or password is not valid.")
         }
         TokenGrant::RefreshToken(token) => {
-            (state.auth.refresh(&token).await, "The refresh token is invalid, expired or revoked.")
+            (state.auth.refresh(&token, &client).await, "The refresh token is invalid, expired or revoked.")
         }
     };
     match outcome {
@@ -212,7 +217,10 @@ pub struct LoginRequest {
 ///
 /// Starts a session (one refresh-token family) for this device. An unknown email, a wrong
 /// password and a deactivated account all answer the same 401, in about the same time.
-/// Not rate-limited yet.
+///
+/// Rate-limited per client IP, and per account for failed logins: once an account has had
+/// too many failed logins (10 in 15 minutes by default) every login of it answers 429, even
+/// with the right password, until the window ends.
 #[utoipa::path(
     post,
     path = "/api/v1/auth/login",
@@ -223,6 +231,7 @@ pub struct LoginRequest {
         (status = 200, description = "Tokens issued", body = TokenResponse,
             headers(("Cache-Control" = String, description = "`no-store`"))),
         (status = 401, response = InvalidCredentials),
+        (status = 429, response = RateLimited),
         JsonBodyErrors,
         ServerErrors,
     )
@@ -249,7 +258,8 @@ pub struct RefreshTokenRequest {
 /// Spends the refresh token for a new pair. Presenting a spent token again revokes its
 /// whole session (theft detection, RFC 9700 §4.14.2), except within a short grace period
 /// after its rotation (two tabs refreshing at once), which answers 401 without revoking
-/// anything. Of concurrent refreshes with one token exactly one succeeds.
+/// anything. Of concurrent refreshes with one token exactly one succeeds. Rate-limited per
+/// client IP.
 #[utoipa::path(
     post,
     path = "/api/v1/auth/refresh",
@@ -260,15 +270,17 @@ pub struct RefreshTokenRequest {
         (status = 200, description = "Tokens issued", body = TokenResponse,
             headers(("Cache-Control" = String, description = "`no-store`"))),
         (status = 401, response = InvalidRefreshToken),
+        (status = 429, response = RateLimited),
         JsonBodyErrors,
         ServerErrors,
     )
 )]
 pub async fn refresh(
     state: Data<AppState>,
+    ClientInfo(client): ClientInfo,
     ApiJson(body): ApiJson<RefreshTokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let pair = state.auth.refresh(&body.refresh_token).await?;
+    let pair = state.auth.refresh(&body.refresh_token, &client).await?;
     Ok(token_response(pair))
 }
 

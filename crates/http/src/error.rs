@@ -297,6 +297,10 @@ impl ResponseError for ApiError {
             ApiError::Unavailable(cause) => {
                 tracing::warn!(request_id = %request_id, cause = %cause, "dependency unavailable")
             }
+            // Whoever was refused is on the request's span (`user_id`).
+            ApiError::Forbidden => {
+                tracing::warn!(security_event = "permission_denied", request_id = %request_id, "permission denied")
+            }
             _ => {}
         }
 

@@ -485,13 +485,16 @@ impl FromRequest for Authenticated {
         Box::pin(async move {
             let token = token?;
             let principal = state?.auth.authenticate(&token).await?;
+            // Every later log line of the request (the access log, security events) names the caller.
+            tracing::Span::current().record("user_id", tracing::field::display(principal.user.id));
             Ok(Authenticated(principal))
         })
     }
 }
 
-/// Where a request comes from, remembered on the session a login starts: the
-/// `User-Agent` and the peer address (proxy headers are not trusted here).
+/// Where a request comes from, remembered on the session a login starts and keyed on by
+/// the per-IP rate limits: the `User-Agent` and the client address (the socket peer, or
+/// what a trusted proxy says in `X-Forwarded-For`; see `client_ip`).
 pub struct ClientInfo(pub ClientContext);
 
 impl FromRequest for ClientInfo {
@@ -505,7 +508,11 @@ impl FromRequest for ClientInfo {
             .and_then(|v| v.to_str().ok())
             .map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect::<String>())
             .filter(|ua| !ua.is_empty());
-        let ip = req.peer_addr().map(|addr| addr.ip().to_string());
+        let ip = match state(req) {
+            Ok(state) => state.config.trusted_proxies.client_ip_of(req),
+            Err(_) => req.peer_addr().map(|addr| addr.ip()),
+        }
+        .map(|ip| ip.to_string());
         ready(Ok(ClientInfo(ClientContext { user_agent, ip })))
     }
 }

@@ -6,6 +6,8 @@ mod accounts;
 mod admin;
 mod auth;
 mod catalog;
+mod client_ip;
+mod cors;
 mod docs;
 mod error;
 mod events;
@@ -29,6 +31,8 @@ use storefront_app::{
     AccessService, AccountService, AuthService, CatalogService, DeadLetterService, OrderService, UserAdminService,
 };
 
+pub use client_ip::TrustedProxies;
+pub use cors::CorsConfig;
 pub use error::{ApiError, FieldError, Problem};
 pub use middleware::REQUEST_ID_HEADER;
 pub use openapi::openapi;
@@ -61,6 +65,10 @@ pub struct HttpConfig {
     pub version: String,
     /// The ISO 4217 currency of every price (one per deployment).
     pub currency: String,
+    /// Proxies whose `X-Forwarded-For` names the client (none: the socket peer is).
+    pub trusted_proxies: TrustedProxies,
+    /// Cross-origin callers (none by default).
+    pub cors: CorsConfig,
 }
 
 impl HttpConfig {
@@ -74,6 +82,8 @@ impl Default for HttpConfig {
             json_limit_bytes: Self::DEFAULT_JSON_LIMIT_BYTES,
             version: env!("CARGO_PKG_VERSION").to_owned(),
             currency: "USD".into(),
+            trusted_proxies: TrustedProxies::default(),
+            cors: CorsConfig::default(),
         }
     }
 }
@@ -92,6 +102,7 @@ pub fn build_app(
     >,
 > {
     metrics::install();
+    let cors = state.config.cors.middleware();
     App::new()
         .app_data(web::Data::new(state))
         // A path id that is not a UUID names no resource.
@@ -115,5 +126,7 @@ pub fn build_app(
                 .service(events::resources()),
         )
         .default_service(web::to(routing::not_found))
+        // Inside the request context, so that preflight answers carry a request id too.
+        .wrap(cors)
         .wrap(middleware::RequestContext)
 }

@@ -77,7 +77,14 @@ where
         let method = req.method().clone();
         let path = req.path().to_owned();
         let is_api = path == API_PREFIX || path.starts_with(&format!("{API_PREFIX}/"));
-        let span = tracing::info_span!("request", request_id = %request_id, method = %method, path = %path);
+        // `user_id` is filled in by the bearer-token extractor once it knows the caller.
+        let span = tracing::info_span!(
+            "request",
+            request_id = %request_id,
+            method = %method,
+            path = %path,
+            user_id = tracing::field::Empty
+        );
         let service = Rc::clone(&self.service);
         let id = request_id.clone();
 
@@ -96,15 +103,17 @@ where
                 }
                 Err(error) => (error.as_response_error().status_code(), "unmatched".to_owned()),
             };
-            crate::metrics::record_request(method.as_str(), route, status, started.elapsed().as_secs_f64());
+            let latency = started.elapsed().as_secs_f64();
             tracing::info!(
                 method = %method,
+                route = %route,
                 path = %path,
                 status = status.as_u16(),
-                latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+                latency_ms = latency * 1000.0,
                 request_id = %id,
                 "request served"
             );
+            crate::metrics::record_request(method.as_str(), route, status, latency);
             match outcome {
                 Ok(mut response) => {
                     add_headers(response.headers_mut(), &id, is_api);

@@ -118,6 +118,7 @@ with the password flow (your email as username; leave the client fields empty)."
             ServiceUnavailable,
             InternalError,
             OAuthTokenError,
+            RateLimited,
         )
     ),
     modifiers(&SecuritySchemes, &RequiredPermissions),
@@ -384,6 +385,13 @@ reusable_responses! {
     ServiceUnavailable => problem(
         "The database cannot be reached right now; retry after `Retry-After` seconds",
         vec![example("service_unavailable", 503, "service_unavailable", "The service is temporarily unavailable; retry shortly.")],
+        &[RETRY_AFTER],
+    );
+    /// 429 `rate_limited` on the rate-limited operations.
+    RateLimited => problem(
+        "Too many requests from this client IP, or too many failed logins of this account; retry after \
+         `Retry-After` seconds (the current window's end)",
+        vec![example("rate_limited", 429, "rate_limited", "Too many requests; retry in 42 seconds.")],
         &[RETRY_AFTER],
     );
     /// 500 `internal`.

@@ -11,6 +11,7 @@ mod admin;
 mod catalog;
 mod events;
 mod orders;
+mod rate_limit;
 mod sessions;
 mod users;
 
@@ -27,6 +28,8 @@ use storefront_domain::{
     User, UserId,
 };
 use tokio::sync::Mutex;
+
+pub use rate_limit::MemoryRateLimiter;
 
 /// The in-memory store; clones share the same state.
 #[derive(Clone, Default)]

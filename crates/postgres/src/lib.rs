@@ -9,6 +9,7 @@ mod error;
 mod events;
 mod migrations;
 mod orders;
+mod pool_metrics;
 mod readiness;
 mod roles;
 mod schema;
@@ -17,6 +18,7 @@ mod user_admin;
 mod users;
 
 pub use migrations::run_migrations;
+pub use pool_metrics::PoolStatus;
 
 use diesel::ConnectionError;
 use diesel::connection::{Instrumentation, InstrumentationEvent};
@@ -70,6 +72,9 @@ pub struct PgStore {
     deadline: Duration,
     /// Every SQL statement sent on the pool's connections, counted (see `statement_count`).
     statements: Arc<AtomicU64>,
+    /// Callers waiting for a connection now.
+    waiting: Arc<AtomicU64>,
+    max_connections: u32,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -131,13 +136,30 @@ impl PgStore {
             .error_sink(Box::new(LogConnectionErrors))
             .build_unchecked(manager);
         let deadline = settings.acquire_timeout + settings.statement_timeout + Duration::from_secs(1);
-        Ok(PgStore { pool, deadline, statements })
+        Ok(PgStore {
+            pool,
+            deadline,
+            statements,
+            waiting: Arc::new(AtomicU64::new(0)),
+            max_connections: settings.max_connections,
+        })
     }
 
     /// The pool's size now: (open connections, idle connections).
     pub fn pool_status(&self) -> (u32, u32) {
         let state = self.pool.state();
         (state.connections, state.idle_connections)
+    }
+
+    /// The pool's size, idle connections and waiting callers now.
+    pub fn pool_metrics(&self) -> PoolStatus {
+        let (connections, idle) = self.pool_status();
+        PoolStatus { connections, idle, max: self.max_connections, waiting: self.waiting.load(Ordering::Relaxed) }
+    }
+
+    /// Refreshes the pool gauges of `/metrics`.
+    pub(crate) fn publish_pool_metrics(&self) {
+        self.pool_metrics().publish();
     }
 
     /// How many SQL statements this store has sent so far, on all its connections: every
@@ -150,12 +172,21 @@ impl PgStore {
 
     /// A connection from the pool, or `Unavailable` within the acquire timeout.
     async fn conn(&self) -> Result<PooledConnection<'_, AsyncPgConnection>, StoreError> {
-        self.pool.get().await.map_err(error::from_pool)
+        let outcome = {
+            let _waiting = pool_metrics::Waiting::start(&self.waiting);
+            self.publish_pool_metrics();
+            self.pool.get().await
+        };
+        self.publish_pool_metrics();
+        outcome.map_err(error::from_pool)
     }
 
     /// Runs one port call under the store's deadline.
     async fn bounded<T>(&self, op: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
-        tokio::time::timeout(self.deadline, op).await.unwrap_or_else(|_| Err(error::deadline_exceeded()))
+        let outcome = tokio::time::timeout(self.deadline, op).await.unwrap_or_else(|_| Err(error::deadline_exceeded()));
+        // The call's connection is back in the pool now.
+        self.publish_pool_metrics();
+        outcome
     }
 }
 

@@ -28,7 +28,9 @@ impl ReadinessProbe for PgStore {
             })
         };
         // The reasons are public (the endpoint needs no auth): short, with no internals.
-        match tokio::time::timeout(PROBE_TIMEOUT, probe).await {
+        let outcome = tokio::time::timeout(PROBE_TIMEOUT, probe).await;
+        self.publish_pool_metrics();
+        match outcome {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(why)) => Err(why.to_owned()),
             Err(_) => {

@@ -7,6 +7,8 @@ use actix_web::dev::Server;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
+use storefront_app::RateLimits;
+use storefront_app::ports::RateLimiter;
 use storefront_app::ports::{
     AuditLog, CategoryRepository, DeadLetters, EventOutbox, IdempotencyStore, OrderRepository, ProcessedEvents,
     ProductRepository, ReadinessProbe, ReviewRepository, RoleRepository, SessionRepository, SystemClock,
@@ -17,9 +19,10 @@ use storefront_app::{
     OrderSettings, OutboxDispatcher, StoreError, UserAdminService,
 };
 use storefront_auth::{BcryptHasher, JwtCodec, RandomRefreshTokens};
-use storefront_http::{AppState, HttpConfig};
-use storefront_memory::MemoryStore;
+use storefront_http::{AppState, HttpConfig, TrustedProxies};
+use storefront_memory::{MemoryRateLimiter, MemoryStore};
 use storefront_postgres::{PgSettings, PgStore, run_migrations};
+use storefront_redis::{RedisConnection, RedisRateLimiter, RedisSettings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -31,6 +34,8 @@ pub enum StartupError {
     Mail(String),
     #[error("cannot listen on {address}: {source}")]
     Listen { address: String, source: std::io::Error },
+    #[error("configuration: {0}")]
+    Config(String),
 }
 
 /// The persistence adapter chosen by configuration.
@@ -125,6 +130,28 @@ impl Ports {
     }
 }
 
+/// The rate-limit counters: in Redis when it is configured (shared by every instance),
+/// else in this process.
+pub fn rate_limits(settings: &Settings) -> Result<RateLimits, StartupError> {
+    let limiter: Arc<dyn RateLimiter> = match &settings.redis.url {
+        Some(url) => {
+            let redis = RedisSettings {
+                url: url.clone(),
+                key_prefix: settings.redis.key_prefix.clone(),
+                timeout: Duration::from_millis(settings.redis.timeout_ms),
+            };
+            let connection = RedisConnection::new(redis).map_err(|e| StartupError::Config(e.to_string()))?;
+            tracing::info!(key_prefix = %settings.redis.key_prefix, "rate-limit counters in Redis, shared by every instance");
+            Arc::new(RedisRateLimiter::new(connection))
+        }
+        None => Arc::new(MemoryRateLimiter::new()),
+    };
+    if !settings.rate_limit.enabled {
+        tracing::warn!("rate limits are OFF (rate_limit.enabled = false)");
+    }
+    Ok(RateLimits::new(limiter, settings.rate_limit.policy()))
+}
+
 pub fn pg_settings(settings: &Settings, url: &str) -> PgSettings {
     let mut pg = PgSettings::new(url.to_owned());
     pg.max_connections = settings.database.max_connections;
@@ -149,7 +176,9 @@ pub fn build_services(settings: &Settings, store: &Store) -> Result<AppState, St
         refresh_ttl: chrono::Duration::seconds(settings.auth.refresh_ttl_secs),
         refresh_reuse_grace: chrono::Duration::seconds(settings.auth.refresh_reuse_grace_secs),
     };
-    let accounts = AccountService::new(ports.users.clone(), hasher.clone(), clock.clone(), ids.clone());
+    let limits = rate_limits(settings)?;
+    let accounts = AccountService::new(ports.users.clone(), hasher.clone(), clock.clone(), ids.clone())
+        .with_rate_limits(limits.clone());
     let access = AccessService::new(ports.roles, ports.audit, clock.clone());
     let user_admin = UserAdminService::new(ports.users.clone(), ports.user_admin, clock.clone());
     let catalog = CatalogService::new(
@@ -176,7 +205,8 @@ pub fn build_services(settings: &Settings, store: &Store) -> Result<AppState, St
         clock,
         ids,
         auth_settings,
-    );
+    )
+    .with_rate_limits(limits);
     Ok(AppState {
         accounts,
         auth,
@@ -190,6 +220,8 @@ pub fn build_services(settings: &Settings, store: &Store) -> Result<AppState, St
             json_limit_bytes: settings.http.json_limit_bytes,
             version: env!("CARGO_PKG_VERSION").to_owned(),
             currency: settings.catalog.currency.clone(),
+            trusted_proxies: TrustedProxies::parse(&settings.server.trusted_proxies).map_err(StartupError::Config)?,
+            cors: settings.cors.config(),
         },
     })
 }
@@ -229,7 +261,9 @@ impl Application {
         let port =
             listener.local_addr().map_err(|source| StartupError::Listen { address: address.clone(), source })?.port();
         let mut server = actix_web::HttpServer::new(move || storefront_http::build_app(state.clone()))
-            .shutdown_timeout(settings.server.shutdown_timeout_secs);
+            .shutdown_timeout(settings.server.shutdown_timeout_secs)
+            // actix stops at once on SIGINT; `run_until_stopped` makes both signals graceful.
+            .disable_signals();
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
         }
@@ -243,12 +277,36 @@ impl Application {
         self.port
     }
 
-    /// Serves until SIGINT/SIGTERM, then stops accepting and lets in-flight requests finish
-    /// (bounded by `server.shutdown_timeout_secs`), then stops the background tasks.
+    /// Serves until SIGTERM or SIGINT, then stops accepting connections and lets in-flight
+    /// requests finish (bounded by `server.shutdown_timeout_secs`), then stops the
+    /// background tasks (each finishes its round in hand).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let served = self.server.await;
+        let handle = self.server.handle();
+        let on_signal = tokio::spawn(async move {
+            let signal = shutdown_signal().await;
+            tracing::info!(signal, "shutting down: no new connections, in-flight requests may finish");
+            handle.stop(true).await;
+        });
+        let outcome = self.server.await;
+        on_signal.abort();
         self.background.stop(self.shutdown_grace).await;
-        served
+        tracing::info!("storefront stopped");
+        outcome
+    }
+}
+
+/// Waits for SIGTERM or SIGINT and names it.
+pub(crate) async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut term), Ok(mut int)) => tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        },
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::error!(error = %e, "cannot listen for shutdown signals; stop the server with SIGKILL");
+            std::future::pending().await
+        }
     }
 }
 

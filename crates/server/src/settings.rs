@@ -46,6 +46,9 @@ pub enum SettingsError {
 pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
+    pub rate_limit: RateLimitSettings,
+    pub redis: RedisSettings,
+    pub cors: CorsSettings,
     pub auth: AuthSettings,
     pub http: HttpSettings,
     pub catalog: CatalogSettings,
@@ -67,6 +70,9 @@ pub struct ServerSettings {
     pub port: u16,
     pub shutdown_timeout_secs: u64,
     pub workers: usize,
+    /// Proxies (IPs or CIDR ranges) whose `X-Forwarded-For` names the client.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -76,6 +82,74 @@ pub struct DatabaseSettings {
     pub acquire_timeout_ms: u64,
     pub statement_timeout_ms: u64,
     pub migrate_on_start: bool,
+}
+
+/// Rate limits: per client IP on each limited action, per account for failed logins.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct RateLimitSettings {
+    pub enabled: bool,
+    pub per_ip_max: u64,
+    pub per_ip_window_secs: u64,
+    pub failed_logins_max: u64,
+    pub failed_logins_window_secs: u64,
+}
+
+impl RateLimitSettings {
+    pub fn policy(&self) -> storefront_app::RateLimitPolicy {
+        use std::time::Duration;
+        use storefront_app::Quota;
+        storefront_app::RateLimitPolicy {
+            enabled: self.enabled,
+            per_ip: Quota { max: self.per_ip_max, window: Duration::from_secs(self.per_ip_window_secs) },
+            failed_logins: Quota {
+                max: self.failed_logins_max,
+                window: Duration::from_secs(self.failed_logins_window_secs),
+            },
+        }
+    }
+}
+
+/// Redis, for rate-limit counters shared by every instance; absent: in-process counters.
+#[derive(Clone, Deserialize)]
+pub struct RedisSettings {
+    pub url: Option<String>,
+    pub key_prefix: String,
+    pub timeout_ms: u64,
+}
+
+impl std::fmt::Debug for RedisSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may carry a password.
+        f.debug_struct("RedisSettings")
+            .field("url", &self.url.as_ref().map(|_| "<set>"))
+            .field("key_prefix", &self.key_prefix)
+            .field("timeout_ms", &self.timeout_ms)
+            .finish()
+    }
+}
+
+/// Cross-origin callers.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CorsSettings {
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    pub allow_credentials: bool,
+    pub max_age_secs: usize,
+}
+
+impl CorsSettings {
+    pub fn config(&self) -> storefront_http::CorsConfig {
+        storefront_http::CorsConfig {
+            allowed_origins: self
+                .allowed_origins
+                .iter()
+                .map(|o| o.trim().to_owned())
+                .filter(|o| !o.is_empty())
+                .collect(),
+            allow_credentials: self.allow_credentials,
+            max_age_secs: self.max_age_secs,
+        }
+    }
 }
 
 #[derive(Clone, Deserialize)]
@@ -269,7 +343,16 @@ impl Settings {
             .add_source(File::from_str(embedded_env, FileFormat::Toml))
             .add_source(File::from(dir.join("default.toml")).required(false))
             .add_source(File::from(dir.join(format!("{}.toml", env.as_str()))).required(false))
-            .add_source(Environment::with_prefix("STOREFRONT").prefix_separator("__").separator("__").try_parsing(true))
+            .add_source(
+                Environment::with_prefix("STOREFRONT")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true)
+                    // Comma-separated lists; every other value stays a single string.
+                    .list_separator(",")
+                    .with_list_parse_key("server.trusted_proxies")
+                    .with_list_parse_key("cors.allowed_origins"),
+            )
             .build()?;
         let mut settings: Settings = config.try_deserialize()?;
         settings.env = env;
@@ -279,12 +362,14 @@ impl Settings {
             settings.database.url = Some(url);
         }
         settings.database.url = settings.database.url.filter(|u| !u.trim().is_empty());
+        settings.redis.url = settings.redis.url.filter(|u| !u.trim().is_empty());
         settings.validate()?;
         Ok(settings)
     }
 
     /// Refuses configurations that would be unsafe or cannot work.
     pub fn validate(&self) -> Result<(), SettingsError> {
+        self.validate_operations()?;
         match (&self.auth.jwt_secret, self.env) {
             (Some(secret), _) if secret.len() < 32 => {
                 return Err(SettingsError::Invalid("auth.jwt_secret must be at least 32 bytes".into()));
@@ -340,6 +425,26 @@ impl Settings {
         if self.http.json_limit_bytes == 0 {
             return Err(SettingsError::Invalid("http.json_limit_bytes must be positive".into()));
         }
+        Ok(())
+    }
+
+    /// Rate limits, Redis, proxies and CORS.
+    fn validate_operations(&self) -> Result<(), SettingsError> {
+        let limits = &self.rate_limit;
+        if [limits.per_ip_max, limits.per_ip_window_secs, limits.failed_logins_max, limits.failed_logins_window_secs]
+            .contains(&0)
+        {
+            return Err(SettingsError::Invalid(
+                "rate_limit maxima and windows must be positive (switch limits off with rate_limit.enabled = false)"
+                    .into(),
+            ));
+        }
+        if self.redis.timeout_ms == 0 {
+            return Err(SettingsError::Invalid("redis.timeout_ms must be positive".into()));
+        }
+        storefront_http::TrustedProxies::parse(&self.server.trusted_proxies)
+            .map_err(|why| SettingsError::Invalid(format!("server.trusted_proxies: {why}")))?;
+        self.cors.config().validate().map_err(SettingsError::Invalid)?;
         Ok(())
     }
 

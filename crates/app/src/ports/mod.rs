@@ -5,6 +5,7 @@ mod admin;
 mod catalog;
 mod events;
 mod orders;
+mod rate_limit;
 mod security;
 mod sessions;
 mod system;
@@ -26,3 +27,6 @@ pub use security::{AccessClaims, AccessTokenCodec, PasswordHasher, RefreshTokenH
 pub use sessions::{NewRefreshToken, NewSession, RotateOutcome, SessionRepository};
 pub use system::{Clock, IdGenerator, ReadinessProbe, SystemClock, UuidV7Generator};
 pub use users::{NewUser, Principal, ProfileChanges, UserRepository};
+
+// Abuse resistance: counters for rate limits.
+pub use rate_limit::{RateLimitError, RateLimiter, WindowUsage};
