@@ -96,7 +96,7 @@ impl AccountService {
         if !violations.is_empty() {
             return Err(AppError::Validation(violations));
         }
-        Ok(self.users.update_profile(principal.user.id, changes, self.clock.now()).await?)
+        self.users.update_profile(principal.user.id, changes, self.clock.now()).await.map_err(AppError::on_own_account)
     }
 
     /// Changes the caller's password after checking the current one; every other session
@@ -115,6 +115,9 @@ impl AccountService {
             return Err(AppError::InvalidCredentials);
         }
         let hash = self.hasher.hash(new.as_plain()).await?;
-        Ok(self.users.change_password(principal.user.id, hash, principal.session_id, self.clock.now()).await?)
+        self.users
+            .change_password(principal.user.id, hash, principal.session_id, self.clock.now())
+            .await
+            .map_err(AppError::on_own_account)
     }
 }

@@ -39,6 +39,15 @@ pub enum AppError {
 }
 
 impl AppError {
+    /// A store error on the caller's own account. `NotFound` there means the account was
+    /// deleted while the request ran: to the caller, its token no longer names anyone.
+    pub(crate) fn on_own_account(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound => AppError::InvalidToken,
+            other => other.into(),
+        }
+    }
+
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
         AppError::Validation(vec![FieldViolation::new(field, message)])
     }

@@ -66,6 +66,9 @@ impl UserAdminService {
     /// Deletes a user as `DELETE /users/me` does; never the last active admin.
     pub async fn delete(&self, actor: &Principal, id: UserId) -> Result<(), AppError> {
         let ctx = AuditContext { actor: actor.user.id, now: self.clock.now() };
-        Ok(self.admin.delete(id, ctx).await?)
+        match self.admin.delete(id, ctx).await {
+            Err(err) if id == actor.user.id => Err(AppError::on_own_account(err)),
+            outcome => Ok(outcome?),
+        }
     }
 }
