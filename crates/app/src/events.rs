@@ -236,8 +236,13 @@ impl Relay {
             return Ok(0);
         }
         let events: Vec<DomainEvent> = due.into_iter().map(|entry| entry.event).collect();
-        self.publisher.publish(&events).await?;
         let ids: Vec<EventId> = events.iter().map(|e| e.id).collect();
+        if let Err(e) = self.publisher.publish(&events).await {
+            // Due again at once, for the next round (which the caller paces): an outage
+            // delays events by its own length, not by a lease on top.
+            self.outbox.release(&ids, self.clock.now()).await?;
+            return Err(e.into());
+        }
         self.outbox.mark_published(&ids, self.clock.now()).await?;
         Ok(events.len())
     }

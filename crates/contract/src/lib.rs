@@ -400,6 +400,7 @@ macro_rules! __events_contract_tests_list {
             raising::a_refused_product_change_writes_no_event,
             raising::creating_a_review_writes_review_created_and_a_refused_one_nothing,
             delivery::due_events_are_leased_oldest_first_and_not_again_until_the_lease_runs_out,
+            delivery::released_events_are_due_again_at_once,
             delivery::published_events_are_never_leased_again_and_leave_the_backlog,
             delivery::concurrent_leases_never_hand_one_event_to_two_relays,
             delivery::a_failed_event_is_due_again_at_its_retry_time_with_its_attempts_counted,

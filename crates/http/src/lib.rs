@@ -88,6 +88,27 @@ impl Default for HttpConfig {
     }
 }
 
+/// The operations endpoints of a process that serves no API (`storefront worker`):
+/// `/metrics` (the process's own counters) and a `/health` that touches nothing.
+pub fn build_ops_app() -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    metrics::install();
+    App::new().service(metrics::resources()).route(
+        "/health",
+        web::get().to(|| async {
+            actix_web::HttpResponse::Ok()
+                .json(serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
+        }),
+    )
+}
+
 /// The whole application: every route, the request middleware, the 404 for unknown routes
 /// and the Swagger UI. Call it once per worker: `HttpServer::new(move || build_app(state.clone()))`.
 pub fn build_app(

@@ -60,6 +60,14 @@ impl EventOutbox for MemoryStore {
         Ok(leased)
     }
 
+    async fn release(&self, ids: &[EventId], now: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut state = self.state.lock().await;
+        for stored in state.outbox.iter_mut().filter(|s| ids.contains(&s.event.id) && s.is_pending()) {
+            stored.available_at = stored.available_at.min(now);
+        }
+        Ok(())
+    }
+
     async fn mark_published(&self, ids: &[EventId], now: DateTime<Utc>) -> Result<(), StoreError> {
         let mut state = self.state.lock().await;
         for stored in state.outbox.iter_mut().filter(|s| ids.contains(&s.event.id) && s.published_at.is_none()) {

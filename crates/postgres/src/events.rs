@@ -175,6 +175,25 @@ impl EventOutbox for PgStore {
     }
 
     #[tracing::instrument(skip_all, fields(events = ids.len()))]
+    async fn release(&self, ids: &[EventId], now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.bounded(async {
+            let mut conn = self.conn().await?;
+            let ids: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
+            diesel::sql_query(
+                "UPDATE outbox SET available_at = LEAST(available_at, $2) \
+                 WHERE id = ANY($1) AND published_at IS NULL AND dead_at IS NULL",
+            )
+            .bind::<Array<SqlUuid>, _>(ids)
+            .bind::<Timestamptz, _>(now)
+            .execute(&mut conn)
+            .await
+            .map_err(error::from_diesel)?;
+            Ok(())
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(events = ids.len()))]
     async fn mark_published(&self, ids: &[EventId], now: DateTime<Utc>) -> Result<(), StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;

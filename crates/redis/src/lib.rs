@@ -1,9 +1,12 @@
 //! The Redis adapters: a lazily connected, self-reconnecting connection shared by every
-//! adapter here (`RedisConnection`), and the `RateLimiter` port on it, whose counters every
-//! server instance pointed at the same Redis shares.
+//! adapter here (`RedisConnection`); the `RateLimiter` port on it, whose counters every
+//! server instance pointed at the same Redis shares; and the event stream (`EventPublisher`,
+//! `EventQueue`, `DeadLetters`) the relay and the workers share.
 
 mod connection;
+mod events;
 mod rate_limit;
 
-pub use connection::{RedisConnection, RedisSettings};
+pub use connection::{RedisConnection, RedisError, RedisSettings};
+pub use events::{RedisEventStream, StreamNames};
 pub use rate_limit::RedisRateLimiter;

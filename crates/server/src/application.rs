@@ -163,6 +163,7 @@ pub fn pg_settings(settings: &Settings, url: &str) -> PgSettings {
 /// The services of the application over the given store.
 pub fn build_services(settings: &Settings, store: &Store) -> Result<AppState, StartupError> {
     let ports = store.ports();
+    let dead_letters = DeadLetterService::new(crate::events::dead_letters(settings, &ports)?, Arc::new(SystemClock));
     let hasher = Arc::new(
         BcryptHasher::new(settings.password_pepper(), settings.auth.bcrypt_cost)
             .map_err(|e| StartupError::Hasher(e.0))?,
@@ -189,7 +190,7 @@ pub fn build_services(settings: &Settings, store: &Store) -> Result<AppState, St
         ids.clone(),
         settings.catalog.low_stock_threshold,
     );
-    let dead_letters = DeadLetterService::new(ports.dead_letters, clock.clone());
+
     let order_settings = OrderSettings {
         idempotency_retention: chrono::Duration::seconds(settings.orders.idempotency_retention_secs),
         idempotency_abandon_after: chrono::Duration::seconds(settings.orders.idempotency_abandon_after_secs),
@@ -252,9 +253,7 @@ impl Application {
             let orders = purging.clone();
             async move { orders.purge_idempotency_keys().await.map(|_| ()) }
         });
-        if settings.events.dispatch_in_process {
-            spawn_in_process_dispatch(&settings, &store, &mut background)?;
-        }
+        crate::events::spawn_for_serve(&settings, &store, &mut background)?;
         let address = format!("{}:{}", settings.server.host, settings.server.port);
         let listener =
             TcpListener::bind(&address).map_err(|source| StartupError::Listen { address: address.clone(), source })?;
@@ -312,7 +311,7 @@ pub(crate) async fn shutdown_signal() -> &'static str {
 
 /// Handles the outbox's events in this process (no stream configured): the dispatcher, the
 /// purge of handled events, and the backlog gauge.
-pub(crate) fn spawn_in_process_dispatch(
+pub fn spawn_in_process_dispatch(
     settings: &Settings,
     store: &Store,
     background: &mut Background,

@@ -1,4 +1,4 @@
-//! The command line: `storefront [serve|migrate|create-admin|openapi]`.
+//! The command line: `storefront [serve|migrate|create-admin|seed-demo|openapi|worker]`.
 
 use crate::application::{Application, Store, build_services};
 use crate::settings::Settings;
@@ -28,8 +28,11 @@ pub enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
-    /// Load the demo catalogue (users, categories, products, likes, reviews) into the database.
+    /// Load the demo catalogue (users, categories, products, likes, reviews, orders) into the database.
     SeedDemo,
+    /// Relay the outbox's events to Redis and handle them (or, without Redis, handle the
+    /// outbox in-process) until SIGTERM/SIGINT.
+    Worker,
 }
 
 /// A failure that ends the process with a message and a non-zero status.
@@ -55,6 +58,7 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
         }
         Command::CreateAdmin { email, name } => create_admin(settings, email, name).await,
         Command::SeedDemo => seed_demo(settings).await,
+        Command::Worker => crate::events::run_worker(settings).await.map_err(CliError),
         Command::Openapi => {
             let doc = storefront_http::openapi()
                 .to_pretty_json()

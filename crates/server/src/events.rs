@@ -3,14 +3,17 @@
 //! to the stream, the stream worker and the outbox purge — each running until told to stop,
 //! finishing the round in hand first, and counting what they do in metrics.
 
-use crate::application::Ports;
+use crate::application::{Ports, StartupError, Store, shutdown_signal, spawn_in_process_dispatch};
 use crate::settings::{MailBackend, MailSettings, Settings, SmtpSecurityName};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
+use storefront_app::ports::DeadLetters;
 use storefront_app::ports::{Mailer, ProcessedEvents, SystemClock, UserRepository};
 use storefront_app::{AppError, EventHandler, HandlingReport, Notifications};
+use storefront_app::{Relay, StreamWorker, WorkerSettings};
 use storefront_mail::{LogMailer, SmtpMailer, SmtpSecurity, SmtpSettings};
+use storefront_redis::{RedisConnection, RedisEventStream, RedisSettings, StreamNames};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -198,4 +201,174 @@ pub(crate) fn spawn_outbox_upkeep(settings: &Settings, ports: &Ports, background
             Ok(())
         }
     });
+}
+
+/// This worker's name in the consumer group: `events.consumer`, or `<hostname>-<pid>`.
+pub fn consumer_name(settings: &Settings) -> String {
+    let configured = settings.events.consumer.trim();
+    if !configured.is_empty() {
+        return configured.to_owned();
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "worker".to_owned());
+    format!("{host}-{}", std::process::id())
+}
+
+/// The event stream on the configured Redis, on a connection of its own whose commands may
+/// take `extra` longer than the configured timeout (a blocking read waits that long).
+pub fn event_stream(settings: &Settings, url: &str, extra: Duration) -> Result<RedisEventStream, StartupError> {
+    let redis = RedisSettings {
+        url: url.to_owned(),
+        key_prefix: settings.redis.key_prefix.clone(),
+        timeout: Duration::from_millis(settings.redis.timeout_ms) + extra,
+    };
+    let connection = RedisConnection::new(redis).map_err(|e| StartupError::Config(e.to_string()))?;
+    let names = StreamNames {
+        stream: settings.events.stream.clone(),
+        dead_letters: settings.events.dead_letter_stream.clone(),
+        group: settings.events.group.clone(),
+        consumer: consumer_name(settings),
+    };
+    Ok(RedisEventStream::new(connection, names))
+}
+
+/// Where dead letters are: the dead-letter stream with Redis, the outbox without.
+pub(crate) fn dead_letters(settings: &Settings, ports: &Ports) -> Result<Arc<dyn DeadLetters>, StartupError> {
+    Ok(match &settings.redis.url {
+        Some(url) => Arc::new(event_stream(settings, url, Duration::ZERO)?),
+        None => Arc::clone(&ports.dead_letters),
+    })
+}
+
+/// Keeps `events_consumer_lag` and `events_consumer_pending` up to date.
+fn spawn_lag_gauge(stream: RedisEventStream, background: &mut Background) {
+    use storefront_app::ports::EventQueue;
+    background.gauge(UPKEEP_EVERY, move || {
+        let stream = stream.clone();
+        async move {
+            match stream.lag().await {
+                Ok(lag) => {
+                    metrics::gauge!("events_consumer_lag").set(lag.undelivered as f64);
+                    metrics::gauge!("events_consumer_pending").set(lag.pending as f64);
+                }
+                Err(e) => tracing::debug!(error = %e, "cannot read the consumer group's lag"),
+            }
+        }
+    });
+}
+
+/// What `serve` runs for events: with Redis, only the outbox's upkeep and the gauges (the
+/// workers relay and handle); without, the in-process dispatcher too.
+pub(crate) fn spawn_for_serve(
+    settings: &Settings,
+    store: &Store,
+    background: &mut Background,
+) -> Result<(), StartupError> {
+    match &settings.redis.url {
+        None if settings.events.dispatch_in_process => spawn_in_process_dispatch(settings, store, background),
+        None => {
+            tracing::warn!(
+                "events are neither dispatched here (events.dispatch_in_process = false) nor streamed (no Redis)"
+            );
+            spawn_outbox_upkeep(settings, &store.ports(), background);
+            Ok(())
+        }
+        Some(url) => {
+            spawn_outbox_upkeep(settings, &store.ports(), background);
+            spawn_lag_gauge(event_stream(settings, url, Duration::ZERO)?, background);
+            Ok(())
+        }
+    }
+}
+
+/// `storefront worker`: relays the outbox to the stream and handles the stream's events as
+/// one consumer of the group (with Redis), or handles the outbox in-process (without),
+/// until SIGTERM/SIGINT; then finishes the event in hand and exits.
+pub async fn run_worker(settings: Settings) -> Result<(), String> {
+    if settings.database.url.is_none() {
+        return Err(
+            "`worker` needs PostgreSQL (the outbox is there): set DATABASE_URL or STOREFRONT__DATABASE__URL".into()
+        );
+    }
+    let store = Store::from_settings(&settings).await.map_err(|e| format!("cannot open the database: {e}"))?;
+    let mut background = Background::default();
+    match &settings.redis.url {
+        Some(url) => {
+            let ports = store.ports();
+            let clock = Arc::new(SystemClock);
+            let handler = handlers(&settings, Arc::clone(&ports.users), Arc::clone(&ports.processed))?;
+            let publisher = event_stream(&settings, url, Duration::ZERO).map_err(|e| e.to_string())?;
+            let relay = Arc::new(Relay::new(
+                Arc::clone(&ports.outbox),
+                Arc::new(publisher.clone()),
+                clock.clone(),
+                settings.events.outbox(),
+            ));
+            background.spawn("relay", settings.events.poll_interval(), move || {
+                let relay = Arc::clone(&relay);
+                async move { relay.run_once().await }
+            });
+            let wait = settings.events.poll_interval();
+            let queue = event_stream(&settings, url, wait).map_err(|e| e.to_string())?;
+            let worker = Arc::new(StreamWorker::new(
+                Arc::new(queue.clone()),
+                handler,
+                clock,
+                settings.events.retry_policy(),
+                WorkerSettings {
+                    wait: chrono::Duration::milliseconds(settings.events.poll_interval_ms as i64),
+                    claim_idle: chrono::Duration::milliseconds(settings.events.claim_idle_ms),
+                },
+            ));
+            // Its reads already wait for new entries; no pause on top.
+            background.spawn("stream_worker", Duration::from_millis(1), move || {
+                let worker = Arc::clone(&worker);
+                async move { worker.run_once().await }
+            });
+            spawn_lag_gauge(queue, &mut background);
+            spawn_outbox_upkeep(&settings, &ports, &mut background);
+            tracing::info!(consumer = %consumer_name(&settings), group = %settings.events.group, "worker relaying and handling events");
+        }
+        None => {
+            spawn_in_process_dispatch(&settings, &store, &mut background).map_err(|e| e.to_string())?;
+            tracing::info!("worker handling the outbox in-process (no Redis configured)");
+        }
+    }
+    let metrics = serve_worker_metrics(&settings);
+    let signal = shutdown_signal().await;
+    tracing::info!(signal, "worker stopping: finishing the event in hand");
+    background.stop(Duration::from_secs(settings.server.shutdown_timeout_secs)).await;
+    if let Some(server) = metrics {
+        server.stop(true).await;
+    }
+    tracing::info!("worker stopped");
+    Ok(())
+}
+
+/// `/metrics` and `/health` of the worker on `events.worker_metrics_port` (0: none). A port
+/// that cannot be bound is logged, not fatal: events matter more than their metrics.
+fn serve_worker_metrics(settings: &Settings) -> Option<actix_web::dev::ServerHandle> {
+    let port = settings.events.worker_metrics_port;
+    if port == 0 {
+        return None;
+    }
+    let address = format!("{}:{port}", settings.server.host);
+    let bound = actix_web::HttpServer::new(storefront_http::build_ops_app).workers(1).disable_signals().bind(&address);
+    match bound {
+        Ok(server) => {
+            let server = server.run();
+            let handle = server.handle();
+            tokio::spawn(server);
+            tracing::info!(%address, "worker metrics at /metrics");
+            Some(handle)
+        }
+        Err(e) => {
+            tracing::warn!(%address, error = %e, "cannot serve the worker's metrics");
+            None
+        }
+    }
 }

@@ -17,7 +17,13 @@ struct TestApp {
     base: String,
     client: reqwest::Client,
     _db: TestDatabase,
+    /// Held for the whole test: these tests measure contention inside one server, so they
+    /// take turns rather than contend with each other for the machine's two cores.
+    _turn: tokio::sync::MutexGuard<'static, ()>,
 }
+
+/// Whose turn it is to hammer a server.
+static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// A response read in full.
 struct Reply {
@@ -33,6 +39,7 @@ impl Reply {
 }
 
 async fn spawn_app() -> TestApp {
+    let turn = TURN.lock().await;
     let db = TestDatabase::create().await;
     let mut settings = Settings::load_for(RunEnv::Test).unwrap();
     settings.server.host = "127.0.0.1".into();
@@ -46,7 +53,7 @@ async fn spawn_app() -> TestApp {
     let app = Application::build(settings).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
-    TestApp { base, client: reqwest::Client::new(), _db: db }
+    TestApp { base, client: reqwest::Client::new(), _db: db, _turn: turn }
 }
 
 impl TestApp {

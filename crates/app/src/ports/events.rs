@@ -32,6 +32,10 @@ pub trait EventOutbox: Send + Sync {
         lease: Duration,
     ) -> Result<Vec<OutboxEntry>, StoreError>;
 
+    /// Gives leased events back before their lease ends (their relay could not publish
+    /// them): they are due again at `now`. Unknown or published ids are ignored.
+    async fn release(&self, ids: &[EventId], now: DateTime<Utc>) -> Result<(), StoreError>;
+
     /// Marks events as published (appended to the stream, or handled in-process). Unknown
     /// ids are ignored.
     async fn mark_published(&self, ids: &[EventId], now: DateTime<Utc>) -> Result<(), StoreError>;

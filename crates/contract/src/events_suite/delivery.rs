@@ -37,6 +37,20 @@ pub async fn due_events_are_leased_oldest_first_and_not_again_until_the_lease_ru
     assert_eq!(expired.iter().map(|e| e.event.id).collect::<Vec<_>>(), ids, "a relay died: due again, in order");
 }
 
+pub async fn released_events_are_due_again_at_once(stores: EventStores) {
+    let ids = events(&stores, 3).await;
+    let at = now() + Duration::seconds(1);
+    stores.outbox.lease_due(3, at, LEASE).await.unwrap();
+
+    stores.outbox.release(&ids[1..], at).await.unwrap();
+
+    let due = stores.outbox.lease_due(10, at, LEASE).await.unwrap();
+    assert_eq!(due.iter().map(|e| e.event.id).collect::<Vec<_>>(), ids[1..], "only the released ones, in order");
+    stores.outbox.mark_published(&ids[..1], at).await.unwrap();
+    stores.outbox.release(&ids[..1], at).await.unwrap();
+    assert!(stores.outbox.lease_due(10, at + LEASE * 10, LEASE).await.unwrap().iter().all(|e| e.event.id != ids[0]));
+}
+
 pub async fn published_events_are_never_leased_again_and_leave_the_backlog(stores: EventStores) {
     let ids = events(&stores, 4).await;
     assert_eq!(stores.outbox.backlog().await.unwrap(), 4);

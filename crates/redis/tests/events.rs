@@ -1,0 +1,358 @@
+//! The event stream on real Redis, driven by the application's own relay and worker: events
+//! reach one consumer of the group, in order, once; two workers share the load; a worker
+//! that dies mid-event leaves it to another; a handler that always fails ends in the dead
+//! letters (and one can be put back); the relay loses nothing while Redis is down; and an
+//! event delivered twice has its effect once.
+//!
+//! Each test works under a key prefix of its own on the shared Redis (`REDIS_URL`, default
+//! `redis://127.0.0.1:6379`), and deletes its keys at the end; the outage test owns a
+//! private `redis-server`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use async_trait::async_trait;
+use chrono::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use storefront_app::ports::{
+    DeadLetters, EventOutbox, EventPublisher, EventQueue, Mail, MailError, Mailer, NewUser, PageRequest, SystemClock,
+    UserRepository,
+};
+use storefront_app::{
+    EventHandler, HandlerError, Notifications, OutboxSettings, Relay, RetryPolicy, StreamWorker, WorkerSettings,
+};
+use storefront_domain::{DomainEvent, Email, EventId, PasswordHash, RoleName, UserId, UserName};
+use storefront_memory::MemoryStore;
+use storefront_redis::{RedisConnection, RedisEventStream, RedisSettings, StreamNames};
+use storefront_testkit::redis::RedisServer;
+
+fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// The keys of one test on the shared Redis.
+struct Namespace {
+    url: String,
+    prefix: String,
+}
+
+impl Namespace {
+    fn new() -> Self {
+        Self::on(redis_url())
+    }
+
+    fn on(url: String) -> Self {
+        Self { url, prefix: format!("storefront-test:{}:", uuid::Uuid::new_v4().simple()) }
+    }
+
+    /// The stream as consumer `consumer` sees it, on a connection of its own (a blocking
+    /// read holds its connection).
+    fn stream(&self, consumer: &str) -> RedisEventStream {
+        let mut settings = RedisSettings::new(self.url.clone());
+        settings.key_prefix = self.prefix.clone();
+        settings.timeout = std::time::Duration::from_secs(3);
+        let names = StreamNames {
+            stream: "events".into(),
+            dead_letters: "events:dead".into(),
+            group: "workers".into(),
+            consumer: consumer.into(),
+        };
+        RedisEventStream::new(RedisConnection::new(settings).unwrap(), names)
+    }
+
+    /// Deletes every key of the test.
+    async fn clean(&self) {
+        let client = redis::Client::open(self.url.as_str()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let keys: Vec<String> =
+            redis::cmd("KEYS").arg(format!("{}*", self.prefix)).query_async(&mut conn).await.unwrap();
+        if !keys.is_empty() {
+            let _: () = redis::cmd("DEL").arg(keys).query_async(&mut conn).await.unwrap();
+        }
+    }
+}
+
+/// Counts what it handles, per event id; fails the events it is told to.
+#[derive(Default)]
+struct Recorder {
+    handled: Mutex<Vec<(String, EventId)>>,
+    failing: Mutex<bool>,
+    /// Handling blocks for ever (a worker that hangs, then dies).
+    hang: Mutex<bool>,
+}
+
+struct Named(&'static str, Arc<Recorder>);
+
+#[async_trait]
+impl EventHandler for Named {
+    async fn handle(&self, event: &DomainEvent) -> Result<(), HandlerError> {
+        if *self.1.hang.lock().unwrap() {
+            std::future::pending::<()>().await;
+        }
+        if *self.1.failing.lock().unwrap() {
+            return Err(HandlerError(format!("{} refuses {}", self.0, event.event_type)));
+        }
+        self.1.handled.lock().unwrap().push((self.0.to_owned(), event.id));
+        Ok(())
+    }
+}
+
+fn new_user(email: &str) -> NewUser {
+    NewUser {
+        id: UserId(uuid::Uuid::now_v7()),
+        email: Email::parse(email).unwrap(),
+        name: UserName::parse("Ada Lovelace").unwrap(),
+        password_hash: PasswordHash::new("$2b$04$fake"),
+        role: RoleName::user(),
+        created_at: chrono::Utc::now(),
+    }
+}
+
+/// `n` events in a memory outbox (each account raises `user.registered`), oldest first.
+async fn outbox_with(n: usize) -> (MemoryStore, Vec<EventId>) {
+    let store = MemoryStore::new();
+    for i in 0..n {
+        store.create(new_user(&format!("user-{i}@example.com"))).await.unwrap();
+    }
+    let ids = store.events(PageRequest { limit: 100, offset: 0 }).await.unwrap().items.iter().map(|e| e.id).collect();
+    (store, ids)
+}
+
+fn relay(store: &MemoryStore, stream: &RedisEventStream) -> Relay {
+    Relay::new(Arc::new(store.clone()), Arc::new(stream.clone()), Arc::new(SystemClock), OutboxSettings::default())
+}
+
+fn fast_policy(max_attempts: u32) -> RetryPolicy {
+    RetryPolicy { max_attempts, base_backoff: Duration::milliseconds(10), max_backoff: Duration::milliseconds(20) }
+}
+
+fn worker(
+    stream: &RedisEventStream,
+    handler: Arc<dyn EventHandler>,
+    policy: RetryPolicy,
+    claim_idle_ms: i64,
+) -> StreamWorker {
+    let settings =
+        WorkerSettings { wait: Duration::milliseconds(100), claim_idle: Duration::milliseconds(claim_idle_ms) };
+    StreamWorker::new(Arc::new(stream.clone()), handler, Arc::new(SystemClock), policy, settings)
+}
+
+/// Runs the worker until `done` or ten seconds pass.
+async fn run_until(worker: &StreamWorker, done: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !done() && tokio::time::Instant::now() < deadline {
+        worker.run_once().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relayed_events_reach_one_consumer_in_order_once_and_leave_the_outbox() {
+    let ns = Namespace::new();
+    let stream = ns.stream("solo");
+    let (store, ids) = outbox_with(5).await;
+
+    assert_eq!(relay(&store, &stream).run_once().await.unwrap(), 5);
+    assert_eq!(relay(&store, &stream).run_once().await.unwrap(), 0, "published events are not published again");
+    assert_eq!(store.backlog().await.unwrap(), 0);
+
+    let recorder = Arc::new(Recorder::default());
+    let solo = worker(&stream, Arc::new(Named("solo", recorder.clone())), fast_policy(3), 60_000);
+    run_until(&solo, || recorder.handled.lock().unwrap().len() >= 5).await;
+    for _ in 0..3 {
+        solo.run_once().await.unwrap();
+    }
+    let handled: Vec<EventId> = recorder.handled.lock().unwrap().iter().map(|(_, id)| *id).collect();
+    assert_eq!(handled, ids, "in order, each once");
+    let lag = stream.lag().await.unwrap();
+    assert_eq!((lag.undelivered, lag.pending), (0, 0), "every entry acknowledged");
+    ns.clean().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_share_the_load_and_each_event_is_handled_once() {
+    let ns = Namespace::new();
+    let (store, ids) = outbox_with(60).await;
+    relay(&store, &ns.stream("relay")).run_once().await.unwrap();
+    let recorder = Arc::new(Recorder::default());
+    let (one, two) = (ns.stream("one"), ns.stream("two"));
+    let first = worker(&one, Arc::new(Named("one", recorder.clone())), fast_policy(3), 60_000);
+    let second = worker(&two, Arc::new(Named("two", recorder.clone())), fast_policy(3), 60_000);
+
+    let done = || recorder.handled.lock().unwrap().len() >= 60;
+    tokio::join!(run_until(&first, done), run_until(&second, done));
+
+    let handled = recorder.handled.lock().unwrap().clone();
+    let mut by_event: HashMap<EventId, usize> = HashMap::new();
+    for (_, id) in &handled {
+        *by_event.entry(*id).or_default() += 1;
+    }
+    assert_eq!(by_event.len(), 60);
+    assert!(by_event.values().all(|n| *n == 1), "an event handled twice");
+    assert!(ids.iter().all(|id| by_event.contains_key(id)));
+    let by_one = handled.iter().filter(|(w, _)| w == "one").count();
+    assert!(by_one > 0 && by_one < 60, "both workers took a share: {by_one} of 60 by one");
+    ns.clean().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_left_unacknowledged_by_a_dead_worker_is_taken_over_and_handled_once() {
+    let ns = Namespace::new();
+    let (store, ids) = outbox_with(1).await;
+    relay(&store, &ns.stream("relay")).run_once().await.unwrap();
+    let stuck = Arc::new(Recorder::default());
+    *stuck.hang.lock().unwrap() = true;
+    let doomed_stream = ns.stream("doomed");
+    let doomed = tokio::spawn(async move {
+        let doomed = worker(&doomed_stream, Arc::new(Named("doomed", stuck)), fast_policy(3), 200);
+        loop {
+            doomed.run_once().await.unwrap();
+        }
+    });
+    // The doomed worker has the entry in hand (it hangs in its handler) — then dies.
+    let survivor_stream = ns.stream("survivor");
+    for _ in 0..100 {
+        if survivor_stream.lag().await.unwrap().pending == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(survivor_stream.lag().await.unwrap().pending, 1);
+    doomed.abort();
+    let _ = doomed.await;
+
+    let recorder = Arc::new(Recorder::default());
+    let survivor = worker(&survivor_stream, Arc::new(Named("survivor", recorder.clone())), fast_policy(3), 200);
+    run_until(&survivor, || !recorder.handled.lock().unwrap().is_empty()).await;
+    for _ in 0..3 {
+        survivor.run_once().await.unwrap();
+    }
+
+    assert_eq!(*recorder.handled.lock().unwrap(), vec![("survivor".to_owned(), ids[0])]);
+    assert_eq!(survivor_stream.lag().await.unwrap().pending, 0);
+    ns.clean().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_whose_handler_always_fails_is_dead_lettered_after_its_tries_and_can_be_put_back() {
+    let ns = Namespace::new();
+    let stream = ns.stream("w");
+    let (store, ids) = outbox_with(1).await;
+    relay(&store, &stream).run_once().await.unwrap();
+    let recorder = Arc::new(Recorder::default());
+    *recorder.failing.lock().unwrap() = true;
+    let failing = worker(&stream, Arc::new(Named("w", recorder.clone())), fast_policy(3), 60_000);
+
+    let mut dead = 0;
+    let mut rounds = 0;
+    while dead == 0 && rounds < 500 {
+        dead += failing.run_once().await.unwrap().dead_lettered;
+        rounds += 1;
+    }
+
+    let letters = stream.list(PageRequest { limit: 20, offset: 0 }).await.unwrap();
+    assert_eq!(letters.total, 1);
+    let letter = &letters.items[0];
+    assert_eq!((letter.event.id, letter.attempts), (ids[0], 3));
+    assert_eq!(letter.error, "w refuses user.registered");
+    assert_eq!(stream.lag().await.unwrap().pending, 0, "dead-lettered entries are acknowledged");
+
+    assert!(stream.retry(ids[0], chrono::Utc::now()).await.unwrap());
+    assert!(!stream.retry(ids[0], chrono::Utc::now()).await.unwrap(), "no longer a dead letter");
+    assert!(!stream.retry(EventId::new(), chrono::Utc::now()).await.unwrap());
+    *recorder.failing.lock().unwrap() = false;
+    run_until(&failing, || !recorder.handled.lock().unwrap().is_empty()).await;
+    assert_eq!(recorder.handled.lock().unwrap().iter().map(|(_, id)| *id).collect::<Vec<_>>(), ids);
+    assert_eq!(stream.list(PageRequest { limit: 20, offset: 0 }).await.unwrap().total, 0);
+    ns.clean().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_down_the_relay_loses_nothing_and_publishes_everything_once_it_is_back() {
+    let mut server = RedisServer::start();
+    let ns = Namespace::on(server.url());
+    let stream = ns.stream("w");
+    let (store, ids) = outbox_with(4).await;
+    let relay = relay(&store, &stream);
+    server.stop();
+
+    assert!(relay.run_once().await.is_err(), "nothing can be published");
+    assert_eq!(store.backlog().await.unwrap(), 4, "every event still waits in the outbox");
+
+    server.restart();
+    let mut published = 0;
+    for _ in 0..200 {
+        // An error: Redis is still coming back.
+        if let Ok(n) = relay.run_once().await {
+            published += n;
+        }
+        if published >= 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(published, 4);
+    assert_eq!(store.backlog().await.unwrap(), 0);
+
+    let recorder = Arc::new(Recorder::default());
+    let consumer = worker(&stream, Arc::new(Named("w", recorder.clone())), fast_policy(3), 60_000);
+    run_until(&consumer, || recorder.handled.lock().unwrap().len() >= 4).await;
+    assert_eq!(recorder.handled.lock().unwrap().iter().map(|(_, id)| *id).collect::<Vec<_>>(), ids);
+}
+
+/// Counts the mails it would send.
+#[derive(Default)]
+struct CountingMailer(Mutex<Vec<Mail>>);
+
+#[async_trait]
+impl Mailer for CountingMailer {
+    async fn send(&self, mail: &Mail) -> Result<(), MailError> {
+        self.0.lock().unwrap().push(mail.clone());
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_delivered_twice_has_its_effect_once() {
+    let ns = Namespace::new();
+    let stream = ns.stream("w");
+    let (store, _) = outbox_with(1).await;
+    let event = store.events(PageRequest { limit: 1, offset: 0 }).await.unwrap().items.remove(0);
+    // A relay that died between publishing and marking: the same event twice on the stream.
+    stream.publish(std::slice::from_ref(&event)).await.unwrap();
+    stream.publish(std::slice::from_ref(&event)).await.unwrap();
+    let mailer = Arc::new(CountingMailer::default());
+    let notifications = Notifications::new(
+        Arc::new(store.clone()),
+        mailer.clone(),
+        Arc::new(store.clone()),
+        Arc::new(SystemClock),
+        "USD".into(),
+    );
+    let consumer = worker(&stream, Arc::new(notifications), fast_policy(3), 60_000);
+
+    for _ in 0..4 {
+        consumer.run_once().await.unwrap();
+    }
+
+    let sent = mailer.0.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!((sent[0].to.as_str(), sent[0].subject.as_str()), ("user-0@example.com", "Welcome to Storefront"));
+    assert_eq!(stream.lag().await.unwrap().pending, 0, "both entries acknowledged");
+    ns.clean().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lag_counts_entries_not_yet_delivered_and_those_not_yet_acknowledged() {
+    let ns = Namespace::new();
+    let stream = ns.stream("w");
+    let (store, _) = outbox_with(3).await;
+    assert_eq!(stream.lag().await.unwrap().undelivered, 0, "no stream yet");
+    relay(&store, &stream).run_once().await.unwrap();
+    let taken = stream.receive(1, Duration::zero()).await.unwrap();
+    assert_eq!(taken.len(), 1);
+
+    let lag = stream.lag().await.unwrap();
+    assert_eq!((lag.undelivered, lag.pending), (2, 1));
+    stream.ack(&taken[0]).await.unwrap();
+    assert_eq!(stream.lag().await.unwrap().pending, 0);
+    ns.clean().await;
+}
