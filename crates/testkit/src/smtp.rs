@@ -1,6 +1,6 @@
 //! A real SMTP server for mail tests: Python's aiosmtpd (from PyPI) on a free loopback port,
 //! storing every message it receives in a Maildir the test reads. aiosmtpd is installed
-//! into `target/python` on first use if the interpreter does not have it already.
+//! into a virtual environment under `target/python-venv` on first use.
 
 // Test support: an SMTP server that cannot start is a failed test, said loudly.
 #![allow(clippy::expect_used)]
@@ -90,44 +90,49 @@ fn decode_quoted_printable(text: &str) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
-/// Where to install Python packages the tests need.
-fn python_target() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/python")
+/// The virtual environment the mail tests' Python packages live in.
+fn venv() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/python-venv")
 }
 
-fn python() -> String {
+fn system_python() -> String {
     std::env::var("STOREFRONT_TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned())
 }
 
-/// `PYTHONPATH` under which aiosmtpd imports, installing it if need be (once per process,
-/// so that parallel tests do not run pip over each other).
-fn aiosmtpd_path() -> PathBuf {
-    static PATH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    PATH.get_or_init(install_aiosmtpd).clone()
+/// The interpreter of a virtual environment that has aiosmtpd, making it (once per
+/// process, so that parallel tests do not run pip over each other) if need be. A virtual
+/// environment, so that nothing is installed into the system's Python.
+fn aiosmtpd_python() -> PathBuf {
+    static PYTHON: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(install_aiosmtpd).clone()
 }
 
 fn install_aiosmtpd() -> PathBuf {
-    let target = python_target();
-    let imports = |path: &Path| {
-        Command::new(python())
+    let venv = venv();
+    let python = venv.join("bin/python");
+    let imports = || {
+        Command::new(&python)
             .args(["-c", "import aiosmtpd"])
-            .env("PYTHONPATH", path)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
             .is_ok_and(|s| s.success())
     };
-    if !imports(&target) {
-        let installed = Command::new(python())
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--root-user-action=ignore"])
-            .arg("--target")
-            .arg(&target)
-            .arg(AIOSMTPD)
-            .status()
-            .expect("run pip to install aiosmtpd (Python 3 with pip is needed for the mail tests)");
-        assert!(installed.success() || imports(&target), "pip could not install {AIOSMTPD}");
+    if imports() {
+        return python;
     }
-    target
+    let made = Command::new(system_python())
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .expect("run python3 -m venv (Python 3 with venv is needed for the mail tests)");
+    assert!(made.success(), "python3 -m venv {} failed", venv.display());
+    let installed = Command::new(&python)
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", AIOSMTPD])
+        .status()
+        .expect("run pip in the test virtual environment");
+    assert!(installed.success() && imports(), "pip could not install {AIOSMTPD}");
+    python
 }
 
 fn free_port() -> u16 {
@@ -137,15 +142,14 @@ fn free_port() -> u16 {
 impl SmtpSink {
     /// Starts the server and waits until it accepts connections.
     pub fn start() -> SmtpSink {
-        let pythonpath = aiosmtpd_path();
+        let python = aiosmtpd_python();
         let maildir = std::env::temp_dir().join(format!("storefront-smtp-{}", uuid::Uuid::new_v4().simple()));
         let port = free_port();
-        let child = Command::new(python())
+        let child = Command::new(python)
             .args(["-m", "aiosmtpd", "-n", "-l"])
             .arg(format!("127.0.0.1:{port}"))
             .args(["-c", "aiosmtpd.handlers.Mailbox"])
             .arg(&maildir)
-            .env("PYTHONPATH", pythonpath)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
