@@ -253,6 +253,7 @@ async fn migrations_run_on_an_empty_database_and_down_sql_removes_everything() {
     let mut conn = raw(&database).await;
     // Newest first, as diesel reverts them.
     for down in [
+        include_str!("../../../migrations/2026-12-01-000001_orders/down.sql"),
         include_str!("../../../migrations/2026-11-22-000003_catalog/down.sql"),
         include_str!("../../../migrations/2026-11-22-000002_audit/down.sql"),
         include_str!("../../../migrations/2026-11-22-000001_accounts/down.sql"),
@@ -268,7 +269,7 @@ async fn migrations_run_on_an_empty_database_and_down_sql_removes_everything() {
     assert_eq!(count(&mut conn, functions).await, 0, "the triggers' functions (and pg_trgm's) are gone too");
 
     run_migrations(&database.url).await.unwrap();
-    assert_eq!(count(&mut conn, tables).await, 12);
+    assert_eq!(count(&mut conn, tables).await, 15);
 }
 
 #[tokio::test]
