@@ -9,6 +9,7 @@ mod error;
 mod migrations;
 mod orders;
 mod pool;
+mod prepared;
 mod readiness;
 mod roles;
 mod schema;

@@ -9,6 +9,7 @@
 mod idempotency;
 
 use crate::error::TxError;
+use crate::prepared::prepared;
 use crate::{PgStore, error, retrying};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
@@ -221,7 +222,8 @@ fn placement_error(err: DieselError, order: OrderId) -> TxError {
 /// The whole placement transaction: lock, price with the domain, take and write.
 async fn place_in(conn: &mut AsyncPgConnection, new: &NewOrder) -> Result<Result<Order, PlacementError>, TxError> {
     let ids: Vec<Uuid> = new.request.lines().iter().map(|l| l.product_id.0).collect();
-    let locked = diesel::sql_query(LOCK_PRODUCTS).bind::<Array<SqlUuid>, _>(&ids).load::<LockedProduct>(conn).await?;
+    let lock = diesel::sql_query(LOCK_PRODUCTS).bind::<Array<SqlUuid>, _>(&ids);
+    let locked = prepared(lock).load::<LockedProduct>(conn).await?;
     let products: Vec<StockedProduct> = locked
         .into_iter()
         .map(|p| StockedProduct { id: ProductId(p.id), name: p.name, price_cents: p.price_cents, stock: p.stock })
@@ -231,7 +233,7 @@ async fn place_in(conn: &mut AsyncPgConnection, new: &NewOrder) -> Result<Result
         Err(refused) => return Ok(Err(refused)),
     };
     let line_nos: Vec<i32> = (1..).take(items.len()).collect();
-    let taken = diesel::sql_query(WRITE_ORDER)
+    let write = diesel::sql_query(WRITE_ORDER)
         .bind::<SqlUuid, _>(new.id.0)
         .bind::<Array<SqlUuid>, _>(items.iter().map(|l| l.product_id.0).collect::<Vec<_>>())
         .bind::<Array<BigInt>, _>(items.iter().map(|l| l.quantity).collect::<Vec<_>>())
@@ -241,10 +243,8 @@ async fn place_in(conn: &mut AsyncPgConnection, new: &NewOrder) -> Result<Result
         .bind::<Array<Integer>, _>(line_nos)
         .bind::<Array<Text>, _>(items.iter().map(|l| l.product_name.as_str()).collect::<Vec<_>>())
         .bind::<Array<BigInt>, _>(items.iter().map(|l| l.unit_price_cents).collect::<Vec<_>>())
-        .bind::<Array<BigInt>, _>(items.iter().map(|l| l.line_total_cents).collect::<Vec<_>>())
-        .get_result::<Count>(conn)
-        .await
-        .map_err(|e| placement_error(e, new.id))?;
+        .bind::<Array<BigInt>, _>(items.iter().map(|l| l.line_total_cents).collect::<Vec<_>>());
+    let taken = prepared(write).get_result::<Count>(conn).await.map_err(|e| placement_error(e, new.id))?;
     if usize::try_from(taken.n).ok() != Some(items.len()) {
         // Every product is locked by this transaction: a line without its product would be
         // a bug here, never a race.
