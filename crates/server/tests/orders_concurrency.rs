@@ -205,30 +205,37 @@ async fn a_random_concurrent_mix_of_orders_and_cancellations_conserves_every_pro
     }
     let buyers = buyers(&app, 10, "buyer").await;
     // A fixed LCG: a failure replays.
-    let mut seed: u64 = 0x5eed_0f_0d3a5;
+    let mut seed: u64 = 0x05ee_d0f0_d3a5;
     let mut next = move |n: u64| {
         seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
         (seed >> 33) % n
     };
-    let plans: Vec<(usize, Vec<(usize, i64)>, bool)> = (0..80)
+    /// One buyer's order (product indexes and quantities), and whether it then cancels it.
+    struct Plan {
+        buyer: usize,
+        lines: Vec<(usize, i64)>,
+        cancel: bool,
+    }
+    let plans: Vec<Plan> = (0..80)
         .map(|i| {
             let first = next(4) as usize;
             let mut lines = vec![(first, 1 + next(6) as i64)];
             if next(2) == 0 {
                 lines.push(((first + 1 + next(3) as usize) % 4, 1 + next(4) as i64));
             }
-            (i % buyers.len(), lines, next(3) == 0)
+            Plan { buyer: i % buyers.len(), lines, cancel: next(3) == 0 }
         })
         .collect();
 
     let app = &app;
-    let runs = plans.iter().map(|(buyer, lines, cancel_it)| {
-        let buyer = &buyers[*buyer];
-        let lines: Vec<(&str, i64)> = lines.iter().map(|&(p, q)| (products[p].as_str(), q)).collect();
+    let runs = plans.iter().map(|plan| {
+        let buyer = &buyers[plan.buyer];
+        let cancel_it = plan.cancel;
+        let lines: Vec<(&str, i64)> = plan.lines.iter().map(|&(p, q)| (products[p].as_str(), q)).collect();
         async move {
             let placed = app.order(buyer, lines, None).await;
             let mut replies = Vec::new();
-            if placed.status == StatusCode::CREATED && *cancel_it {
+            if placed.status == StatusCode::CREATED && cancel_it {
                 let id = placed.json()["id"].as_str().unwrap().to_owned();
                 replies.push(app.cancel(buyer, &id).await);
             }
