@@ -429,14 +429,17 @@ async fn a_connection_is_checked_on_checkout_only_after_idling_past_the_window()
     assert_eq!(cost, 2);
 }
 
+/// A store whose pool checks a connection on checkout only after an hour's idling (or a
+/// failed or abandoned statement), so that statement counts do not depend on timing.
+fn store_checking_only_idle_connections(database: &TestDatabase) -> PgStore {
+    PgStore::connect(&PgSettings { check_after_idle: StdDuration::from_secs(3600), ..PgSettings::new(&database.url) })
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_connection_whose_statement_was_abandoned_is_checked_before_reuse() {
     let database = TestDatabase::create().await;
-    let store = PgStore::connect(&PgSettings {
-        check_after_idle: StdDuration::from_secs(3600),
-        ..PgSettings::new(&database.url)
-    })
-    .unwrap();
+    let store = store_checking_only_idle_connections(&database);
     let user = store.create(new_user("ada@example.com")).await.unwrap();
 
     // A caller gives up on a statement (a client hanging up, a probe timing out): the
@@ -493,11 +496,7 @@ async fn costed<T>(store: &PgStore, call: impl std::future::Future<Output = T>) 
 async fn a_listing_page_costs_the_same_statements_whatever_its_size() {
     let database = TestDatabase::create().await;
     // No liveness check on checkout, however slow the machine: only what the calls send counts.
-    let store = PgStore::connect(&PgSettings {
-        check_after_idle: StdDuration::from_secs(3600),
-        ..PgSettings::new(&database.url)
-    })
-    .unwrap();
+    let store = store_checking_only_idle_connections(&database);
     let (_, viewer) = seed_catalogue(&store, &database, 150).await;
     let filter = ProductFilter { q: Some("item".into()), category: Some("books".into()), ..Default::default() };
     let page = |limit| PageRequest { limit, offset: 0 };
