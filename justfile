@@ -50,3 +50,8 @@ create-admin email:
 # Load the demo catalogue into DATABASE_URL.
 seed-demo:
     DATABASE_URL={{database_url}} cargo run -- seed-demo
+
+# The load benchmark (docs/benchmarks.md): release build, fresh database, every scenario,
+# pgbench's physical limit; `just bench --quick` for short runs, `--record` to update the doc.
+bench *args:
+    bash bench/run {{args}}

@@ -24,13 +24,35 @@ struct Inner {
 }
 
 impl BcryptHasher {
-    /// Builds the hasher; computes the dummy hash once (call at start-up).
+    /// Builds the hasher, with its dummy hash (about a millisecond whatever the cost).
     pub fn new(pepper: impl Into<Vec<u8>>, cost: u32) -> Result<Self, InfraError> {
         let pepper = pepper.into();
-        let dummy_hash =
-            bcrypt::hash(prehash(&pepper, "storefront-dummy-password"), cost).map_err(|e| InfraError(e.to_string()))?;
+        let dummy_hash = dummy_hash(&pepper, cost)?;
         Ok(Self { inner: Arc::new(Inner { pepper, cost, dummy_hash }) })
     }
+}
+
+/// The cheapest cost bcrypt accepts.
+const MIN_COST: u32 = 4;
+
+/// A hash of a password nobody has, labelled with `cost`, for unknown accounts.
+///
+/// bcrypt's work is set by the cost written in the hash being verified, not by how that
+/// hash was made: a hash made at the minimum cost and relabelled with `cost` costs a
+/// verification exactly what a real hash at `cost` does, and (its digest being that of
+/// another cost) matches no password. So an unknown email is refused after the same work as
+/// a wrong password, without the start-up paying for one hash at the full cost (~250 ms at
+/// cost 12).
+fn dummy_hash(pepper: &[u8], cost: u32) -> Result<String, InfraError> {
+    if !(MIN_COST..=31).contains(&cost) {
+        return Err(InfraError(format!("bcrypt cost {cost} is outside 4..=31")));
+    }
+    let cheap =
+        bcrypt::hash(prehash(pepper, "storefront-dummy-password"), MIN_COST).map_err(|e| InfraError(e.to_string()))?;
+    // `$2b$04$` then the salt and digest.
+    let salt_and_digest =
+        cheap.strip_prefix("$2b$04$").ok_or_else(|| InfraError("bcrypt made a hash of an unexpected format".into()))?;
+    Ok(format!("$2b${cost:02}${salt_and_digest}"))
 }
 
 /// 44 ASCII bytes whatever the password's length: well inside bcrypt's 72-byte window.
@@ -100,6 +122,21 @@ mod tests {
     async fn no_account_means_false_after_the_same_work() {
         let h = hasher();
         assert!(!h.verify(&PlainPassword::new("storefront-dummy-password"), None).await.unwrap());
+    }
+
+    #[test]
+    fn the_dummy_hash_carries_the_configured_cost_and_matches_nothing() {
+        for cost in [4, 5, 12, 31] {
+            let dummy = dummy_hash(b"test-pepper", cost).unwrap();
+            assert!(dummy.starts_with(&format!("$2b${cost:02}$")), "{dummy}");
+            assert_eq!(dummy.len(), 60);
+        }
+        let dummy = dummy_hash(b"test-pepper", 5).unwrap();
+        let the_dummy_password = prehash(b"test-pepper", "storefront-dummy-password");
+        // It parses as a cost-5 hash (so verifying does the cost-5 work) and matches nothing,
+        // not even the password it was made from at the cheaper cost.
+        assert_eq!(bcrypt::verify(the_dummy_password, &dummy).ok(), Some(false));
+        assert!(dummy_hash(b"test-pepper", 3).is_err() && dummy_hash(b"test-pepper", 32).is_err());
     }
 
     #[tokio::test]

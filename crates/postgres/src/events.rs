@@ -5,6 +5,7 @@
 //! and `ProcessedEvents` records which handler handled which event.
 
 use crate::error::TxError;
+use crate::prepared::prepared;
 use crate::{PgStore, error};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
@@ -51,14 +52,13 @@ pub(crate) async fn append(conn: &mut AsyncPgConnection, events: &[DomainEvent])
         return Ok(());
     }
     let columns = EventColumns::of(events);
-    diesel::sql_query(APPEND_EVENTS)
+    let append = diesel::sql_query(APPEND_EVENTS)
         .bind::<Array<SqlUuid>, _>(columns.ids)
         .bind::<Array<Text>, _>(columns.types)
         .bind::<Array<Integer>, _>(columns.versions)
         .bind::<Array<Timestamptz>, _>(columns.times)
-        .bind::<Array<Jsonb>, _>(columns.payloads)
-        .execute(conn)
-        .await?;
+        .bind::<Array<Jsonb>, _>(columns.payloads);
+    prepared(append).execute(conn).await?;
     Ok(())
 }
 

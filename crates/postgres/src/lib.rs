@@ -9,7 +9,9 @@ mod error;
 mod events;
 mod migrations;
 mod orders;
+mod pool;
 mod pool_metrics;
+mod prepared;
 mod readiness;
 mod roles;
 mod schema;
@@ -20,11 +22,8 @@ mod users;
 pub use migrations::run_migrations;
 pub use pool_metrics::PoolStatus;
 
-use diesel::ConnectionError;
-use diesel::connection::{Instrumentation, InstrumentationEvent};
-use diesel_async::pooled_connection::bb8::{Pool, PooledConnection};
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, PoolError};
-use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use bb8::{Pool, PooledConnection};
+use diesel_async::pooled_connection::PoolError;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,10 +47,14 @@ pub struct PgSettings {
     pub acquire_timeout: Duration,
     /// PostgreSQL's `statement_timeout` for every connection.
     pub statement_timeout: Duration,
+    /// A connection whose last statement finished without error less than this long ago is
+    /// handed out without the liveness check (`SELECT 1`); `ZERO` checks every checkout.
+    pub check_after_idle: Duration,
 }
 
 impl PgSettings {
-    /// Sensible defaults: 16 connections, 2 s to get one, 5 s per statement.
+    /// Sensible defaults: 16 connections, 2 s to get one, 5 s per statement, a liveness
+    /// check for connections idle over 500 ms.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
@@ -59,6 +62,7 @@ impl PgSettings {
             min_idle: None,
             acquire_timeout: Duration::from_secs(2),
             statement_timeout: Duration::from_secs(5),
+            check_after_idle: Duration::from_millis(500),
         }
     }
 }
@@ -66,7 +70,7 @@ impl PgSettings {
 /// The PostgreSQL store; clones share one pool.
 #[derive(Clone)]
 pub struct PgStore {
-    pool: Pool<AsyncPgConnection>,
+    pool: Pool<pool::Manager>,
     /// Upper bound for one port call, so that no request hangs on a frozen server
     /// (statement_timeout needs a server that still answers).
     deadline: Duration,
@@ -108,27 +112,14 @@ impl PgStore {
             return Err(StoreError::Internal("PgStore::connect needs a running Tokio runtime".into()));
         }
 
-        let statement_timeout_ms = settings.statement_timeout.as_millis();
-        let connect_timeout = settings.acquire_timeout;
         let statements = Arc::new(AtomicU64::new(0));
-        let counter = Arc::clone(&statements);
-        let mut config = ManagerConfig::<AsyncPgConnection>::default();
-        config.custom_setup = Box::new(move |url| {
-            let counter = Arc::clone(&counter);
-            Box::pin(async move {
-                // A server that accepts TCP but never answers must not pin a pool slot.
-                let mut conn = tokio::time::timeout(connect_timeout, AsyncPgConnection::establish(url))
-                    .await
-                    .map_err(|_| ConnectionError::BadConnection("timed out connecting to the database".into()))??;
-                conn.batch_execute(&format!("SET statement_timeout = {statement_timeout_ms}"))
-                    .await
-                    .map_err(ConnectionError::CouldntSetupConfiguration)?;
-                // Set after the setup, so that only what the store itself sends is counted.
-                conn.set_instrumentation(CountStatements(counter));
-                Ok(conn)
-            })
-        });
-        let manager = AsyncDieselConnectionManager::new_with_config(settings.url.clone(), config);
+        let manager = pool::Manager::new(
+            settings.url.clone(),
+            settings.acquire_timeout,
+            settings.statement_timeout,
+            settings.check_after_idle,
+            Arc::clone(&statements),
+        );
         let pool = Pool::builder()
             .max_size(settings.max_connections)
             .min_idle(settings.min_idle)
@@ -163,15 +154,15 @@ impl PgStore {
     }
 
     /// How many SQL statements this store has sent so far, on all its connections: every
-    /// query, `BEGIN` and `COMMIT`, and the pool's liveness check (`SELECT 1`) on each
-    /// checkout. Tests take the difference around a call to see what it costs, e.g. that
+    /// query, `BEGIN` and `COMMIT`, and the pool's liveness check (`SELECT 1`) on the
+    /// checkouts that need one (see `PgSettings::check_after_idle`). Tests take the difference around a call to see what it costs, e.g. that
     /// a listing page costs the same whatever its size.
     pub fn statement_count(&self) -> u64 {
         self.statements.load(Ordering::Relaxed)
     }
 
     /// A connection from the pool, or `Unavailable` within the acquire timeout.
-    async fn conn(&self) -> Result<PooledConnection<'_, AsyncPgConnection>, StoreError> {
+    async fn conn(&self) -> Result<PooledConnection<'_, pool::Manager>, StoreError> {
         let outcome = {
             let _waiting = pool_metrics::Waiting::start(&self.waiting);
             self.publish_pool_metrics();
@@ -206,17 +197,6 @@ where
                 tries += 1;
             }
             outcome => return outcome.map_err(StoreError::from),
-        }
-    }
-}
-
-/// Counts the statements a connection starts, into the store's shared counter.
-struct CountStatements(Arc<AtomicU64>);
-
-impl Instrumentation for CountStatements {
-    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
-        if matches!(event, InstrumentationEvent::StartQuery { .. }) {
-            self.0.fetch_add(1, Ordering::Relaxed);
         }
     }
 }

@@ -10,6 +10,7 @@ mod idempotency;
 
 use crate::error::TxError;
 use crate::events::{self, EventColumns};
+use crate::prepared::prepared;
 use crate::{PgStore, error, retrying};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
@@ -233,7 +234,8 @@ async fn place_in(
     low_stock_threshold: i64,
 ) -> Result<Result<Order, PlacementError>, TxError> {
     let ids: Vec<Uuid> = new.request.lines().iter().map(|l| l.product_id.0).collect();
-    let locked = diesel::sql_query(LOCK_PRODUCTS).bind::<Array<SqlUuid>, _>(&ids).load::<LockedProduct>(conn).await?;
+    let lock = diesel::sql_query(LOCK_PRODUCTS).bind::<Array<SqlUuid>, _>(&ids);
+    let locked = prepared(lock).load::<LockedProduct>(conn).await?;
     let products: Vec<StockedProduct> = locked
         .into_iter()
         .map(|p| StockedProduct { id: ProductId(p.id), name: p.name, price_cents: p.price_cents, stock: p.stock })
@@ -254,7 +256,7 @@ async fn place_in(
     let events = EventColumns::of(&placement_events(&order, &products, low_stock_threshold));
     let items = &order.items;
     let line_nos: Vec<i32> = (1..).take(items.len()).collect();
-    let taken = diesel::sql_query(WRITE_ORDER)
+    let write = diesel::sql_query(WRITE_ORDER)
         .bind::<SqlUuid, _>(new.id.0)
         .bind::<Array<SqlUuid>, _>(items.iter().map(|l| l.product_id.0).collect::<Vec<_>>())
         .bind::<Array<BigInt>, _>(items.iter().map(|l| l.quantity).collect::<Vec<_>>())
@@ -269,10 +271,8 @@ async fn place_in(
         .bind::<Array<Text>, _>(events.types)
         .bind::<Array<Integer>, _>(events.versions)
         .bind::<Array<Timestamptz>, _>(events.times)
-        .bind::<Array<Jsonb>, _>(events.payloads)
-        .get_result::<Count>(conn)
-        .await
-        .map_err(|e| placement_error(e, new.id))?;
+        .bind::<Array<Jsonb>, _>(events.payloads);
+    let taken = prepared(write).get_result::<Count>(conn).await.map_err(|e| placement_error(e, new.id))?;
     if usize::try_from(taken.n).ok() != Some(items.len()) {
         // Every product is locked by this transaction: a line without its product would be
         // a bug here, never a race.

@@ -2,6 +2,7 @@
 //! principal (user + session + permissions) in one query.
 
 use crate::error::{self, TxError};
+use crate::prepared::prepared;
 use crate::schema::{sessions, users};
 use crate::{PgStore, catalog, events, retrying};
 use async_trait::async_trait;
@@ -298,10 +299,11 @@ impl UserRepository for PgStore {
     ) -> Result<Option<Principal>, StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;
-            let Some(row) = diesel::sql_query(LOAD_PRINCIPAL)
+            let principal = diesel::sql_query(LOAD_PRINCIPAL)
                 .bind::<SqlUuid, _>(id.as_uuid())
                 .bind::<SqlUuid, _>(session.as_uuid())
-                .bind::<Timestamptz, _>(now)
+                .bind::<Timestamptz, _>(now);
+            let Some(row) = prepared(principal)
                 .get_result::<PrincipalRow>(&mut conn)
                 .await
                 .optional()

@@ -157,6 +157,7 @@ pub fn pg_settings(settings: &Settings, url: &str) -> PgSettings {
     pg.max_connections = settings.database.max_connections;
     pg.acquire_timeout = Duration::from_millis(settings.database.acquire_timeout_ms);
     pg.statement_timeout = Duration::from_millis(settings.database.statement_timeout_ms);
+    pg.check_after_idle = Duration::from_millis(settings.database.check_after_idle_ms);
     pg
 }
 

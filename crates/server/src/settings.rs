@@ -81,6 +81,9 @@ pub struct DatabaseSettings {
     pub max_connections: u32,
     pub acquire_timeout_ms: u64,
     pub statement_timeout_ms: u64,
+    /// A pooled connection idle for longer (or whose last statement failed) is checked
+    /// with `SELECT 1` before it is handed out; 0 checks every checkout.
+    pub check_after_idle_ms: u64,
     pub migrate_on_start: bool,
 }
 

@@ -4,6 +4,7 @@
 
 use super::{Param, Params, count, limit_offset, on_constraint};
 use crate::error::{self, TxError};
+use crate::prepared::prepared;
 use crate::schema::{likes, product_categories, products};
 use crate::{PgStore, events, retrying};
 use async_trait::async_trait;
@@ -11,6 +12,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use std::sync::LazyLock;
 use storefront_app::StoreError;
 use storefront_app::ports::{NewProduct, Page, PageRequest, ProductChanges, ProductRepository};
 use storefront_domain::{
@@ -236,16 +238,29 @@ fn list_statement(
     (sql, params)
 }
 
+/// One product by id (`$1`) as seen by nobody in particular, or (`$2`) by a viewer: two
+/// fixed statements, kept prepared on each connection.
+fn load_statement(viewer: bool) -> &'static str {
+    static ANONYMOUS: LazyLock<String> = LazyLock::new(|| {
+        format!("SELECT {PRODUCT_COLUMNS}, {} FROM products p {CATEGORIES_OF_P} WHERE p.id = $1", liked_by_me(None))
+    });
+    static VIEWED: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {PRODUCT_COLUMNS}, {} FROM products p {CATEGORIES_OF_P} WHERE p.id = $1",
+            liked_by_me(Some("$2"))
+        )
+    });
+    if viewer { &VIEWED } else { &ANONYMOUS }
+}
+
 /// The product as `viewer` sees it, on the caller's connection (and transaction).
 async fn load(conn: &mut AsyncPgConnection, id: ProductId, viewer: Option<UserId>) -> Result<Option<Product>, TxError> {
-    let mut params = Params::default();
-    let id = params.add(Param::Uuid(id.0));
-    let viewer = viewer.map(|v| params.add(Param::Uuid(v.as_uuid())));
-    let sql = format!(
-        "SELECT {PRODUCT_COLUMNS}, {liked} FROM products p {CATEGORIES_OF_P} WHERE p.id = {id}",
-        liked = liked_by_me(viewer.as_deref())
-    );
-    let row = params.query(&sql).get_result::<ProductRow>(conn).await.optional()?;
+    let query = diesel::sql_query(load_statement(viewer.is_some())).bind::<SqlUuid, _>(id.0);
+    let row = match viewer {
+        Some(viewer) => prepared(query.bind::<SqlUuid, _>(viewer.as_uuid())).get_result::<ProductRow>(conn).await,
+        None => prepared(query).get_result::<ProductRow>(conn).await,
+    }
+    .optional()?;
     Ok(row.map(Product::try_from).transpose()?)
 }
 
@@ -490,12 +505,8 @@ impl ProductRepository for PgStore {
                     })?;
                 Ok(())
             } else {
-                let found = diesel::sql_query(UNLIKE)
-                    .bind::<SqlUuid, _>(user.as_uuid())
-                    .bind::<SqlUuid, _>(id.0)
-                    .get_result::<Found>(&mut conn)
-                    .await
-                    .map_err(error::from_diesel)?;
+                let unlike = diesel::sql_query(UNLIKE).bind::<SqlUuid, _>(user.as_uuid()).bind::<SqlUuid, _>(id.0);
+                let found = prepared(unlike).get_result::<Found>(&mut conn).await.map_err(error::from_diesel)?;
                 if found.found { Ok(()) } else { Err(StoreError::NotFound) }
             }
         })
