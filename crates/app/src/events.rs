@@ -90,7 +90,8 @@ impl Notifications {
     }
 
     /// Sends `mail` for `event` unless `handler` already did.
-    async fn send_once(&self, handler: &str, event: EventId, mail: Mail) -> Result<(), HandlerError> {
+    async fn send_once(&self, handler: &str, event: EventId, mut mail: Mail) -> Result<(), HandlerError> {
+        mail.dedupe_key = format!("{event}.{}", handler.replace(':', "."));
         if self.processed.is_processed(handler, event).await? {
             tracing::debug!(handler, %event, "already handled; not sending again");
             return Ok(());
@@ -114,6 +115,7 @@ impl Notifications {
                 user.name.as_str(),
                 user.email.as_str()
             ),
+            dedupe_key: String::new(),
         };
         self.send_once("welcome_email", event.id, mail).await
     }
@@ -138,6 +140,7 @@ impl Notifications {
             to_name: user.name.as_str().to_owned(),
             subject: format!("Your order {} is confirmed", placed.order_id),
             body,
+            dedupe_key: String::new(),
         };
         self.send_once("order_confirmation", event.id, mail).await
     }
@@ -157,6 +160,7 @@ impl Notifications {
                     low.stock,
                     low.threshold
                 ),
+                dedupe_key: String::new(),
             };
             // One record per recipient, so that a retry after a failure part-way through
             // mails only those not yet mailed.

@@ -106,6 +106,7 @@ impl Mailer for SmtpMailer {
             mail.to.parse().map_err(|e: lettre::address::AddressError| MailError(format!("recipient: {e}")))?,
         );
         let message = Message::builder()
+            .message_id(Some(format!("<{}@storefront>", mail.dedupe_key)))
             .from(self.from.clone())
             .to(to)
             .subject(mail.subject.clone())

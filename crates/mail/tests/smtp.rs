@@ -23,6 +23,7 @@ fn mail() -> Mail {
         to_name: "Ada Lovelace".into(),
         subject: "Welcome to Storefront".into(),
         body: "Hello Ada,\n\nyour account is ready.\n".into(),
+        dedupe_key: "01938a4e-6f70-7c52-9a1e-3b1f8d3c2a10.welcome_email".into(),
     }
 }
 
@@ -39,6 +40,11 @@ async fn the_smtp_mailer_delivers_to_a_real_smtp_server_with_recipient_subject_a
     assert_eq!(message.header("To").as_deref(), Some("\"Ada Lovelace\" <ada@example.com>"));
     assert_eq!(message.header("From").as_deref(), Some("Storefront <no-reply@storefront.test>"));
     assert_eq!(message.header("Subject").as_deref(), Some("Welcome to Storefront"));
+    assert_eq!(
+        message.header("Message-ID").as_deref(),
+        Some("<01938a4e-6f70-7c52-9a1e-3b1f8d3c2a10.welcome_email@storefront>"),
+        "the same id on every attempt"
+    );
     assert!(message.body().contains("your account is ready."), "{}", message.raw);
 }
 

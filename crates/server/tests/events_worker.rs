@@ -118,6 +118,33 @@ impl Deployment {
         services.accounts.create_with_role(registration, RoleName::parse(role).unwrap()).await.unwrap();
     }
 
+    /// Waits (at most ten seconds) until the workers' group has no entry unacknowledged.
+    async fn wait_until_nothing_pending(&self) {
+        let client = redis::Client::open(redis_url()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let stream = format!("{}{}", self.settings.redis.key_prefix, self.settings.events.stream);
+        for _ in 0..200 {
+            let summary: redis::Value = redis::cmd("XPENDING")
+                .arg(&stream)
+                .arg(&self.settings.events.group)
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            let pending = match summary {
+                redis::Value::Array(items) => match items.first() {
+                    Some(redis::Value::Int(n)) => *n,
+                    _ => 0,
+                },
+                _ => 0,
+            };
+            if pending == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("entries stayed unacknowledged");
+    }
+
     /// Deletes the test's Redis keys.
     async fn clean_redis(&self) {
         let client = redis::Client::open(redis_url()).unwrap();
@@ -167,7 +194,9 @@ async fn the_three_mails_arrive_once_each_also_when_a_worker_is_killed_in_betwee
     assert_eq!(welcomes.len(), 3, "the analyst's, the seller's and the buyer's welcome");
     assert!(welcomes.iter().any(|m| to(m) == "\"Bea Buyer\" <buyer@example.com>"));
 
-    // The worker dies; events go on being written to the outbox meanwhile.
+    // Once the worker has finished with every entry (sent, recorded, acknowledged), it dies;
+    // events go on being written to the outbox meanwhile.
+    deployment.wait_until_nothing_pending().await;
     first.kill().unwrap();
     first.wait().unwrap();
     let body = json!({"name": "Brass lamp", "price_cents": 2_500, "stock": 7});

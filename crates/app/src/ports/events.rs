@@ -169,6 +169,10 @@ pub struct Mail {
     pub subject: String,
     /// Plain text.
     pub body: String,
+    /// The same for every attempt to send this mail (handler and event), so that a mail
+    /// sent again after a crash between sending and recording carries the same
+    /// `Message-ID` and the receiving side can recognise the duplicate.
+    pub dedupe_key: String,
 }
 
 /// Why a mail was not sent.
