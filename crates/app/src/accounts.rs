@@ -48,14 +48,14 @@ impl AccountService {
     }
 
     /// Registers a new account for a client, within the client IP's registration limit.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn register_from(&self, registration: Registration, client: &ClientContext) -> Result<User, AppError> {
         self.limits.admit(ClientAction::Register, client.ip.as_deref()).await?;
         self.register(registration).await
     }
 
     /// Registers a new account with the `user` role.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn register(&self, registration: Registration) -> Result<User, AppError> {
         self.create_with_role(registration, RoleName::user()).await
     }
@@ -101,7 +101,7 @@ impl AccountService {
 
     /// Changes the caller's password after checking the current one; every other session
     /// of the caller ends, the current one stays.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn change_password(
         &self,
         principal: &Principal,

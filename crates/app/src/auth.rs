@@ -110,7 +110,7 @@ impl AuthService {
     /// deactivated account all answer `InvalidCredentials` after the same bcrypt work.
     /// The client IP's and the account's rate limits are checked first, before any bcrypt
     /// work; only failed logins use the account's quota.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn login(
         &self,
         email: &str,
@@ -185,7 +185,7 @@ impl AuthService {
 
     /// Spends a refresh token for a new pair; reuse of a spent token after the grace
     /// period revokes its whole family. The client IP's rate limit is checked first.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn refresh(&self, presented: &str, client: &ClientContext) -> Result<TokenPair, AppError> {
         self.limits.admit(ClientAction::Refresh, client.ip.as_deref()).await?;
         let now = self.clock.now();

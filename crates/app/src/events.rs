@@ -179,7 +179,7 @@ fn money(cents: i64, currency: &str) -> String {
 
 #[async_trait]
 impl EventHandler for Notifications {
-    #[tracing::instrument(skip_all, fields(event = %event.id, kind = %event.event_type))]
+    #[tracing::instrument(level = "debug", skip_all, fields(event = %event.id, kind = %event.event_type))]
     async fn handle(&self, event: &DomainEvent) -> Result<(), HandlerError> {
         if event.version != event.event_type.current_version() {
             return Err(HandlerError(format!(

@@ -55,7 +55,7 @@ impl OrderService {
     }
 
     /// Places an order for the caller; every line's stock is taken, or none is.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn place(&self, buyer: &Principal, lines: Vec<RequestedLine>) -> Result<Order, AppError> {
         let request = OrderRequest::parse(lines).map_err(AppError::Validation)?;
         let order =
@@ -142,7 +142,7 @@ impl OrderService {
     /// # Errors
     /// `Validation` for a malformed key, `IdempotencyKeyReused` for the key used with
     /// another body, `Conflict` while the key's first request is still running.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn idempotent<F, Fut>(
         &self,
         caller: &Principal,

@@ -64,8 +64,41 @@ fn prehash(pepper: &[u8], password: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
+/// The nice value of a thread that hashes: below the request threads' priority, so that
+/// logins saturating the cores still leave every other request served at once (the
+/// scheduler preempts a hashing thread as soon as a worker thread has something to do),
+/// while hashing still gets every cycle nobody else wants.
+const HASHING_NICE: i32 = 10;
+
+/// Runs a hash on tokio's blocking pool, never on a request thread, at [`HASHING_NICE`].
 async fn on_blocking_pool<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, InfraError> {
-    tokio::task::spawn_blocking(work).await.map_err(|e| InfraError(format!("hashing task failed: {e}")))
+    tokio::task::spawn_blocking(move || {
+        lower_this_threads_priority();
+        work()
+    })
+    .await
+    .map_err(|e| InfraError(format!("hashing task failed: {e}")))
+}
+
+/// Raises the calling thread's nice value to [`HASHING_NICE`], once per thread. On Linux the
+/// nice value belongs to the thread, not the process. An unprivileged thread cannot lower
+/// it again, so a pool thread stays at it: the blocking pool's other work (migrations at
+/// start-up, before any request) is not latency-sensitive either.
+fn lower_this_threads_priority() {
+    thread_local! {
+        static LOWERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    if LOWERED.get() {
+        return;
+    }
+    LOWERED.set(true);
+    let current = rustix::process::getpriority_process(None).unwrap_or(0);
+    if current < HASHING_NICE
+        && let Err(error) = rustix::process::setpriority_process(None, HASHING_NICE)
+    {
+        // Hashing at normal priority is slower for everybody else but still correct.
+        tracing::warn!(%error, "could not lower the priority of a hashing thread");
+    }
 }
 
 #[async_trait]
@@ -99,6 +132,13 @@ mod tests {
 
     fn hasher() -> BcryptHasher {
         BcryptHasher::new(b"test-pepper".to_vec(), 4).unwrap()
+    }
+
+    #[tokio::test]
+    async fn hashing_runs_below_the_priority_of_request_threads() {
+        let on_request_thread = rustix::process::getpriority_process(None).unwrap();
+        let on_hashing_thread = on_blocking_pool(|| rustix::process::getpriority_process(None)).await.unwrap().unwrap();
+        assert_eq!(on_hashing_thread, on_request_thread.max(HASHING_NICE));
     }
 
     #[tokio::test]

@@ -99,7 +99,7 @@ impl SmtpMailer {
 
 #[async_trait]
 impl Mailer for SmtpMailer {
-    #[tracing::instrument(skip_all, fields(subject = %mail.subject))]
+    #[tracing::instrument(level = "debug", skip_all, fields(subject = %mail.subject))]
     async fn send(&self, mail: &Mail) -> Result<(), MailError> {
         let to = Mailbox::new(
             Some(mail.to_name.clone()),

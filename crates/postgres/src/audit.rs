@@ -96,7 +96,7 @@ fn matching(filter: &AuditFilter) -> audit_log::BoxedQuery<'static, Pg> {
 
 #[async_trait]
 impl AuditLog for PgStore {
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn list(&self, filter: &AuditFilter, page: PageRequest) -> Result<Page<AuditEntry>, StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;

@@ -149,7 +149,7 @@ fn attempts(value: i32) -> u32 {
 
 #[async_trait]
 impl EventOutbox for PgStore {
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn lease_due(
         &self,
         limit: usize,
@@ -174,7 +174,7 @@ impl EventOutbox for PgStore {
         .await
     }
 
-    #[tracing::instrument(skip_all, fields(events = ids.len()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(events = ids.len()))]
     async fn release(&self, ids: &[EventId], now: DateTime<Utc>) -> Result<(), StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;
@@ -193,7 +193,7 @@ impl EventOutbox for PgStore {
         .await
     }
 
-    #[tracing::instrument(skip_all, fields(events = ids.len()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(events = ids.len()))]
     async fn mark_published(&self, ids: &[EventId], now: DateTime<Utc>) -> Result<(), StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;
@@ -209,7 +209,7 @@ impl EventOutbox for PgStore {
         .await
     }
 
-    #[tracing::instrument(skip(self, error))]
+    #[tracing::instrument(level = "debug", skip(self, error))]
     async fn mark_failed(
         &self,
         id: EventId,

@@ -450,7 +450,7 @@ async fn stats_in(conn: &mut AsyncPgConnection, threshold: i64, now: DateTime<Ut
 
 #[async_trait]
 impl OrderRepository for PgStore {
-    #[tracing::instrument(skip_all, fields(id = %new.id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(id = %new.id))]
     async fn place(
         &self,
         new: NewOrder,
@@ -465,7 +465,7 @@ impl OrderRepository for PgStore {
         .await
     }
 
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn get(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;
@@ -474,7 +474,7 @@ impl OrderRepository for PgStore {
         .await
     }
 
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn list(&self, filter: OrderFilter, page: PageRequest) -> Result<Page<Order>, StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;
@@ -503,7 +503,7 @@ impl OrderRepository for PgStore {
         .await
     }
 
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn transition(
         &self,
         id: OrderId,
@@ -517,7 +517,7 @@ impl OrderRepository for PgStore {
         .await
     }
 
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn has_bought(&self, user: UserId, product: ProductId) -> Result<bool, StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;
@@ -536,7 +536,7 @@ impl OrderRepository for PgStore {
         .await
     }
 
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn stats(&self, low_stock_threshold: i64, now: DateTime<Utc>) -> Result<BusinessStats, StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;

@@ -66,7 +66,7 @@ pub(crate) async fn lock_role_key(conn: &mut AsyncPgConnection, name: &RoleName)
 
 #[async_trait]
 impl RoleRepository for PgStore {
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn list(&self) -> Result<Vec<Role>, StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;
@@ -76,7 +76,7 @@ impl RoleRepository for PgStore {
         .await
     }
 
-    #[tracing::instrument(skip(self, description))]
+    #[tracing::instrument(level = "debug", skip(self, description))]
     async fn create(&self, name: &RoleName, description: &str, ctx: AuditContext) -> Result<Role, StoreError> {
         self.bounded(retrying(|| async move {
             let mut conn = self.conn().await?;
@@ -112,7 +112,7 @@ impl RoleRepository for PgStore {
         .await
     }
 
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn delete(&self, name: &RoleName, ctx: AuditContext) -> Result<(), StoreError> {
         self.bounded(retrying(|| async move {
             let mut conn = self.conn().await?;
@@ -149,7 +149,7 @@ impl RoleRepository for PgStore {
         .await
     }
 
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn set_grant(
         &self,
         role: &RoleName,

@@ -91,7 +91,7 @@ FOR NO KEY UPDATE OF t, s";
 
 #[async_trait]
 impl SessionRepository for PgStore {
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn start(&self, session: NewSession) -> Result<(), StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;
@@ -121,7 +121,7 @@ impl SessionRepository for PgStore {
         .await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn rotate(
         &self,
         presented: &RefreshTokenHash,
@@ -182,7 +182,7 @@ impl SessionRepository for PgStore {
         .await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn end_by_refresh_token(&self, presented: &RefreshTokenHash, now: DateTime<Utc>) -> Result<(), StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;
@@ -201,7 +201,7 @@ impl SessionRepository for PgStore {
         .await
     }
 
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn end(&self, user_id: UserId, session_id: SessionId, now: DateTime<Utc>) -> Result<bool, StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;
@@ -218,7 +218,7 @@ impl SessionRepository for PgStore {
         .await
     }
 
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn end_all(&self, user_id: UserId, now: DateTime<Utc>) -> Result<(), StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;
@@ -234,7 +234,7 @@ impl SessionRepository for PgStore {
         .await
     }
 
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn list_active(&self, user_id: UserId, now: DateTime<Utc>) -> Result<Vec<Session>, StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;

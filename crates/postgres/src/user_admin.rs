@@ -78,7 +78,7 @@ fn matching(filter: &UserFilter) -> users::BoxedQuery<'static, Pg> {
 
 #[async_trait]
 impl UserAdminRepository for PgStore {
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn list(&self, filter: &UserFilter, page: PageRequest) -> Result<Page<User>, StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;
@@ -104,7 +104,7 @@ impl UserAdminRepository for PgStore {
         .await
     }
 
-    #[tracing::instrument(skip(self, change))]
+    #[tracing::instrument(level = "debug", skip(self, change))]
     async fn apply_change(&self, id: UserId, change: &AdminUserChange, ctx: AuditContext) -> Result<User, StoreError> {
         self.bounded(retrying(|| async move {
             let mut conn = self.conn().await?;
@@ -147,7 +147,7 @@ impl UserAdminRepository for PgStore {
         .await
     }
 
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn delete(&self, id: UserId, ctx: AuditContext) -> Result<(), StoreError> {
         self.bounded(retrying(|| async move {
             let mut conn = self.conn().await?;

@@ -109,7 +109,7 @@ WHERE u.id = $1 AND s.id = $2 AND u.is_active AND s.revoked_at IS NULL AND s.exp
 
 #[async_trait]
 impl UserRepository for PgStore {
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn create(&self, user: NewUser) -> Result<User, StoreError> {
         let user = &user;
         self.bounded(retrying(|| async move {
@@ -139,7 +139,7 @@ impl UserRepository for PgStore {
         .await
     }
 
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn active_holders_of(&self, permission: Permission) -> Result<Vec<User>, StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;
@@ -160,7 +160,7 @@ impl UserRepository for PgStore {
         .await
     }
 
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;
@@ -177,7 +177,7 @@ impl UserRepository for PgStore {
         .await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn find_credentials_by_email(&self, email: &Email) -> Result<Option<UserCredentials>, StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;
@@ -195,7 +195,7 @@ impl UserRepository for PgStore {
         .await
     }
 
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn find_credentials_by_id(&self, id: UserId) -> Result<Option<UserCredentials>, StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;
@@ -212,7 +212,7 @@ impl UserRepository for PgStore {
         .await
     }
 
-    #[tracing::instrument(skip(self, changes))]
+    #[tracing::instrument(level = "debug", skip(self, changes))]
     async fn update_profile(
         &self,
         id: UserId,
@@ -239,7 +239,7 @@ impl UserRepository for PgStore {
         .await
     }
 
-    #[tracing::instrument(skip(self, hash))]
+    #[tracing::instrument(level = "debug", skip(self, hash))]
     async fn change_password(
         &self,
         id: UserId,
@@ -272,7 +272,7 @@ impl UserRepository for PgStore {
         .await
     }
 
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn delete(&self, id: UserId) -> Result<(), StoreError> {
         self.bounded(retrying(|| async move {
             let mut conn = self.conn().await?;
@@ -290,7 +290,7 @@ impl UserRepository for PgStore {
         .await
     }
 
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn load_principal(
         &self,
         id: UserId,

@@ -154,7 +154,7 @@ fn millis(duration: Duration) -> u64 {
 
 #[async_trait]
 impl EventPublisher for RedisEventStream {
-    #[tracing::instrument(skip_all, fields(events = events.len()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(events = events.len()))]
     async fn publish(&self, events: &[DomainEvent]) -> Result<(), StoreError> {
         if events.is_empty() {
             return Ok(());

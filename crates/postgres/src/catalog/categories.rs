@@ -61,7 +61,7 @@ fn conflict(err: diesel::result::Error, id: CategoryId, slug: Option<&Slug>) -> 
 
 #[async_trait]
 impl CategoryRepository for PgStore {
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn list(&self) -> Result<Vec<Category>, StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;
@@ -73,7 +73,7 @@ impl CategoryRepository for PgStore {
         .await
     }
 
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn create(&self, id: CategoryId, name: &CategoryName, slug: &Slug) -> Result<Category, StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;
@@ -92,7 +92,7 @@ impl CategoryRepository for PgStore {
         .await
     }
 
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn update(
         &self,
         id: CategoryId,
@@ -120,7 +120,7 @@ impl CategoryRepository for PgStore {
         .await
     }
 
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn delete(&self, id: CategoryId) -> Result<(), StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;

@@ -359,7 +359,7 @@ fn liked_by_statement(user: UserId, page: PageRequest) -> (String, Params) {
 
 #[async_trait]
 impl ProductRepository for PgStore {
-    #[tracing::instrument(skip_all, fields(id = %new.id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(id = %new.id))]
     async fn create(&self, new: NewProduct) -> Result<Product, StoreError> {
         let new = &new;
         self.bounded(retrying(|| async move {
@@ -392,7 +392,7 @@ impl ProductRepository for PgStore {
         .await
     }
 
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn get(&self, id: ProductId, viewer: Option<UserId>) -> Result<Option<Product>, StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;
@@ -401,7 +401,7 @@ impl ProductRepository for PgStore {
         .await
     }
 
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn list(
         &self,
         filter: &ProductFilter,
@@ -419,7 +419,7 @@ impl ProductRepository for PgStore {
         .await
     }
 
-    #[tracing::instrument(skip(self, changes))]
+    #[tracing::instrument(level = "debug", skip(self, changes))]
     async fn update(
         &self,
         id: ProductId,
@@ -472,7 +472,7 @@ impl ProductRepository for PgStore {
         .await
     }
 
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn delete(&self, id: ProductId) -> Result<(), StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;
@@ -484,7 +484,7 @@ impl ProductRepository for PgStore {
         .await
     }
 
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn set_like(&self, id: ProductId, user: UserId, liked: bool, now: DateTime<Utc>) -> Result<(), StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;
@@ -513,7 +513,7 @@ impl ProductRepository for PgStore {
         .await
     }
 
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn liked_by(&self, user: UserId, page: PageRequest) -> Result<Page<Product>, StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;

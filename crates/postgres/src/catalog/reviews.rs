@@ -98,7 +98,7 @@ impl TryFrom<ReviewRow> for Review {
 
 #[async_trait]
 impl ReviewRepository for PgStore {
-    #[tracing::instrument(skip_all, fields(id = %new.id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(id = %new.id))]
     async fn create(&self, new: NewReview) -> Result<Review, StoreError> {
         let new = &new;
         self.bounded(retrying(|| async move {
@@ -133,7 +133,7 @@ impl ReviewRepository for PgStore {
         .await
     }
 
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn get(&self, id: ReviewId) -> Result<Option<Review>, StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;
@@ -151,7 +151,7 @@ impl ReviewRepository for PgStore {
         .await
     }
 
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn list_for_product(&self, product: ProductId, page: PageRequest) -> Result<Page<Review>, StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;
@@ -179,7 +179,7 @@ impl ReviewRepository for PgStore {
         .await
     }
 
-    #[tracing::instrument(skip(self, body))]
+    #[tracing::instrument(level = "debug", skip(self, body))]
     async fn update(
         &self,
         id: ReviewId,
@@ -205,7 +205,7 @@ impl ReviewRepository for PgStore {
         .await
     }
 
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn delete(&self, id: ReviewId) -> Result<(), StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;

@@ -72,7 +72,7 @@ fn claim_error(err: DieselError) -> StoreError {
 
 #[async_trait]
 impl IdempotencyStore for PgStore {
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn begin(
         &self,
         user: UserId,
@@ -121,7 +121,7 @@ impl IdempotencyStore for PgStore {
         .await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn complete(
         &self,
         user: UserId,
@@ -152,7 +152,7 @@ impl IdempotencyStore for PgStore {
         .await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn release(&self, user: UserId, key: &str) -> Result<(), StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;
@@ -168,7 +168,7 @@ impl IdempotencyStore for PgStore {
         .await
     }
 
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn purge(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;
