@@ -273,16 +273,7 @@ impl EventOutbox for PgStore {
     }
 
     async fn purge_published(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
-        self.bounded(async {
-            let mut conn = self.conn().await?;
-            let deleted = diesel::sql_query("DELETE FROM outbox WHERE published_at < $1")
-                .bind::<Timestamptz, _>(before)
-                .execute(&mut conn)
-                .await
-                .map_err(error::from_diesel)?;
-            Ok(deleted as u64)
-        })
-        .await
+        self.purge_older_than("DELETE FROM outbox WHERE published_at < $1", before).await
     }
 }
 
@@ -375,15 +366,6 @@ impl ProcessedEvents for PgStore {
     }
 
     async fn purge_processed(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
-        self.bounded(async {
-            let mut conn = self.conn().await?;
-            let deleted = diesel::sql_query("DELETE FROM processed_events WHERE processed_at < $1")
-                .bind::<Timestamptz, _>(before)
-                .execute(&mut conn)
-                .await
-                .map_err(error::from_diesel)?;
-            Ok(deleted as u64)
-        })
-        .await
+        self.purge_older_than("DELETE FROM processed_events WHERE processed_at < $1", before).await
     }
 }

@@ -179,6 +179,26 @@ impl PgStore {
         self.publish_pool_metrics();
         outcome
     }
+
+    /// Runs a retention `DELETE` (`sql`, whose one bind is the cut-off time) and returns how
+    /// many rows it removed.
+    async fn purge_older_than(
+        &self,
+        sql: &'static str,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, StoreError> {
+        use diesel_async::RunQueryDsl;
+        self.bounded(async {
+            let mut conn = self.conn().await?;
+            let deleted = diesel::sql_query(sql)
+                .bind::<diesel::sql_types::Timestamptz, _>(before)
+                .execute(&mut conn)
+                .await
+                .map_err(error::from_diesel)?;
+            Ok(deleted as u64)
+        })
+        .await
+    }
 }
 
 /// Runs `attempt` (one whole transaction, on a connection of its own) again when PostgreSQL

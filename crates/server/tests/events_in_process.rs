@@ -7,21 +7,26 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
-use storefront_app::Registration;
-use storefront_domain::{PlainPassword, RoleName};
-use storefront_server::application::{Store, build_services};
+use storefront_server::RunEnv;
 use storefront_server::settings::{MailBackend, Settings};
-use storefront_server::{Application, RunEnv};
 use storefront_testkit::database::TestDatabase;
 use storefront_testkit::smtp::{ReceivedMail, SmtpSink};
+use support::Api;
+
+mod support;
 
 const PASSWORD: &str = "events travel light 9";
 
 struct TestApp {
-    base: String,
-    client: reqwest::Client,
-    settings: Settings,
+    api: Api,
     _db: TestDatabase,
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = Api;
+    fn deref(&self) -> &Api {
+        &self.api
+    }
 }
 
 async fn spawn_app(smtp_port: u16, configure: impl FnOnce(&mut Settings)) -> TestApp {
@@ -37,54 +42,13 @@ async fn spawn_app(smtp_port: u16, configure: impl FnOnce(&mut Settings)) -> Tes
     settings.mail.from = "Storefront <no-reply@storefront.test>".into();
     settings.events.poll_interval_ms = 50;
     configure(&mut settings);
-    let app = Application::build(settings.clone()).await.unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    TestApp { base, client: reqwest::Client::new(), settings, _db: db }
+    TestApp { api: Api::spawn(settings, PASSWORD).await, _db: db }
 }
 
 impl TestApp {
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut request = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn login(&self, email: &str) -> String {
-        let body = json!({"email": email, "password": PASSWORD});
-        let (status, tokens) = self.call(reqwest::Method::POST, "/api/v1/auth/login", None, Some(body)).await;
-        assert_eq!(status, StatusCode::OK);
-        tokens["access_token"].as_str().unwrap().to_owned()
-    }
-
-    async fn register(&self, email: &str, name: &str) -> String {
-        let body = json!({"email": email, "password": PASSWORD, "name": name});
-        let (status, _) = self.call(reqwest::Method::POST, "/api/v1/users", None, Some(body)).await;
-        assert_eq!(status, StatusCode::CREATED);
-        self.login(email).await
-    }
-
-    /// An account holding `role`, made as `storefront create-admin` makes one (through the
-    /// services, on the same database), logged in.
+    /// An account holding `role`, made through the services, logged in.
     async fn with_role(&self, email: &str, name: &str, role: &str) -> String {
-        let store = Store::from_settings(&self.settings).await.unwrap();
-        let services = build_services(&self.settings, &store).unwrap();
-        let registration =
-            Registration { email: email.into(), password: PlainPassword::new(PASSWORD.to_owned()), name: name.into() };
-        services.accounts.create_with_role(registration, RoleName::parse(role).unwrap()).await.unwrap();
+        self.create_with_role(email, name, role).await;
         self.login(email).await
     }
 }

@@ -6,16 +6,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-use storefront_app::Registration;
-use storefront_domain::{PlainPassword, RoleName};
-use storefront_server::application::{Store, build_services};
+use storefront_server::RunEnv;
 use storefront_server::settings::{MailBackend, Settings};
-use storefront_server::{Application, RunEnv};
 use storefront_testkit::database::TestDatabase;
 use storefront_testkit::smtp::{ReceivedMail, SmtpSink};
+use support::Api;
+
+mod support;
 
 const PASSWORD: &str = "streams carry the load 7";
 
@@ -25,11 +25,16 @@ fn redis_url() -> String {
 
 /// The API server (in this process), the settings every process shares, and what they use.
 struct Deployment {
-    base: String,
-    client: reqwest::Client,
-    settings: Settings,
+    api: Api,
     smtp: SmtpSink,
     db: TestDatabase,
+}
+
+impl std::ops::Deref for Deployment {
+    type Target = Api;
+    fn deref(&self) -> &Api {
+        &self.api
+    }
 }
 
 impl Deployment {
@@ -47,10 +52,7 @@ impl Deployment {
         settings.mail.backend = MailBackend::Smtp;
         settings.mail.smtp_port = smtp.port;
         settings.mail.from = "Storefront <no-reply@storefront.test>".into();
-        let app = Application::build(settings.clone()).await.unwrap();
-        let base = format!("http://127.0.0.1:{}", app.port());
-        tokio::spawn(app.run_until_stopped());
-        Self { base, client: reqwest::Client::new(), settings, smtp, db }
+        Self { api: Api::spawn(settings, PASSWORD).await, smtp, db }
     }
 
     /// `storefront worker` with the same configuration, through the environment as a
@@ -74,48 +76,6 @@ impl Deployment {
             .stderr(Stdio::null())
             .spawn()
             .unwrap()
-    }
-
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut request = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn login(&self, email: &str) -> String {
-        let body = json!({"email": email, "password": PASSWORD});
-        let (status, tokens) = self.call(reqwest::Method::POST, "/api/v1/auth/login", None, Some(body)).await;
-        assert_eq!(status, StatusCode::OK);
-        tokens["access_token"].as_str().unwrap().to_owned()
-    }
-
-    async fn register(&self, email: &str, name: &str) -> String {
-        let body = json!({"email": email, "password": PASSWORD, "name": name});
-        let (status, _) = self.call(reqwest::Method::POST, "/api/v1/users", None, Some(body)).await;
-        assert_eq!(status, StatusCode::CREATED);
-        self.login(email).await
-    }
-
-    /// An account holding `role`, made through the services on the same database.
-    async fn with_role(&self, email: &str, name: &str, role: &str) {
-        let store = Store::from_settings(&self.settings).await.unwrap();
-        let services = build_services(&self.settings, &store).unwrap();
-        let registration =
-            Registration { email: email.into(), password: PlainPassword::new(PASSWORD.to_owned()), name: name.into() };
-        services.accounts.create_with_role(registration, RoleName::parse(role).unwrap()).await.unwrap();
     }
 
     /// Waits (at most ten seconds) until the workers' group has no entry unacknowledged.
@@ -185,7 +145,7 @@ fn terminate(child: &mut Child, within: Duration) -> Option<i32> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_three_mails_arrive_once_each_also_when_a_worker_is_killed_in_between() {
     let deployment = Deployment::start().await;
-    deployment.with_role("analyst@example.com", "Ann Analyst", "moderator").await;
+    deployment.create_with_role("analyst@example.com", "Ann Analyst", "moderator").await;
     let seller = deployment.register("seller@example.com", "Sam Seller").await;
     let mut first = deployment.worker();
 

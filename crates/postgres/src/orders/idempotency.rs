@@ -170,15 +170,6 @@ impl IdempotencyStore for PgStore {
 
     #[tracing::instrument(level = "debug", skip(self))]
     async fn purge(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
-        self.bounded(async {
-            let mut conn = self.conn().await?;
-            let deleted = diesel::sql_query("DELETE FROM idempotency_keys WHERE created_at < $1")
-                .bind::<Timestamptz, _>(before)
-                .execute(&mut conn)
-                .await
-                .map_err(error::from_diesel)?;
-            Ok(deleted as u64)
-        })
-        .await
+        self.purge_older_than("DELETE FROM idempotency_keys WHERE created_at < $1", before).await
     }
 }
