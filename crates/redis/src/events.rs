@@ -152,6 +152,26 @@ fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.num_milliseconds()).unwrap_or(0)
 }
 
+impl RedisEventStream {
+    /// Queues on `pipe` the `XADD` of `event` to the stream, as an entry `decode` reads back.
+    fn queue_append(&self, pipe: &mut redis::Pipeline, event: &DomainEvent) -> Result<(), StoreError> {
+        pipe.cmd("XADD")
+            .arg(&self.stream)
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(STREAM_MAX_LEN)
+            .arg("*")
+            .arg("id")
+            .arg(event.id.to_string())
+            .arg("type")
+            .arg(event.event_type.as_str())
+            .arg("event")
+            .arg(encode(event)?)
+            .ignore();
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl EventPublisher for RedisEventStream {
     #[tracing::instrument(level = "debug", skip_all, fields(events = events.len()))]
@@ -162,19 +182,7 @@ impl EventPublisher for RedisEventStream {
         // One round trip for the whole batch, in order.
         let mut pipe = redis::pipe();
         for event in events {
-            pipe.cmd("XADD")
-                .arg(&self.stream)
-                .arg("MAXLEN")
-                .arg("~")
-                .arg(STREAM_MAX_LEN)
-                .arg("*")
-                .arg("id")
-                .arg(event.id.to_string())
-                .arg("type")
-                .arg(event.event_type.as_str())
-                .arg("event")
-                .arg(encode(event)?)
-                .ignore();
+            self.queue_append(&mut pipe, event)?;
         }
         self.run_pipe::<()>(&pipe).await
     }
@@ -364,19 +372,7 @@ impl DeadLetters for RedisEventStream {
         let event = decode(entry).map_err(StoreError::Internal)?;
         let mut pipe = redis::pipe();
         pipe.atomic();
-        pipe.cmd("XADD")
-            .arg(&self.stream)
-            .arg("MAXLEN")
-            .arg("~")
-            .arg(STREAM_MAX_LEN)
-            .arg("*")
-            .arg("id")
-            .arg(event.id.to_string())
-            .arg("type")
-            .arg(event.event_type.as_str())
-            .arg("event")
-            .arg(encode(&event)?)
-            .ignore();
+        self.queue_append(&mut pipe, &event)?;
         pipe.cmd("XDEL").arg(&self.dead_letters).arg(&entry.id).ignore();
         self.run_pipe::<()>(&pipe).await?;
         Ok(true)
