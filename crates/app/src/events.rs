@@ -4,17 +4,19 @@
 //! and dead letters, and the operations on dead letters.
 //!
 //! Delivery is at least once everywhere (an event may reach a handler twice: a relay or a
-//! worker dies between doing and recording); handlers make that exactly one effect by
-//! recording what they handled (`ProcessedEvents`).
+//! worker dies between doing and recording, or the stream loses its data and the outbox,
+//! which owes every event until it is handled, publishes it again); handlers make that
+//! exactly one effect by recording what they handled (`ProcessedEvents`).
 
 use crate::AppError;
 use crate::ports::{
-    Clock, DeadLetter, DeadLetters, Delivery, EventOutbox, EventPublisher, EventQueue, Mail, Mailer, Page, PageRequest,
-    ProcessedEvents, QueueLag, UserRepository,
+    Clock, DeadLetter, DeadLetters, Delivery, EventOutbox, EventPublisher, EventQueue, Mail, Mailer, OutboxBacklog,
+    Page, PageRequest, ProcessedEvents, QueueLag, StreamEpoch, UserRepository,
 };
 use async_trait::async_trait;
 use chrono::Duration;
-use std::sync::Arc;
+use futures::StreamExt;
+use std::sync::{Arc, Mutex};
 use storefront_domain::events::{OrderPlaced, ProductStockLow, UserRegistered};
 use storefront_domain::{DomainEvent, EventId, EventType, Permission};
 
@@ -204,21 +206,32 @@ pub struct OutboxSettings {
     /// How long taken events are reserved to the one who took them; past it, another
     /// relay takes them (the first one died).
     pub lease: Duration,
+    /// How long a published event may stay unhandled before it is published again (the
+    /// stream may have lost it: trimmed, evicted, or gone with a restart the stream's epoch
+    /// did not reveal). Longer than the longest backlog the workers are expected to drain.
+    pub redeliver_after: Duration,
+    /// Events handled at once by the in-process dispatcher.
+    pub concurrency: usize,
 }
 
 impl Default for OutboxSettings {
     fn default() -> Self {
-        Self { batch: 100, lease: Duration::seconds(30) }
+        Self { batch: 100, lease: Duration::seconds(30), redeliver_after: Duration::minutes(5), concurrency: 16 }
     }
 }
 
-/// Publishes the outbox's events to the stream, oldest first, and marks them published.
-/// Any number of relays may run: each batch is leased to one of them.
+/// Publishes the outbox's owed events to the stream, oldest first, and records when. An
+/// event stays owed until a worker has handled it: when the stream begins a new epoch (it
+/// lost its data), everything published but not yet handled is published again at once;
+/// anything else published and not handled within `redeliver_after` is published again
+/// then. Any number of relays may run: each batch is leased to one of them.
 pub struct Relay {
     outbox: Arc<dyn EventOutbox>,
     publisher: Arc<dyn EventPublisher>,
     clock: Arc<dyn Clock>,
     settings: OutboxSettings,
+    /// The stream epoch this relay last published into.
+    epoch: Mutex<Option<String>>,
 }
 
 impl Relay {
@@ -228,31 +241,59 @@ impl Relay {
         clock: Arc<dyn Clock>,
         settings: OutboxSettings,
     ) -> Self {
-        Self { outbox, publisher, clock, settings }
+        Self { outbox, publisher, clock, settings, epoch: Mutex::new(None) }
     }
 
-    /// Publishes one batch; answers how many events went out. When the stream is down the
-    /// events stay in the outbox (their lease runs out and they are due again): nothing is
-    /// dropped.
+    /// Publishes one batch (or, with nothing due, only checks the stream's epoch); answers
+    /// how many events went out. When the stream is down the events stay in the outbox
+    /// (released, due again at once): nothing is dropped.
     pub async fn run_once(&self) -> Result<usize, AppError> {
         let due = self.outbox.lease_due(self.settings.batch, self.clock.now(), self.settings.lease).await?;
-        if due.is_empty() {
-            return Ok(0);
-        }
         let events: Vec<DomainEvent> = due.into_iter().map(|entry| entry.event).collect();
         let ids: Vec<EventId> = events.iter().map(|e| e.id).collect();
-        if let Err(e) = self.publisher.publish(&events).await {
-            // Due again at once, for the next round (which the caller paces): an outage
-            // delays events by its own length, not by a lease on top.
-            self.outbox.release(&ids, self.clock.now()).await?;
-            return Err(e.into());
+        let epoch = match self.publisher.publish(&events).await {
+            Ok(epoch) => epoch,
+            Err(e) => {
+                if !ids.is_empty() {
+                    // Due again at once, for the next round (which the caller paces): an
+                    // outage delays events by its own length, not by a lease on top.
+                    self.outbox.release(&ids, self.clock.now()).await?;
+                }
+                return Err(e.into());
+            }
+        };
+        self.follow_epoch(epoch).await?;
+        if !ids.is_empty() {
+            let now = self.clock.now();
+            self.outbox.mark_published(&ids, now, now + self.settings.redeliver_after).await?;
         }
-        self.outbox.mark_published(&ids, self.clock.now()).await?;
         Ok(events.len())
     }
 
-    /// Events neither published nor dead.
-    pub async fn backlog(&self) -> Result<u64, AppError> {
+    /// When the stream is in another epoch than this relay last saw (or began one just
+    /// now), what was published before may be gone: everything published and owed is due
+    /// again. The epoch is remembered only once that is done, so a failure retries it.
+    async fn follow_epoch(&self, epoch: StreamEpoch) -> Result<(), AppError> {
+        let changed = {
+            let known = self.epoch.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            epoch.began || known.as_ref().is_some_and(|known| *known != epoch.id)
+        };
+        if changed {
+            let again = self.outbox.redeliver_published(self.clock.now()).await?;
+            if again > 0 {
+                tracing::warn!(
+                    epoch = %epoch.id,
+                    events = again,
+                    "the event stream lost its data (a new epoch began): publishing every unhandled event again"
+                );
+            }
+        }
+        *self.epoch.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(epoch.id);
+        Ok(())
+    }
+
+    /// How many events are owed, and since when.
+    pub async fn backlog(&self) -> Result<OutboxBacklog, AppError> {
         Ok(self.outbox.backlog().await?)
     }
 }
@@ -273,8 +314,15 @@ impl HandlingReport {
     }
 }
 
-/// Without a stream: handles the outbox's events in this process, with the same handlers,
-/// retries and dead letters (kept in the outbox) as the stream worker.
+/// Runs the futures, at most `concurrency` at once; their outputs in the futures' order.
+/// (They come as a `Vec` rather than through a closure so that the compiler can see the
+/// whole round is `Send`.)
+async fn run_concurrently<F: std::future::Future>(futures: Vec<F>, concurrency: usize) -> Vec<F::Output> {
+    futures::stream::iter(futures).buffered(concurrency.max(1)).collect().await
+}
+
+/// Without a stream: handles the outbox's events in this process, several at once, with
+/// the same handlers, retries and dead letters (kept in the outbox) as the stream worker.
 pub struct OutboxDispatcher {
     outbox: Arc<dyn EventOutbox>,
     handler: Arc<dyn EventHandler>,
@@ -294,30 +342,37 @@ impl OutboxDispatcher {
         Self { outbox, handler, clock, policy, settings }
     }
 
-    /// Handles one batch of due events.
+    /// Handles one batch of due events, `concurrency` at a time; the handled ones are
+    /// settled together.
     pub async fn run_once(&self) -> Result<HandlingReport, AppError> {
+        let due = self.outbox.lease_due(self.settings.batch, self.clock.now(), self.settings.lease).await?;
+        let handlings: Vec<_> = due.iter().map(|entry| self.handler.handle(&entry.event)).collect();
+        let outcomes = run_concurrently(handlings, self.settings.concurrency).await;
         let mut report = HandlingReport::default();
-        for entry in self.outbox.lease_due(self.settings.batch, self.clock.now(), self.settings.lease).await? {
+        let mut handled = Vec::new();
+        for (entry, outcome) in due.iter().zip(outcomes) {
             let id = entry.event.id;
-            match self.handler.handle(&entry.event).await {
-                Ok(()) => {
-                    self.outbox.mark_published(&[id], self.clock.now()).await?;
-                    report.handled += 1;
-                }
+            match outcome {
+                Ok(()) => handled.push(id),
                 Err(HandlerError(error)) => {
-                    let failures = entry.attempts + 1;
+                    let failures = entry.attempts.saturating_add(1);
                     let now = self.clock.now();
                     if self.policy.gives_up(failures) {
                         tracing::error!(event = %id, failures, %error, "event handling failed for good; dead-lettered");
-                        self.outbox.mark_failed(id, &error, None, now).await?;
+                        self.outbox.mark_failed(id, &error, failures, None, now).await?;
                         report.dead_lettered += 1;
                     } else {
                         tracing::warn!(event = %id, failures, %error, "event handling failed; retrying later");
-                        self.outbox.mark_failed(id, &error, Some(now + self.policy.backoff(failures)), now).await?;
+                        let retry_at = now + self.policy.backoff(failures);
+                        self.outbox.mark_failed(id, &error, failures, Some(retry_at), now).await?;
                         report.failed += 1;
                     }
                 }
             }
+        }
+        if !handled.is_empty() {
+            self.outbox.mark_handled(&handled, self.clock.now()).await?;
+            report.handled = handled.len();
         }
         Ok(report)
     }
@@ -331,85 +386,120 @@ pub struct WorkerSettings {
     /// How long another consumer's entry must have been left unacknowledged before this
     /// worker takes it over (its consumer died); longer than any handling takes.
     pub claim_idle: Duration,
+    /// Entries taken and handled at once.
+    pub concurrency: usize,
 }
 
 impl Default for WorkerSettings {
     fn default() -> Self {
-        Self { wait: Duration::seconds(1), claim_idle: Duration::seconds(30) }
+        Self { wait: Duration::seconds(1), claim_idle: Duration::seconds(30), concurrency: 16 }
     }
 }
 
 /// One consumer of the stream's consumer group: takes over entries of dead consumers,
-/// retries its own failures with backoff, handles new entries, acknowledges each after its
-/// handler succeeded, and dead-letters an event whose handling failed `max_attempts` times.
+/// retries its own failures with backoff, handles new entries — up to `concurrency` at
+/// once —, settles the handled events in the outbox and then acknowledges their entries
+/// (both in one round trip per round), and dead-letters (in the outbox) an event whose
+/// handling failed `max_attempts` times.
 ///
-/// Entries are handled one at a time, so that a worker told to stop finishes the one in
-/// hand and leaves nothing else taken.
+/// A worker told to stop finishes the round in hand; what it has not acknowledged stays
+/// pending and is taken over.
 pub struct StreamWorker {
     queue: Arc<dyn EventQueue>,
+    outbox: Arc<dyn EventOutbox>,
     handler: Arc<dyn EventHandler>,
     clock: Arc<dyn Clock>,
     policy: RetryPolicy,
     settings: WorkerSettings,
 }
 
+/// What became of one delivery.
+enum Outcome {
+    Handled(EventId),
+    Failed(EventId, String),
+    Unreadable(String),
+}
+
 impl StreamWorker {
     pub fn new(
         queue: Arc<dyn EventQueue>,
+        outbox: Arc<dyn EventOutbox>,
         handler: Arc<dyn EventHandler>,
         clock: Arc<dyn Clock>,
         policy: RetryPolicy,
         settings: WorkerSettings,
     ) -> Self {
-        Self { queue, handler, clock, policy, settings }
+        Self { queue, outbox, handler, clock, policy, settings }
     }
 
-    /// One round: an abandoned entry, else a due retry, else a new entry (waiting up to
-    /// `wait` for one); handles what it took.
+    /// One round: abandoned entries, else due retries, else new entries (waiting up to
+    /// `wait` for some), at most `concurrency`; handles what it took.
     pub async fn run_once(&self) -> Result<HandlingReport, AppError> {
-        let mut taken = self.queue.reclaim_abandoned(self.settings.claim_idle, 1).await?;
+        let most = self.settings.concurrency.max(1);
+        let mut taken = self.queue.reclaim_abandoned(self.settings.claim_idle, most).await?;
         if taken.is_empty() {
             let policy = self.policy;
-            taken = self.queue.due_retries(1, &move |failures, idle| idle >= policy.backoff(failures)).await?;
+            taken = self.queue.due_retries(most, &move |failures, idle| idle >= policy.backoff(failures)).await?;
         }
         if taken.is_empty() {
-            taken = self.queue.receive(1, self.settings.wait).await?;
+            taken = self.queue.receive(most, self.settings.wait).await?;
         }
-        let mut report = HandlingReport::default();
-        for delivery in taken {
-            self.process(&delivery, &mut report).await?;
-        }
-        Ok(report)
+        self.process(taken).await
     }
 
-    async fn process(&self, delivery: &Delivery, report: &mut HandlingReport) -> Result<(), AppError> {
-        let event = match &delivery.event {
-            Ok(event) => event,
-            Err(unreadable) => {
-                tracing::error!(receipt = %delivery.receipt, %unreadable, "unreadable stream entry; dead-lettered");
-                self.queue.dead_letter(delivery, unreadable, self.clock.now()).await?;
-                report.dead_lettered += 1;
-                return Ok(());
-            }
-        };
-        match self.handler.handle(event).await {
-            Ok(()) => {
-                self.queue.ack(delivery).await?;
-                report.handled += 1;
-            }
-            Err(HandlerError(error)) => {
-                let failures = self.queue.record_failure(delivery, &error).await?;
-                if self.policy.gives_up(failures) {
-                    tracing::error!(event = %event.id, failures, %error, "event handling failed for good; dead-lettered");
-                    self.queue.dead_letter(delivery, &error, self.clock.now()).await?;
+    async fn handle(&self, delivery: &Delivery) -> Outcome {
+        match &delivery.event {
+            Ok(event) => match self.handler.handle(event).await {
+                Ok(()) => Outcome::Handled(event.id),
+                Err(HandlerError(error)) => Outcome::Failed(event.id, error),
+            },
+            Err(unreadable) => Outcome::Unreadable(unreadable.clone()),
+        }
+    }
+
+    async fn process(&self, taken: Vec<Delivery>) -> Result<HandlingReport, AppError> {
+        let handlings: Vec<_> = taken.iter().map(|delivery| self.handle(delivery)).collect();
+        let outcomes = run_concurrently(handlings, self.settings.concurrency).await;
+        let mut report = HandlingReport::default();
+        let mut settled: Vec<EventId> = Vec::new();
+        let mut done: Vec<&Delivery> = Vec::new();
+        for (delivery, outcome) in taken.iter().zip(&outcomes) {
+            match outcome {
+                Outcome::Handled(id) => {
+                    settled.push(*id);
+                    done.push(delivery);
+                    report.handled += 1;
+                }
+                Outcome::Unreadable(why) => {
+                    // No event to settle or dead-letter; if the entry was one of the
+                    // outbox's, the outbox still owes it and publishes it again.
+                    tracing::error!(receipt = %delivery.receipt, %why, "unreadable stream entry; dropped");
+                    done.push(delivery);
                     report.dead_lettered += 1;
-                } else {
-                    tracing::warn!(event = %event.id, failures, %error, "event handling failed; retrying later");
-                    report.failed += 1;
+                }
+                Outcome::Failed(id, error) => {
+                    let failures = self.queue.record_failure(delivery, error).await?;
+                    if self.policy.gives_up(failures) {
+                        tracing::error!(event = %id, failures, %error, "event handling failed for good; dead-lettered");
+                        self.outbox.mark_failed(*id, error, failures, None, self.clock.now()).await?;
+                        done.push(delivery);
+                        report.dead_lettered += 1;
+                    } else {
+                        tracing::warn!(event = %id, failures, %error, "event handling failed; retrying later");
+                        report.failed += 1;
+                    }
                 }
             }
         }
-        Ok(())
+        // Settled first, acknowledged second: a worker dying in between leaves entries that
+        // are taken over and found handled, never events acknowledged and still owed.
+        if !settled.is_empty() {
+            self.outbox.mark_handled(&settled, self.clock.now()).await?;
+        }
+        if !done.is_empty() {
+            self.queue.ack(&done).await?;
+        }
+        Ok(report)
     }
 
     pub async fn lag(&self) -> Result<QueueLag, AppError> {

@@ -8,7 +8,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use std::cmp::Reverse;
 use storefront_app::StoreError;
-use storefront_app::ports::{DeadLetter, DeadLetters, EventOutbox, OutboxEntry, Page, PageRequest, ProcessedEvents};
+use storefront_app::ports::{
+    DeadLetter, DeadLetters, EventOutbox, OutboxBacklog, OutboxEntry, Page, PageRequest, ProcessedEvents,
+};
 use storefront_domain::{DomainEvent, EventId};
 
 /// An event in the outbox, with its delivery state.
@@ -19,13 +21,16 @@ pub(crate) struct StoredEvent {
     /// Not handed out before this (a lease, or a retry's backoff).
     available_at: DateTime<Utc>,
     last_error: Option<String>,
+    /// When the event last went to the stream; it stays owed until handled.
     published_at: Option<DateTime<Utc>>,
+    handled_at: Option<DateTime<Utc>>,
     dead_at: Option<DateTime<Utc>>,
 }
 
 impl StoredEvent {
-    fn is_pending(&self) -> bool {
-        self.published_at.is_none() && self.dead_at.is_none()
+    /// Neither handled nor dead.
+    fn is_owed(&self) -> bool {
+        self.handled_at.is_none() && self.dead_at.is_none()
     }
 }
 
@@ -38,6 +43,7 @@ impl State {
             attempts: 0,
             last_error: None,
             published_at: None,
+            handled_at: None,
             dead_at: None,
         }));
     }
@@ -53,7 +59,7 @@ impl EventOutbox for MemoryStore {
     ) -> Result<Vec<OutboxEntry>, StoreError> {
         let mut state = self.state.lock().await;
         let mut leased = Vec::new();
-        for stored in state.outbox.iter_mut().filter(|s| s.is_pending() && s.available_at <= now).take(limit) {
+        for stored in state.outbox.iter_mut().filter(|s| s.is_owed() && s.available_at <= now).take(limit) {
             stored.available_at = now + lease;
             leased.push(OutboxEntry { event: stored.event.clone(), attempts: stored.attempts });
         }
@@ -62,16 +68,42 @@ impl EventOutbox for MemoryStore {
 
     async fn release(&self, ids: &[EventId], now: DateTime<Utc>) -> Result<(), StoreError> {
         let mut state = self.state.lock().await;
-        for stored in state.outbox.iter_mut().filter(|s| ids.contains(&s.event.id) && s.is_pending()) {
+        for stored in state.outbox.iter_mut().filter(|s| ids.contains(&s.event.id) && s.is_owed()) {
             stored.available_at = stored.available_at.min(now);
         }
         Ok(())
     }
 
-    async fn mark_published(&self, ids: &[EventId], now: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn mark_published(
+        &self,
+        ids: &[EventId],
+        now: DateTime<Utc>,
+        redeliver_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let mut state = self.state.lock().await;
-        for stored in state.outbox.iter_mut().filter(|s| ids.contains(&s.event.id) && s.published_at.is_none()) {
+        for stored in state.outbox.iter_mut().filter(|s| ids.contains(&s.event.id) && s.is_owed()) {
             stored.published_at = Some(now);
+            stored.available_at = redeliver_at;
+        }
+        Ok(())
+    }
+
+    async fn redeliver_published(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut state = self.state.lock().await;
+        let mut due = 0;
+        for stored in
+            state.outbox.iter_mut().filter(|s| s.is_owed() && s.published_at.is_some() && s.available_at > now)
+        {
+            stored.available_at = now;
+            due += 1;
+        }
+        Ok(due)
+    }
+
+    async fn mark_handled(&self, ids: &[EventId], now: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut state = self.state.lock().await;
+        for stored in state.outbox.iter_mut().filter(|s| ids.contains(&s.event.id) && s.is_owed()) {
+            stored.handled_at = Some(now);
         }
         Ok(())
     }
@@ -80,12 +112,13 @@ impl EventOutbox for MemoryStore {
         &self,
         id: EventId,
         error: &str,
+        attempts: u32,
         retry_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut state = self.state.lock().await;
-        if let Some(stored) = state.outbox.iter_mut().find(|s| s.event.id == id && s.is_pending()) {
-            stored.attempts += 1;
+        if let Some(stored) = state.outbox.iter_mut().find(|s| s.event.id == id && s.is_owed()) {
+            stored.attempts = attempts;
             stored.last_error = Some(error.to_owned());
             match retry_at {
                 Some(at) => stored.available_at = at,
@@ -95,8 +128,10 @@ impl EventOutbox for MemoryStore {
         Ok(())
     }
 
-    async fn backlog(&self) -> Result<u64, StoreError> {
-        Ok(self.state.lock().await.outbox.iter().filter(|s| s.is_pending()).count() as u64)
+    async fn backlog(&self) -> Result<OutboxBacklog, StoreError> {
+        let state = self.state.lock().await;
+        let owed = state.outbox.iter().filter(|s| s.is_owed());
+        Ok(OutboxBacklog { owed: owed.clone().count() as u64, oldest_owed_at: owed.map(|s| s.event.occurred_at).min() })
     }
 
     async fn events(&self, page: PageRequest) -> Result<Page<DomainEvent>, StoreError> {
@@ -105,10 +140,10 @@ impl EventOutbox for MemoryStore {
         Ok(Page { items: page.items.into_iter().map(|s| s.event.clone()).collect(), total: page.total })
     }
 
-    async fn purge_published(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+    async fn purge_handled(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         let mut state = self.state.lock().await;
         let count = state.outbox.len();
-        state.outbox.retain(|s| s.published_at.is_none_or(|at| at >= before));
+        state.outbox.retain(|s| s.handled_at.is_none_or(|at| at >= before));
         Ok((count - state.outbox.len()) as u64)
     }
 }

@@ -1,7 +1,7 @@
 //! The transactional outbox on PostgreSQL: `append` writes a change's events inside the
 //! change's own transaction; `EventOutbox` leases due events to relays with `FOR UPDATE
 //! SKIP LOCKED` (so that any number of relays share the outbox without taking the same
-//! events), `DeadLetters` reads and revives the events that failed for good in-process,
+//! events) and keeps each event owed until it is handled (`handled_at`), `DeadLetters` reads and revives the events that failed for good in-process,
 //! and `ProcessedEvents` records which handler handled which event.
 
 use crate::error::TxError;
@@ -13,7 +13,9 @@ use diesel::QueryableByName;
 use diesel::sql_types::{Array, BigInt, Integer, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use storefront_app::StoreError;
-use storefront_app::ports::{DeadLetter, DeadLetters, EventOutbox, OutboxEntry, Page, PageRequest, ProcessedEvents};
+use storefront_app::ports::{
+    DeadLetter, DeadLetters, EventOutbox, OutboxBacklog, OutboxEntry, Page, PageRequest, ProcessedEvents,
+};
 use storefront_domain::{DomainEvent, EventId, EventType};
 use uuid::Uuid;
 
@@ -68,7 +70,7 @@ const LEASE_DUE: &str = "\
 UPDATE outbox SET available_at = $2
 WHERE seq IN (
     SELECT seq FROM outbox
-    WHERE published_at IS NULL AND dead_at IS NULL AND available_at <= $1
+    WHERE handled_at IS NULL AND dead_at IS NULL AND available_at <= $1
     ORDER BY seq
     LIMIT $3
     FOR UPDATE SKIP LOCKED
@@ -138,6 +140,14 @@ struct DeadRow {
 }
 
 #[derive(QueryableByName)]
+struct Owed {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    oldest: Option<DateTime<Utc>>,
+}
+
+#[derive(QueryableByName)]
 struct Count {
     #[diesel(sql_type = BigInt)]
     n: i64,
@@ -181,7 +191,7 @@ impl EventOutbox for PgStore {
             let ids: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
             diesel::sql_query(
                 "UPDATE outbox SET available_at = LEAST(available_at, $2) \
-                 WHERE id = ANY($1) AND published_at IS NULL AND dead_at IS NULL",
+                 WHERE id = ANY($1) AND handled_at IS NULL AND dead_at IS NULL",
             )
             .bind::<Array<SqlUuid>, _>(ids)
             .bind::<Timestamptz, _>(now)
@@ -194,16 +204,60 @@ impl EventOutbox for PgStore {
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(events = ids.len()))]
-    async fn mark_published(&self, ids: &[EventId], now: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn mark_published(
+        &self,
+        ids: &[EventId],
+        now: DateTime<Utc>,
+        redeliver_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;
             let ids: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
-            diesel::sql_query("UPDATE outbox SET published_at = $2 WHERE id = ANY($1) AND published_at IS NULL")
-                .bind::<Array<SqlUuid>, _>(ids)
-                .bind::<Timestamptz, _>(now)
-                .execute(&mut conn)
-                .await
-                .map_err(error::from_diesel)?;
+            diesel::sql_query(
+                "UPDATE outbox SET published_at = $2, available_at = $3 \
+                 WHERE id = ANY($1) AND handled_at IS NULL AND dead_at IS NULL",
+            )
+            .bind::<Array<SqlUuid>, _>(ids)
+            .bind::<Timestamptz, _>(now)
+            .bind::<Timestamptz, _>(redeliver_at)
+            .execute(&mut conn)
+            .await
+            .map_err(error::from_diesel)?;
+            Ok(())
+        })
+        .await
+    }
+
+    #[tracing::instrument(level = "debug", skip(self))]
+    async fn redeliver_published(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.bounded(async {
+            let mut conn = self.conn().await?;
+            let due = diesel::sql_query(
+                "UPDATE outbox SET available_at = $1 \
+                 WHERE published_at IS NOT NULL AND handled_at IS NULL AND dead_at IS NULL AND available_at > $1",
+            )
+            .bind::<Timestamptz, _>(now)
+            .execute(&mut conn)
+            .await
+            .map_err(error::from_diesel)?;
+            Ok(due as u64)
+        })
+        .await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(events = ids.len()))]
+    async fn mark_handled(&self, ids: &[EventId], now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.bounded(async {
+            let mut conn = self.conn().await?;
+            let ids: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
+            diesel::sql_query(
+                "UPDATE outbox SET handled_at = $2 WHERE id = ANY($1) AND handled_at IS NULL AND dead_at IS NULL",
+            )
+            .bind::<Array<SqlUuid>, _>(ids)
+            .bind::<Timestamptz, _>(now)
+            .execute(&mut conn)
+            .await
+            .map_err(error::from_diesel)?;
             Ok(())
         })
         .await
@@ -214,20 +268,22 @@ impl EventOutbox for PgStore {
         &self,
         id: EventId,
         error: &str,
+        attempts: u32,
         retry_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;
             diesel::sql_query(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = $2, \
+                "UPDATE outbox SET attempts = $5, last_error = $2, \
                  available_at = COALESCE($3, available_at), dead_at = CASE WHEN $3 IS NULL THEN $4 END \
-                 WHERE id = $1 AND published_at IS NULL AND dead_at IS NULL",
+                 WHERE id = $1 AND handled_at IS NULL AND dead_at IS NULL",
             )
             .bind::<SqlUuid, _>(id.0)
             .bind::<Text, _>(error)
             .bind::<Nullable<Timestamptz>, _>(retry_at)
             .bind::<Timestamptz, _>(now)
+            .bind::<Integer, _>(i32::try_from(attempts).unwrap_or(i32::MAX))
             .execute(&mut conn)
             .await
             .map_err(error::from_diesel)?;
@@ -236,15 +292,17 @@ impl EventOutbox for PgStore {
         .await
     }
 
-    async fn backlog(&self) -> Result<u64, StoreError> {
+    async fn backlog(&self) -> Result<OutboxBacklog, StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;
-            let pending =
-                diesel::sql_query("SELECT count(*) AS n FROM outbox WHERE published_at IS NULL AND dead_at IS NULL")
-                    .get_result::<Count>(&mut conn)
-                    .await
-                    .map_err(error::from_diesel)?;
-            crate::catalog::count(pending.n, "backlog")
+            let owed = diesel::sql_query(
+                "SELECT count(*) AS n, min(occurred_at) AS oldest FROM outbox \
+                 WHERE handled_at IS NULL AND dead_at IS NULL",
+            )
+            .get_result::<Owed>(&mut conn)
+            .await
+            .map_err(error::from_diesel)?;
+            Ok(OutboxBacklog { owed: crate::catalog::count(owed.n, "backlog")?, oldest_owed_at: owed.oldest })
         })
         .await
     }
@@ -272,8 +330,8 @@ impl EventOutbox for PgStore {
         .await
     }
 
-    async fn purge_published(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
-        self.purge_older_than("DELETE FROM outbox WHERE published_at < $1", before).await
+    async fn purge_handled(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.purge_older_than("DELETE FROM outbox WHERE handled_at < $1", before).await
     }
 }
 

@@ -174,6 +174,7 @@ diesel::table! {
         last_error -> Nullable<Text>,
         published_at -> Nullable<Timestamptz>,
         dead_at -> Nullable<Timestamptz>,
+        handled_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -338,6 +339,7 @@ mod tests {
                 last_error,
                 published_at,
                 dead_at,
+                handled_at,
             ),
             declared!(processed_events: handler, event_id, processed_at),
         ];

@@ -1,37 +1,35 @@
 //! Domain events on a Redis Stream: `EventPublisher` (`XADD`, each entry carrying the event
-//! id, its type and the whole event as JSON), `EventQueue` for one consumer of a consumer
-//! group (`XREADGROUP`, `XAUTOCLAIM` of a dead consumer's entries, `XPENDING` + `XCLAIM` of
-//! its own failed ones, `XACK`), failure counts in a hash every consumer sees, and
-//! `DeadLetters` on a second stream.
+//! id, its type and the whole event as JSON, atomically with the stream's epoch marker) and
+//! `EventQueue` for one consumer of a consumer group (`XREADGROUP`, `XAUTOCLAIM` of a dead
+//! consumer's entries, `XPENDING` + `XCLAIM` of its own failed ones, `XACK`), with failure
+//! counts in a hash every consumer sees.
+//!
+//! Redis is not trusted to keep anything: the outbox in the store owes every event until it
+//! is handled. The epoch marker vanishes with the stream when Redis loses its data (a
+//! restart without persistence, a failover, `FLUSHALL`), which tells the relay to publish
+//! again; a consumer group that vanished is created again on the first command that misses
+//! it.
 
 use crate::connection::{RedisConnection, RedisError};
 use async_trait::async_trait;
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use redis::streams::{
-    StreamAutoClaimReply, StreamClaimReply, StreamId, StreamInfoGroupsReply, StreamPendingCountReply, StreamRangeReply,
-    StreamReadReply,
+    StreamAutoClaimReply, StreamClaimReply, StreamId, StreamInfoGroupsReply, StreamPendingCountReply, StreamReadReply,
 };
 use storefront_app::StoreError;
-use storefront_app::ports::{
-    DeadLetter, DeadLetters, Delivery, EventPublisher, EventQueue, Page, PageRequest, QueueLag,
-};
-use storefront_domain::{DomainEvent, EventId};
-use tokio::sync::OnceCell;
+use storefront_app::ports::{Delivery, EventPublisher, EventQueue, QueueLag, StreamEpoch};
+use storefront_domain::DomainEvent;
 
 /// About how many entries the event stream keeps (`MAXLEN ~`): acknowledged entries are
 /// not needed once every group has read them; far more than any backlog.
 const STREAM_MAX_LEN: u64 = 1_000_000;
 
-/// About how many entries the dead-letter stream keeps.
-const DEAD_LETTERS_MAX_LEN: u64 = 100_000;
-
 /// Where the events live and who reads them, as configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamNames {
-    /// The event stream, under the connection's key prefix (`events`).
+    /// The event stream, under the connection's key prefix (`events`); its epoch marker is
+    /// `<stream>:epoch`.
     pub stream: String,
-    /// The dead-letter stream, under the prefix (`events:dead`).
-    pub dead_letters: String,
     /// The consumer group every worker joins.
     pub group: String,
     /// This consumer's name in the group.
@@ -43,14 +41,14 @@ pub struct StreamNames {
 pub struct RedisEventStream {
     connection: RedisConnection,
     stream: String,
-    dead_letters: String,
+    /// Names the stream's current life; gone when the stream's data is.
+    epoch: String,
     /// stream entry id → failed handlings so far.
     failures: String,
     /// stream entry id → the last handling error.
     errors: String,
     group: String,
     consumer: String,
-    group_created: std::sync::Arc<OnceCell<()>>,
 }
 
 fn unavailable(error: impl std::fmt::Display) -> StoreError {
@@ -61,12 +59,11 @@ impl RedisEventStream {
     pub fn new(connection: RedisConnection, names: StreamNames) -> Self {
         Self {
             stream: connection.key(&names.stream),
-            dead_letters: connection.key(&names.dead_letters),
+            epoch: connection.key(&format!("{}:epoch", names.stream)),
             failures: connection.key(&format!("{}:failures", names.stream)),
             errors: connection.key(&format!("{}:errors", names.stream)),
             group: names.group,
             consumer: names.consumer,
-            group_created: std::sync::Arc::new(OnceCell::new()),
             connection,
         }
     }
@@ -85,28 +82,34 @@ impl RedisEventStream {
         self.connection.bounded(pipe.query_async(&mut conn)).await.map_err(unavailable)
     }
 
-    /// Creates the consumer group (and the stream) once; a group that exists is fine. A new
+    /// Runs a command of the consumer group. When the group is missing — never made, or
+    /// gone with the stream's data (a restart without persistence, a flush) — it creates
+    /// the group and runs the command again, so that no worker loops on an error that one
+    /// command fixes.
+    async fn run_in_group<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, StoreError> {
+        let mut conn = self.conn().await?;
+        match self.connection.bounded(cmd.query_async(&mut conn)).await {
+            Err(RedisError::Command(e)) if group_is_missing(&e) => {
+                tracing::warn!(group = %self.group, stream = %self.stream, "the consumer group is missing (Redis lost its data?); creating it");
+                self.create_group().await?;
+                self.connection.bounded(cmd.query_async(&mut conn)).await.map_err(unavailable)
+            }
+            outcome => outcome.map_err(unavailable),
+        }
+    }
+
+    /// Creates the consumer group (and the stream); a group that exists is fine. A new
     /// group starts at the stream's beginning, so events published before any worker ran
-    /// are handled too.
-    async fn ensure_group(&self) -> Result<(), StoreError> {
-        self.group_created
-            .get_or_try_init(|| async {
-                let create = redis::cmd("XGROUP")
-                    .arg("CREATE")
-                    .arg(&self.stream)
-                    .arg(&self.group)
-                    .arg("0")
-                    .arg("MKSTREAM")
-                    .clone();
-                let mut conn = self.conn().await?;
-                match self.connection.bounded(create.query_async::<()>(&mut conn)).await {
-                    Ok(()) => Ok(()),
-                    Err(RedisError::Command(e)) if e.code() == Some("BUSYGROUP") => Ok(()),
-                    Err(e) => Err(unavailable(e)),
-                }
-            })
-            .await
-            .map(|_| ())
+    /// (or since Redis lost its data) are handled too.
+    async fn create_group(&self) -> Result<(), StoreError> {
+        let create =
+            redis::cmd("XGROUP").arg("CREATE").arg(&self.stream).arg(&self.group).arg("0").arg("MKSTREAM").clone();
+        let mut conn = self.conn().await?;
+        match self.connection.bounded(create.query_async::<()>(&mut conn)).await {
+            Ok(()) => Ok(()),
+            Err(RedisError::Command(e)) if e.code() == Some("BUSYGROUP") => Ok(()),
+            Err(e) => Err(unavailable(e)),
+        }
     }
 
     /// The failure counts of entries.
@@ -135,6 +138,14 @@ impl RedisEventStream {
         pipe.cmd("HDEL").arg(&self.failures).arg(ids).ignore();
         pipe.cmd("HDEL").arg(&self.errors).arg(ids).ignore();
     }
+}
+
+/// Whether Redis refused a command because the stream or its consumer group does not
+/// exist (`NOGROUP`), or because the stream a read was blocked on was deleted.
+fn group_is_missing(error: &redis::RedisError) -> bool {
+    error.code() == Some("NOGROUP")
+        || error.to_string().contains("NOGROUP")
+        || error.to_string().contains("no longer exists")
 }
 
 /// The event an entry carries.
@@ -175,23 +186,25 @@ impl RedisEventStream {
 #[async_trait]
 impl EventPublisher for RedisEventStream {
     #[tracing::instrument(level = "debug", skip_all, fields(events = events.len()))]
-    async fn publish(&self, events: &[DomainEvent]) -> Result<(), StoreError> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        // One round trip for the whole batch, in order.
+    async fn publish(&self, events: &[DomainEvent]) -> Result<StreamEpoch, StoreError> {
+        // One round trip for the whole batch, in order, in one transaction with the epoch
+        // marker: the entries and the marker live and die together.
+        let fresh = storefront_domain::EventId::new().to_string();
         let mut pipe = redis::pipe();
+        pipe.atomic();
+        pipe.cmd("SET").arg(&self.epoch).arg(&fresh).arg("NX");
+        pipe.cmd("GET").arg(&self.epoch);
         for event in events {
             self.queue_append(&mut pipe, event)?;
         }
-        self.run_pipe::<()>(&pipe).await
+        let (set, id): (Option<String>, String) = self.run_pipe(&pipe).await?;
+        Ok(StreamEpoch { began: set.is_some(), id })
     }
 }
 
 #[async_trait]
 impl EventQueue for RedisEventStream {
     async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Delivery>, StoreError> {
-        self.ensure_group().await?;
         let mut read = redis::cmd("XREADGROUP");
         read.arg("GROUP").arg(&self.group).arg(&self.consumer).arg("COUNT").arg(max.max(1));
         // BLOCK 0 would wait for ever.
@@ -199,13 +212,12 @@ impl EventQueue for RedisEventStream {
             read.arg("BLOCK").arg(millis(wait).max(1));
         }
         read.arg("STREAMS").arg(&self.stream).arg(">");
-        let reply: Option<StreamReadReply> = self.run(&read).await?;
+        let reply: Option<StreamReadReply> = self.run_in_group(&read).await?;
         let entries = reply.into_iter().flat_map(|r| r.keys).flat_map(|k| k.ids).collect();
         self.deliveries(entries).await
     }
 
     async fn reclaim_abandoned(&self, idle: Duration, max: usize) -> Result<Vec<Delivery>, StoreError> {
-        self.ensure_group().await?;
         let claim = redis::cmd("XAUTOCLAIM")
             .arg(&self.stream)
             .arg(&self.group)
@@ -215,7 +227,7 @@ impl EventQueue for RedisEventStream {
             .arg("COUNT")
             .arg(max.max(1))
             .clone();
-        let reply: StreamAutoClaimReply = self.run(&claim).await?;
+        let reply: StreamAutoClaimReply = self.run_in_group(&claim).await?;
         if !reply.deleted_ids.is_empty() {
             // Trimmed away while pending: nothing left to handle.
             let mut pipe = redis::pipe();
@@ -234,9 +246,8 @@ impl EventQueue for RedisEventStream {
         max: usize,
         due: &(dyn Fn(u32, Duration) -> bool + Send + Sync),
     ) -> Result<Vec<Delivery>, StoreError> {
-        self.ensure_group().await?;
         let pending: StreamPendingCountReply = self
-            .run(
+            .run_in_group(
                 redis::cmd("XPENDING")
                     .arg(&self.stream)
                     .arg(&self.group)
@@ -259,15 +270,26 @@ impl EventQueue for RedisEventStream {
             return Ok(Vec::new());
         }
         let claimed: StreamClaimReply = self
-            .run(redis::cmd("XCLAIM").arg(&self.stream).arg(&self.group).arg(&self.consumer).arg(0).arg(&ready))
+            .run_in_group(
+                redis::cmd("XCLAIM").arg(&self.stream).arg(&self.group).arg(&self.consumer).arg(0).arg(&ready),
+            )
             .await?;
         self.deliveries(claimed.ids).await
     }
 
-    async fn ack(&self, delivery: &Delivery) -> Result<(), StoreError> {
+    async fn ack(&self, deliveries: &[&Delivery]) -> Result<(), StoreError> {
+        if deliveries.is_empty() {
+            return Ok(());
+        }
+        let receipts: Vec<&str> = deliveries.iter().map(|d| d.receipt.as_str()).collect();
         let mut pipe = redis::pipe();
-        self.finish(&mut pipe, &[delivery.receipt.as_str()]);
-        self.run_pipe::<()>(&pipe).await
+        self.finish(&mut pipe, &receipts);
+        // An acknowledgement the group no longer knows of (Redis lost it) is no error: the
+        // outbox has settled the events already.
+        match self.run_pipe::<()>(&pipe).await {
+            Err(StoreError::Unavailable(why)) if why.contains("NOGROUP") => Ok(()),
+            outcome => outcome,
+        }
     }
 
     async fn record_failure(&self, delivery: &Delivery, error: &str) -> Result<u32, StoreError> {
@@ -276,38 +298,6 @@ impl EventQueue for RedisEventStream {
         pipe.cmd("HSET").arg(&self.errors).arg(&delivery.receipt).arg(error).ignore();
         let (failures,): (u32,) = self.run_pipe(&pipe).await?;
         Ok(failures)
-    }
-
-    async fn dead_letter(&self, delivery: &Delivery, error: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let attempts: Option<u32> = self.run(redis::cmd("HGET").arg(&self.failures).arg(&delivery.receipt)).await?;
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        let add = pipe
-            .cmd("XADD")
-            .arg(&self.dead_letters)
-            .arg("MAXLEN")
-            .arg("~")
-            .arg(DEAD_LETTERS_MAX_LEN)
-            .arg("*")
-            .arg("receipt")
-            .arg(&delivery.receipt)
-            .arg("error")
-            .arg(error)
-            .arg("attempts")
-            .arg(attempts.unwrap_or_default())
-            .arg("failed_at")
-            .arg(now.to_rfc3339());
-        if let Ok(event) = &delivery.event {
-            add.arg("id")
-                .arg(event.id.to_string())
-                .arg("type")
-                .arg(event.event_type.as_str())
-                .arg("event")
-                .arg(encode(event)?);
-        }
-        add.ignore();
-        self.finish(&mut pipe, &[delivery.receipt.as_str()]);
-        self.run_pipe::<()>(&pipe).await
     }
 
     async fn lag(&self) -> Result<QueueLag, StoreError> {
@@ -324,57 +314,5 @@ impl EventQueue for RedisEventStream {
             Err(StoreError::Unavailable(why)) if why.contains("no such key") => Ok(QueueLag::default()),
             Err(e) => Err(e),
         }
-    }
-}
-
-/// A dead-letter stream entry as a dead letter; `None` for one without a readable event.
-fn dead_letter(entry: &StreamId) -> Option<DeadLetter> {
-    let event = decode(entry).ok()?;
-    let failed_at = entry.get::<String>("failed_at").and_then(|at| DateTime::parse_from_rfc3339(&at).ok())?;
-    Some(DeadLetter {
-        event,
-        error: entry.get("error").unwrap_or_default(),
-        attempts: entry.get("attempts").unwrap_or_default(),
-        failed_at: failed_at.with_timezone(&Utc),
-    })
-}
-
-#[async_trait]
-impl DeadLetters for RedisEventStream {
-    async fn list(&self, page: PageRequest) -> Result<Page<DeadLetter>, StoreError> {
-        let total: u64 = self.run(redis::cmd("XLEN").arg(&self.dead_letters)).await?;
-        let wanted = page.offset.saturating_add(u64::from(page.limit));
-        let newest: StreamRangeReply = self
-            .run(redis::cmd("XREVRANGE").arg(&self.dead_letters).arg("+").arg("-").arg("COUNT").arg(wanted))
-            .await?;
-        let items = newest
-            .ids
-            .iter()
-            .skip(usize::try_from(page.offset).unwrap_or(usize::MAX))
-            .filter_map(|entry| {
-                let letter = dead_letter(entry);
-                if letter.is_none() {
-                    tracing::warn!(entry = %entry.id, "a dead letter without a readable event is not listed");
-                }
-                letter
-            })
-            .collect();
-        Ok(Page { items, total })
-    }
-
-    async fn retry(&self, id: EventId, _now: DateTime<Utc>) -> Result<bool, StoreError> {
-        // Dead letters are few: a scan finds the entry.
-        let all: StreamRangeReply = self.run(redis::cmd("XRANGE").arg(&self.dead_letters).arg("-").arg("+")).await?;
-        let wanted = id.to_string();
-        let Some(entry) = all.ids.iter().find(|e| e.get::<String>("id").as_deref() == Some(wanted.as_str())) else {
-            return Ok(false);
-        };
-        let event = decode(entry).map_err(StoreError::Internal)?;
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        self.queue_append(&mut pipe, &event)?;
-        pipe.cmd("XDEL").arg(&self.dead_letters).arg(&entry.id).ignore();
-        self.run_pipe::<()>(&pipe).await?;
-        Ok(true)
     }
 }

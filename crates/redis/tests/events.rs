@@ -1,8 +1,10 @@
 //! The event stream on real Redis, driven by the application's own relay and worker: events
-//! reach one consumer of the group, in order, once; two workers share the load; a worker
-//! that dies mid-event leaves it to another; a handler that always fails ends in the dead
-//! letters (and one can be put back); the relay loses nothing while Redis is down; and an
-//! event delivered twice has its effect once.
+//! reach one consumer of the group, in order, once, and are settled in the outbox; two
+//! workers share the load; a worker that dies mid-event leaves it to another; a handler that
+//! always fails ends in the outbox's dead letters (and one can be put back); the relay loses
+//! nothing while Redis is down; when Redis loses its data (a restart without persistence, a
+//! flush, the stream deleted) the workers recreate their group by themselves and the relay
+//! publishes every unhandled event again; and an event delivered twice has its effect once.
 //!
 //! Each test works under a key prefix of its own on the shared Redis (`REDIS_URL`, default
 //! `redis://127.0.0.1:6379`), and deletes its keys at the end; the outage test owns a
@@ -50,12 +52,7 @@ impl Namespace {
         let mut settings = RedisSettings::new(self.url.clone());
         settings.key_prefix = self.prefix.clone();
         settings.timeout = std::time::Duration::from_secs(3);
-        let names = StreamNames {
-            stream: "events".into(),
-            dead_letters: "events:dead".into(),
-            group: "workers".into(),
-            consumer: consumer.into(),
-        };
+        let names = StreamNames { stream: "events".into(), group: "workers".into(), consumer: consumer.into() };
         RedisEventStream::new(RedisConnection::new(settings).unwrap(), names)
     }
 
@@ -127,13 +124,24 @@ fn fast_policy(max_attempts: u32) -> RetryPolicy {
 
 fn worker(
     stream: &RedisEventStream,
+    store: &MemoryStore,
     handler: Arc<dyn EventHandler>,
     policy: RetryPolicy,
     claim_idle_ms: i64,
 ) -> StreamWorker {
-    let settings =
-        WorkerSettings { wait: Duration::milliseconds(100), claim_idle: Duration::milliseconds(claim_idle_ms) };
-    StreamWorker::new(Arc::new(stream.clone()), handler, Arc::new(SystemClock), policy, settings)
+    let settings = WorkerSettings {
+        wait: Duration::milliseconds(100),
+        claim_idle: Duration::milliseconds(claim_idle_ms),
+        concurrency: 8,
+    };
+    StreamWorker::new(
+        Arc::new(stream.clone()),
+        Arc::new(store.clone()),
+        handler,
+        Arc::new(SystemClock),
+        policy,
+        settings,
+    )
 }
 
 /// Runs the worker until `done` or ten seconds pass.
@@ -152,10 +160,10 @@ async fn relayed_events_reach_one_consumer_in_order_once_and_leave_the_outbox() 
 
     assert_eq!(relay(&store, &stream).run_once().await.unwrap(), 5);
     assert_eq!(relay(&store, &stream).run_once().await.unwrap(), 0, "published events are not published again");
-    assert_eq!(store.backlog().await.unwrap(), 0);
+    assert_eq!(store.backlog().await.unwrap().owed, 5, "published, not yet handled: still owed");
 
     let recorder = Arc::new(Recorder::default());
-    let solo = worker(&stream, Arc::new(Named("solo", recorder.clone())), fast_policy(3), 60_000);
+    let solo = worker(&stream, &store, Arc::new(Named("solo", recorder.clone())), fast_policy(3), 60_000);
     run_until(&solo, || recorder.handled.lock().unwrap().len() >= 5).await;
     for _ in 0..3 {
         solo.run_once().await.unwrap();
@@ -164,6 +172,7 @@ async fn relayed_events_reach_one_consumer_in_order_once_and_leave_the_outbox() 
     assert_eq!(handled, ids, "in order, each once");
     let lag = stream.lag().await.unwrap();
     assert_eq!((lag.undelivered, lag.pending), (0, 0), "every entry acknowledged");
+    assert_eq!(store.backlog().await.unwrap().owed, 0, "every event settled in the outbox");
     ns.clean().await;
 }
 
@@ -174,8 +183,8 @@ async fn two_workers_share_the_load_and_each_event_is_handled_once() {
     relay(&store, &ns.stream("relay")).run_once().await.unwrap();
     let recorder = Arc::new(Recorder::default());
     let (one, two) = (ns.stream("one"), ns.stream("two"));
-    let first = worker(&one, Arc::new(Named("one", recorder.clone())), fast_policy(3), 60_000);
-    let second = worker(&two, Arc::new(Named("two", recorder.clone())), fast_policy(3), 60_000);
+    let first = worker(&one, &store, Arc::new(Named("one", recorder.clone())), fast_policy(3), 60_000);
+    let second = worker(&two, &store, Arc::new(Named("two", recorder.clone())), fast_policy(3), 60_000);
 
     let done = || recorder.handled.lock().unwrap().len() >= 60;
     tokio::join!(run_until(&first, done), run_until(&second, done));
@@ -201,8 +210,9 @@ async fn an_event_left_unacknowledged_by_a_dead_worker_is_taken_over_and_handled
     let stuck = Arc::new(Recorder::default());
     *stuck.hang.lock().unwrap() = true;
     let doomed_stream = ns.stream("doomed");
+    let doomed_store = store.clone();
     let doomed = tokio::spawn(async move {
-        let doomed = worker(&doomed_stream, Arc::new(Named("doomed", stuck)), fast_policy(3), 200);
+        let doomed = worker(&doomed_stream, &doomed_store, Arc::new(Named("doomed", stuck)), fast_policy(3), 200);
         loop {
             doomed.run_once().await.unwrap();
         }
@@ -220,7 +230,7 @@ async fn an_event_left_unacknowledged_by_a_dead_worker_is_taken_over_and_handled
     let _ = doomed.await;
 
     let recorder = Arc::new(Recorder::default());
-    let survivor = worker(&survivor_stream, Arc::new(Named("survivor", recorder.clone())), fast_policy(3), 200);
+    let survivor = worker(&survivor_stream, &store, Arc::new(Named("survivor", recorder.clone())), fast_policy(3), 200);
     run_until(&survivor, || !recorder.handled.lock().unwrap().is_empty()).await;
     for _ in 0..3 {
         survivor.run_once().await.unwrap();
@@ -236,10 +246,11 @@ async fn an_event_whose_handler_always_fails_is_dead_lettered_after_its_tries_an
     let ns = Namespace::new();
     let stream = ns.stream("w");
     let (store, ids) = outbox_with(1).await;
-    relay(&store, &stream).run_once().await.unwrap();
+    let relay = relay(&store, &stream);
+    relay.run_once().await.unwrap();
     let recorder = Arc::new(Recorder::default());
     *recorder.failing.lock().unwrap() = true;
-    let failing = worker(&stream, Arc::new(Named("w", recorder.clone())), fast_policy(3), 60_000);
+    let failing = worker(&stream, &store, Arc::new(Named("w", recorder.clone())), fast_policy(3), 60_000);
 
     let mut dead = 0;
     let mut rounds = 0;
@@ -248,20 +259,95 @@ async fn an_event_whose_handler_always_fails_is_dead_lettered_after_its_tries_an
         rounds += 1;
     }
 
-    let letters = stream.list(PageRequest { limit: 20, offset: 0 }).await.unwrap();
-    assert_eq!(letters.total, 1);
+    let letters = store.list(PageRequest { limit: 20, offset: 0 }).await.unwrap();
+    assert_eq!(letters.total, 1, "dead letters are kept in the outbox, not in Redis");
     let letter = &letters.items[0];
     assert_eq!((letter.event.id, letter.attempts), (ids[0], 3));
     assert_eq!(letter.error, "w refuses user.registered");
     assert_eq!(stream.lag().await.unwrap().pending, 0, "dead-lettered entries are acknowledged");
+    assert_eq!(store.backlog().await.unwrap().owed, 0, "a dead letter is not owed");
 
-    assert!(stream.retry(ids[0], chrono::Utc::now()).await.unwrap());
-    assert!(!stream.retry(ids[0], chrono::Utc::now()).await.unwrap(), "no longer a dead letter");
-    assert!(!stream.retry(EventId::new(), chrono::Utc::now()).await.unwrap());
+    assert!(store.retry(ids[0], chrono::Utc::now()).await.unwrap());
+    assert!(!store.retry(ids[0], chrono::Utc::now()).await.unwrap(), "no longer a dead letter");
     *recorder.failing.lock().unwrap() = false;
+    assert_eq!(relay.run_once().await.unwrap(), 1, "put back: published again");
     run_until(&failing, || !recorder.handled.lock().unwrap().is_empty()).await;
     assert_eq!(recorder.handled.lock().unwrap().iter().map(|(_, id)| *id).collect::<Vec<_>>(), ids);
-    assert_eq!(stream.list(PageRequest { limit: 20, offset: 0 }).await.unwrap().total, 0);
+    assert_eq!(store.list(PageRequest { limit: 20, offset: 0 }).await.unwrap().total, 0);
+    ns.clean().await;
+}
+
+/// Runs the relay and the worker together until every one of `ids` was handled at least
+/// once, or fifteen seconds pass.
+async fn relay_and_handle_until_all(relay: &Relay, worker: &StreamWorker, recorder: &Recorder, ids: &[EventId]) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    let all_handled = || {
+        let handled = recorder.handled.lock().unwrap();
+        ids.iter().all(|id| handled.iter().any(|(_, h)| h == id))
+    };
+    while !all_handled() && tokio::time::Instant::now() < deadline {
+        // Errors are Redis coming back; the rounds after them must recover by themselves.
+        let _ = relay.run_once().await;
+        let _ = worker.run_once().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_redis_restarts_empty_the_group_is_recreated_and_every_unhandled_event_is_published_again() {
+    let mut server = RedisServer::start();
+    let ns = Namespace::on(server.url());
+    let stream = ns.stream("w");
+    let (store, ids) = outbox_with(6).await;
+    let relay = relay(&store, &stream);
+    let recorder = Arc::new(Recorder::default());
+    let consumer = worker(&stream, &store, Arc::new(Named("w", recorder.clone())), fast_policy(3), 60_000);
+    // Two handled before the restart; four published and waiting in the stream.
+    relay.run_once().await.unwrap();
+    let first_two = stream.receive(2, Duration::zero()).await.unwrap();
+    assert_eq!(first_two.len(), 2);
+    store.mark_handled(&ids[..2], chrono::Utc::now()).await.unwrap();
+    stream.ack(&first_two.iter().collect::<Vec<_>>()).await.unwrap();
+
+    server.restart();
+
+    relay_and_handle_until_all(&relay, &consumer, &recorder, &ids[2..]).await;
+    let handled: Vec<EventId> = recorder.handled.lock().unwrap().iter().map(|(_, id)| *id).collect();
+    assert_eq!(handled, ids[2..], "the four lost with Redis, each once; not the two settled before");
+    assert_eq!(store.backlog().await.unwrap().owed, 0);
+    for _ in 0..3 {
+        consumer.run_once().await.expect("the worker runs without errors once Redis is back");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_flush_or_a_deleted_stream_workers_recover_by_themselves_and_nothing_is_lost() {
+    let ns = Namespace::new();
+    let stream = ns.stream("w");
+    let (store, ids) = outbox_with(8).await;
+    let relay = relay(&store, &stream);
+    let recorder = Arc::new(Recorder::default());
+    let consumer = worker(&stream, &store, Arc::new(Named("w", recorder.clone())), fast_policy(3), 60_000);
+    relay.run_once().await.unwrap();
+    consumer.run_once().await.unwrap();
+    assert_eq!(recorder.handled.lock().unwrap().len(), 8);
+
+    // Four more events, published; then every key of the deployment goes (as FLUSHALL or a
+    // restart of a Redis without persistence would do to it).
+    for i in 8..12 {
+        store.create(new_user(&format!("user-{i}@example.com"))).await.unwrap();
+    }
+    let all: Vec<EventId> =
+        store.events(PageRequest { limit: 100, offset: 0 }).await.unwrap().items.iter().map(|e| e.id).collect();
+    assert_eq!(relay.run_once().await.unwrap(), 4);
+    ns.clean().await;
+
+    let report = consumer.run_once().await.expect("a missing group is recreated, not an error");
+    assert!(report.is_idle(), "the new stream is empty until the relay publishes again");
+    relay_and_handle_until_all(&relay, &consumer, &recorder, &all[8..]).await;
+    let handled: Vec<EventId> = recorder.handled.lock().unwrap().iter().map(|(_, id)| *id).collect();
+    assert_eq!(handled[..8], ids[..], "the first eight once");
+    assert_eq!(handled[8..], all[8..], "the four lost with the keys, once each, after the relay saw a new epoch");
+    assert_eq!(store.backlog().await.unwrap().owed, 0);
     ns.clean().await;
 }
 
@@ -275,7 +361,7 @@ async fn with_redis_down_the_relay_loses_nothing_and_publishes_everything_once_i
     server.stop();
 
     assert!(relay.run_once().await.is_err(), "nothing can be published");
-    assert_eq!(store.backlog().await.unwrap(), 4, "every event still waits in the outbox");
+    assert_eq!(store.backlog().await.unwrap().owed, 4, "every event still waits in the outbox");
 
     server.restart();
     let mut published = 0;
@@ -290,12 +376,12 @@ async fn with_redis_down_the_relay_loses_nothing_and_publishes_everything_once_i
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(published, 4);
-    assert_eq!(store.backlog().await.unwrap(), 0);
 
     let recorder = Arc::new(Recorder::default());
-    let consumer = worker(&stream, Arc::new(Named("w", recorder.clone())), fast_policy(3), 60_000);
+    let consumer = worker(&stream, &store, Arc::new(Named("w", recorder.clone())), fast_policy(3), 60_000);
     run_until(&consumer, || recorder.handled.lock().unwrap().len() >= 4).await;
     assert_eq!(recorder.handled.lock().unwrap().iter().map(|(_, id)| *id).collect::<Vec<_>>(), ids);
+    assert_eq!(store.backlog().await.unwrap().owed, 0);
 }
 
 /// Counts the mails it would send.
@@ -327,7 +413,7 @@ async fn an_event_delivered_twice_has_its_effect_once() {
         Arc::new(SystemClock),
         "USD".into(),
     );
-    let consumer = worker(&stream, Arc::new(notifications), fast_policy(3), 60_000);
+    let consumer = worker(&stream, &store, Arc::new(notifications), fast_policy(3), 60_000);
 
     for _ in 0..4 {
         consumer.run_once().await.unwrap();
@@ -352,7 +438,7 @@ async fn the_lag_counts_entries_not_yet_delivered_and_those_not_yet_acknowledged
 
     let lag = stream.lag().await.unwrap();
     assert_eq!((lag.undelivered, lag.pending), (2, 1));
-    stream.ack(&taken[0]).await.unwrap();
+    stream.ack(&[&taken[0]]).await.unwrap();
     assert_eq!(stream.lag().await.unwrap().pending, 0);
     ns.clean().await;
 }

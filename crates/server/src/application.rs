@@ -164,7 +164,7 @@ pub fn pg_settings(settings: &Settings, url: &str) -> PgSettings {
 /// The services of the application over the given store.
 pub fn build_services(settings: &Settings, store: &Store) -> Result<AppState, StartupError> {
     let ports = store.ports();
-    let dead_letters = DeadLetterService::new(crate::events::dead_letters(settings, &ports)?, Arc::new(SystemClock));
+    let dead_letters = DeadLetterService::new(Arc::clone(&ports.dead_letters), Arc::new(SystemClock));
     let hasher = Arc::new(
         BcryptHasher::new(settings.password_pepper(), settings.auth.bcrypt_cost)
             .map_err(|e| StartupError::Hasher(e.0))?,

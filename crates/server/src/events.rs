@@ -8,7 +8,6 @@ use crate::settings::{MailBackend, MailSettings, Settings, SmtpSecurityName};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use storefront_app::ports::DeadLetters;
 use storefront_app::ports::{Mailer, ProcessedEvents, SystemClock, UserRepository};
 use storefront_app::{AppError, EventHandler, HandlingReport, Notifications};
 use storefront_app::{Relay, StreamWorker, WorkerSettings};
@@ -172,19 +171,28 @@ impl Background {
     }
 }
 
-/// How often the backlog gauge is refreshed and old outbox rows are purged.
+/// How often the lag gauges are refreshed and (times 40) old outbox rows are purged.
 const UPKEEP_EVERY: Duration = Duration::from_secs(15);
 
-/// The outbox's upkeep wherever events leave it: the backlog gauge
-/// (`events_outbox_backlog`), and the purge of published events and of old records of
-/// handled ones past their retention.
+/// How often the backlog gauges (owed events, the oldest one's age) are refreshed.
+const BACKLOG_EVERY: Duration = Duration::from_secs(5);
+
+/// The outbox's upkeep wherever events leave it: the backlog gauges
+/// (`events_outbox_backlog`, `events_outbox_oldest_owed_seconds`), and the purge of handled
+/// events and of old records of handled ones past their retention.
 pub(crate) fn spawn_outbox_upkeep(settings: &Settings, ports: &Ports, background: &mut Background) {
     let outbox = Arc::clone(&ports.outbox);
-    background.gauge(UPKEEP_EVERY, move || {
+    background.gauge(BACKLOG_EVERY, move || {
         let outbox = Arc::clone(&outbox);
         async move {
             match outbox.backlog().await {
-                Ok(backlog) => metrics::gauge!("events_outbox_backlog").set(backlog as f64),
+                Ok(backlog) => {
+                    metrics::gauge!("events_outbox_backlog").set(backlog.owed as f64);
+                    let age = backlog
+                        .oldest_owed_at
+                        .map_or(0.0, |at| (chrono::Utc::now() - at).num_milliseconds().max(0) as f64 / 1000.0);
+                    metrics::gauge!("events_outbox_oldest_owed_seconds").set(age);
+                }
                 Err(e) => tracing::debug!(error = %e, "cannot read the outbox backlog"),
             }
         }
@@ -196,7 +204,7 @@ pub(crate) fn spawn_outbox_upkeep(settings: &Settings, ports: &Ports, background
         let (outbox, processed) = (Arc::clone(&outbox), Arc::clone(&processed));
         async move {
             let now = chrono::Utc::now();
-            outbox.purge_published(now - outbox_retention).await?;
+            outbox.purge_handled(now - outbox_retention).await?;
             processed.purge_processed(now - processed_retention).await?;
             Ok(())
         }
@@ -229,19 +237,10 @@ pub fn event_stream(settings: &Settings, url: &str, extra: Duration) -> Result<R
     let connection = RedisConnection::new(redis).map_err(|e| StartupError::Config(e.to_string()))?;
     let names = StreamNames {
         stream: settings.events.stream.clone(),
-        dead_letters: settings.events.dead_letter_stream.clone(),
         group: settings.events.group.clone(),
         consumer: consumer_name(settings),
     };
     Ok(RedisEventStream::new(connection, names))
-}
-
-/// Where dead letters are: the dead-letter stream with Redis, the outbox without.
-pub(crate) fn dead_letters(settings: &Settings, ports: &Ports) -> Result<Arc<dyn DeadLetters>, StartupError> {
-    Ok(match &settings.redis.url {
-        Some(url) => Arc::new(event_stream(settings, url, Duration::ZERO)?),
-        None => Arc::clone(&ports.dead_letters),
-    })
 }
 
 /// Keeps `events_consumer_lag` and `events_consumer_pending` up to date.
@@ -316,12 +315,14 @@ pub async fn run_worker(settings: Settings) -> Result<(), String> {
             let queue = event_stream(&settings, url, wait).map_err(|e| e.to_string())?;
             let worker = Arc::new(StreamWorker::new(
                 Arc::new(queue.clone()),
+                Arc::clone(&ports.outbox),
                 handler,
                 clock,
                 settings.events.retry_policy(),
                 WorkerSettings {
                     wait: chrono::Duration::milliseconds(settings.events.poll_interval_ms as i64),
                     claim_idle: chrono::Duration::milliseconds(settings.events.claim_idle_ms),
+                    concurrency: settings.events.concurrency,
                 },
             ));
             // Its reads already wait for new entries; no pause on top.

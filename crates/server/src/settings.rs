@@ -261,6 +261,11 @@ pub struct EventsSettings {
     pub batch: usize,
     /// How long taken events are reserved to their relay or dispatcher.
     pub lease_secs: i64,
+    /// A published event not handled this long after is published again (the stream may
+    /// have lost it); longer than the longest backlog the workers should drain.
+    pub redeliver_after_secs: i64,
+    /// Events a worker or the in-process dispatcher handles at once.
+    pub concurrency: usize,
     /// How long an idle relay, dispatcher or worker waits before looking again.
     pub poll_interval_ms: u64,
     /// Tries in all before an event is dead-lettered.
@@ -270,9 +275,8 @@ pub struct EventsSettings {
     pub retry_max_ms: i64,
     /// How long another worker's entry must be left unacknowledged before it is taken over.
     pub claim_idle_ms: i64,
-    /// The stream and the dead-letter stream, under the Redis key prefix.
+    /// The event stream, under the Redis key prefix.
     pub stream: String,
-    pub dead_letter_stream: String,
     /// The consumer group every worker joins.
     pub group: String,
     /// This worker's name in the group; empty: `<hostname>-<pid>`.
@@ -295,7 +299,12 @@ impl EventsSettings {
     }
 
     pub fn outbox(&self) -> storefront_app::OutboxSettings {
-        storefront_app::OutboxSettings { batch: self.batch, lease: chrono::Duration::seconds(self.lease_secs) }
+        storefront_app::OutboxSettings {
+            batch: self.batch,
+            lease: chrono::Duration::seconds(self.lease_secs),
+            redeliver_after: chrono::Duration::seconds(self.redeliver_after_secs),
+            concurrency: self.concurrency,
+        }
     }
 
     pub fn poll_interval(&self) -> std::time::Duration {
@@ -409,7 +418,9 @@ impl Settings {
         }
         let events = &self.events;
         if events.batch == 0
+            || events.concurrency == 0
             || events.lease_secs <= 0
+            || events.redeliver_after_secs <= 0
             || events.poll_interval_ms == 0
             || events.max_attempts == 0
             || events.retry_base_ms <= 0
@@ -419,7 +430,7 @@ impl Settings {
             || events.processed_retention_secs <= 0
         {
             return Err(SettingsError::Invalid(
-                "events: batch, durations and max_attempts must be positive, retry_max_ms >= retry_base_ms".into(),
+                "events: batch, concurrency, durations and max_attempts must be positive, retry_max_ms >= retry_base_ms".into(),
             ));
         }
         if self.mail.from.trim().is_empty() || self.mail.smtp_host.trim().is_empty() {

@@ -16,15 +16,29 @@ pub struct OutboxEntry {
     pub attempts: u32,
 }
 
+/// How far the outbox is behind: the events still owed to their handlers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OutboxBacklog {
+    /// Events neither handled nor dead (published or not).
+    pub owed: u64,
+    /// When the oldest owed event occurred; `None` when nothing is owed.
+    pub oldest_owed_at: Option<DateTime<Utc>>,
+}
+
 /// The transactional outbox. The store's state-changing methods write their events here in
 /// the same transaction as the change (see each port's contract); this port is how they
 /// leave it.
+///
+/// An event is *owed* until its handlers have finished it (`mark_handled`) or it is dead:
+/// publishing it to a stream does not settle it, because a stream can lose what it holds
+/// (a Redis restart without persistence, a failover, a flush). A published event is due
+/// again at the `redeliver_at` its relay gave, or at once after `redeliver_published`.
 #[async_trait]
 pub trait EventOutbox: Send + Sync {
-    /// Leases up to `limit` due events — not yet published, not dead, available at `now` —
-    /// oldest first, so that no other relay or dispatcher gets them before `now + lease`:
-    /// any number of relays may run at once. An event whose lease runs out unpublished
-    /// (its relay died) is due again.
+    /// Leases up to `limit` due events — owed, available at `now` — oldest first, so that no
+    /// other relay or dispatcher gets them before `now + lease`: any number of relays may
+    /// run at once. An event whose lease runs out unpublished (its relay died) is due
+    /// again.
     async fn lease_due(
         &self,
         limit: usize,
@@ -33,31 +47,48 @@ pub trait EventOutbox: Send + Sync {
     ) -> Result<Vec<OutboxEntry>, StoreError>;
 
     /// Gives leased events back before their lease ends (their relay could not publish
-    /// them): they are due again at `now`. Unknown or published ids are ignored.
+    /// them): they are due again at `now`. Unknown or settled ids are ignored.
     async fn release(&self, ids: &[EventId], now: DateTime<Utc>) -> Result<(), StoreError>;
 
-    /// Marks events as published (appended to the stream, or handled in-process). Unknown
-    /// ids are ignored.
-    async fn mark_published(&self, ids: &[EventId], now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Records that the events were appended to the stream at `now`; they stay owed, and
+    /// are due to be published again at `redeliver_at` unless handled by then. Unknown or
+    /// settled ids are ignored.
+    async fn mark_published(
+        &self,
+        ids: &[EventId],
+        now: DateTime<Utc>,
+        redeliver_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
 
-    /// Records that handling the event in-process failed with `error`: it is due again at
-    /// `retry_at`, or, without one, it is dead (listed by `DeadLetters`).
+    /// Makes every published, still owed event due at `now`: the stream they were published
+    /// to lost its data. Answers how many.
+    async fn redeliver_published(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// Settles events: their handlers have finished them. They are never handed out again.
+    /// Unknown, settled or dead ids are ignored.
+    async fn mark_handled(&self, ids: &[EventId], now: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// Records that handling the event failed with `error`, `attempts` times in all: it is
+    /// due again at `retry_at`, or, without one, it is dead (listed by `DeadLetters`).
+    /// Unknown or settled ids are ignored.
     async fn mark_failed(
         &self,
         id: EventId,
         error: &str,
+        attempts: u32,
         retry_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
-    /// How many events are neither published nor dead.
-    async fn backlog(&self) -> Result<u64, StoreError>;
+    /// How many events are owed, and the oldest one's time.
+    async fn backlog(&self) -> Result<OutboxBacklog, StoreError>;
 
     /// Every event in the outbox, in the order they were written, whatever their state.
     async fn events(&self, page: PageRequest) -> Result<Page<DomainEvent>, StoreError>;
 
-    /// Deletes the events published before `before` (dead ones stay); answers how many.
-    async fn purge_published(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// Deletes the events handled before `before` (owed and dead ones stay); answers how
+    /// many.
+    async fn purge_handled(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 }
 
 /// An event whose handling failed for good.
@@ -82,13 +113,26 @@ pub trait DeadLetters: Send + Sync {
     async fn retry(&self, id: EventId, now: DateTime<Utc>) -> Result<bool, StoreError>;
 }
 
+/// Which life of the stream events were published into. A stream that loses its data (a
+/// restart without persistence, a failover, a flush) starts a new epoch, and whatever was
+/// published into the old one must be published again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamEpoch {
+    /// Names the epoch; another id is another epoch.
+    pub id: String,
+    /// This call began the epoch: the stream had none (it is new, or lost its data).
+    pub began: bool,
+}
+
 /// Where the relay publishes the outbox's events: an append-only stream.
 #[async_trait]
 pub trait EventPublisher: Send + Sync {
-    /// Appends the events, in this order, each carrying its id. On an error the caller
-    /// cannot know which were appended: it publishes them all again later, and consumers
-    /// ignore an event id they have handled.
-    async fn publish(&self, events: &[DomainEvent]) -> Result<(), StoreError>;
+    /// Appends the events, in this order, each carrying its id, and answers the stream's
+    /// epoch they went into (beginning one if the stream has none), atomically with the
+    /// append. With no events it only answers the epoch. On an error the caller cannot know
+    /// which were appended: it publishes them all again later, and consumers ignore an
+    /// event id they have handled.
+    async fn publish(&self, events: &[DomainEvent]) -> Result<StreamEpoch, StoreError>;
 }
 
 /// One event handed to a consumer by the stream, until it is acknowledged.
@@ -131,15 +175,12 @@ pub trait EventQueue: Send + Sync {
         due: &(dyn Fn(u32, Duration) -> bool + Send + Sync),
     ) -> Result<Vec<Delivery>, StoreError>;
 
-    /// Done with the entry: it is never handed out again.
-    async fn ack(&self, delivery: &Delivery) -> Result<(), StoreError>;
+    /// Done with the entries: they are never handed out again.
+    async fn ack(&self, deliveries: &[&Delivery]) -> Result<(), StoreError>;
 
     /// Counts one more failure of the entry's event (kept with the stream, so that every
     /// consumer sees it) and answers the count; the entry stays unacknowledged.
     async fn record_failure(&self, delivery: &Delivery, error: &str) -> Result<u32, StoreError>;
-
-    /// Moves the entry to the dead letters with its last error, and acknowledges it.
-    async fn dead_letter(&self, delivery: &Delivery, error: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
 
     async fn lag(&self) -> Result<QueueLag, StoreError>;
 }

@@ -1,17 +1,20 @@
 //! Contract of events leaving the outbox: leases (oldest first, never to two relays at
-//! once, due again when a lease runs out), publication, failures with a retry time or for
-//! good (dead letters, and putting one back), the backlog, the purge of published events,
-//! the record of handled events, and who is told of low stock.
+//! once, due again when a lease runs out), publication (owed until handled: due again at the
+//! redelivery time, or at once when the stream lost its data), handling, failures with a
+//! retry time or for good (dead letters, and putting one back), the backlog and its oldest
+//! event, the purge of handled events, the record of handled events, and who is told of low
+//! stock.
 
 use super::support::{create_user, now, outbox};
 use crate::EventStores;
 use crate::suite::support::new_user;
 use chrono::Duration;
 use std::collections::HashSet;
-use storefront_app::ports::{AuditContext, NewUser};
+use storefront_app::ports::{AuditContext, NewUser, OutboxBacklog};
 use storefront_domain::{AdminUserChange, EventId, Permission, RoleName};
 
 const LEASE: Duration = Duration::seconds(30);
+const REDELIVER: Duration = Duration::minutes(5);
 
 /// `n` accounts, hence `n` events, oldest first.
 async fn events(stores: &EventStores, n: usize) -> Vec<EventId> {
@@ -46,23 +49,67 @@ pub async fn released_events_are_due_again_at_once(stores: EventStores) {
 
     let due = stores.outbox.lease_due(10, at, LEASE).await.unwrap();
     assert_eq!(due.iter().map(|e| e.event.id).collect::<Vec<_>>(), ids[1..], "only the released ones, in order");
-    stores.outbox.mark_published(&ids[..1], at).await.unwrap();
+    stores.outbox.mark_handled(&ids[..1], at).await.unwrap();
     stores.outbox.release(&ids[..1], at).await.unwrap();
     assert!(stores.outbox.lease_due(10, at + LEASE * 10, LEASE).await.unwrap().iter().all(|e| e.event.id != ids[0]));
 }
 
-pub async fn published_events_are_never_leased_again_and_leave_the_backlog(stores: EventStores) {
+pub async fn published_events_stay_owed_and_are_due_again_at_their_redelivery_time(stores: EventStores) {
     let ids = events(&stores, 4).await;
-    assert_eq!(stores.outbox.backlog().await.unwrap(), 4);
     let at = now() + Duration::seconds(1);
+    stores.outbox.lease_due(10, at, LEASE).await.unwrap();
 
-    stores.outbox.mark_published(&ids[..2], at).await.unwrap();
+    stores.outbox.mark_published(&ids[..2], at, at + REDELIVER).await.unwrap();
 
-    assert_eq!(stores.outbox.backlog().await.unwrap(), 2);
-    let later = at + LEASE * 10;
+    let backlog = stores.outbox.backlog().await.unwrap();
+    assert_eq!(backlog.owed, 4, "published is not handled");
+    let just_before = at + REDELIVER - Duration::seconds(1);
+    let due = stores.outbox.lease_due(10, just_before, LEASE).await.unwrap();
+    assert_eq!(
+        due.iter().map(|e| e.event.id).collect::<Vec<_>>(),
+        ids[2..],
+        "only the unpublished ones' lease ran out"
+    );
+    let due = stores.outbox.lease_due(10, at + REDELIVER, LEASE).await.unwrap();
+    assert_eq!(due.iter().map(|e| e.event.id).collect::<Vec<_>>(), ids[..2], "unhandled by now: published again");
+}
+
+pub async fn handled_events_are_never_leased_again_and_leave_the_backlog(stores: EventStores) {
+    let ids = events(&stores, 4).await;
+    let first_occurred = outbox(&stores).await[0].occurred_at;
+    let backlog = stores.outbox.backlog().await.unwrap();
+    assert_eq!((backlog.owed, backlog.oldest_owed_at), (4, Some(first_occurred)));
+    let at = now() + Duration::seconds(1);
+    stores.outbox.lease_due(10, at, LEASE).await.unwrap();
+    stores.outbox.mark_published(&ids, at, at + REDELIVER).await.unwrap();
+
+    stores.outbox.mark_handled(&ids[..2], at).await.unwrap();
+    stores.outbox.mark_handled(&ids[..1], at + Duration::seconds(5)).await.unwrap();
+
+    let third_occurred = outbox(&stores).await[2].occurred_at;
+    let backlog = stores.outbox.backlog().await.unwrap();
+    assert_eq!((backlog.owed, backlog.oldest_owed_at), (2, Some(third_occurred)));
+    let later = at + REDELIVER * 10;
     let due = stores.outbox.lease_due(10, later, LEASE).await.unwrap();
     assert_eq!(due.iter().map(|e| e.event.id).collect::<Vec<_>>(), ids[2..]);
-    assert_eq!(outbox(&stores).await.len(), 4, "published events stay until purged");
+    assert_eq!(outbox(&stores).await.len(), 4, "handled events stay until purged");
+    stores.outbox.mark_handled(&ids[2..], later).await.unwrap();
+    assert_eq!(stores.outbox.backlog().await.unwrap(), OutboxBacklog { owed: 0, oldest_owed_at: None });
+}
+
+pub async fn when_the_stream_lost_its_data_every_published_unhandled_event_is_due_at_once(stores: EventStores) {
+    let ids = events(&stores, 5).await;
+    let at = now() + Duration::seconds(1);
+    stores.outbox.lease_due(10, at, LEASE).await.unwrap();
+    stores.outbox.mark_published(&ids[..4], at, at + REDELIVER).await.unwrap();
+    stores.outbox.mark_handled(&ids[..1], at).await.unwrap();
+    stores.outbox.mark_failed(ids[1], "dead", 5, None, at).await.unwrap();
+
+    let later = at + Duration::seconds(2);
+    assert_eq!(stores.outbox.redeliver_published(later).await.unwrap(), 2, "the handled and the dead one stay");
+
+    let due = stores.outbox.lease_due(10, later, LEASE).await.unwrap();
+    assert_eq!(due.iter().map(|e| e.event.id).collect::<Vec<_>>(), ids[2..4], "the unpublished one is still leased");
 }
 
 pub async fn concurrent_leases_never_hand_one_event_to_two_relays(stores: EventStores) {
@@ -100,12 +147,12 @@ pub async fn a_failed_event_is_due_again_at_its_retry_time_with_its_attempts_cou
     let at = now() + Duration::seconds(1);
     stores.outbox.lease_due(1, at, LEASE).await.unwrap();
 
-    stores.outbox.mark_failed(ids[0], "smtp down", Some(at + Duration::seconds(10)), at).await.unwrap();
+    stores.outbox.mark_failed(ids[0], "smtp down", 1, Some(at + Duration::seconds(10)), at).await.unwrap();
 
     assert!(stores.outbox.lease_due(1, at + Duration::seconds(9), LEASE).await.unwrap().is_empty());
     let again = stores.outbox.lease_due(1, at + Duration::seconds(10), LEASE).await.unwrap();
     assert_eq!((again[0].event.id, again[0].attempts), (ids[0], 1));
-    assert_eq!(stores.outbox.backlog().await.unwrap(), 1);
+    assert_eq!(stores.outbox.backlog().await.unwrap().owed, 1);
     assert!(stores.dead_letters.list(super::support::all()).await.unwrap().items.is_empty());
 }
 
@@ -113,16 +160,18 @@ pub async fn an_event_failed_for_good_is_a_dead_letter_until_retried(stores: Eve
     let ids = events(&stores, 2).await;
     let at = now() + Duration::seconds(1);
     stores.outbox.lease_due(2, at, LEASE).await.unwrap();
-    stores.outbox.mark_failed(ids[0], "first failure", Some(at), at).await.unwrap();
-    stores.outbox.mark_failed(ids[0], "mailbox unavailable", None, at + Duration::seconds(1)).await.unwrap();
-    stores.outbox.mark_failed(ids[1], "also dead", None, at + Duration::seconds(2)).await.unwrap();
+    stores.outbox.mark_failed(ids[0], "first failure", 1, Some(at), at).await.unwrap();
+    stores.outbox.mark_failed(ids[0], "mailbox unavailable", 2, None, at + Duration::seconds(1)).await.unwrap();
+    stores.outbox.mark_failed(ids[1], "also dead", 1, None, at + Duration::seconds(2)).await.unwrap();
 
     let dead = stores.dead_letters.list(super::support::all()).await.unwrap();
     assert_eq!(dead.total, 2);
     assert_eq!(dead.items.iter().map(|d| d.event.id).collect::<Vec<_>>(), vec![ids[1], ids[0]], "newest first");
     assert_eq!((dead.items[1].error.as_str(), dead.items[1].attempts), ("mailbox unavailable", 2));
     assert_eq!(dead.items[1].failed_at, at + Duration::seconds(1));
-    assert_eq!(stores.outbox.backlog().await.unwrap(), 0, "dead letters are not pending");
+    assert_eq!(stores.outbox.backlog().await.unwrap().owed, 0, "dead letters are not owed");
+    stores.outbox.mark_handled(&ids[..1], at).await.unwrap();
+    assert_eq!(stores.dead_letters.list(super::support::all()).await.unwrap().total, 2, "dead stays dead");
     assert!(stores.outbox.lease_due(10, at + LEASE * 10, LEASE).await.unwrap().is_empty());
 
     let revived_at = at + Duration::minutes(1);
@@ -135,18 +184,19 @@ pub async fn an_event_failed_for_good_is_a_dead_letter_until_retried(stores: Eve
     assert_eq!(stores.dead_letters.list(super::support::all()).await.unwrap().total, 1);
 }
 
-pub async fn purging_deletes_only_events_published_before_the_cutoff(stores: EventStores) {
-    let ids = events(&stores, 4).await;
+pub async fn purging_deletes_only_events_handled_before_the_cutoff(stores: EventStores) {
+    let ids = events(&stores, 5).await;
     let at = now() + Duration::seconds(1);
-    stores.outbox.mark_published(&ids[..1], at).await.unwrap();
-    stores.outbox.mark_published(&ids[1..2], at + Duration::hours(2)).await.unwrap();
+    stores.outbox.mark_handled(&ids[..1], at).await.unwrap();
+    stores.outbox.mark_handled(&ids[1..2], at + Duration::hours(2)).await.unwrap();
     stores.outbox.lease_due(10, at, LEASE).await.unwrap();
-    stores.outbox.mark_failed(ids[2], "dead", None, at).await.unwrap();
+    stores.outbox.mark_failed(ids[2], "dead", 1, None, at).await.unwrap();
+    stores.outbox.mark_published(&ids[3..4], at, at + REDELIVER).await.unwrap();
 
-    assert_eq!(stores.outbox.purge_published(at + Duration::hours(1)).await.unwrap(), 1);
+    assert_eq!(stores.outbox.purge_handled(at + Duration::hours(1)).await.unwrap(), 1);
 
     let left: Vec<EventId> = outbox(&stores).await.into_iter().map(|e| e.id).collect();
-    assert_eq!(left, ids[1..], "the later publication, the dead letter and the pending event stay");
+    assert_eq!(left, ids[1..], "the later handling, the dead letter, the published and the owed event stay");
 }
 
 pub async fn a_handled_event_is_recorded_per_handler_once(stores: EventStores) {
