@@ -1,4 +1,11 @@
--- Undoes "events owed until handled": a published event counts as done again.
+-- Undoes "events owed until handled". Unfinished claims go (their events are retried).
+DROP INDEX IF EXISTS processed_events_unfinished_idx;
+DELETE FROM processed_events WHERE processed_at IS NULL;
+ALTER TABLE processed_events DROP CONSTRAINT IF EXISTS processed_events_claim_or_done_check;
+ALTER TABLE processed_events DROP COLUMN claimed_until;
+ALTER TABLE processed_events ALTER COLUMN processed_at SET NOT NULL;
+
+-- A published event counts as done again.
 DROP INDEX IF EXISTS outbox_handled_at_idx;
 DROP INDEX IF EXISTS outbox_published_owed_idx;
 DROP INDEX IF EXISTS outbox_owed_idx;

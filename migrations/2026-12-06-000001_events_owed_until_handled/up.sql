@@ -17,3 +17,13 @@ CREATE INDEX outbox_published_owed_idx ON outbox (seq)
     WHERE published_at IS NOT NULL AND handled_at IS NULL AND dead_at IS NULL;
 -- The purge of handled events.
 CREATE INDEX outbox_handled_at_idx ON outbox (handled_at) WHERE handled_at IS NOT NULL;
+
+-- A handler claims an event durably before its effect (a mail), so that two workers handed
+-- the same event at once (a redelivery, a takeover) never both send: a row with
+-- `claimed_until` and no `processed_at` is a live claim until then.
+ALTER TABLE processed_events ALTER COLUMN processed_at DROP NOT NULL;
+ALTER TABLE processed_events ADD COLUMN claimed_until timestamptz NULL;
+ALTER TABLE processed_events ADD CONSTRAINT processed_events_claim_or_done_check
+    CHECK (processed_at IS NOT NULL OR claimed_until IS NOT NULL);
+-- The purge of claims whose holder died before finishing.
+CREATE INDEX processed_events_unfinished_idx ON processed_events (claimed_until) WHERE processed_at IS NULL;

@@ -10,8 +10,8 @@
 
 use crate::AppError;
 use crate::ports::{
-    Clock, DeadLetter, DeadLetters, Delivery, EventOutbox, EventPublisher, EventQueue, Mail, Mailer, OutboxBacklog,
-    Page, PageRequest, ProcessedEvents, QueueLag, StreamEpoch, UserRepository,
+    Claim, Clock, DeadLetter, DeadLetters, Delivery, EventOutbox, EventPublisher, EventQueue, Mail, Mailer,
+    OutboxBacklog, Page, PageRequest, ProcessedEvents, QueueLag, StreamEpoch, UserRepository,
 };
 use async_trait::async_trait;
 use chrono::Duration;
@@ -20,14 +20,21 @@ use std::sync::{Arc, Mutex};
 use storefront_domain::events::{OrderPlaced, ProductStockLow, UserRegistered};
 use storefront_domain::{DomainEvent, EventId, EventType, Permission};
 
-/// Why handling an event failed this time (it will be tried again).
+/// Why an event was not handled this time (it will be tried again).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct HandlerError(pub String);
+pub enum HandlerError {
+    /// Handling failed; counts towards the event's tries.
+    #[error("{0}")]
+    Failed(String),
+    /// Not this worker's turn: another holds the event's claim (handling it now, or died
+    /// doing so and its claim has not ended). Tried again later without counting a failure.
+    #[error("{0}")]
+    Deferred(String),
+}
 
 impl From<crate::StoreError> for HandlerError {
     fn from(e: crate::StoreError) -> Self {
-        HandlerError(e.to_string())
+        HandlerError::Failed(e.to_string())
     }
 }
 
@@ -78,34 +85,55 @@ pub struct Notifications {
     clock: Arc<dyn Clock>,
     /// ISO 4217 code of every amount.
     currency: String,
+    /// How long a claim on sending one mail holds: longer than sending can take.
+    claim_for: Duration,
 }
 
 impl Notifications {
+    /// `claim_for`: how long one worker's claim on sending a mail keeps others from
+    /// sending it; longer than a send can take (the SMTP timeout and then some).
     pub fn new(
         users: Arc<dyn UserRepository>,
         mailer: Arc<dyn Mailer>,
         processed: Arc<dyn ProcessedEvents>,
         clock: Arc<dyn Clock>,
         currency: String,
+        claim_for: Duration,
     ) -> Self {
-        Self { users, mailer, processed, clock, currency }
+        Self { users, mailer, processed, clock, currency, claim_for }
     }
 
-    /// Sends `mail` for `event` unless `handler` already did.
+    /// Sends `mail` for `event` unless `handler` already did. The claim is taken durably
+    /// before sending, so two workers handed the same event at once (a redelivery, a
+    /// takeover) never both send: the second is told to come back later.
     async fn send_once(&self, handler: &str, event: EventId, mut mail: Mail) -> Result<(), HandlerError> {
         mail.dedupe_key = format!("{event}.{}", handler.replace(':', "."));
-        if self.processed.is_processed(handler, event).await? {
-            tracing::debug!(handler, %event, "already handled; not sending again");
-            return Ok(());
+        let now = self.clock.now();
+        match self.processed.claim(handler, event, now, now + self.claim_for).await? {
+            Claim::Done => {
+                tracing::debug!(handler, %event, "already handled; not sending again");
+                return Ok(());
+            }
+            Claim::Busy => {
+                return Err(HandlerError::Deferred(format!("{handler} of {event} is in another worker's hands")));
+            }
+            Claim::Mine => {}
         }
-        self.mailer.send(&mail).await.map_err(|e| HandlerError(e.to_string()))?;
+        if let Err(e) = self.mailer.send(&mail).await {
+            // Given back so the retry can claim at once; if that fails too, the claim
+            // ends by itself.
+            if let Err(release) = self.processed.release_claim(handler, event).await {
+                tracing::warn!(handler, %event, error = %release, "cannot give a claim back; it will expire");
+            }
+            return Err(HandlerError::Failed(e.to_string()));
+        }
         self.processed.mark_processed(handler, event, self.clock.now()).await?;
-        tracing::info!(handler, %event, "mail sent");
+        tracing::info!(handler, %event, to = %mail.to, "mail sent");
         Ok(())
     }
 
     async fn welcome(&self, event: &DomainEvent) -> Result<(), HandlerError> {
-        let registered: UserRegistered = event.payload_as().map_err(HandlerError)?;
+        let registered: UserRegistered = event.payload_as().map_err(HandlerError::Failed)?;
         // An account deleted since gets no welcome.
         let Some(user) = self.users.find_by_id(registered.user_id).await? else { return Ok(()) };
         let mail = Mail {
@@ -123,7 +151,7 @@ impl Notifications {
     }
 
     async fn order_confirmation(&self, event: &DomainEvent) -> Result<(), HandlerError> {
-        let placed: OrderPlaced = event.payload_as().map_err(HandlerError)?;
+        let placed: OrderPlaced = event.payload_as().map_err(HandlerError::Failed)?;
         let Some(buyer) = placed.user_id else { return Ok(()) };
         let Some(user) = self.users.find_by_id(buyer).await? else { return Ok(()) };
         let mut body = format!("Hello {},\n\nthank you for your order {}:\n\n", user.name.as_str(), placed.order_id);
@@ -148,7 +176,7 @@ impl Notifications {
     }
 
     async fn low_stock_alert(&self, event: &DomainEvent) -> Result<(), HandlerError> {
-        let low: ProductStockLow = event.payload_as().map_err(HandlerError)?;
+        let low: ProductStockLow = event.payload_as().map_err(HandlerError::Failed)?;
         for user in self.users.active_holders_of(Permission::AnalyticsRead).await? {
             let mail = Mail {
                 to: user.email.as_str().to_owned(),
@@ -184,7 +212,7 @@ impl EventHandler for Notifications {
     #[tracing::instrument(level = "debug", skip_all, fields(event = %event.id, kind = %event.event_type))]
     async fn handle(&self, event: &DomainEvent) -> Result<(), HandlerError> {
         if event.version != event.event_type.current_version() {
-            return Err(HandlerError(format!(
+            return Err(HandlerError::Failed(format!(
                 "{} v{} is not a version this handler reads",
                 event.event_type, event.version
             )));
@@ -304,13 +332,15 @@ pub struct HandlingReport {
     pub handled: usize,
     /// Failed this time, to be tried again.
     pub failed: usize,
+    /// Left for later without counting a failure (another worker holds the claim).
+    pub deferred: usize,
     /// Failed for good: moved to the dead letters.
     pub dead_lettered: usize,
 }
 
 impl HandlingReport {
     pub fn is_idle(&self) -> bool {
-        self.handled + self.failed + self.dead_lettered == 0
+        self.handled + self.failed + self.deferred + self.dead_lettered == 0
     }
 }
 
@@ -354,7 +384,14 @@ impl OutboxDispatcher {
             let id = entry.event.id;
             match outcome {
                 Ok(()) => handled.push(id),
-                Err(HandlerError(error)) => {
+                Err(HandlerError::Deferred(why)) => {
+                    tracing::debug!(event = %id, %why, "event deferred");
+                    let now = self.clock.now();
+                    let retry_at = now + self.policy.backoff(1);
+                    self.outbox.mark_failed(id, &why, entry.attempts, Some(retry_at), now).await?;
+                    report.deferred += 1;
+                }
+                Err(HandlerError::Failed(error)) => {
                     let failures = entry.attempts.saturating_add(1);
                     let now = self.clock.now();
                     if self.policy.gives_up(failures) {
@@ -417,6 +454,7 @@ pub struct StreamWorker {
 enum Outcome {
     Handled(EventId),
     Failed(EventId, String),
+    Deferred(EventId, String),
     Unreadable(String),
 }
 
@@ -451,7 +489,8 @@ impl StreamWorker {
         match &delivery.event {
             Ok(event) => match self.handler.handle(event).await {
                 Ok(()) => Outcome::Handled(event.id),
-                Err(HandlerError(error)) => Outcome::Failed(event.id, error),
+                Err(HandlerError::Failed(error)) => Outcome::Failed(event.id, error),
+                Err(HandlerError::Deferred(why)) => Outcome::Deferred(event.id, why),
             },
             Err(unreadable) => Outcome::Unreadable(unreadable.clone()),
         }
@@ -469,6 +508,12 @@ impl StreamWorker {
                     settled.push(*id);
                     done.push(delivery);
                     report.handled += 1;
+                }
+                Outcome::Deferred(id, why) => {
+                    // Stays pending, its count of failures untouched: taken again as a
+                    // due retry.
+                    tracing::debug!(event = %id, %why, "event deferred");
+                    report.deferred += 1;
                 }
                 Outcome::Unreadable(why) => {
                     // No event to settle or dead-letter; if the entry was one of the

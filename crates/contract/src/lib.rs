@@ -409,6 +409,8 @@ macro_rules! __events_contract_tests_list {
             delivery::an_event_failed_for_good_is_a_dead_letter_until_retried,
             delivery::purging_deletes_only_events_handled_before_the_cutoff,
             delivery::a_handled_event_is_recorded_per_handler_once,
+            delivery::a_claim_is_held_by_one_caller_until_it_ends_or_is_given_back,
+            delivery::concurrent_claims_give_the_event_to_one_caller,
             delivery::the_holders_of_a_permission_are_the_active_users_whose_role_grants_it,
         }
     };

@@ -51,7 +51,7 @@ struct AlwaysFails;
 #[async_trait::async_trait]
 impl EventHandler for AlwaysFails {
     async fn handle(&self, _: &DomainEvent) -> Result<(), HandlerError> {
-        Err(HandlerError("always fails".into()))
+        Err(HandlerError::Failed("always fails".into()))
     }
 }
 

@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use std::cmp::Reverse;
 use storefront_app::StoreError;
 use storefront_app::ports::{
-    DeadLetter, DeadLetters, EventOutbox, OutboxBacklog, OutboxEntry, Page, PageRequest, ProcessedEvents,
+    Claim, DeadLetter, DeadLetters, EventOutbox, OutboxBacklog, OutboxEntry, Page, PageRequest, ProcessedEvents,
 };
 use storefront_domain::{DomainEvent, EventId};
 
@@ -182,21 +182,68 @@ impl DeadLetters for MemoryStore {
     }
 }
 
+/// One handler's record of one event: a live or ended claim, or handled.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Processing {
+    processed_at: Option<DateTime<Utc>>,
+    claimed_until: Option<DateTime<Utc>>,
+}
+
 #[async_trait]
 impl ProcessedEvents for MemoryStore {
     async fn is_processed(&self, handler: &str, event: EventId) -> Result<bool, StoreError> {
-        Ok(self.state.lock().await.processed.contains_key(&(handler.to_owned(), event)))
+        let state = self.state.lock().await;
+        Ok(state.processed.get(&(handler.to_owned(), event)).is_some_and(|p| p.processed_at.is_some()))
+    }
+
+    async fn claim(
+        &self,
+        handler: &str,
+        event: EventId,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Claim, StoreError> {
+        let mut state = self.state.lock().await;
+        let record = state
+            .processed
+            .entry((handler.to_owned(), event))
+            .or_insert(Processing { processed_at: None, claimed_until: None });
+        if record.processed_at.is_some() {
+            return Ok(Claim::Done);
+        }
+        if record.claimed_until.is_some_and(|held| held > now) {
+            return Ok(Claim::Busy);
+        }
+        record.claimed_until = Some(until);
+        Ok(Claim::Mine)
+    }
+
+    async fn release_claim(&self, handler: &str, event: EventId) -> Result<(), StoreError> {
+        let mut state = self.state.lock().await;
+        let key = (handler.to_owned(), event);
+        if state.processed.get(&key).is_some_and(|p| p.processed_at.is_none()) {
+            state.processed.remove(&key);
+        }
+        Ok(())
     }
 
     async fn mark_processed(&self, handler: &str, event: EventId, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.state.lock().await.processed.entry((handler.to_owned(), event)).or_insert(now);
+        let mut state = self.state.lock().await;
+        let record = state
+            .processed
+            .entry((handler.to_owned(), event))
+            .or_insert(Processing { processed_at: None, claimed_until: None });
+        record.processed_at.get_or_insert(now);
         Ok(())
     }
 
     async fn purge_processed(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         let mut state = self.state.lock().await;
         let count = state.processed.len();
-        state.processed.retain(|_, at| *at >= before);
+        state.processed.retain(|_, p| match p.processed_at {
+            Some(at) => at >= before,
+            None => p.claimed_until.is_some_and(|until| until >= before),
+        });
         Ok((count - state.processed.len()) as u64)
     }
 }

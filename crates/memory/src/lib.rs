@@ -68,7 +68,7 @@ struct State {
     /// The outbox: every event, in the order the changes raising them were made.
     outbox: Vec<StoredEvent>,
     /// (handler, event) pairs handled, and when.
-    processed: HashMap<(String, EventId), DateTime<Utc>>,
+    processed: HashMap<(String, EventId), events::Processing>,
 }
 
 struct StoredRole {

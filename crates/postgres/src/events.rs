@@ -14,7 +14,7 @@ use diesel::sql_types::{Array, BigInt, Integer, Jsonb, Nullable, Text, Timestamp
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use storefront_app::StoreError;
 use storefront_app::ports::{
-    DeadLetter, DeadLetters, EventOutbox, OutboxBacklog, OutboxEntry, Page, PageRequest, ProcessedEvents,
+    Claim, DeadLetter, DeadLetters, EventOutbox, OutboxBacklog, OutboxEntry, Page, PageRequest, ProcessedEvents,
 };
 use storefront_domain::{DomainEvent, EventId, EventType};
 use uuid::Uuid;
@@ -388,19 +388,85 @@ impl DeadLetters for PgStore {
     }
 }
 
+/// Claims `(handler, event)` unless it is handled or claimed by someone else until later;
+/// `mine` when this statement took the claim, `done` when the event was handled already.
+const CLAIM: &str = "\
+WITH claimed AS (
+    INSERT INTO processed_events (handler, event_id, processed_at, claimed_until)
+    VALUES ($1, $2, NULL, $4)
+    ON CONFLICT (handler, event_id) DO UPDATE SET claimed_until = EXCLUDED.claimed_until
+        WHERE processed_events.processed_at IS NULL AND processed_events.claimed_until <= $3
+    RETURNING 1
+)
+SELECT EXISTS (SELECT 1 FROM claimed) AS mine,
+       EXISTS (SELECT 1 FROM processed_events
+               WHERE handler = $1 AND event_id = $2 AND processed_at IS NOT NULL) AS done";
+
+#[derive(QueryableByName)]
+struct ClaimRow {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    mine: bool,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    done: bool,
+}
+
 #[async_trait]
 impl ProcessedEvents for PgStore {
     async fn is_processed(&self, handler: &str, event: EventId) -> Result<bool, StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;
-            let found =
-                diesel::sql_query("SELECT count(*) AS n FROM processed_events WHERE handler = $1 AND event_id = $2")
-                    .bind::<Text, _>(handler)
-                    .bind::<SqlUuid, _>(event.0)
-                    .get_result::<Count>(&mut conn)
-                    .await
-                    .map_err(error::from_diesel)?;
+            let found = diesel::sql_query(
+                "SELECT count(*) AS n FROM processed_events \
+                 WHERE handler = $1 AND event_id = $2 AND processed_at IS NOT NULL",
+            )
+            .bind::<Text, _>(handler)
+            .bind::<SqlUuid, _>(event.0)
+            .get_result::<Count>(&mut conn)
+            .await
+            .map_err(error::from_diesel)?;
             Ok(found.n > 0)
+        })
+        .await
+    }
+
+    async fn claim(
+        &self,
+        handler: &str,
+        event: EventId,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Claim, StoreError> {
+        self.bounded(async {
+            let mut conn = self.conn().await?;
+            let row = diesel::sql_query(CLAIM)
+                .bind::<Text, _>(handler)
+                .bind::<SqlUuid, _>(event.0)
+                .bind::<Timestamptz, _>(now)
+                .bind::<Timestamptz, _>(until)
+                .get_result::<ClaimRow>(&mut conn)
+                .await
+                .map_err(error::from_diesel)?;
+            Ok(match (row.mine, row.done) {
+                (true, _) => Claim::Mine,
+                (false, true) => Claim::Done,
+                (false, false) => Claim::Busy,
+            })
+        })
+        .await
+    }
+
+    async fn release_claim(&self, handler: &str, event: EventId) -> Result<(), StoreError> {
+        self.bounded(async {
+            let mut conn = self.conn().await?;
+            diesel::sql_query(
+                "DELETE FROM processed_events WHERE handler = $1 AND event_id = $2 AND processed_at IS NULL",
+            )
+            .bind::<Text, _>(handler)
+            .bind::<SqlUuid, _>(event.0)
+            .execute(&mut conn)
+            .await
+            .map_err(error::from_diesel)?;
+            Ok(())
         })
         .await
     }
@@ -410,7 +476,8 @@ impl ProcessedEvents for PgStore {
             let mut conn = self.conn().await?;
             diesel::sql_query(
                 "INSERT INTO processed_events (handler, event_id, processed_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (handler, event_id) DO NOTHING",
+                 ON CONFLICT (handler, event_id) DO UPDATE \
+                 SET processed_at = COALESCE(processed_events.processed_at, EXCLUDED.processed_at)",
             )
             .bind::<Text, _>(handler)
             .bind::<SqlUuid, _>(event.0)
@@ -424,6 +491,10 @@ impl ProcessedEvents for PgStore {
     }
 
     async fn purge_processed(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
-        self.purge_older_than("DELETE FROM processed_events WHERE processed_at < $1", before).await
+        let handled = self.purge_older_than("DELETE FROM processed_events WHERE processed_at < $1", before).await?;
+        let abandoned = self
+            .purge_older_than("DELETE FROM processed_events WHERE processed_at IS NULL AND claimed_until < $1", before)
+            .await?;
+        Ok(handled + abandoned)
     }
 }

@@ -182,7 +182,8 @@ diesel::table! {
     processed_events (handler, event_id) {
         handler -> Text,
         event_id -> Uuid,
-        processed_at -> Timestamptz,
+        processed_at -> Nullable<Timestamptz>,
+        claimed_until -> Nullable<Timestamptz>,
     }
 }
 
@@ -341,7 +342,7 @@ mod tests {
                 dead_at,
                 handled_at,
             ),
-            declared!(processed_events: handler, event_id, processed_at),
+            declared!(processed_events: handler, event_id, processed_at, claimed_until),
         ];
         let database = TestDatabase::create().await;
         let mut conn = AsyncPgConnection::establish(&database.url).await.unwrap();

@@ -86,7 +86,7 @@ impl EventHandler for Named {
             std::future::pending::<()>().await;
         }
         if *self.1.failing.lock().unwrap() {
-            return Err(HandlerError(format!("{} refuses {}", self.0, event.event_type)));
+            return Err(HandlerError::Failed(format!("{} refuses {}", self.0, event.event_type)));
         }
         self.1.handled.lock().unwrap().push((self.0.to_owned(), event.id));
         Ok(())
@@ -384,16 +384,28 @@ async fn with_redis_down_the_relay_loses_nothing_and_publishes_everything_once_i
     assert_eq!(store.backlog().await.unwrap().owed, 0);
 }
 
-/// Counts the mails it would send.
+/// Counts the mails it would send, each after `delay` (a slow SMTP server).
 #[derive(Default)]
-struct CountingMailer(Mutex<Vec<Mail>>);
+struct CountingMailer(Mutex<Vec<Mail>>, std::time::Duration);
 
 #[async_trait]
 impl Mailer for CountingMailer {
     async fn send(&self, mail: &Mail) -> Result<(), MailError> {
+        tokio::time::sleep(self.1).await;
         self.0.lock().unwrap().push(mail.clone());
         Ok(())
     }
+}
+
+fn notifications(store: &MemoryStore, mailer: Arc<CountingMailer>) -> Notifications {
+    Notifications::new(
+        Arc::new(store.clone()),
+        mailer,
+        Arc::new(store.clone()),
+        Arc::new(SystemClock),
+        "USD".into(),
+        Duration::seconds(30),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -406,14 +418,7 @@ async fn an_event_delivered_twice_has_its_effect_once() {
     stream.publish(std::slice::from_ref(&event)).await.unwrap();
     stream.publish(std::slice::from_ref(&event)).await.unwrap();
     let mailer = Arc::new(CountingMailer::default());
-    let notifications = Notifications::new(
-        Arc::new(store.clone()),
-        mailer.clone(),
-        Arc::new(store.clone()),
-        Arc::new(SystemClock),
-        "USD".into(),
-    );
-    let consumer = worker(&stream, &store, Arc::new(notifications), fast_policy(3), 60_000);
+    let consumer = worker(&stream, &store, Arc::new(notifications(&store, mailer.clone())), fast_policy(3), 60_000);
 
     for _ in 0..4 {
         consumer.run_once().await.unwrap();
@@ -423,6 +428,39 @@ async fn an_event_delivered_twice_has_its_effect_once() {
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert_eq!((sent[0].to.as_str(), sent[0].subject.as_str()), ("user-0@example.com", "Welcome to Storefront"));
     assert_eq!(stream.lag().await.unwrap().pending, 0, "both entries acknowledged");
+    ns.clean().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_handed_the_same_event_at_once_by_a_slow_smtp_server_send_one_mail() {
+    let ns = Namespace::new();
+    let (store, ids) = outbox_with(1).await;
+    let event = store.events(PageRequest { limit: 1, offset: 0 }).await.unwrap().items.remove(0);
+    // Published twice (a redelivery while the first entry was still waiting): each worker
+    // takes one entry, and both start sending at once.
+    let (one, two) = (ns.stream("one"), ns.stream("two"));
+    one.publish(std::slice::from_ref(&event)).await.unwrap();
+    one.publish(std::slice::from_ref(&event)).await.unwrap();
+    let mailer = Arc::new(CountingMailer(Mutex::default(), std::time::Duration::from_millis(400)));
+    let policy = fast_policy(5);
+    let first = worker(&one, &store, Arc::new(notifications(&store, mailer.clone())), policy, 60_000);
+    let second = worker(&two, &store, Arc::new(notifications(&store, mailer.clone())), policy, 60_000);
+    // Each consumer takes one entry; their rounds then find it as their own pending entry
+    // (due at once) and handle both at the same time.
+    assert_eq!(one.receive(1, Duration::zero()).await.unwrap().len(), 1);
+    assert_eq!(two.receive(1, Duration::zero()).await.unwrap().len(), 1);
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while tokio::time::Instant::now() < deadline && one.lag().await.unwrap().pending > 0 {
+        let (a, b) = tokio::join!(first.run_once(), second.run_once());
+        a.unwrap();
+        b.unwrap();
+    }
+
+    let sent = mailer.0.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1, "one mail, however many workers held the event: {sent:?}");
+    assert_eq!(one.lag().await.unwrap().pending, 0, "the deferred entry was settled as handled later");
+    assert_eq!(store.backlog().await.unwrap().owed, 0, "{ids:?} settled");
     ns.clean().await;
 }
 

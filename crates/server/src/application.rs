@@ -325,7 +325,7 @@ pub fn spawn_in_process_dispatch(
         handler,
         Arc::new(SystemClock),
         settings.events.retry_policy(),
-        settings.events.outbox(),
+        crate::events::outbox_settings(settings),
     ));
     background.spawn("in_process_dispatcher", settings.events.poll_interval(), move || {
         let dispatcher = Arc::clone(&dispatcher);

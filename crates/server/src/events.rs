@@ -49,7 +49,31 @@ pub fn handlers(
     processed: Arc<dyn ProcessedEvents>,
 ) -> Result<Arc<dyn EventHandler>, String> {
     let mailer = mailer(&settings.mail)?;
-    Ok(Arc::new(Notifications::new(users, mailer, processed, Arc::new(SystemClock), settings.catalog.currency.clone())))
+    Ok(Arc::new(Notifications::new(
+        users,
+        mailer,
+        processed,
+        Arc::new(SystemClock),
+        settings.catalog.currency.clone(),
+        one_send_at_most(settings) * 3,
+    )))
+}
+
+/// The longest one mail can take to send (the SMTP timeout), at least ten seconds.
+fn one_send_at_most(settings: &Settings) -> chrono::Duration {
+    chrono::Duration::milliseconds(i64::try_from(settings.mail.smtp_timeout_ms).unwrap_or(i64::MAX).max(10_000))
+}
+
+/// How the relay and the dispatcher take events, with the lease sized from the batch: a
+/// dispatcher handles a batch `concurrency` events at a time, each as long as a send may
+/// take, and its lease must outlast that (or another dispatcher takes the same events; the
+/// handlers' claims keep that from sending twice, but it is wasted work).
+pub(crate) fn outbox_settings(settings: &Settings) -> storefront_app::OutboxSettings {
+    let mut outbox = settings.events.outbox();
+    let waves = settings.events.batch.div_ceil(settings.events.concurrency.max(1));
+    let batch_at_most = one_send_at_most(settings) * i32::try_from(waves).unwrap_or(i32::MAX);
+    outbox.lease = outbox.lease.max(batch_at_most + chrono::Duration::seconds(10));
+    outbox
 }
 
 /// What a round of a loop did, to tell whether to wait before the next.
@@ -305,7 +329,7 @@ pub async fn run_worker(settings: Settings) -> Result<(), String> {
                 Arc::clone(&ports.outbox),
                 Arc::new(publisher.clone()),
                 clock.clone(),
-                settings.events.outbox(),
+                outbox_settings(&settings),
             ));
             background.spawn("relay", settings.events.poll_interval(), move || {
                 let relay = Arc::clone(&relay);

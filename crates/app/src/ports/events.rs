@@ -185,18 +185,46 @@ pub trait EventQueue: Send + Sync {
     async fn lag(&self) -> Result<QueueLag, StoreError>;
 }
 
-/// Which handlers have handled which events, so that an event delivered twice has its
-/// effect once.
+/// What `ProcessedEvents::claim` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// The caller holds the claim until it ends: do the effect, then `mark_processed`.
+    Mine,
+    /// The handler has handled the event already: nothing to do.
+    Done,
+    /// Another worker holds a live claim (it is doing the effect now, or died doing it and
+    /// its claim has not ended yet): try again later.
+    Busy,
+}
+
+/// Which handlers have handled which events, so that an event delivered twice — even to
+/// two workers at once — has its effect once.
 #[async_trait]
 pub trait ProcessedEvents: Send + Sync {
     /// Whether `handler` has recorded `event` as handled.
     async fn is_processed(&self, handler: &str, event: EventId) -> Result<bool, StoreError>;
 
-    /// Records `event` as handled by `handler`; recording it twice is harmless.
+    /// Claims `(handler, event)` until `until`, durably and atomically: of any number of
+    /// concurrent callers at most one gets `Mine` while the claim lives; a claim that ended
+    /// (its holder died) can be taken again. `Done` once the event is recorded as handled.
+    async fn claim(
+        &self,
+        handler: &str,
+        event: EventId,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Claim, StoreError>;
+
+    /// Gives a claim back unused (the effect failed): the next try may claim at once. A
+    /// handled event stays handled.
+    async fn release_claim(&self, handler: &str, event: EventId) -> Result<(), StoreError>;
+
+    /// Records `event` as handled by `handler` (claimed or not); recording it twice is
+    /// harmless.
     async fn mark_processed(&self, handler: &str, event: EventId, now: DateTime<Utc>) -> Result<(), StoreError>;
 
-    /// Forgets what was handled before `before` (long after any redelivery can come);
-    /// answers how many records went.
+    /// Forgets what was handled before `before` (long after any redelivery can come), and
+    /// claims that ended before it unused; answers how many records went.
     async fn purge_processed(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 }
 

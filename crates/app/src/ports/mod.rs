@@ -16,8 +16,8 @@ pub use admin::{
 };
 pub use catalog::{CategoryRepository, NewProduct, NewReview, ProductChanges, ProductRepository, ReviewRepository};
 pub use events::{
-    DeadLetter, DeadLetters, Delivery, EventOutbox, EventPublisher, EventQueue, Mail, MailError, Mailer, OutboxBacklog,
-    OutboxEntry, ProcessedEvents, QueueLag, StreamEpoch,
+    Claim, DeadLetter, DeadLetters, Delivery, EventOutbox, EventPublisher, EventQueue, Mail, MailError, Mailer,
+    OutboxBacklog, OutboxEntry, ProcessedEvents, QueueLag, StreamEpoch,
 };
 pub use orders::{
     BusinessStats, IdempotencyBegin, IdempotencyStore, LowStockProduct, NewOrder, OrderFilter, OrderRepository,

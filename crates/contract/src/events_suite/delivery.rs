@@ -10,7 +10,7 @@ use crate::EventStores;
 use crate::suite::support::new_user;
 use chrono::Duration;
 use std::collections::HashSet;
-use storefront_app::ports::{AuditContext, NewUser, OutboxBacklog};
+use storefront_app::ports::{AuditContext, Claim, NewUser, OutboxBacklog};
 use storefront_domain::{AdminUserChange, EventId, Permission, RoleName};
 
 const LEASE: Duration = Duration::seconds(30);
@@ -211,6 +211,55 @@ pub async fn a_handled_event_is_recorded_per_handler_once(stores: EventStores) {
     assert!(!stores.processed.is_processed("welcome_email", EventId::new()).await.unwrap());
     assert_eq!(stores.processed.purge_processed(now() + Duration::seconds(1)).await.unwrap(), 1);
     assert!(!stores.processed.is_processed("welcome_email", event).await.unwrap());
+}
+
+pub async fn a_claim_is_held_by_one_caller_until_it_ends_or_is_given_back(stores: EventStores) {
+    let (event, at) = (EventId::new(), now());
+    let until = at + Duration::seconds(30);
+    let claim = |at, until| stores.processed.claim("order_confirmation", event, at, until);
+
+    assert_eq!(claim(at, until).await.unwrap(), Claim::Mine);
+    assert_eq!(claim(at + Duration::seconds(29), until).await.unwrap(), Claim::Busy, "held by the first");
+    assert_eq!(
+        stores.processed.claim("welcome_email", event, at, until).await.unwrap(),
+        Claim::Mine,
+        "claims are per handler"
+    );
+    assert!(!stores.processed.is_processed("order_confirmation", event).await.unwrap(), "claimed is not handled");
+    let later = until + Duration::seconds(60);
+    assert_eq!(claim(until, later).await.unwrap(), Claim::Mine, "its holder died: the claim ended");
+
+    stores.processed.release_claim("order_confirmation", event).await.unwrap();
+    assert_eq!(claim(until, later).await.unwrap(), Claim::Mine, "given back: free at once");
+
+    stores.processed.mark_processed("order_confirmation", event, later).await.unwrap();
+    stores.processed.release_claim("order_confirmation", event).await.unwrap();
+    assert_eq!(claim(later, later).await.unwrap(), Claim::Done, "handled stays handled");
+    assert!(stores.processed.is_processed("order_confirmation", event).await.unwrap());
+    assert_eq!(
+        stores.processed.purge_processed(until + Duration::seconds(1)).await.unwrap(),
+        1,
+        "the welcome claim ended unused before the cutoff; the handled record is newer"
+    );
+    assert_eq!(stores.processed.claim("welcome_email", event, later, later).await.unwrap(), Claim::Mine);
+}
+
+pub async fn concurrent_claims_give_the_event_to_one_caller(stores: EventStores) {
+    let event = EventId::new();
+    let at = now();
+    let claims: Vec<_> = (0..8)
+        .map(|_| {
+            let processed = std::sync::Arc::clone(&stores.processed);
+            tokio::spawn(async move { processed.claim("order_confirmation", event, at, at + LEASE).await.unwrap() })
+        })
+        .collect();
+    let mut mine = 0;
+    for claim in claims {
+        if claim.await.unwrap() == Claim::Mine {
+            mine += 1;
+        }
+    }
+    assert_eq!(mine, 1);
 }
 
 pub async fn the_holders_of_a_permission_are_the_active_users_whose_role_grants_it(stores: EventStores) {
