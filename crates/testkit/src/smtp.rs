@@ -183,6 +183,15 @@ impl SmtpSink {
             .collect()
     }
 
+    /// How many messages have arrived so far (without reading them: cheap for thousands).
+    pub fn count(&self) -> usize {
+        ["new", "cur"]
+            .iter()
+            .filter_map(|sub| std::fs::read_dir(self.maildir.join(sub)).ok())
+            .map(|entries| entries.filter_map(Result::ok).count())
+            .sum()
+    }
+
     /// Waits until at least `count` messages have arrived (or `within` passes), then
     /// answers every message received.
     pub async fn wait_for(&self, count: usize, within: Duration) -> Vec<ReceivedMail> {
