@@ -98,7 +98,8 @@ impl Notifications {
         }
         self.mailer.send(&mail).await.map_err(|e| HandlerError(e.to_string()))?;
         self.processed.mark_processed(handler, event, self.clock.now()).await?;
-        tracing::info!(handler, %event, "mail sent");
+        // The mailer logs the mail itself, at info: once is enough.
+        tracing::debug!(handler, %event, "mail handed to the mailer");
         Ok(())
     }
 
