@@ -116,6 +116,18 @@ fn a_misspelt_setting_stops_production() {
 }
 
 #[test]
+fn a_misspelt_key_in_a_configuration_file_is_named_too() {
+    let dir = std::env::temp_dir().join(format!("storefront-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("development.toml"), "[sever]\nport = 9000\n").unwrap();
+    let output = storefront("development").arg("openapi").env("STOREFRONT_CONFIG_DIR", &dir).output().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("`sever.port`") && stderr.contains("did you mean server.port?"), "{stderr}");
+}
+
+#[test]
 fn no_warning_without_a_misspelt_setting() {
     let output = storefront("development").arg("openapi").env("STOREFRONT__SERVER__PORT", "9000").output().unwrap();
     assert!(output.status.success());
