@@ -268,3 +268,52 @@ fn review_text(rating: i64) -> &'static str {
         _ => "Disappointing, I returned it.",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Counts its calls; a hash is the password reversed, with a fresh salt-like suffix so
+    /// that two hashes of one password differ, as bcrypt's do.
+    #[derive(Default)]
+    struct Counting {
+        hashes: AtomicUsize,
+        verifies: AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl PasswordHasher for Counting {
+        async fn hash(&self, password: &PlainPassword) -> Result<PasswordHash, InfraError> {
+            let n = self.hashes.fetch_add(1, Ordering::SeqCst);
+            Ok(PasswordHash::new(format!("{}#{n}", password.expose().chars().rev().collect::<String>())))
+        }
+
+        async fn verify(&self, password: &PlainPassword, hash: Option<&PasswordHash>) -> Result<bool, InfraError> {
+            self.verifies.fetch_add(1, Ordering::SeqCst);
+            let reversed: String = password.expose().chars().rev().collect();
+            Ok(hash.is_some_and(|h| h.as_str().split('#').next() == Some(reversed.as_str())))
+        }
+    }
+
+    #[tokio::test]
+    async fn the_demo_password_is_hashed_once_and_its_hash_recognised_without_work() {
+        let inner = Arc::new(Counting::default());
+        let hasher = RememberingHasher::new(inner.clone());
+        let demo = PlainPassword::new(DEMO_PASSWORD);
+        let first = hasher.hash(&demo).await.unwrap();
+        let second = hasher.hash(&demo).await.unwrap();
+        assert!(first == second);
+        assert_eq!(inner.hashes.load(Ordering::SeqCst), 1);
+        assert!(hasher.verify(&demo, Some(&first)).await.unwrap());
+        assert_eq!(inner.verifies.load(Ordering::SeqCst), 0);
+
+        // Anything else goes to the real hasher, which decides.
+        assert!(!hasher.verify(&PlainPassword::new("another one"), Some(&first)).await.unwrap());
+        assert!(!hasher.verify(&demo, None).await.unwrap());
+        assert_eq!(inner.verifies.load(Ordering::SeqCst), 2);
+        let other = hasher.hash(&PlainPassword::new("another one")).await.unwrap();
+        assert!(other != first);
+        assert_eq!(inner.hashes.load(Ordering::SeqCst), 2);
+    }
+}
