@@ -1,9 +1,11 @@
 // Storefront's /docs in Debian's Chromium, as a person would use it: register an account,
 // press Authorize and log in with the OAuth2 password flow, then "Try it out" and "Execute"
-// on GET /api/v1/users/me and see 200. A screenshot of the result is saved.
+// on GET /api/v1/users/me and see 200. Screenshots are saved: the page as it first shows
+// (once the operations are there, not the loading spinner) and the result.
 //
-// Environment: STOREFRONT_URL (the running server), SCREENSHOT (where the PNG goes),
-// CHROMIUM (default /usr/bin/chromium).
+// Environment: STOREFRONT_URL (the running server), SCREENSHOT (where the result's PNG
+// goes), LANDING_SCREENSHOT (where the first view's PNG goes; README shows it as
+// docs/swagger-ui.png), CHROMIUM (default /usr/bin/chromium).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -12,6 +14,7 @@ import { chromium } from 'playwright-core';
 
 const base = process.env.STOREFRONT_URL;
 const screenshot = process.env.SCREENSHOT ?? 'docs-users-me.png';
+const landing = process.env.LANDING_SCREENSHOT ?? 'swagger-ui.png';
 const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
 // Without the background-networking flags Chromium keeps dialling out to hosts this
@@ -54,7 +57,14 @@ test('Swagger UI authorizes with the password flow and runs GET /api/v1/users/me
     await browser.close();
   });
 
-  await page.goto(`${base}/docs/`);
+  // The bare address, as a person types it: the server sends the browser on to /docs.
+  await page.goto(`${base}/`);
+  assert.match(page.url(), /\/docs\/?$/);
+  // The document is large: Swagger UI shows a spinner until its operations are rendered.
+  await page.locator('#operations-accounts-get_me').waitFor();
+  mkdirSync(dirname(landing), { recursive: true });
+  await page.screenshot({ path: landing, clip: { x: 0, y: 0, width: 1280, height: 860 } });
+
   await page.locator('.swagger-ui .auth-wrapper .authorize').click();
 
   // The Authorize dialog: the OAuth2 password flow's username and password, then Authorize.

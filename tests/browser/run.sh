@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The browser test of /docs: starts the built server on a free loopback port (memory store,
-# rate limits on), runs docs.test.mjs in Debian's Chromium, stops the server. The screenshot
-# goes to target/browser/. Needs /usr/bin/chromium (apt-get install chromium) and npm.
+# rate limits on), runs docs.test.mjs in Debian's Chromium, stops the server. The screenshots
+# go to target/browser/; the first view of /docs is README's picture: to refresh it,
+# `cp target/browser/swagger-ui.png docs/`. Needs /usr/bin/chromium (apt-get install
+# chromium) and npm.
 #   tests/browser/run.sh [path/to/storefront]
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -19,5 +21,6 @@ start_server "$binary" "$out/server.log"
 
 cd "$here"
 npm ci --no-audit --no-fund --silent
-STOREFRONT_URL="http://127.0.0.1:$port" SCREENSHOT="$out/docs-users-me.png" npm test --silent
-echo "screenshots: $out/docs-users-me.png, $out/docs-users-me-operation.png"
+STOREFRONT_URL="http://127.0.0.1:$port" SCREENSHOT="$out/docs-users-me.png" LANDING_SCREENSHOT="$out/swagger-ui.png" \
+    npm test --silent
+echo "screenshots: $out/swagger-ui.png, $out/docs-users-me.png, $out/docs-users-me-operation.png"

@@ -47,6 +47,13 @@ impl AccountService {
         self
     }
 
+    /// The same service over another password hasher (the demo seeding's, which hashes
+    /// its one password once).
+    pub fn with_hasher(mut self, hasher: Arc<dyn PasswordHasher>) -> Self {
+        self.hasher = hasher;
+        self
+    }
+
     /// Registers a new account for a client, within the client IP's registration limit.
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn register_from(&self, registration: Registration, client: &ClientContext) -> Result<User, AppError> {

@@ -102,6 +102,13 @@ impl AuthService {
         self
     }
 
+    /// The same service over another password hasher (the demo seeding's, which hashes
+    /// its one password once).
+    pub fn with_hasher(mut self, hasher: Arc<dyn PasswordHasher>) -> Self {
+        self.hasher = hasher;
+        self
+    }
+
     pub fn settings(&self) -> AuthSettings {
         self.settings
     }

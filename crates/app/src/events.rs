@@ -128,7 +128,8 @@ impl Notifications {
             return Err(HandlerError::Failed(e.to_string()));
         }
         self.processed.mark_processed(handler, event, self.clock.now()).await?;
-        tracing::info!(handler, %event, to = %mail.to, "mail sent");
+        // The mailer logs the mail itself, at info: once is enough.
+        tracing::debug!(handler, %event, "mail handed to the mailer");
         Ok(())
     }
 

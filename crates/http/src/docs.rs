@@ -27,10 +27,29 @@ static SWAGGER_CONFIG: LazyLock<Arc<Config<'static>>> = LazyLock::new(|| {
 
 pub fn resources() -> Vec<Resource> {
     vec![
+        Endpoint::new("/").get(root).build(),
         Endpoint::new(OPENAPI_PATH).get(openapi_json).build(),
         Endpoint::new("/docs").get(swagger_index).build(),
         Endpoint::new("/docs/{file:.*}").get(swagger_file).build(),
     ]
+}
+
+/// The root: to the documentation
+///
+/// A browser opening the server's address lands on Swagger UI instead of a 404.
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "docs",
+    operation_id = "root",
+    responses((
+        status = 303,
+        description = "See Swagger UI at `/docs`",
+        headers(("Location" = String, description = "`/docs`"))
+    ))
+)]
+pub async fn root() -> HttpResponse {
+    HttpResponse::SeeOther().insert_header((header::LOCATION, "/docs")).finish()
 }
 
 async fn openapi_json() -> HttpResponse {

@@ -49,9 +49,12 @@ pub enum ApiError {
     InvalidCredentials,
     #[error("forbidden")]
     Forbidden,
-    /// No such resource (or route, or a path id that is not a UUID).
+    /// No such resource (or a path id that is not a UUID).
     #[error("not found")]
     NotFound,
+    /// No route has this path: a `not_found` problem that says where the paths are listed.
+    #[error("no such path")]
+    NoSuchPath,
     /// The method is not offered on this path; `allow` lists the ones that are.
     #[error("method not allowed (allow: {allow})")]
     MethodNotAllowed { allow: String },
@@ -236,7 +239,7 @@ impl ApiError {
             ApiError::InvalidToken => (StatusCode::UNAUTHORIZED, "invalid_token"),
             ApiError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
             ApiError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
-            ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::NotFound | ApiError::NoSuchPath => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::MethodNotAllowed { .. } => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::EmailTaken => (StatusCode::CONFLICT, "email_taken"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
@@ -265,6 +268,9 @@ impl ApiError {
             ApiError::InvalidCredentials => "The credentials are not valid.".into(),
             ApiError::Forbidden => "You do not have the permission this action needs.".into(),
             ApiError::NotFound => "The requested resource does not exist.".into(),
+            ApiError::NoSuchPath => "No endpoint has this path. Every path of the API is listed in the OpenAPI \
+                                     document at /openapi.json, browsable at /docs."
+                .into(),
             ApiError::MethodNotAllowed { allow } => {
                 format!("This resource does not support this method; it supports {allow}.")
             }
@@ -370,6 +376,7 @@ mod tests {
             (ApiError::InvalidCredentials, 401, "invalid_credentials"),
             (ApiError::Forbidden, 403, "forbidden"),
             (ApiError::NotFound, 404, "not_found"),
+            (ApiError::NoSuchPath, 404, "not_found"),
             (ApiError::MethodNotAllowed { allow: "GET, HEAD".into() }, 405, "method_not_allowed"),
             (ApiError::EmailTaken, 409, "email_taken"),
             (ApiError::Conflict("the last admin cannot be demoted".into()), 409, "conflict"),

@@ -4,7 +4,7 @@
 use crate::catalog::{categories, products, reviews};
 use crate::error::{FieldError, OAuthError, OAuthErrorCode, PROBLEM_JSON, Problem};
 use crate::permissions::RequiredPermissions;
-use crate::{accounts, admin, auth, events, health, orders, roles, stats};
+use crate::{accounts, admin, auth, docs, events, health, orders, roles, stats};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use utoipa::openapi::example::ExampleBuilder;
@@ -28,8 +28,8 @@ problem details (`application/problem+json`) with a stable `code` and the `reque
 characters of `[A-Za-z0-9._-]`, else a new one) and `X-Content-Type-Options: nosniff`;
 every `/api/v1` response also carries `Cache-Control: no-store`. A method a path does not
 offer answers 405 `method_not_allowed` with an `Allow` header (`HEAD` is offered wherever
-`GET` is); an unknown path answers 404 `not_found`, and so does a path id that is not a
-UUID. When the database cannot be reached, requests that need it answer 503
+`GET` is); an unknown path answers 404 `not_found` (its `detail` points to `/docs` and
+`/openapi.json`), and so does a path id that is not a UUID. `GET /` redirects to `/docs`. When the database cannot be reached, requests that need it answer 503
 `service_unavailable` with `Retry-After`.
 
 **Authentication.** Send the access token as `Authorization: Bearer <token>` (never in the
@@ -42,6 +42,7 @@ with the password flow (your email as username; leave the client fields empty)."
 #[openapi(
     info(title = "Storefront API", description = DESCRIPTION),
     paths(
+        docs::root,
         health::health,
         health::ready,
         accounts::register,
@@ -126,6 +127,7 @@ with the password flow (your email as username; leave the client fields empty)."
         (name = "accounts", description = "Registration and the caller's own account"),
         (name = "auth", description = "Tokens, logins and sessions"),
         (name = "health", description = "Liveness and readiness"),
+        (name = "docs", description = "This documentation: `/docs` (Swagger UI) and `/openapi.json`"),
         (name = "users", description = "User administration"),
         (name = "roles", description = "Permissions, roles, their grants and the audit log"),
         (name = "products", description = "The product catalogue, likes and the caller's liked products"),

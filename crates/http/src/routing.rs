@@ -83,7 +83,8 @@ impl Endpoint {
     }
 }
 
-/// The app's default service: an unknown route is a `not_found` problem.
+/// The app's default service: an unknown route is a `not_found` problem that points to
+/// the list of paths, so that a mistyped URL leads somewhere.
 pub async fn not_found() -> Result<&'static str, ApiError> {
-    Err(ApiError::NotFound)
+    Err(ApiError::NoSuchPath)
 }

@@ -24,8 +24,11 @@ async fn an_unknown_route_answers_a_not_found_problem() {
     let app = init_service(build_app(state())).await;
     send(&app, TestRequest::get().uri("/nope")).await.problem(404, "not_found");
     let reply = send(&app, TestRequest::get().uri("/api/v1/nope")).await;
-    reply.problem(404, "not_found");
+    let problem = reply.problem(404, "not_found");
     assert_eq!(reply.header("cache-control"), Some("no-store"));
+    // A mistyped path says where the real ones are listed.
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(detail.contains("/docs") && detail.contains("/openapi.json"), "{detail}");
     send(&app, TestRequest::get().uri("/api/v1/users/me/")).await.problem(404, "not_found");
 }
 
@@ -492,6 +495,19 @@ async fn every_documented_operation_is_routed() {
             }
         }
     }
+}
+
+#[actix_web::test]
+async fn the_root_sends_a_browser_to_the_docs_as_the_document_says() {
+    let app = init_service(build_app(state())).await;
+    for request in [TestRequest::get(), TestRequest::default().method(Method::HEAD)] {
+        let reply = send(&app, request.uri("/")).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER);
+        assert_eq!(reply.header("location"), Some("/docs"));
+    }
+    let doc = send(&app, TestRequest::get().uri("/openapi.json")).await.json();
+    let root = &doc["paths"]["/"]["get"];
+    assert!(root["responses"]["303"]["headers"]["Location"].is_object(), "{root}");
 }
 
 #[actix_web::test]

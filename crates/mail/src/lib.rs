@@ -113,18 +113,21 @@ impl Mailer for SmtpMailer {
             .body(mail.body.clone())
             .map_err(|e| MailError(format!("message: {e}")))?;
         self.transport.send(message).await.map_err(|e| MailError(e.to_string()))?;
+        tracing::info!(to = %mail.to, subject = %mail.subject, "mail sent");
         Ok(())
     }
 }
 
-/// Development: logs each mail (recipient, subject, body) instead of sending it.
+/// Development: logs each mail instead of sending it: one line (recipient, subject) at
+/// info, the body at debug, so that a demo's dozens of mails do not flood the log.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LogMailer;
 
 #[async_trait]
 impl Mailer for LogMailer {
     async fn send(&self, mail: &Mail) -> Result<(), MailError> {
-        tracing::info!(to = %mail.to, subject = %mail.subject, body = %mail.body, "mail (log backend; not sent)");
+        tracing::info!(to = %mail.to, subject = %mail.subject, "mail logged, not sent (mail.backend = log)");
+        tracing::debug!(to = %mail.to, subject = %mail.subject, body = %mail.body, "mail body");
         Ok(())
     }
 }

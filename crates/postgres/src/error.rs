@@ -92,10 +92,60 @@ impl From<TxError> for StoreError {
     }
 }
 
-/// Maps a failure to open a connection: always the database being out of reach.
+/// Maps a failure to open a connection: always the database being out of reach. Not
+/// logged here: the caller's error reaches a log line or the user once.
 pub(crate) fn from_connection(err: ConnectionError) -> StoreError {
-    tracing::warn!(error = %err, "cannot connect to the database");
     StoreError::Unavailable(format!("cannot connect to the database: {err}"))
+}
+
+/// Maps a failure to connect to `url`, naming where it tried and, when the server cannot
+/// be reached at all, the operating system's reason: diesel-async keeps only tokio-postgres'
+/// "error connecting to server", which drops both.
+pub(crate) fn from_connection_to(url: &str, err: &ConnectionError) -> StoreError {
+    let Ok(config) = url.parse::<tokio_postgres::Config>() else {
+        return StoreError::Unavailable(format!("cannot connect to the database: {err}"));
+    };
+    let ports = config.get_ports();
+    let targets: Vec<(String, Result<(), std::io::Error>)> = config
+        .get_hosts()
+        .iter()
+        .enumerate()
+        // libpq's rule: one port for every host, or one port per host; 5432 by default.
+        .map(|(i, host)| (host, ports.get(i).or(ports.first()).copied().unwrap_or(5432)))
+        .map(|(host, port)| match host {
+            tokio_postgres::config::Host::Tcp(name) => (format!("{name}:{port}"), reach_tcp(name, port)),
+            tokio_postgres::config::Host::Unix(dir) => {
+                let socket = dir.join(format!(".s.PGSQL.{port}"));
+                (socket.display().to_string(), std::os::unix::net::UnixStream::connect(&socket).map(drop))
+            }
+        })
+        .collect();
+    let places = targets.iter().map(|(place, _)| place.as_str()).collect::<Vec<_>>().join(", ");
+    let unreachable: Vec<String> = targets
+        .iter()
+        .filter_map(|(place, reached)| reached.as_ref().err().map(|os| (place, os.to_string().to_lowercase())))
+        .map(|(place, os)| if targets.len() == 1 { os } else { format!("{place}: {os}") })
+        .collect();
+    // Unreachable: the OS's reason says it all. Reached: the server's own answer does.
+    let why = if unreachable.len() == targets.len() && !targets.is_empty() {
+        unreachable.join("; ")
+    } else {
+        err.to_string()
+    };
+    StoreError::Unavailable(format!("cannot connect to the database at {places}: {why}"))
+}
+
+/// Whether a TCP connection to `host:port` opens, within two seconds per address.
+fn reach_tcp(host: &str, port: u16) -> Result<(), std::io::Error> {
+    use std::net::ToSocketAddrs;
+    let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "the host name resolves to no address");
+    for address in (host, port).to_socket_addrs()? {
+        match std::net::TcpStream::connect_timeout(&address, std::time::Duration::from_secs(2)) {
+            Ok(_) => return Ok(()),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }
 
 /// Maps a failure to get a connection from the pool.
@@ -105,7 +155,10 @@ pub(crate) fn from_pool(err: bb8::RunError<PoolError>) -> StoreError {
             tracing::warn!("timed out waiting for a database connection");
             StoreError::Unavailable("timed out waiting for a database connection".into())
         }
-        bb8::RunError::User(PoolError::ConnectionError(e)) => from_connection(e),
+        bb8::RunError::User(PoolError::ConnectionError(e)) => {
+            tracing::warn!(error = %e, "cannot connect to the database");
+            from_connection(e)
+        }
         // The pool's liveness check failed: the connection (or the server) is gone.
         bb8::RunError::User(PoolError::QueryError(e)) => unavailable(&e),
     }

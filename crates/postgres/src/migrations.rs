@@ -27,7 +27,7 @@ pub async fn run_migrations(database_url: &str) -> Result<(), StoreError> {
     // must not happen on an executor thread (and block_in_place panics on a current-thread
     // runtime), hence a blocking task.
     tokio::task::spawn_blocking(move || {
-        let mut conn = SyncPgConnection::establish(&url).map_err(error::from_connection)?;
+        let mut conn = SyncPgConnection::establish(&url).map_err(|e| error::from_connection_to(&url, &e))?;
         locked(&mut conn, |conn| {
             let applied = conn
                 .run_pending_migrations(MIGRATIONS)

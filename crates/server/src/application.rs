@@ -2,7 +2,8 @@
 //! adapters and the services, and runs the HTTP server.
 
 use crate::events::Background;
-use crate::settings::Settings;
+use crate::seed::SeedSummary;
+use crate::settings::{LogFormat, Settings};
 use actix_web::dev::Server;
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -56,12 +57,8 @@ impl Store {
                 }
                 Ok(Store::Postgres(PgStore::connect(&pg_settings(settings, url))?))
             }
-            None => {
-                tracing::warn!(
-                    "no database URL configured: running on the IN-MEMORY store; every change is lost at exit"
-                );
-                Ok(Store::Memory(MemoryStore::new()))
-            }
+            // The start-up banner says so.
+            None => Ok(Store::Memory(MemoryStore::new())),
         }
     }
 
@@ -241,11 +238,13 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let store = Store::from_settings(&settings).await?;
         let state = build_services(&settings, &store)?;
-        if matches!(store, Store::Memory(_)) && settings.catalog.seed_demo_on_memory {
-            // In the background, so the server answers at once; the catalogue fills in
-            // within a second or two.
-            let seeding = state.clone();
-            tokio::spawn(async move { seed_in_background(seeding).await });
+        // Before listening, so that a demo login right after the banner works.
+        let demo = match store {
+            Store::Memory(_) if settings.catalog.seed_demo_on_memory => seed_memory(&settings, &state).await,
+            _ => None,
+        };
+        if demo.is_some() && settings.redis.url.is_none() && settings.events.dispatch_in_process {
+            dispatch_seeded_events(&settings, &store).await?;
         }
         let mut background = Background::default();
         let purging = state.orders.clone();
@@ -268,7 +267,7 @@ impl Application {
             server = server.workers(settings.server.workers);
         }
         let server = server.listen(listener).map_err(|source| StartupError::Listen { address, source })?.run();
-        tracing::info!(port, env = settings.env.as_str(), "storefront listening");
+        Banner { settings: &settings, port, store: &store, demo }.log();
         let shutdown_grace = Duration::from_secs(settings.server.shutdown_timeout_secs);
         Ok(Self { port, server, background, shutdown_grace })
     }
@@ -317,40 +316,112 @@ pub fn spawn_in_process_dispatch(
     store: &Store,
     background: &mut Background,
 ) -> Result<(), StartupError> {
-    let ports = store.ports();
-    let handler =
-        crate::events::handlers(settings, ports.users.clone(), ports.processed.clone()).map_err(StartupError::Mail)?;
-    let dispatcher = Arc::new(OutboxDispatcher::new(
-        ports.outbox.clone(),
-        handler,
-        Arc::new(SystemClock),
-        settings.events.retry_policy(),
-        crate::events::outbox_settings(settings),
-    ));
+    let dispatcher = Arc::new(in_process_dispatcher(settings, store)?);
     background.spawn("in_process_dispatcher", settings.events.poll_interval(), move || {
         let dispatcher = Arc::clone(&dispatcher);
         async move { dispatcher.run_once().await }
     });
-    crate::events::spawn_outbox_upkeep(settings, &ports, background);
+    crate::events::spawn_outbox_upkeep(settings, &store.ports(), background);
     Ok(())
 }
 
-/// Fills the in-memory store with the demo catalogue (development only).
-async fn seed_in_background(state: AppState) {
-    let seeder = crate::seed::Seeder {
-        accounts: &state.accounts,
-        auth: &state.auth,
-        catalog: &state.catalog,
-        orders: &state.orders,
-    };
-    match seeder.seed_demo(crate::seed::DEMO_PRODUCTS_PER_CATEGORY).await {
-        Ok(summary) => tracing::info!(
-            products = summary.products,
-            categories = summary.categories,
-            users = summary.users,
-            password = crate::seed::DEMO_PASSWORD,
-            "demo catalogue seeded into the in-memory store; log in as admin@demo.storefront.test"
-        ),
-        Err(e) => tracing::error!(error = %e, "seeding the demo catalogue failed"),
+fn in_process_dispatcher(settings: &Settings, store: &Store) -> Result<OutboxDispatcher, StartupError> {
+    let ports = store.ports();
+    let handler =
+        crate::events::handlers(settings, ports.users.clone(), ports.processed.clone()).map_err(StartupError::Mail)?;
+    Ok(OutboxDispatcher::new(
+        ports.outbox,
+        handler,
+        Arc::new(SystemClock),
+        settings.events.retry_policy(),
+        crate::events::outbox_settings(settings),
+    ))
+}
+
+/// Handles the events the demo seeding raised (its welcome and order mails) before the
+/// server listens, so that their log lines come before the banner instead of burying it.
+/// What is left (a failing mail waiting for its retry) the background dispatcher handles.
+async fn dispatch_seeded_events(settings: &Settings, store: &Store) -> Result<(), StartupError> {
+    let dispatcher = in_process_dispatcher(settings, store)?;
+    // Bounded: a handler failing at once must not hold the start up.
+    for _ in 0..100 {
+        match dispatcher.run_once().await {
+            Ok(report) if !report.is_idle() => {}
+            Ok(_) => break,
+            Err(e) => {
+                tracing::warn!(error = %e, "handling the demo's events failed; the dispatcher retries");
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Fills the in-memory store with the demo catalogue (development only); what it seeded,
+/// or nothing when it failed (said in the log: the server is still of use).
+async fn seed_memory(settings: &Settings, state: &AppState) -> Option<SeedSummary> {
+    match crate::seed::seed_demo(settings, state).await {
+        Ok(summary) => Some(summary),
+        Err(e) => {
+            tracing::error!(error = %e, "seeding the demo catalogue failed");
+            None
+        }
+    }
+}
+
+/// The one start-up message: where the server listens and its documentation is, which
+/// store it runs on, and (with the demo catalogue) how to log in.
+pub struct Banner<'a> {
+    pub settings: &'a Settings,
+    pub port: u16,
+    pub store: &'a Store,
+    pub demo: Option<SeedSummary>,
+}
+
+impl Banner<'_> {
+    fn log(&self) {
+        let address = format!("http://{}:{}", self.settings.server.host, self.port);
+        let store = match self.store {
+            Store::Postgres(_) => "PostgreSQL",
+            Store::Memory(_) => "the in-memory store: every change is lost at exit",
+        };
+        let env = self.settings.env.as_str();
+        let demo_accounts: Vec<&str> =
+            if self.demo.is_some() { crate::seed::demo_emails().collect() } else { Vec::new() };
+        match self.settings.log.format {
+            // One structured line; "storefront listening" with `port` is what scripts wait for.
+            LogFormat::Json => tracing::info!(
+                port = self.port,
+                env,
+                address,
+                docs = format!("{address}/docs"),
+                store,
+                ?demo_accounts,
+                demo_password = self.demo.map_or("", |_| crate::seed::DEMO_PASSWORD),
+                "storefront listening"
+            ),
+            LogFormat::Text => tracing::info!("{}", self.text(&address, store, &demo_accounts)),
+        }
+    }
+
+    fn text(&self, address: &str, store: &str, demo_accounts: &[&str]) -> String {
+        let mut text = format!(
+            "storefront {} ({}) listening on {address}, on {store}\n  \
+             API documentation: {address}/docs (Swagger UI); OpenAPI document: {address}/openapi.json",
+            env!("CARGO_PKG_VERSION"),
+            self.settings.env.as_str(),
+        );
+        if let Some(demo) = self.demo {
+            text.push_str(&format!(
+                "\n  demo catalogue: {} products in {} categories, {} orders; demo accounts, all with the password \
+                 \"{}\": {}",
+                demo.products,
+                demo.categories,
+                demo.orders,
+                crate::seed::DEMO_PASSWORD,
+                demo_accounts.join(", ")
+            ));
+        }
+        text
     }
 }

@@ -64,7 +64,11 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
                 .to_pretty_json()
                 .map_err(|e| fail("cannot render the OpenAPI document", e))?;
             use std::io::Write;
-            writeln!(std::io::stdout(), "{doc}").map_err(|e| fail("cannot write", e))
+            match writeln!(std::io::stdout(), "{doc}") {
+                // The reader has what it wanted (`storefront openapi | head`): not a failure.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                outcome => outcome.map_err(|e| fail("cannot write", e)),
+            }
         }
     }
 }
@@ -105,14 +109,7 @@ async fn seed_demo(settings: Settings) -> Result<(), CliError> {
     }
     let store = Store::from_settings(&settings).await.map_err(|e| fail("cannot open the database", e))?;
     let state = build_services(&settings, &store).map_err(|e| fail("cannot start", e))?;
-    let seeder = crate::seed::Seeder {
-        accounts: &state.accounts,
-        auth: &state.auth,
-        catalog: &state.catalog,
-        orders: &state.orders,
-    };
-    let summary =
-        seeder.seed_demo(crate::seed::DEMO_PRODUCTS_PER_CATEGORY).await.map_err(|e| fail("seeding failed", e))?;
+    let summary = crate::seed::seed_demo(&settings, &state).await.map_err(|e| fail("seeding failed", e))?;
     tracing::info!(?summary, password = crate::seed::DEMO_PASSWORD, "demo catalogue loaded");
     Ok(())
 }

@@ -3,6 +3,7 @@
 use clap::Parser;
 use std::process::ExitCode;
 use storefront_server::cli::{Cli, run};
+use storefront_server::settings::LogFormat;
 use storefront_server::{Settings, telemetry};
 
 #[actix_web::main]
@@ -16,11 +17,18 @@ async fn main() -> ExitCode {
         }
     };
     telemetry::init(&settings.log);
+    for warning in &settings.warnings {
+        tracing::warn!("{warning}");
+    }
+    let format = settings.log.format;
     match run(cli, settings).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e}");
-            eprintln!("storefront: {e}");
+            // Once: a JSON line for a log pipeline, else a plain line for a person.
+            match format {
+                LogFormat::Json => tracing::error!("{e}"),
+                LogFormat::Text => eprintln!("storefront: {e}"),
+            }
             ExitCode::FAILURE
         }
     }

@@ -2,11 +2,16 @@
 //! likes, reviews, and orders in every status), created through the application services
 //! exactly as API clients would create it, so it works on either store and obeys every rule.
 
+use crate::settings::Settings;
+use std::sync::Arc;
+use storefront_app::ports::PasswordHasher;
 use storefront_app::{
-    AccountService, AppError, AuthService, CatalogService, ClientContext, OrderService, Principal, ProductInput,
-    Registration, ReviewInput,
+    AccountService, AppError, AuthService, CatalogService, ClientContext, InfraError, OrderService, Principal,
+    ProductInput, Registration, ReviewInput,
 };
-use storefront_domain::{OrderStatus, PlainPassword, ProductId, RequestedLine, RoleName, UserId};
+use storefront_auth::BcryptHasher;
+use storefront_domain::{OrderStatus, PasswordHash, PlainPassword, ProductId, RequestedLine, RoleName, UserId};
+use storefront_http::AppState;
 
 /// The password of every demo account (development data only).
 pub const DEMO_PASSWORD: &str = "storefront demo 2026";
@@ -47,6 +52,62 @@ pub struct Seeder<'a> {
     pub auth: &'a AuthService,
     pub catalog: &'a CatalogService,
     pub orders: &'a OrderService,
+}
+
+/// The demo accounts' emails, for the start-up banner.
+pub fn demo_emails() -> impl Iterator<Item = &'static str> {
+    USERS.iter().map(|(email, ..)| *email)
+}
+
+/// Seeds the demo data through `state`'s services, hashing the demo password once: every
+/// demo account has it, and ten bcrypt rounds (five accounts, five logins) kept a debug
+/// build's start waiting for seconds.
+pub async fn seed_demo(settings: &Settings, state: &AppState) -> Result<SeedSummary, AppError> {
+    let bcrypt = BcryptHasher::new(settings.password_pepper(), settings.auth.bcrypt_cost)?;
+    let hasher: Arc<dyn PasswordHasher> = Arc::new(RememberingHasher::new(Arc::new(bcrypt)));
+    let accounts = state.accounts.clone().with_hasher(Arc::clone(&hasher));
+    let auth = state.auth.clone().with_hasher(hasher);
+    let seeder = Seeder { accounts: &accounts, auth: &auth, catalog: &state.catalog, orders: &state.orders };
+    seeder.seed_demo(DEMO_PRODUCTS_PER_CATEGORY).await
+}
+
+/// A hasher that remembers the last password it hashed and its hash: hashing that password
+/// again gives the same hash, and checking it against that hash needs no bcrypt work (the
+/// answer is known to be yes). Seeding only: it keeps a plain password in memory.
+pub struct RememberingHasher {
+    inner: Arc<dyn PasswordHasher>,
+    remembered: tokio::sync::Mutex<Option<(String, PasswordHash)>>,
+}
+
+impl RememberingHasher {
+    pub fn new(inner: Arc<dyn PasswordHasher>) -> Self {
+        Self { inner, remembered: tokio::sync::Mutex::new(None) }
+    }
+}
+
+#[async_trait::async_trait]
+impl PasswordHasher for RememberingHasher {
+    async fn hash(&self, password: &PlainPassword) -> Result<PasswordHash, InfraError> {
+        let mut remembered = self.remembered.lock().await;
+        if let Some((plain, hash)) = remembered.as_ref()
+            && plain == password.expose()
+        {
+            return Ok(hash.clone());
+        }
+        let hash = self.inner.hash(password).await?;
+        *remembered = Some((password.expose().to_owned(), hash.clone()));
+        Ok(hash)
+    }
+
+    async fn verify(&self, password: &PlainPassword, hash: Option<&PasswordHash>) -> Result<bool, InfraError> {
+        if let (Some((plain, known)), Some(hash)) = (self.remembered.lock().await.as_ref(), hash)
+            && plain == password.expose()
+            && known == hash
+        {
+            return Ok(true);
+        }
+        self.inner.verify(password, hash).await
+    }
 }
 
 const USERS: [(&str, &str, &str); 5] = [
@@ -205,5 +266,54 @@ fn review_text(rating: i64) -> &'static str {
         3 => "Does the job; nothing special.",
         2 => "Not great: the finish could be better.",
         _ => "Disappointing, I returned it.",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Counts its calls; a hash is the password reversed, with a fresh salt-like suffix so
+    /// that two hashes of one password differ, as bcrypt's do.
+    #[derive(Default)]
+    struct Counting {
+        hashes: AtomicUsize,
+        verifies: AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl PasswordHasher for Counting {
+        async fn hash(&self, password: &PlainPassword) -> Result<PasswordHash, InfraError> {
+            let n = self.hashes.fetch_add(1, Ordering::SeqCst);
+            Ok(PasswordHash::new(format!("{}#{n}", password.expose().chars().rev().collect::<String>())))
+        }
+
+        async fn verify(&self, password: &PlainPassword, hash: Option<&PasswordHash>) -> Result<bool, InfraError> {
+            self.verifies.fetch_add(1, Ordering::SeqCst);
+            let reversed: String = password.expose().chars().rev().collect();
+            Ok(hash.is_some_and(|h| h.as_str().split('#').next() == Some(reversed.as_str())))
+        }
+    }
+
+    #[tokio::test]
+    async fn the_demo_password_is_hashed_once_and_its_hash_recognised_without_work() {
+        let inner = Arc::new(Counting::default());
+        let hasher = RememberingHasher::new(inner.clone());
+        let demo = PlainPassword::new(DEMO_PASSWORD);
+        let first = hasher.hash(&demo).await.unwrap();
+        let second = hasher.hash(&demo).await.unwrap();
+        assert!(first == second);
+        assert_eq!(inner.hashes.load(Ordering::SeqCst), 1);
+        assert!(hasher.verify(&demo, Some(&first)).await.unwrap());
+        assert_eq!(inner.verifies.load(Ordering::SeqCst), 0);
+
+        // Anything else goes to the real hasher, which decides.
+        assert!(!hasher.verify(&PlainPassword::new("another one"), Some(&first)).await.unwrap());
+        assert!(!hasher.verify(&demo, None).await.unwrap());
+        assert_eq!(inner.verifies.load(Ordering::SeqCst), 2);
+        let other = hasher.hash(&PlainPassword::new("another one")).await.unwrap();
+        assert!(other != first);
+        assert_eq!(inner.hashes.load(Ordering::SeqCst), 2);
     }
 }

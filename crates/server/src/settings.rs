@@ -58,6 +58,10 @@ pub struct Settings {
     pub log: LogSettings,
     #[serde(skip, default = "default_env")]
     pub env: RunEnv,
+    /// What loading found wrong but forgivable outside production (unknown keys), to be
+    /// logged once logging is set up.
+    #[serde(skip)]
+    pub warnings: Vec<String>,
 }
 
 fn default_env() -> RunEnv {
@@ -330,6 +334,17 @@ const EMBEDDED_TEST: &str = include_str!("../../../config/test.toml");
 const EMBEDDED_DEVELOPMENT: &str = include_str!("../../../config/development.toml");
 const EMBEDDED_PRODUCTION: &str = include_str!("../../../config/production.toml");
 
+/// Keys that have no default, hence are missing from `config/default.toml`: with its keys,
+/// every key there is. A key added to `Settings` without a default belongs here.
+const KEYS_WITHOUT_DEFAULT: [&str; 6] = [
+    "database.url",
+    "redis.url",
+    "auth.jwt_secret",
+    "auth.password_pepper",
+    "mail.smtp_username",
+    "mail.smtp_password",
+];
+
 /// The development pepper; production refuses to start without its own.
 const DEV_PEPPER: &str = "storefront-development-pepper-not-for-production";
 
@@ -366,8 +381,13 @@ impl Settings {
                     .with_list_parse_key("cors.allowed_origins"),
             )
             .build()?;
+        let unknown = unknown_keys(&config)?;
+        if env == RunEnv::Production && !unknown.is_empty() {
+            return Err(SettingsError::Invalid(unknown.join("; ")));
+        }
         let mut settings: Settings = config.try_deserialize()?;
         settings.env = env;
+        settings.warnings = unknown;
         if std::env::var("STOREFRONT__DATABASE__URL").is_err()
             && let Ok(url) = std::env::var("DATABASE_URL")
         {
@@ -478,5 +498,121 @@ impl Settings {
     /// so that accounts survive restarts in development.
     pub fn password_pepper(&self) -> Vec<u8> {
         self.auth.password_pepper.clone().unwrap_or_else(|| DEV_PEPPER.to_owned()).into_bytes()
+    }
+}
+
+/// Every configuration key, dotted (`server.port`).
+fn known_keys() -> Result<Vec<String>, SettingsError> {
+    let defaults = Config::builder().add_source(File::from_str(EMBEDDED_DEFAULT, FileFormat::Toml)).build()?;
+    let mut keys = Vec::new();
+    flatten("", defaults.try_deserialize::<config::Map<String, config::Value>>()?, &mut keys);
+    keys.extend(KEYS_WITHOUT_DEFAULT.iter().map(|key| (*key).to_owned()));
+    Ok(keys)
+}
+
+/// The dotted keys of the leaves of `table` (a list is a leaf: no key has a table inside).
+fn flatten(prefix: &str, table: config::Map<String, config::Value>, into: &mut Vec<String>) {
+    for (key, value) in table {
+        let path = if prefix.is_empty() { key } else { format!("{prefix}.{key}") };
+        match value.kind {
+            config::ValueKind::Table(inner) => flatten(&path, inner, into),
+            _ => into.push(path),
+        }
+    }
+}
+
+/// One message per key of the loaded configuration that no setting reads (serde would
+/// silently drop it), naming the environment variable it came from and the closest key.
+fn unknown_keys(config: &Config) -> Result<Vec<String>, SettingsError> {
+    let known = known_keys()?;
+    let mut loaded = Vec::new();
+    flatten("", config.clone().try_deserialize::<config::Map<String, config::Value>>()?, &mut loaded);
+    let mut messages: Vec<String> = loaded
+        .into_iter()
+        .filter(|key| !known.contains(key))
+        .map(|key| {
+            let variable = format!("STOREFRONT__{}", key.replace('.', "__").to_uppercase());
+            let origin = if std::env::var_os(&variable).is_some() {
+                format!("the environment variable {variable}")
+            } else {
+                format!("the key `{key}` of a configuration file")
+            };
+            match closest(&key, &known) {
+                Some(near) => format!("{origin} is not a setting; did you mean {near}?"),
+                None => format!("{origin} is not a setting (docs/configuration.md lists them)"),
+            }
+        })
+        .collect();
+    messages.sort();
+    Ok(messages)
+}
+
+/// The known key nearest to `key`, if it is near enough to be a typo of it.
+fn closest<'a>(key: &str, known: &'a [String]) -> Option<&'a str> {
+    let (distance, near) = known.iter().map(|k| (edit_distance(key, k), k.as_str())).min()?;
+    // A third of the key's length, at least two edits: `prot` → `port` is two.
+    (distance <= (key.chars().count() / 3).max(2)).then_some(near)
+}
+
+/// Levenshtein distance (insertions, deletions, substitutions), over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != *cb);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edit_distance_counts_single_character_edits() {
+        assert_eq!(edit_distance("", ""), 0);
+        assert_eq!(edit_distance("port", "port"), 0);
+        assert_eq!(edit_distance("prot", "port"), 2);
+        assert_eq!(edit_distance("sever", "server"), 1);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("abc", ""), 3);
+    }
+
+    #[test]
+    fn a_misspelt_key_gets_the_closest_known_one_and_a_stranger_none() {
+        let known = known_keys().unwrap();
+        assert_eq!(closest("server.prot", &known), Some("server.port"));
+        assert_eq!(closest("sever.port", &known), Some("server.port"));
+        assert_eq!(closest("database.ulr", &known), Some("database.url"));
+        assert_eq!(closest("something.else.entirely", &known), None);
+    }
+
+    #[test]
+    fn the_embedded_files_use_known_keys_only() {
+        for file in [EMBEDDED_DEFAULT, EMBEDDED_DEVELOPMENT, EMBEDDED_TEST, EMBEDDED_PRODUCTION] {
+            let config = Config::builder().add_source(File::from_str(file, FileFormat::Toml)).build().unwrap();
+            assert_eq!(unknown_keys(&config).unwrap(), Vec::<String>::new());
+        }
+    }
+
+    #[test]
+    fn unknown_keys_of_a_file_are_named() {
+        let config = Config::builder()
+            .add_source(File::from_str(EMBEDDED_DEFAULT, FileFormat::Toml))
+            .add_source(File::from_str("[server]\nprot = 9000\n[nosuch]\nthing = 1\n", FileFormat::Toml))
+            .build()
+            .unwrap();
+        let unknown = unknown_keys(&config).unwrap();
+        assert_eq!(unknown.len(), 2, "{unknown:?}");
+        assert!(unknown[0].contains("`nosuch.thing`") && unknown[0].contains("docs/configuration.md"), "{unknown:?}");
+        assert!(
+            unknown[1].contains("`server.prot`") && unknown[1].contains("did you mean server.port?"),
+            "{unknown:?}"
+        );
     }
 }
