@@ -100,6 +100,7 @@ impl Progress for HandlingReport {
     fn record(&self, loop_name: &'static str) {
         metrics::counter!("events_handled_total", "by" => loop_name).increment(self.handled as u64);
         metrics::counter!("events_failed_total", "by" => loop_name).increment(self.failed as u64);
+        metrics::counter!("events_deferred_total", "by" => loop_name).increment(self.deferred as u64);
         metrics::counter!("events_dead_lettered_total", "by" => loop_name).increment(self.dead_lettered as u64);
     }
 }
