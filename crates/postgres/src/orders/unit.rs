@@ -1,7 +1,7 @@
 //! The orders' unit of work on PostgreSQL: one transaction on a connection of its own,
 //! kept from `begin` to `commit` or `rollback`. It locks and reads, and writes what the
-//! application decided; no rule is applied here. Each call is bounded by the store's
-//! deadline. A unit dropped without its end (an error, a deadline, a cancelled caller)
+//! application decided; no rule is applied here. The whole unit is bounded by the store's
+//! deadline for one call, from `begin`. A unit dropped without its end (an error, a deadline, a cancelled caller)
 //! hands back a connection still in its transaction, which the pool closes: the server
 //! rolls it back.
 
@@ -18,9 +18,11 @@ use diesel::QueryableByName;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{Array, BigInt, Integer, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AnsiTransactionManager, RunQueryDsl, TransactionManager};
+use std::future::Future;
 use storefront_app::StoreError;
 use storefront_app::ports::{OrderUnit, StoredResponse};
 use storefront_domain::{DomainEvent, Order, OrderId, OrderLine, ProductId, StockedProduct, UserId};
+use tokio::time::Instant;
 use uuid::Uuid;
 
 const ORDERS_PKEY: &str = "orders_pkey";
@@ -87,6 +89,17 @@ struct Count {
     n: i64,
 }
 
+/// Runs one step of a unit, within the unit's deadline.
+async fn bounded<T>(
+    store: &PgStore,
+    deadline: Instant,
+    op: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    let outcome = tokio::time::timeout_at(deadline, op).await.unwrap_or_else(|_| Err(error::deadline_exceeded()));
+    store.publish_pool_metrics();
+    outcome
+}
+
 /// Maps what the order's own constraints say about its insertion.
 fn insertion_error(err: DieselError, order: OrderId) -> TxError {
     if let DieselError::DatabaseError(
@@ -107,18 +120,21 @@ fn insertion_error(err: DieselError, order: OrderId) -> TxError {
 pub(super) struct PgOrderUnit {
     store: PgStore,
     conn: PooledConnection<'static, Manager>,
+    /// When the whole unit must be over: the store's deadline for one port call, from
+    /// `begin`, so that a unit is bounded as a single call is.
+    deadline: Instant,
 }
 
 impl PgOrderUnit {
     /// A connection of the pool's, in a transaction.
     pub(super) async fn begin(store: &PgStore) -> Result<Self, StoreError> {
-        store
-            .bounded(async {
-                let mut conn = store.owned_conn().await?;
-                AnsiTransactionManager::begin_transaction(&mut **conn).await.map_err(error::from_diesel)?;
-                Ok(PgOrderUnit { store: store.clone(), conn })
-            })
-            .await
+        let deadline = Instant::now() + store.deadline;
+        bounded(store, deadline, async {
+            let mut conn = store.owned_conn().await?;
+            AnsiTransactionManager::begin_transaction(&mut **conn).await.map_err(error::from_diesel)?;
+            Ok(PgOrderUnit { store: store.clone(), conn, deadline })
+        })
+        .await
     }
 }
 
@@ -127,13 +143,11 @@ impl OrderUnit for PgOrderUnit {
     async fn lock_products(&mut self, ids: &[ProductId]) -> Result<Vec<StockedProduct>, StoreError> {
         let ids: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
         let conn = &mut **self.conn;
-        let locked = self
-            .store
-            .bounded(async {
-                let lock = diesel::sql_query(LOCK_PRODUCTS).bind::<Array<SqlUuid>, _>(&ids);
-                prepared(lock).load::<LockedProduct>(conn).await.map_err(|e| error::in_unit(e.into()))
-            })
-            .await?;
+        let locked = bounded(&self.store, self.deadline, async {
+            let lock = diesel::sql_query(LOCK_PRODUCTS).bind::<Array<SqlUuid>, _>(&ids);
+            prepared(lock).load::<LockedProduct>(conn).await.map_err(|e| error::in_unit(e.into()))
+        })
+        .await?;
         Ok(locked
             .into_iter()
             .map(|p| StockedProduct { id: ProductId(p.id), name: p.name, price_cents: p.price_cents, stock: p.stock })
@@ -163,15 +177,10 @@ impl OrderUnit for PgOrderUnit {
             .bind::<Text, _>(order.status.as_str())
             .bind::<Timestamptz, _>(order.updated_at);
         let conn = &mut **self.conn;
-        let taken = self
-            .store
-            .bounded(async {
-                prepared(write)
-                    .get_result::<Count>(conn)
-                    .await
-                    .map_err(|e| error::in_unit(insertion_error(e, order.id)))
-            })
-            .await?;
+        let taken = bounded(&self.store, self.deadline, async {
+            prepared(write).get_result::<Count>(conn).await.map_err(|e| error::in_unit(insertion_error(e, order.id)))
+        })
+        .await?;
         if usize::try_from(taken.n).ok() != Some(items.len()) {
             // A line whose product is gone: the unit did not lock it (the application
             // writes only what `lock_products` read), a bug rather than a race.
@@ -182,60 +191,56 @@ impl OrderUnit for PgOrderUnit {
 
     async fn lock_order(&mut self, id: OrderId, with_products: bool) -> Result<Option<Order>, StoreError> {
         let conn = &mut **self.conn;
-        let rows = self
-            .store
-            .bounded(async {
-                let attempt = async {
-                    if with_products {
-                        // Products before the order row, as placements and deletions lock them.
-                        diesel::sql_query(LOCK_PRODUCTS_OF_ORDER).bind::<SqlUuid, _>(id.0).execute(conn).await?;
-                    }
-                    let sql = format!(
-                        "SELECT {ORDER_LINE_COLUMNS} FROM orders o JOIN order_lines l ON l.order_id = o.id \
+        let rows = bounded(&self.store, self.deadline, async {
+            let attempt = async {
+                if with_products {
+                    // Products before the order row, as placements and deletions lock them.
+                    diesel::sql_query(LOCK_PRODUCTS_OF_ORDER).bind::<SqlUuid, _>(id.0).execute(conn).await?;
+                }
+                let sql = format!(
+                    "SELECT {ORDER_LINE_COLUMNS} FROM orders o JOIN order_lines l ON l.order_id = o.id \
                          WHERE o.id = $1 ORDER BY l.line_no FOR UPDATE OF o"
-                    );
-                    diesel::sql_query(sql).bind::<SqlUuid, _>(id.0).load::<OrderLineRow>(conn).await
-                };
-                attempt.await.map_err(|e| error::in_unit(e.into()))
-            })
-            .await?;
+                );
+                diesel::sql_query(sql).bind::<SqlUuid, _>(id.0).load::<OrderLineRow>(conn).await
+            };
+            attempt.await.map_err(|e| error::in_unit(e.into()))
+        })
+        .await?;
         Ok(orders_of(rows.into_iter().map(|r| (r.order, Some(r.line))))?.pop())
     }
 
     async fn update_status(&mut self, order: &Order) -> Result<(), StoreError> {
         let conn = &mut **self.conn;
-        self.store
-            .bounded(async {
-                diesel::sql_query("UPDATE orders SET status = $2, updated_at = $3 WHERE id = $1")
-                    .bind::<SqlUuid, _>(order.id.0)
-                    .bind::<Text, _>(order.status.as_str())
-                    .bind::<Timestamptz, _>(order.updated_at)
-                    .execute(conn)
-                    .await
-                    .map_err(|e| error::in_unit(e.into()))
-            })
-            .await?;
+        bounded(&self.store, self.deadline, async {
+            diesel::sql_query("UPDATE orders SET status = $2, updated_at = $3 WHERE id = $1")
+                .bind::<SqlUuid, _>(order.id.0)
+                .bind::<Text, _>(order.status.as_str())
+                .bind::<Timestamptz, _>(order.updated_at)
+                .execute(conn)
+                .await
+                .map_err(|e| error::in_unit(e.into()))
+        })
+        .await?;
         Ok(())
     }
 
     async fn restock(&mut self, lines: &[OrderLine]) -> Result<(), StoreError> {
         let conn = &mut **self.conn;
-        self.store
-            .bounded(async {
-                diesel::sql_query(RESTOCK)
-                    .bind::<Array<SqlUuid>, _>(lines.iter().map(|l| l.product_id.0).collect::<Vec<_>>())
-                    .bind::<Array<BigInt>, _>(lines.iter().map(|l| l.quantity).collect::<Vec<_>>())
-                    .execute(conn)
-                    .await
-                    .map_err(|e| error::in_unit(e.into()))
-            })
-            .await?;
+        bounded(&self.store, self.deadline, async {
+            diesel::sql_query(RESTOCK)
+                .bind::<Array<SqlUuid>, _>(lines.iter().map(|l| l.product_id.0).collect::<Vec<_>>())
+                .bind::<Array<BigInt>, _>(lines.iter().map(|l| l.quantity).collect::<Vec<_>>())
+                .execute(conn)
+                .await
+                .map_err(|e| error::in_unit(e.into()))
+        })
+        .await?;
         Ok(())
     }
 
     async fn append_events(&mut self, events: &[DomainEvent]) -> Result<(), StoreError> {
         let conn = &mut **self.conn;
-        self.store.bounded(async { events::append(conn, events).await.map_err(error::in_unit) }).await
+        bounded(&self.store, self.deadline, async { events::append(conn, events).await.map_err(error::in_unit) }).await
     }
 
     async fn complete_key(
@@ -246,29 +251,28 @@ impl OrderUnit for PgOrderUnit {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let conn = &mut **self.conn;
-        self.store
-            .bounded(async { idempotency::complete(conn, user, key, response, now).await.map_err(error::in_unit) })
-            .await
+        bounded(&self.store, self.deadline, async {
+            idempotency::complete(conn, user, key, response, now).await.map_err(error::in_unit)
+        })
+        .await
     }
 
     async fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
         let conn = &mut **self.conn;
-        let committed = self
-            .store
-            .bounded(async {
-                AnsiTransactionManager::commit_transaction(conn).await.map_err(|e| error::in_unit(e.into()))
-            })
-            .await;
+        let committed = bounded(&self.store, self.deadline, async {
+            AnsiTransactionManager::commit_transaction(conn).await.map_err(|e| error::in_unit(e.into()))
+        })
+        .await;
         drop(self);
         committed
     }
 
     async fn rollback(mut self: Box<Self>) -> Result<(), StoreError> {
         let conn = &mut **self.conn;
-        let rolled_back = self
-            .store
-            .bounded(async { AnsiTransactionManager::rollback_transaction(conn).await.map_err(error::from_diesel) })
-            .await;
+        let rolled_back = bounded(&self.store, self.deadline, async {
+            AnsiTransactionManager::rollback_transaction(conn).await.map_err(error::from_diesel)
+        })
+        .await;
         drop(self);
         rolled_back
     }
