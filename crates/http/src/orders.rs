@@ -404,9 +404,9 @@ pub async fn place_order(
     let lines = parse_json::<PlaceOrderRequest>(&body)
         .map(PlaceOrderRequest::into_lines)
         .map_err(|error| to_stored(error.error_response()).1);
-    // On a task of its own, so that a client hanging up cannot stop it between taking the
-    // stock and storing the response: the order and its key's response are written in one
-    // transaction, and the first response is the one stored.
+    // The order and its key's response commit in one transaction, so a client hanging up
+    // can never leave one without the other; on a task of its own all the same, so that
+    // the hang-up does not throw away a placement about to commit.
     let first: Rc<RefCell<Option<HttpResponse>>> = Rc::default();
     let slot = Rc::clone(&first);
     let outcome = actix_web::rt::spawn(in_request_scope(async move {
