@@ -8,8 +8,9 @@ use crate::ports::{
 use crate::{AppError, Principal, StoreError};
 use std::sync::Arc;
 use storefront_domain::{
-    Category, CategoryId, CategoryName, Description, FieldViolation, Permission, PriceCents, Product, ProductFilter,
-    ProductId, ProductName, ProductSort, Rating, Review, ReviewBody, ReviewId, Slug, Stock, ValidationError,
+    Category, CategoryId, CategoryName, Description, DomainEvent, FieldViolation, Permission, PriceCents, Product,
+    ProductFilter, ProductId, ProductName, ProductSort, Rating, Review, ReviewBody, ReviewId, Slug, Stock,
+    ValidationError, stock_change_events,
 };
 
 /// A product as submitted for creation (bounds are checked here).
@@ -155,7 +156,8 @@ impl CatalogService {
         let changes = changes_from(&input, &mut v);
         v.finish()?;
         self.authorize_product(caller, id, Permission::ProductsUpdateAny).await?;
-        self.products.update(id, changes, self.clock.now(), self.low_stock_threshold).await?;
+        let stock_events = stock_change_rule(self.low_stock_threshold);
+        self.products.update(id, changes, self.clock.now(), &stock_events).await?;
         self.product(id, Some(caller)).await
     }
 
@@ -288,5 +290,14 @@ impl CatalogService {
             return Err(AppError::Forbidden);
         }
         Ok(self.reviews.delete(id).await?)
+    }
+}
+
+/// What a product's stock change raises (`storefront_domain::stock_change_events`): given
+/// the product as changed and its stock before, `product.stock_low` when the stock crossed
+/// `low_stock_threshold` downwards.
+pub fn stock_change_rule(low_stock_threshold: i64) -> impl Fn(&Product, i64) -> Vec<DomainEvent> + Send + Sync {
+    move |product, before| {
+        stock_change_events(product.id, &product.name, before, product.stock, low_stock_threshold, product.updated_at)
     }
 }

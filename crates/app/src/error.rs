@@ -72,6 +72,10 @@ pub enum StoreError {
     /// The store cannot be reached (connection refused, pool timeout…): retryable.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// The store gave up on a unit of work for a reason that says nothing about its
+    /// content (a deadlock it broke, a serialisation failure): running it again is right.
+    #[error("unit of work aborted: {0}")]
+    Aborted(String),
     #[error("store failure: {0}")]
     Internal(String),
 }
@@ -86,7 +90,7 @@ impl From<StoreError> for AppError {
             StoreError::InvalidReference(what) => {
                 AppError::Validation(vec![FieldViolation::new(what, "does not exist")])
             }
-            StoreError::Unavailable(why) => AppError::Unavailable(why),
+            StoreError::Unavailable(why) | StoreError::Aborted(why) => AppError::Unavailable(why),
             StoreError::Internal(why) => AppError::Internal(why),
         }
     }

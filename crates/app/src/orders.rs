@@ -2,13 +2,16 @@
 //! them with owner-or-permission visibility, their life cycle, idempotency keys, and the
 //! business statistics.
 
+mod units;
+
+pub use units::{move_order, place_order};
+
 use crate::ports::{
     BusinessStats, Clock, IdGenerator, IdempotencyBegin, IdempotencyStore, NewOrder, OrderFilter, OrderRepository,
     Page, PageRequest, StoredResponse, TransitionOutcome,
 };
 use crate::{AppError, Principal};
 use chrono::Duration;
-use std::future::Future;
 use std::sync::Arc;
 use storefront_domain::{Order, OrderId, OrderRequest, OrderStatus, Permission, PlacementError, RequestedLine};
 
@@ -57,22 +60,17 @@ impl OrderService {
     /// Places an order for the caller; every line's stock is taken, or none is.
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn place(&self, buyer: &Principal, lines: Vec<RequestedLine>) -> Result<Order, AppError> {
-        let request = OrderRequest::parse(lines).map_err(AppError::Validation)?;
-        let order =
-            NewOrder { id: self.ids.new_id().into(), user_id: buyer.user.id, request, created_at: self.clock.now() };
-        match self.orders.place(order, self.settings.low_stock_threshold).await? {
+        let order = self.new_order(buyer, lines)?;
+        match place_order(self.orders.as_ref(), &order, self.settings.low_stock_threshold).await? {
             Ok(order) => Ok(order),
-            Err(PlacementError::UnknownProducts(lines)) => Err(AppError::Validation(
-                lines
-                    .into_iter()
-                    .map(|i| {
-                        storefront_domain::FieldViolation::new(format!("items[{i}].product_id"), "no such product")
-                    })
-                    .collect(),
-            )),
-            Err(PlacementError::InsufficientStock(shortages)) => Err(AppError::InsufficientStock(shortages)),
-            Err(PlacementError::Overflow) => Err(AppError::validation("items", "the order total is too large")),
+            Err(refused) => Err(refusal(refused)),
         }
+    }
+
+    /// The order to place for `lines`, checked.
+    fn new_order(&self, buyer: &Principal, lines: Vec<RequestedLine>) -> Result<NewOrder, AppError> {
+        let request = OrderRequest::parse(lines).map_err(AppError::Validation)?;
+        Ok(NewOrder { id: self.ids.new_id().into(), user_id: buyer.user.id, request, created_at: self.clock.now() })
     }
 
     /// The caller's orders, or everyone's with `all` (which needs `orders:read_all`).
@@ -123,7 +121,7 @@ impl OrderService {
     }
 
     async fn move_to(&self, id: OrderId, to: OrderStatus) -> Result<Order, AppError> {
-        match self.orders.transition(id, to, self.clock.now()).await? {
+        match move_order(self.orders.as_ref(), id, to, self.clock.now()).await? {
             TransitionOutcome::Moved(order) => Ok(order),
             TransitionOutcome::Refused { current } => Err(AppError::InvalidTransition { from: current, to }),
         }
@@ -133,26 +131,33 @@ impl OrderService {
         Ok(self.orders.stats(self.settings.low_stock_threshold, self.clock.now()).await?)
     }
 
-    /// Runs a request under an idempotency key of the caller's: the first request with the
-    /// key runs `respond` and its response is stored for the key's replays (unless it is a
-    /// 422 or a 5xx: a request that was refused as invalid, or did not complete, stores
-    /// nothing, so a corrected or later retry runs again); a repeat with the same body
-    /// answers the stored response without running anything.
+    /// Places an order under an idempotency key of the caller's. The first request with the
+    /// key places it (`lines`; or answers `lines`' error, a body that could not be read) and
+    /// its response, made by `render`, is stored for the key's replays in the unit of work
+    /// that writes the order, so that an order is placed if and only if its key replays it
+    /// (unless the response is a 422: a request refused as invalid stores nothing, so a
+    /// corrected retry runs again). A repeat with the same body answers the stored
+    /// response without running anything. A first request that fails (the store) has
+    /// written nothing: its claim is released, and a retry runs again.
+    ///
+    /// `render` may be called more than once (a unit the store aborted runs again); the
+    /// response of the last call is the one stored and answered.
     ///
     /// # Errors
     /// `Validation` for a malformed key, `IdempotencyKeyReused` for the key used with
-    /// another body, `Conflict` while the key's first request is still running.
+    /// another body, `Conflict` while the key's first request is still running, and the
+    /// store's errors (`Unavailable`, `Internal`) for a first request that did not complete.
     #[tracing::instrument(level = "debug", skip_all)]
-    pub async fn idempotent<F, Fut>(
+    pub async fn place_idempotently<R>(
         &self,
         caller: &Principal,
         key: &str,
         fingerprint: &str,
-        respond: F,
+        lines: Result<Vec<RequestedLine>, StoredResponse>,
+        render: R,
     ) -> Result<IdempotentResponse, AppError>
     where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = StoredResponse>,
+        R: FnMut(Result<Order, AppError>) -> StoredResponse,
     {
         validate_idempotency_key(key)?;
         let user = caller.user.id;
@@ -168,20 +173,69 @@ impl OrderService {
             )
             .await?;
         match begin {
-            IdempotencyBegin::Fresh => {
-                let response = respond().await;
-                if is_replayable(response.status) {
-                    self.idempotency.complete(user, key, response.clone(), self.clock.now()).await?;
-                } else {
-                    self.idempotency.release(user, key).await?;
-                }
+            IdempotencyBegin::Fresh => {}
+            IdempotencyBegin::Replay(response) => return Ok(IdempotentResponse::Replayed(response)),
+            IdempotencyBegin::KeyReused => return Err(AppError::IdempotencyKeyReused),
+            IdempotencyBegin::InFlight => {
+                return Err(AppError::Conflict("a request with this Idempotency-Key is still being processed".into()));
+            }
+        }
+        match self.first_request(caller, key, lines, render).await {
+            Ok(Stored::Kept(response)) => Ok(IdempotentResponse::First(response)),
+            Ok(Stored::Not(response)) => {
+                self.release(caller, key).await;
                 Ok(IdempotentResponse::First(response))
             }
-            IdempotencyBegin::Replay(response) => Ok(IdempotentResponse::Replayed(response)),
-            IdempotencyBegin::KeyReused => Err(AppError::IdempotencyKeyReused),
-            IdempotencyBegin::InFlight => {
-                Err(AppError::Conflict("a request with this Idempotency-Key is still being processed".into()))
+            Err(failed) => {
+                // Nothing was written, or (the commit's outcome unknown) the response was
+                // stored with the order: releasing leaves a stored response as it is.
+                self.release(caller, key).await;
+                Err(failed)
             }
+        }
+    }
+
+    /// The first request of a claimed key: its response, and whether it was stored.
+    async fn first_request<R>(
+        &self,
+        caller: &Principal,
+        key: &str,
+        lines: Result<Vec<RequestedLine>, StoredResponse>,
+        mut render: R,
+    ) -> Result<Stored, AppError>
+    where
+        R: FnMut(Result<Order, AppError>) -> StoredResponse,
+    {
+        let completion = |response| units::Completion { user: caller.user.id, key, response, now: self.clock.now() };
+        let new = match lines.map(|lines| self.new_order(caller, lines)) {
+            Ok(Ok(new)) => new,
+            Ok(Err(invalid)) => return Ok(Stored::Not(render(Err(invalid)))),
+            Err(unread) if is_replayable(unread.status) => {
+                units::complete_alone(self.orders.as_ref(), &completion(unread.clone())).await?;
+                return Ok(Stored::Kept(unread));
+            }
+            Err(unread) => return Ok(Stored::Not(unread)),
+        };
+        let answer = |placed: Result<&Order, PlacementError>| {
+            let response = match placed {
+                Ok(order) => render(Ok(order.clone())),
+                Err(refused) => render(Err(refusal(refused))),
+            };
+            if is_replayable(response.status) { Ok(completion(response)) } else { Err(response) }
+        };
+        let stored =
+            units::place_and_complete(self.orders.as_ref(), &new, self.settings.low_stock_threshold, answer).await?;
+        Ok(match stored {
+            Ok(completion) => Stored::Kept(completion.response),
+            Err(response) => Stored::Not(response),
+        })
+    }
+
+    /// Forgets the claim of a key whose first request stored nothing; a failure leaves it to
+    /// be abandoned (`idempotency_abandon_after`).
+    async fn release(&self, caller: &Principal, key: &str) {
+        if let Err(error) = self.idempotency.release(caller.user.id, key).await {
+            tracing::warn!(%error, "could not release an idempotency key; it is abandoned later");
         }
     }
 
@@ -191,7 +245,27 @@ impl OrderService {
     }
 }
 
-/// What `OrderService::idempotent` answered.
+/// A first request's response, and whether it is stored for the key's replays.
+enum Stored {
+    Kept(StoredResponse),
+    Not(StoredResponse),
+}
+
+/// Why the domain refused a placement, as the application says it.
+fn refusal(refused: PlacementError) -> AppError {
+    match refused {
+        PlacementError::UnknownProducts(lines) => AppError::Validation(
+            lines
+                .into_iter()
+                .map(|i| storefront_domain::FieldViolation::new(format!("items[{i}].product_id"), "no such product"))
+                .collect(),
+        ),
+        PlacementError::InsufficientStock(shortages) => AppError::InsufficientStock(shortages),
+        PlacementError::Overflow => AppError::validation("items", "the order total is too large"),
+    }
+}
+
+/// What `OrderService::place_idempotently` answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdempotentResponse {
     /// The key's first request ran now and answered this.

@@ -357,6 +357,11 @@ macro_rules! __orders_contract_tests_list {
             idempotency::an_unfinished_key_is_fresh_again_once_abandoned,
             idempotency::ten_concurrent_begins_with_one_key_let_exactly_one_claim_it,
             idempotency::purging_deletes_the_keys_created_before_the_cutoff_and_counts_them,
+            units::an_order_and_its_keys_response_commit_together,
+            units::a_unit_rolled_back_or_dropped_writes_nothing_and_lets_the_next_unit_through,
+            units::a_keyed_placement_whose_commit_answer_is_lost_is_replayed_and_not_placed_again,
+            units::a_keyed_placement_that_failed_before_its_commit_leaves_its_key_retriable,
+            units::a_unit_the_store_aborts_runs_again_from_its_reads,
         }
     };
 }
@@ -505,6 +510,7 @@ mod tests {
             ("stats", include_str!("orders_suite/stats.rs")),
             ("deletion", include_str!("orders_suite/deletion.rs")),
             ("idempotency", include_str!("orders_suite/idempotency.rs")),
+            ("units", include_str!("orders_suite/units.rs")),
         ];
         assert_eq!(written(&suite), listed("$crate::__orders_contract_tests_each! { $factory;"));
     }

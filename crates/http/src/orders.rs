@@ -27,7 +27,7 @@ use sha2::{Digest, Sha256};
 use std::cell::RefCell;
 use std::rc::Rc;
 use storefront_app::ports::StoredResponse;
-use storefront_app::{IdempotentResponse, Principal};
+use storefront_app::{AppError, IdempotentResponse, Principal};
 use storefront_domain::{Order, OrderId, OrderLine, OrderStatus, ProductId, RequestedLine};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -400,20 +400,22 @@ pub async fn place_order(
     };
     let JsonBytes(body) = body?;
     let fingerprint = idempotency_fingerprint(&body);
-    // On a task of its own, so that a client hanging up cannot stop it between taking the
-    // stock and storing the response (its retry would then run again once the key is
-    // abandoned): the first response is always stored.
+    // A body that cannot be read is answered (and that answer stored) like a refusal.
+    let lines = parse_json::<PlaceOrderRequest>(&body)
+        .map(PlaceOrderRequest::into_lines)
+        .map_err(|error| to_stored(error.error_response()).1);
+    // The order and its key's response commit in one transaction, so a client hanging up
+    // can never leave one without the other; on a task of its own all the same, so that
+    // the hang-up does not throw away a placement about to commit.
     let first: Rc<RefCell<Option<HttpResponse>>> = Rc::default();
     let slot = Rc::clone(&first);
     let outcome = actix_web::rt::spawn(in_request_scope(async move {
-        state
-            .orders
-            .idempotent(&caller, &key, &fingerprint, || async {
-                let (response, stored) = to_stored(placement_response(place(&state, &caller, &body).await, &currency));
-                slot.replace(Some(response));
-                stored
-            })
-            .await
+        let render = |placed: Result<Order, AppError>| {
+            let (response, stored) = to_stored(placement_response(placed.map_err(ApiError::from), &currency));
+            slot.replace(Some(response));
+            stored
+        };
+        state.orders.place_idempotently(&caller, &key, &fingerprint, lines, render).await
     }))
     .await
     .map_err(|e| ApiError::Internal(format!("the placement task failed: {e}")))??;

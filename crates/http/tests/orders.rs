@@ -14,12 +14,15 @@ use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::test::{TestRequest, init_service};
 use catalog_support::{call, create_product, create_review, get, keys, new_product, user_id};
+use chrono::{Duration, Utc};
 use common::*;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use storefront_app::ports::StoredResponse;
+use storefront_app::AuthSettings;
+use storefront_app::ports::{IdempotencyBegin, IdempotencyStore, OrderRepository, StoredResponse};
 use storefront_domain::Permission;
 use storefront_http::{AppState, build_app, idempotency_fingerprint};
+use storefront_memory::MemoryStore;
 
 /// The keys of an order object, sorted.
 const ORDER_KEYS: [&str; 8] =
@@ -378,36 +381,33 @@ async fn idempotency_keys_are_per_user() {
 
 #[actix_web::test]
 async fn a_repeat_while_the_first_request_runs_answers_409_conflict() {
-    let state = state();
+    let store = MemoryStore::new();
+    let state = state_on(store.clone(), AuthSettings::default());
     let app = init_service(build_app(state.clone())).await;
     let shop = shop(&app).await;
     let buyer = signed_up(&app, "buyer@example.com").await;
     let body = lines(&[(&shop.pen, 1)]);
     let caller = principal(&state, &buyer.access).await;
 
-    // The key's first request, held open through the service until the repeat has answered.
-    let (release, hold) = tokio::sync::oneshot::channel::<()>();
-    let orders = state.orders.clone();
+    // The key's first request, claimed and still running (its response not stored yet).
     let fingerprint = idempotency_fingerprint(body.as_bytes());
-    let (claimed_tx, claimed) = tokio::sync::oneshot::channel::<()>();
-    let first = actix_web::rt::spawn(async move {
-        orders
-            .idempotent(&caller, "slow", &fingerprint, || async move {
-                claimed_tx.send(()).unwrap();
-                hold.await.unwrap();
-                StoredResponse { status: 201, location: None, body: b"{}".to_vec() }
-            })
+    let (retention, abandon_after) = (Duration::hours(24), Duration::minutes(5));
+    let claimed =
+        IdempotencyStore::begin(&store, caller.user.id, "slow", &fingerprint, Utc::now(), retention, abandon_after)
             .await
-    });
-    claimed.await.unwrap();
+            .unwrap();
+    assert_eq!(claimed, IdempotencyBegin::Fresh);
 
     let repeat = send(&app, order_request(&buyer.access, &body, Some("slow"))).await;
     repeat.problem(409, "conflict");
     let other_body = send(&app, order_request(&buyer.access, &lines(&[(&shop.pen, 2)]), Some("slow"))).await;
     other_body.problem(422, "idempotency_key_reused");
 
-    release.send(()).unwrap();
-    first.await.unwrap().unwrap();
+    // The first request ends: its response stored in its unit of work.
+    let mut unit = OrderRepository::begin(&store).await.unwrap();
+    let first = StoredResponse { status: 201, location: None, body: b"{}".to_vec() };
+    unit.complete_key(caller.user.id, "slow", &first, Utc::now()).await.unwrap();
+    unit.commit().await.unwrap();
     let replayed = send(&app, order_request(&buyer.access, &body, Some("slow"))).await;
     assert_eq!((replayed.status, replayed.body.as_ref()), (StatusCode::CREATED, b"{}".as_ref()));
     assert_eq!(stock(&app, &shop.pen).await, 10, "the repeats took nothing");

@@ -11,10 +11,11 @@ use std::collections::{HashMap, HashSet};
 use storefront_app::StoreError;
 use storefront_app::ports::{
     CategoryRepository, NewProduct, NewReview, Page, PageRequest, ProductChanges, ProductRepository, ReviewRepository,
+    StockEvents,
 };
 use storefront_domain::{
     Category, CategoryId, CategoryName, CategoryRef, DomainEvent, Product, ProductFilter, ProductId, ProductSort,
-    Rating, Review, ReviewAuthor, ReviewBody, ReviewId, Slug, UserId, rating_average, stock_change_events,
+    Rating, Review, ReviewAuthor, ReviewBody, ReviewId, Slug, UserId, rating_average,
 };
 
 /// A product's own columns; likes, reviews and categories are kept beside it.
@@ -226,7 +227,7 @@ impl ProductRepository for MemoryStore {
         id: ProductId,
         changes: ProductChanges,
         now: DateTime<Utc>,
-        low_stock_threshold: i64,
+        stock_events: &StockEvents,
     ) -> Result<Product, StoreError> {
         let mut state = self.state.lock().await;
         if !state.products.contains_key(&id) {
@@ -245,17 +246,19 @@ impl ProductRepository for MemoryStore {
         if let Some(price) = changes.price {
             stored.price_cents = price.get();
         }
-        let stock_before = stored.stock;
+        let stock_before = changes.stock.map(|_| stored.stock);
         if let Some(stock) = changes.stock {
             stored.stock = stock.get();
         }
         stored.updated_at = now;
-        let events = stock_change_events(id, &stored.name, stock_before, stored.stock, low_stock_threshold, now);
         if let Some(ids) = changes.category_ids {
             state.link_categories(id, &ids);
         }
-        state.append_events(events);
-        state.product_view(id, None)
+        let product = state.product_view(id, None)?;
+        if let Some(before) = stock_before {
+            state.append_events(stock_events(&product, before));
+        }
+        Ok(product)
     }
 
     async fn delete(&self, id: ProductId) -> Result<(), StoreError> {

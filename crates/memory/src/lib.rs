@@ -5,7 +5,8 @@
 //! it.
 //!
 //! Every port method takes the one lock once and never awaits while holding it, so each
-//! method is atomic, as a database transaction would be.
+//! method is atomic, as a database transaction would be; an orders' unit of work holds the
+//! lock from `begin` to its end and applies its writes at once when it commits.
 
 mod admin;
 mod catalog;

@@ -1,6 +1,6 @@
-//! `OrderRepository` and `IdempotencyStore` over the in-memory state: placing an order
-//! (stock taken under the one lock, priced by the domain's `price_order`), the life cycle
-//! with stock given back on cancellation, the listing, the statistics, and idempotency keys.
+//! `OrderRepository` and `IdempotencyStore` over the in-memory state: the unit of work
+//! (the one lock held from `begin` to its end, its writes applied at `commit`), the
+//! listing, the statistics, and idempotency keys.
 
 use crate::admin::page_of;
 use crate::{MemoryStore, State};
@@ -10,13 +10,11 @@ use std::cmp::Reverse;
 use std::collections::HashMap;
 use storefront_app::StoreError;
 use storefront_app::ports::{
-    BusinessStats, IdempotencyBegin, IdempotencyStore, LowStockProduct, NewOrder, OrderFilter, OrderRepository, Page,
-    PageRequest, StoredResponse, TopProduct, TransitionOutcome,
+    BusinessStats, IdempotencyBegin, IdempotencyStore, LowStockProduct, OrderFilter, OrderRepository, OrderUnit, Page,
+    PageRequest, StoredResponse, TopProduct,
 };
-use storefront_domain::{
-    Order, OrderId, OrderStatus, PlacementError, ProductId, StockedProduct, UserId, placement_events, price_order,
-    transition_events,
-};
+use storefront_domain::{DomainEvent, Order, OrderId, OrderLine, OrderStatus, ProductId, StockedProduct, UserId};
+use tokio::sync::OwnedMutexGuard;
 
 /// Most products the statistics rank by units sold.
 const TOP_PRODUCTS: usize = 10;
@@ -64,24 +62,6 @@ impl State {
             order.user_id = None;
         }
         self.idempotency.retain(|(owner, _), _| *owner != user);
-    }
-
-    /// The products the request names, as an order sees them; unknown ones are left out
-    /// for `price_order` to report.
-    fn stocked_products(&self, order: &NewOrder) -> Vec<StockedProduct> {
-        order
-            .request
-            .lines()
-            .iter()
-            .filter_map(|line| {
-                self.products.get(&line.product_id).map(|p| StockedProduct {
-                    id: line.product_id,
-                    name: p.name.clone(),
-                    price_cents: p.price_cents,
-                    stock: p.stock,
-                })
-            })
-            .collect()
     }
 
     fn top_products(&self) -> Vec<TopProduct> {
@@ -133,45 +113,145 @@ impl State {
     }
 }
 
+/// A write of a unit of work, applied at its commit.
+enum Write {
+    /// A new order: its lines' stock taken, its events appended.
+    Order(Order, Vec<DomainEvent>),
+    Status(Order),
+    Restock(Vec<OrderLine>),
+    Events(Vec<DomainEvent>),
+    KeyCompleted {
+        user: UserId,
+        key: String,
+        response: StoredResponse,
+        now: DateTime<Utc>,
+    },
+}
+
+/// A unit of work: the store's one lock, held until the unit ends (so every read in it is
+/// as good as locked), and the writes it will apply at once when it commits.
+struct MemoryOrderUnit {
+    state: OwnedMutexGuard<State>,
+    writes: Vec<Write>,
+}
+
+impl MemoryOrderUnit {
+    /// Whether the unit already writes an order with this id.
+    fn writes_order(&self, id: OrderId) -> bool {
+        self.writes.iter().any(|w| matches!(w, Write::Order(order, _) if order.id == id))
+    }
+}
+
 #[async_trait]
-impl OrderRepository for MemoryStore {
-    async fn place(
-        &self,
-        new: NewOrder,
-        low_stock_threshold: i64,
-    ) -> Result<Result<Order, PlacementError>, StoreError> {
-        let mut state = self.state.lock().await;
-        if state.orders.contains_key(&new.id) {
-            return Err(StoreError::Conflict(format!("order {} already exists", new.id)));
+impl OrderUnit for MemoryOrderUnit {
+    async fn lock_products(&mut self, ids: &[ProductId]) -> Result<Vec<StockedProduct>, StoreError> {
+        let mut ids = ids.to_vec();
+        ids.sort();
+        Ok(ids
+            .into_iter()
+            .filter_map(|id| {
+                self.state.products.get(&id).map(|p| StockedProduct {
+                    id,
+                    name: p.name.clone(),
+                    price_cents: p.price_cents,
+                    stock: p.stock,
+                })
+            })
+            .collect())
+    }
+
+    async fn insert_order(&mut self, order: &Order, events: &[DomainEvent]) -> Result<(), StoreError> {
+        if self.state.orders.contains_key(&order.id) || self.writes_order(order.id) {
+            return Err(StoreError::Conflict(format!("order {} already exists", order.id)));
         }
         // What the database's foreign key would refuse.
-        if !state.users.contains_key(&new.user_id) {
+        if order.user_id.is_some_and(|user| !self.state.users.contains_key(&user)) {
             return Err(StoreError::InvalidReference("user_id".into()));
         }
-        let products = state.stocked_products(&new);
-        let (items, total_cents) = match price_order(&new.request, &products) {
-            Ok(priced) => priced,
-            Err(refused) => return Ok(Err(refused)),
-        };
-        // Every line's product exists and has the stock: `price_order` checked it, under
-        // the lock that is still held.
-        for line in &items {
-            if let Some(product) = state.products.get_mut(&line.product_id) {
-                product.stock -= line.quantity;
+        self.writes.push(Write::Order(order.clone(), events.to_vec()));
+        Ok(())
+    }
+
+    async fn lock_order(&mut self, id: OrderId, _with_products: bool) -> Result<Option<Order>, StoreError> {
+        Ok(self.state.orders.get(&id).cloned())
+    }
+
+    async fn update_status(&mut self, order: &Order) -> Result<(), StoreError> {
+        self.writes.push(Write::Status(order.clone()));
+        Ok(())
+    }
+
+    async fn restock(&mut self, lines: &[OrderLine]) -> Result<(), StoreError> {
+        self.writes.push(Write::Restock(lines.to_vec()));
+        Ok(())
+    }
+
+    async fn append_events(&mut self, events: &[DomainEvent]) -> Result<(), StoreError> {
+        self.writes.push(Write::Events(events.to_vec()));
+        Ok(())
+    }
+
+    async fn complete_key(
+        &mut self,
+        user: UserId,
+        key: &str,
+        response: &StoredResponse,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.writes.push(Write::KeyCompleted { user, key: key.to_owned(), response: response.clone(), now });
+        Ok(())
+    }
+
+    async fn commit(self: Box<Self>) -> Result<(), StoreError> {
+        let MemoryOrderUnit { mut state, writes } = *self;
+        for write in writes {
+            match write {
+                Write::Order(order, events) => {
+                    for line in &order.items {
+                        if let Some(product) = state.products.get_mut(&line.product_id) {
+                            product.stock -= line.quantity;
+                        }
+                    }
+                    state.orders.insert(order.id, order);
+                    state.append_events(events);
+                }
+                Write::Status(moved) => {
+                    if let Some(order) = state.orders.get_mut(&moved.id) {
+                        order.status = moved.status;
+                        order.updated_at = moved.updated_at;
+                    }
+                }
+                Write::Restock(lines) => {
+                    for line in &lines {
+                        // A deleted product has nowhere to take its stock back.
+                        if let Some(product) = state.products.get_mut(&line.product_id) {
+                            product.stock += line.quantity;
+                        }
+                    }
+                }
+                Write::Events(events) => state.append_events(events),
+                Write::KeyCompleted { user, key, response, now } => {
+                    // A claim that is gone (purged, or its user deleted) has nothing to
+                    // complete, as an UPDATE matching no row.
+                    if let Some(stored) = state.idempotency.get_mut(&(user, key)) {
+                        stored.completed = Some((response, now));
+                    }
+                }
             }
         }
-        let order = Order {
-            id: new.id,
-            user_id: Some(new.user_id),
-            status: OrderStatus::Pending,
-            items,
-            total_cents,
-            created_at: new.created_at,
-            updated_at: new.created_at,
-        };
-        state.orders.insert(order.id, order.clone());
-        state.append_events(placement_events(&order, &products, low_stock_threshold));
-        Ok(Ok(order))
+        Ok(())
+    }
+
+    async fn rollback(self: Box<Self>) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl OrderRepository for MemoryStore {
+    async fn begin(&self) -> Result<Box<dyn OrderUnit>, StoreError> {
+        let state = std::sync::Arc::clone(&self.state).lock_owned().await;
+        Ok(Box::new(MemoryOrderUnit { state, writes: Vec::new() }))
     }
 
     async fn get(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
@@ -189,33 +269,6 @@ impl OrderRepository for MemoryStore {
         matching.sort_by_key(|o| Reverse((o.created_at, o.id)));
         let page = page_of(matching, page);
         Ok(Page { items: page.items.into_iter().cloned().collect(), total: page.total })
-    }
-
-    async fn transition(
-        &self,
-        id: OrderId,
-        to: OrderStatus,
-        now: DateTime<Utc>,
-    ) -> Result<TransitionOutcome, StoreError> {
-        let mut state = self.state.lock().await;
-        let order = state.orders.get_mut(&id).ok_or(StoreError::NotFound)?;
-        if !order.status.can_become(to) {
-            return Ok(TransitionOutcome::Refused { current: order.status });
-        }
-        let from = order.status;
-        order.status = to;
-        order.updated_at = now;
-        let moved = order.clone();
-        if to == OrderStatus::Cancelled {
-            for line in &moved.items {
-                // A deleted product has nowhere to take its stock back.
-                if let Some(product) = state.products.get_mut(&line.product_id) {
-                    product.stock += line.quantity;
-                }
-            }
-        }
-        state.append_events(transition_events(&moved, from));
-        Ok(TransitionOutcome::Moved(moved))
     }
 
     async fn has_bought(&self, user: UserId, product: ProductId) -> Result<bool, StoreError> {
@@ -277,22 +330,6 @@ impl IdempotencyStore for MemoryStore {
                 Ok(IdempotencyBegin::Fresh)
             }
         }
-    }
-
-    async fn complete(
-        &self,
-        user: UserId,
-        key: &str,
-        response: StoredResponse,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let mut state = self.state.lock().await;
-        // A claim that is gone (purged, or its user deleted) has nothing to complete, as an
-        // UPDATE matching no row.
-        if let Some(stored) = state.idempotency.get_mut(&(user, key.to_owned())) {
-            stored.completed = Some((response, now));
-        }
-        Ok(())
     }
 
     async fn release(&self, user: UserId, key: &str) -> Result<(), StoreError> {

@@ -71,6 +71,18 @@ impl TxError {
     }
 }
 
+/// Maps an error inside a unit of work: a transaction PostgreSQL gave up on (a deadlock
+/// victim, a serialisation failure) is `Aborted`, for the application to run the unit
+/// again; the rest as outside one.
+pub(crate) fn in_unit(err: TxError) -> StoreError {
+    if err.is_retryable() {
+        tracing::warn!(?err, "unit of work aborted by the database");
+        StoreError::Aborted(format!("{err:?}"))
+    } else {
+        StoreError::from(err)
+    }
+}
+
 impl From<DieselError> for TxError {
     fn from(err: DieselError) -> Self {
         TxError::Query(err)

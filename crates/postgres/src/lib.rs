@@ -172,6 +172,18 @@ impl PgStore {
         outcome.map_err(error::from_pool)
     }
 
+    /// A connection from the pool that the caller keeps as long as it needs (an open unit
+    /// of work), or `Unavailable` within the acquire timeout.
+    async fn owned_conn(&self) -> Result<PooledConnection<'static, pool::Manager>, StoreError> {
+        let outcome = {
+            let _waiting = pool_metrics::Waiting::start(&self.waiting);
+            self.publish_pool_metrics();
+            self.pool.get_owned().await
+        };
+        self.publish_pool_metrics();
+        outcome.map_err(error::from_pool)
+    }
+
     /// Runs one port call under the store's deadline.
     async fn bounded<T>(&self, op: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
         let outcome = tokio::time::timeout(self.deadline, op).await.unwrap_or_else(|_| Err(error::deadline_exceeded()));

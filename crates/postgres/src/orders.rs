@@ -1,32 +1,25 @@
-//! `OrderRepository` on PostgreSQL: placement and cancellation take and give back stock in
-//! one transaction each, with the product rows locked in id order first (so that no two
-//! transactions wait on each other in a cycle); the listing, a page with its lines and total
-//! in one statement; the statistics, by aggregate queries in one read-only snapshot.
-//!
-//! Every transaction here locks product rows before order rows, as a user's deletion does
-//! (its catalogue, then the user, then its orders through `ON DELETE SET NULL`).
+//! `OrderRepository` on PostgreSQL: the unit of work (`unit`), one database transaction
+//! whose locking reads take product rows in id order before order rows (so that no two
+//! transactions wait on each other in a cycle, as a user's deletion also locks its
+//! catalogue, then the user, then its orders through `ON DELETE SET NULL`); the listing, a
+//! page with its lines and total in one statement; the statistics, by aggregate queries in
+//! one read-only snapshot.
 
 mod idempotency;
+mod unit;
 
 use crate::error::TxError;
-use crate::events::{self, EventColumns};
-use crate::prepared::prepared;
-use crate::{PgStore, error, retrying};
+use crate::{PgStore, error};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::sql_types::{Array, BigInt, Bool, Integer, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
-use diesel::{OptionalExtension, QueryableByName};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel::QueryableByName;
+use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use storefront_app::StoreError;
 use storefront_app::ports::{
-    BusinessStats, LowStockProduct, NewOrder, OrderFilter, OrderRepository, Page, PageRequest, TopProduct,
-    TransitionOutcome,
+    BusinessStats, LowStockProduct, OrderFilter, OrderRepository, OrderUnit, Page, PageRequest, TopProduct,
 };
-use storefront_domain::{
-    Order, OrderId, OrderLine, OrderStatus, PlacementError, ProductId, StockedProduct, UserId, placement_events,
-    price_order, transition_events,
-};
+use storefront_domain::{Order, OrderId, OrderLine, OrderStatus, ProductId, UserId};
 use uuid::Uuid;
 
 /// Most products the statistics rank by units sold.
@@ -36,87 +29,17 @@ const LOW_STOCK_PRODUCTS: i64 = 50;
 /// How far back the statistics count a user as new.
 const NEW_USER_WINDOW: Duration = Duration::days(7);
 
-const ORDERS_PKEY: &str = "orders_pkey";
-const ORDERS_USER_FKEY: &str = "orders_user_id_fkey";
-
 /// The statuses whose orders count as sold (`OrderStatus::counts_as_sold`), as SQL.
 const SOLD: &str = "('paid', 'shipped', 'delivered')";
 
-/// The request's products, locked in id order for the rest of the transaction (the sort
-/// runs below the locking, so every placement locks shared products in the same order).
-const LOCK_PRODUCTS: &str = "\
-SELECT id, name, price_cents, stock FROM products WHERE id = ANY($1) ORDER BY id FOR UPDATE";
-
-/// Takes the stock of every line and writes the order, its lines and its events, in one
-/// statement (the foreign keys are checked at its end, once every row is there).
-const WRITE_ORDER: &str = "\
-WITH events AS (
-    INSERT INTO outbox (id, event_type, version, occurred_at, payload, available_at)
-    SELECT e.id, e.event_type, e.version, e.occurred_at, e.payload, e.occurred_at
-    FROM unnest($11::uuid[], $12::text[], $13::int[], $14::timestamptz[], $15::jsonb[])
-        WITH ORDINALITY AS e (id, event_type, version, occurred_at, payload, n)
-    ORDER BY e.n
-), taken AS (
-    UPDATE products p SET stock = p.stock - l.quantity
-    FROM unnest($2::uuid[], $3::bigint[]) AS l (product_id, quantity)
-    WHERE p.id = l.product_id
-    RETURNING p.id
-), placed AS (
-    INSERT INTO orders (id, user_id, status, total_cents, created_at, updated_at)
-    VALUES ($1, $4, 'pending', $5, $6, $6)
-), lines AS (
-    INSERT INTO order_lines (order_id, line_no, product_id, product_name, unit_price_cents, quantity, line_total_cents)
-    SELECT $1, l.line_no, l.product_id, l.product_name, l.unit_price_cents, l.quantity, l.line_total_cents
-    FROM unnest($7::int[], $2::uuid[], $8::text[], $9::bigint[], $3::bigint[], $10::bigint[])
-        AS l (line_no, product_id, product_name, unit_price_cents, quantity, line_total_cents)
-)
-SELECT count(*) AS n FROM taken";
-
-/// The products an order's lines name that still exist, locked in id order.
-const LOCK_PRODUCTS_OF_ORDER: &str = "\
-SELECT p.id FROM products p
-WHERE p.id IN (SELECT product_id FROM order_lines WHERE order_id = $1)
-ORDER BY p.id
-FOR UPDATE OF p";
-
-/// Gives an order's units back to the products that still exist.
-const RESTORE_STOCK: &str = "\
-UPDATE products p SET stock = p.stock + l.quantity
-FROM order_lines l
-WHERE l.order_id = $1 AND l.product_id = p.id";
-
 /// The columns of an order and one of its lines, over `o` and `l`.
-const ORDER_LINE_COLUMNS: &str = "\
+pub(super) const ORDER_LINE_COLUMNS: &str = "\
 o.id, o.user_id, o.status, o.total_cents, o.created_at, o.updated_at, \
 l.product_id, l.product_name, l.unit_price_cents, l.quantity, l.line_total_cents";
 
-#[derive(QueryableByName)]
-struct LockedProduct {
-    #[diesel(sql_type = SqlUuid)]
-    id: Uuid,
-    #[diesel(sql_type = Text)]
-    name: String,
-    #[diesel(sql_type = BigInt)]
-    price_cents: i64,
-    #[diesel(sql_type = BigInt)]
-    stock: i64,
-}
-
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-#[derive(QueryableByName)]
-struct StatusRow {
-    #[diesel(sql_type = Text)]
-    status: String,
-}
-
 /// An order's own columns.
 #[derive(QueryableByName)]
-struct OrderRow {
+pub(super) struct OrderRow {
     #[diesel(sql_type = SqlUuid)]
     id: Uuid,
     #[diesel(sql_type = Nullable<SqlUuid>)]
@@ -132,7 +55,7 @@ struct OrderRow {
 }
 
 #[derive(QueryableByName)]
-struct LineRow {
+pub(super) struct LineRow {
     #[diesel(sql_type = SqlUuid)]
     product_id: Uuid,
     #[diesel(sql_type = Text)]
@@ -170,7 +93,7 @@ fn parse_status(order: Uuid, raw: &str) -> Result<OrderStatus, StoreError> {
 }
 
 /// Folds rows of (order, line), ordered by order then line, into orders.
-fn orders_of(rows: impl IntoIterator<Item = (OrderRow, Option<LineRow>)>) -> Result<Vec<Order>, StoreError> {
+pub(super) fn orders_of(rows: impl IntoIterator<Item = (OrderRow, Option<LineRow>)>) -> Result<Vec<Order>, StoreError> {
     let mut orders: Vec<Order> = Vec::new();
     for (row, line) in rows {
         if orders.last().is_none_or(|last| last.id.0 != row.id) {
@@ -210,111 +133,6 @@ async fn load(conn: &mut AsyncPgConnection, id: OrderId) -> Result<Option<Order>
 /// The `WHERE` clause of a listing over `orders`; the buyer and the status are bound as
 /// `$1` and `$2` (NULL matching everything).
 const LISTING_FILTER: &str = "($1::uuid IS NULL OR user_id = $1) AND ($2::text IS NULL OR status = $2)";
-
-/// Maps what the order's own constraints say about a placement.
-fn placement_error(err: DieselError, order: OrderId) -> TxError {
-    if let DieselError::DatabaseError(
-        DatabaseErrorKind::UniqueViolation | DatabaseErrorKind::ForeignKeyViolation,
-        info,
-    ) = &err
-    {
-        match info.constraint_name() {
-            Some(ORDERS_PKEY) => return StoreError::Conflict(format!("order {order} already exists")).into(),
-            Some(ORDERS_USER_FKEY) => return StoreError::InvalidReference("user_id".into()).into(),
-            _ => {}
-        }
-    }
-    TxError::Query(err)
-}
-
-/// The whole placement transaction: lock, price with the domain, take and write.
-async fn place_in(
-    conn: &mut AsyncPgConnection,
-    new: &NewOrder,
-    low_stock_threshold: i64,
-) -> Result<Result<Order, PlacementError>, TxError> {
-    let ids: Vec<Uuid> = new.request.lines().iter().map(|l| l.product_id.0).collect();
-    let lock = diesel::sql_query(LOCK_PRODUCTS).bind::<Array<SqlUuid>, _>(&ids);
-    let locked = prepared(lock).load::<LockedProduct>(conn).await?;
-    let products: Vec<StockedProduct> = locked
-        .into_iter()
-        .map(|p| StockedProduct { id: ProductId(p.id), name: p.name, price_cents: p.price_cents, stock: p.stock })
-        .collect();
-    let (items, total_cents) = match price_order(&new.request, &products) {
-        Ok(priced) => priced,
-        Err(refused) => return Ok(Err(refused)),
-    };
-    let order = Order {
-        id: new.id,
-        user_id: Some(new.user_id),
-        status: OrderStatus::Pending,
-        items,
-        total_cents,
-        created_at: new.created_at,
-        updated_at: new.created_at,
-    };
-    let events = EventColumns::of(&placement_events(&order, &products, low_stock_threshold));
-    let items = &order.items;
-    let line_nos: Vec<i32> = (1..).take(items.len()).collect();
-    let write = diesel::sql_query(WRITE_ORDER)
-        .bind::<SqlUuid, _>(new.id.0)
-        .bind::<Array<SqlUuid>, _>(items.iter().map(|l| l.product_id.0).collect::<Vec<_>>())
-        .bind::<Array<BigInt>, _>(items.iter().map(|l| l.quantity).collect::<Vec<_>>())
-        .bind::<SqlUuid, _>(new.user_id.as_uuid())
-        .bind::<BigInt, _>(order.total_cents)
-        .bind::<Timestamptz, _>(new.created_at)
-        .bind::<Array<Integer>, _>(line_nos)
-        .bind::<Array<Text>, _>(items.iter().map(|l| l.product_name.as_str()).collect::<Vec<_>>())
-        .bind::<Array<BigInt>, _>(items.iter().map(|l| l.unit_price_cents).collect::<Vec<_>>())
-        .bind::<Array<BigInt>, _>(items.iter().map(|l| l.line_total_cents).collect::<Vec<_>>())
-        .bind::<Array<SqlUuid>, _>(events.ids)
-        .bind::<Array<Text>, _>(events.types)
-        .bind::<Array<Integer>, _>(events.versions)
-        .bind::<Array<Timestamptz>, _>(events.times)
-        .bind::<Array<Jsonb>, _>(events.payloads);
-    let taken = prepared(write).get_result::<Count>(conn).await.map_err(|e| placement_error(e, new.id))?;
-    if usize::try_from(taken.n).ok() != Some(items.len()) {
-        // Every product is locked by this transaction: a line without its product would be
-        // a bug here, never a race.
-        return Err(StoreError::Internal(format!("order {} took stock from {} products", new.id, taken.n)).into());
-    }
-    Ok(Ok(order))
-}
-
-/// The whole transition transaction.
-async fn transition_in(
-    conn: &mut AsyncPgConnection,
-    id: OrderId,
-    to: OrderStatus,
-    now: DateTime<Utc>,
-) -> Result<TransitionOutcome, TxError> {
-    if to == OrderStatus::Cancelled {
-        // Products before the order row, as placements and deletions lock them.
-        diesel::sql_query(LOCK_PRODUCTS_OF_ORDER).bind::<SqlUuid, _>(id.0).execute(conn).await?;
-    }
-    let current = diesel::sql_query("SELECT status FROM orders WHERE id = $1 FOR UPDATE")
-        .bind::<SqlUuid, _>(id.0)
-        .get_result::<StatusRow>(conn)
-        .await
-        .optional()?
-        .ok_or(StoreError::NotFound)?;
-    let current = parse_status(id.0, &current.status)?;
-    if !current.can_become(to) {
-        return Ok(TransitionOutcome::Refused { current });
-    }
-    diesel::sql_query("UPDATE orders SET status = $2, updated_at = $3 WHERE id = $1")
-        .bind::<SqlUuid, _>(id.0)
-        .bind::<Text, _>(to.as_str())
-        .bind::<Timestamptz, _>(now)
-        .execute(conn)
-        .await?;
-    if to == OrderStatus::Cancelled {
-        diesel::sql_query(RESTORE_STOCK).bind::<SqlUuid, _>(id.0).execute(conn).await?;
-    }
-    let moved = load(conn, id).await?.ok_or(StoreError::NotFound)?;
-    events::append(conn, &transition_events(&moved, current)).await?;
-    Ok(TransitionOutcome::Moved(moved))
-}
 
 #[derive(QueryableByName)]
 struct Exists {
@@ -450,19 +268,9 @@ async fn stats_in(conn: &mut AsyncPgConnection, threshold: i64, now: DateTime<Ut
 
 #[async_trait]
 impl OrderRepository for PgStore {
-    #[tracing::instrument(level = "debug", skip_all, fields(id = %new.id))]
-    async fn place(
-        &self,
-        new: NewOrder,
-        low_stock_threshold: i64,
-    ) -> Result<Result<Order, PlacementError>, StoreError> {
-        let new = &new;
-        self.bounded(retrying(|| async move {
-            let mut conn = self.conn().await?;
-            // A refused placement has written nothing; committing it is as good as a rollback.
-            conn.transaction::<_, TxError, _>(async |conn| place_in(conn, new, low_stock_threshold).await).await
-        }))
-        .await
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn begin(&self) -> Result<Box<dyn OrderUnit>, StoreError> {
+        Ok(Box::new(unit::PgOrderUnit::begin(self).await?))
     }
 
     #[tracing::instrument(level = "debug", skip(self))]
@@ -500,20 +308,6 @@ impl OrderRepository for PgStore {
             let items = orders_of(rows.into_iter().filter_map(|row| row.order.map(|order| (order, row.line))))?;
             Ok(Page { items, total: crate::catalog::count(total, "total")? })
         })
-        .await
-    }
-
-    #[tracing::instrument(level = "debug", skip(self))]
-    async fn transition(
-        &self,
-        id: OrderId,
-        to: OrderStatus,
-        now: DateTime<Utc>,
-    ) -> Result<TransitionOutcome, StoreError> {
-        self.bounded(retrying(|| async move {
-            let mut conn = self.conn().await?;
-            conn.transaction::<_, TxError, _>(async |conn| transition_in(conn, id, to, now).await).await
-        }))
         .await
     }
 

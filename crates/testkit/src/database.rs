@@ -60,6 +60,33 @@ impl TestDatabase {
     pub fn name(&self) -> &str {
         &self.name
     }
+
+    /// Runs SQL statements on this database, on a connection of their own (e.g. to install
+    /// a test's hook, behind the back of the server under test).
+    pub async fn execute(&self, sql: &str) {
+        let mut conn = AsyncPgConnection::establish(&self.url).await.expect("connect to the test database");
+        conn.batch_execute(sql).await.expect("run the test's SQL");
+    }
+
+    /// How many server processes are running `query` on this database now, as
+    /// `pg_stat_activity` shows them (e.g. a `COMMIT` in flight).
+    pub async fn running(&self, query: &str) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct Running {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut conn = AsyncPgConnection::establish(&self.admin_url).await.expect("connect to the test server");
+        let running = diesel::sql_query(
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND state = 'active' AND query = $2",
+        )
+        .bind::<diesel::sql_types::Text, _>(&self.name)
+        .bind::<diesel::sql_types::Text, _>(query)
+        .get_result::<Running>(&mut conn)
+        .await
+        .expect("read pg_stat_activity");
+        running.n
+    }
 }
 
 impl Drop for TestDatabase {

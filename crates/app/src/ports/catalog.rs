@@ -6,8 +6,8 @@ use crate::StoreError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use storefront_domain::{
-    Category, CategoryId, CategoryName, Description, PriceCents, Product, ProductFilter, ProductId, ProductName,
-    ProductSort, Rating, Review, ReviewBody, ReviewId, Slug, Stock, UserId,
+    Category, CategoryId, CategoryName, Description, DomainEvent, PriceCents, Product, ProductFilter, ProductId,
+    ProductName, ProductSort, Rating, Review, ReviewBody, ReviewId, Slug, Stock, UserId,
 };
 
 /// A product to insert.
@@ -33,6 +33,10 @@ pub struct ProductChanges {
     pub stock: Option<Stock>,
     pub category_ids: Option<Vec<CategoryId>>,
 }
+
+/// What a product's stock change raises, decided by the application
+/// (`catalog::stock_change_rule`): given the product as changed and its stock before.
+pub type StockEvents = dyn Fn(&Product, i64) -> Vec<DomainEvent> + Send + Sync;
 
 /// A review to insert.
 #[derive(Debug, Clone)]
@@ -68,9 +72,10 @@ pub trait ProductRepository: Send + Sync {
         viewer: Option<UserId>,
     ) -> Result<Page<Product>, StoreError>;
 
-    /// Applies changes and bumps `updated_at`; when the stock crosses `low_stock_threshold`
-    /// downwards, writes `product.stock_low` (`storefront_domain::stock_change_events`) to
-    /// the outbox in the same transaction.
+    /// Applies changes and bumps `updated_at`, in one transaction; when the changes set the
+    /// stock, calls `stock_events` with the product as changed and its stock before (read
+    /// under lock) and writes the events it returns to the outbox in the same transaction.
+    /// A transaction run again calls `stock_events` again.
     ///
     /// # Errors
     /// MUST return `NotFound` for an unknown product and `InvalidReference("category_ids")`
@@ -80,7 +85,7 @@ pub trait ProductRepository: Send + Sync {
         id: ProductId,
         changes: ProductChanges,
         now: DateTime<Utc>,
-        low_stock_threshold: i64,
+        stock_events: &StockEvents,
     ) -> Result<Product, StoreError>;
 
     /// Deletes a product with its likes, reviews and category links.

@@ -14,14 +14,16 @@ mod users;
 pub use admin::{
     AuditContext, AuditEntry, AuditFilter, AuditLog, Page, PageRequest, RoleRepository, UserAdminRepository, UserFilter,
 };
-pub use catalog::{CategoryRepository, NewProduct, NewReview, ProductChanges, ProductRepository, ReviewRepository};
+pub use catalog::{
+    CategoryRepository, NewProduct, NewReview, ProductChanges, ProductRepository, ReviewRepository, StockEvents,
+};
 pub use events::{
     Claim, DeadLetter, DeadLetters, Delivery, EventOutbox, EventPublisher, EventQueue, Mail, MailError, Mailer,
     OutboxBacklog, OutboxEntry, ProcessedEvents, QueueLag, StreamEpoch,
 };
 pub use orders::{
     BusinessStats, IdempotencyBegin, IdempotencyStore, LowStockProduct, NewOrder, OrderFilter, OrderRepository,
-    StoredResponse, TopProduct, TransitionOutcome,
+    OrderUnit, StoredResponse, TopProduct, TransitionOutcome,
 };
 pub use security::{AccessClaims, AccessTokenCodec, PasswordHasher, RefreshTokenHash, RefreshTokenMint, TokenError};
 pub use sessions::{NewRefreshToken, NewSession, RotateOutcome, SessionRepository};

@@ -1,11 +1,13 @@
-//! Persistence of orders (placement takes stock atomically), their life cycle, the
-//! business statistics, and idempotency keys.
+//! Persistence of orders: the unit of work placements, moves and idempotency keys' outcomes
+//! are written in, the reads, the business statistics, and idempotency keys' claims.
 
 use super::{Page, PageRequest};
 use crate::StoreError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use storefront_domain::{Order, OrderId, OrderRequest, OrderStatus, PlacementError, ProductId, UserId};
+use storefront_domain::{
+    DomainEvent, Order, OrderId, OrderLine, OrderRequest, OrderStatus, ProductId, StockedProduct, UserId,
+};
 
 /// An order to place.
 #[derive(Debug, Clone)]
@@ -66,47 +68,87 @@ pub struct BusinessStats {
     pub low_stock: Vec<LowStockProduct>,
 }
 
+/// The boundary of one unit of work on orders: everything written through it commits
+/// together or not at all.
 #[async_trait]
 pub trait OrderRepository: Send + Sync {
-    /// In ONE transaction: locks the request's products in id order, prices the request
-    /// with `storefront_domain::price_order`, takes every line's stock, writes the order
-    /// with its snapshot lines as `pending`, and writes its events
-    /// (`storefront_domain::placement_events`: `order.placed`, and `product.stock_low` for
-    /// each product taken to or below `low_stock_threshold`) to the outbox. Any refused
-    /// line rolls everything back (no event either) and answers `Ok(Err(PlacementError))`.
-    /// Under any concurrency stock never goes below zero and sold units plus stock left
-    /// equal the stock put in.
-    async fn place(
-        &self,
-        order: NewOrder,
-        low_stock_threshold: i64,
-    ) -> Result<Result<Order, PlacementError>, StoreError>;
+    /// Opens a unit of work (one database transaction). The service locks and reads
+    /// through it, applies the domain rules to what it read, writes through it and ends it
+    /// with `OrderUnit::commit` or `OrderUnit::rollback`; a unit dropped without either
+    /// writes nothing.
+    async fn begin(&self) -> Result<Box<dyn OrderUnit>, StoreError>;
 
     async fn get(&self, id: OrderId) -> Result<Option<Order>, StoreError>;
 
     /// Orders matching the filter, newest first (created_at, then id, descending).
     async fn list(&self, filter: OrderFilter, page: PageRequest) -> Result<Page<Order>, StoreError>;
 
-    /// In ONE transaction: locks the order; moves it to `to` if `current.can_become(to)`,
-    /// when `to` is `cancelled` gives the stock of every line back (to the products that
-    /// still exist), and writes the move's event (`storefront_domain::transition_events`)
-    /// to the outbox. Of two racing moves from one status exactly one is `Moved` (and one
-    /// event is written).
-    ///
-    /// # Errors
-    /// MUST return `NotFound` for an unknown order.
-    async fn transition(
-        &self,
-        id: OrderId,
-        to: OrderStatus,
-        now: DateTime<Utc>,
-    ) -> Result<TransitionOutcome, StoreError>;
-
     /// Whether the user has a non-cancelled order of the product (a verified purchase).
     async fn has_bought(&self, user: UserId, product: ProductId) -> Result<bool, StoreError>;
 
     /// The business statistics, by aggregate queries.
     async fn stats(&self, low_stock_threshold: i64, now: DateTime<Utc>) -> Result<BusinessStats, StoreError>;
+}
+
+/// One open unit of work: locking reads and storage, no rules. Locks are taken products
+/// first (in id order), then orders, and held until the unit ends, so that concurrent
+/// units never wait on each other in a cycle; a read after a lock sees every write
+/// committed before it.
+///
+/// # Errors
+/// Any method MAY return `Aborted` when the store gave up on the unit for a reason that
+/// says nothing about its content (a deadlock it broke, a serialisation failure): the
+/// caller runs the whole unit, rules included, again. After any error the unit is only
+/// good for dropping.
+#[async_trait]
+pub trait OrderUnit: Send {
+    /// Locks the products of `ids` that exist, in id order, and reads them.
+    async fn lock_products(&mut self, ids: &[ProductId]) -> Result<Vec<StockedProduct>, StoreError>;
+
+    /// Writes a new order with its lines, takes every line's quantity from its product's
+    /// stock (the products are locked by `lock_products` in this unit), and writes the
+    /// order's events to the outbox.
+    ///
+    /// # Errors
+    /// MUST return `Conflict` when an order with this id exists and
+    /// `InvalidReference("user_id")` for an unknown buyer.
+    async fn insert_order(&mut self, order: &Order, events: &[DomainEvent]) -> Result<(), StoreError>;
+
+    /// Locks the order (after the products of its lines that still exist, when
+    /// `with_products`) and reads it; `None` for an unknown order.
+    async fn lock_order(&mut self, id: OrderId, with_products: bool) -> Result<Option<Order>, StoreError>;
+
+    /// Stores the order's status and `updated_at` (it is locked by `lock_order`).
+    async fn update_status(&mut self, order: &Order) -> Result<(), StoreError>;
+
+    /// Adds every line's quantity back to its product's stock, for the products that still
+    /// exist (locked by `lock_order` with `with_products`).
+    async fn restock(&mut self, lines: &[OrderLine]) -> Result<(), StoreError>;
+
+    /// Writes events to the outbox, in order.
+    async fn append_events(&mut self, events: &[DomainEvent]) -> Result<(), StoreError>;
+
+    /// Stores the first response of the idempotency key `(user, key)`, claimed by
+    /// `IdempotencyStore::begin`, so that it is replayed from now on: with the writes of
+    /// this unit, or not at all. A claim that is gone (purged, its user deleted) has
+    /// nothing to complete.
+    async fn complete_key(
+        &mut self,
+        user: UserId,
+        key: &str,
+        response: &StoredResponse,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Makes every write of the unit durable and visible, at once.
+    ///
+    /// # Errors
+    /// `Unavailable` when the outcome is unknown (the connection died with the commit in
+    /// flight): the writes may or may not have been made.
+    async fn commit(self: Box<Self>) -> Result<(), StoreError>;
+
+    /// Ends the unit without writing anything.
+    async fn rollback(self: Box<Self>) -> Result<(), StoreError>;
 }
 
 /// The response first given to a request with an idempotency key, replayed byte for byte.
@@ -121,7 +163,8 @@ pub struct StoredResponse {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdempotencyBegin {
     /// The key is new (or expired, or abandoned): the caller runs the request and then
-    /// calls `complete` or `release`.
+    /// stores its response with `OrderUnit::complete_key` (in the unit that made the
+    /// request's writes) or calls `release`.
     Fresh,
     /// The key's first request finished with this response.
     Replay(StoredResponse),
@@ -145,15 +188,6 @@ pub trait IdempotencyStore: Send + Sync {
         retention: chrono::Duration,
         abandon_after: chrono::Duration,
     ) -> Result<IdempotencyBegin, StoreError>;
-
-    /// Stores the response of a claimed key.
-    async fn complete(
-        &self,
-        user: UserId,
-        key: &str,
-        response: StoredResponse,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
 
     /// Forgets a claimed key without storing anything (a 422, a failure).
     async fn release(&self, user: UserId, key: &str) -> Result<(), StoreError>;

@@ -9,6 +9,7 @@ use super::support::{
 use crate::CatalogStores;
 use chrono::Duration;
 use std::collections::HashMap;
+use storefront_app::catalog::stock_change_rule;
 use storefront_app::ports::{NewProduct, PageRequest, ProductChanges};
 use storefront_domain::{
     CategoryId, Product, ProductFilter, ProductId, ProductName, ProductSort, Rating, Review, UserId,
@@ -500,7 +501,7 @@ pub async fn listing_agrees_with_the_reference_filter_and_order_on_a_seeded_rand
                 category_ids: Some(categories.iter().filter(|_| rng.chance(2)).map(|(id, _)| *id).collect()),
                 description: None,
             };
-            stores.products.update(id, changes, now(), LOW_STOCK).await.unwrap();
+            stores.products.update(id, changes, now(), &stock_change_rule(LOW_STOCK)).await.unwrap();
         }
         for &fan in &fans {
             if rng.chance(4) {

@@ -6,6 +6,8 @@ pub use crate::catalog_suite::support::{LOW_STOCK, all};
 use crate::orders_suite::support::{new_order, new_stocked_product};
 use crate::suite::support::new_user;
 pub use crate::suite::support::now;
+use storefront_app::catalog::stock_change_rule;
+use storefront_app::orders::place_order;
 use storefront_app::ports::ProductChanges;
 use storefront_domain::{DomainEvent, EventType, Order, PlacementError, Product, ProductId, Stock, User, UserId};
 
@@ -18,12 +20,12 @@ pub async fn create_product(stores: &EventStores, owner: UserId, name: &str, sto
 }
 
 pub async fn place(stores: &EventStores, user: UserId, lines: &[(ProductId, i64)]) -> Result<Order, PlacementError> {
-    stores.orders.place(new_order(user, lines), LOW_STOCK).await.unwrap()
+    place_order(stores.orders.as_ref(), &new_order(user, lines), LOW_STOCK).await.unwrap()
 }
 
 pub async fn set_stock(stores: &EventStores, product: ProductId, units: i64) {
     let changes = ProductChanges { stock: Some(Stock::parse(units).unwrap()), ..Default::default() };
-    stores.products.update(product, changes, now(), LOW_STOCK).await.unwrap();
+    stores.products.update(product, changes, now(), &stock_change_rule(LOW_STOCK)).await.unwrap();
 }
 
 /// Every event in the outbox, in the order written.

@@ -8,6 +8,7 @@ use super::support::{
 use crate::OrderStores;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use storefront_app::orders::{move_order, place_order};
 use storefront_app::ports::{NewOrder, OrderRepository, TransitionOutcome};
 use storefront_domain::{Order, OrderId, OrderStatus, PlacementError, ProductId, Shortage, User};
 
@@ -28,7 +29,7 @@ async fn place_all(stores: &OrderStores, orders: Vec<NewOrder>) -> Vec<Result<Or
         .into_iter()
         .map(|order| {
             let store = Arc::clone(&stores.orders);
-            tokio::spawn(async move { store.place(order, LOW_STOCK).await })
+            tokio::spawn(async move { place_order(store.as_ref(), &order, LOW_STOCK).await })
         })
         .collect();
     let joined =
@@ -107,7 +108,7 @@ async fn run_mix(mix: Arc<Mix>, mut rng: Lcg) -> usize {
         };
         if let Some(id) = target {
             let to = if rng.chance(3) { OrderStatus::Paid } else { OrderStatus::Cancelled };
-            orders.transition(id, to, now()).await.unwrap();
+            move_order(orders.as_ref(), id, to, now()).await.unwrap();
             continue;
         }
         let mut lines: Vec<(ProductId, i64)> = Vec::new();
@@ -118,7 +119,7 @@ async fn run_mix(mix: Arc<Mix>, mut rng: Lcg) -> usize {
             }
         }
         let buyer = buyers[rng.below(buyers.len())].id;
-        if let Ok(order) = orders.place(new_order(buyer, &lines), LOW_STOCK).await.unwrap() {
+        if let Ok(order) = place_order(orders.as_ref(), &new_order(buyer, &lines), LOW_STOCK).await.unwrap() {
             accepted += 1;
             placed.lock().unwrap().push(order.id);
         }
@@ -164,7 +165,7 @@ async fn race(stores: &OrderStores, id: OrderId, to: OrderStatus) -> Vec<Transit
     let tasks: Vec<_> = (0..2)
         .map(|_| {
             let store = Arc::clone(&stores.orders);
-            tokio::spawn(async move { store.transition(id, to, now()).await })
+            tokio::spawn(async move { move_order(store.as_ref(), id, to, now()).await })
         })
         .collect();
     futures::future::join_all(tasks).await.into_iter().map(|t| t.unwrap().unwrap()).collect()

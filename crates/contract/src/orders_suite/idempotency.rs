@@ -1,6 +1,6 @@
-//! Contract of `IdempotencyStore`: a key is claimed once per user, its first response is
-//! replayed byte for byte, another body is refused, and keys expire, are abandoned,
-//! released and purged.
+//! Contract of `IdempotencyStore` (with `OrderUnit::complete_key`): a key is claimed once
+//! per user, its first response is replayed byte for byte, another body is refused, and
+//! keys expire, are abandoned, released and purged.
 
 use super::support::{ABANDON_AFTER, RETENTION, create_user, now};
 use crate::OrderStores;
@@ -33,8 +33,11 @@ async fn begin(stores: &OrderStores, user: UserId, key: &str, body: &str) -> Ide
     begin_at(stores, user, key, body, now()).await
 }
 
+/// Stores the key's response in a unit of work of its own.
 async fn complete_at(stores: &OrderStores, user: UserId, key: &str, response: StoredResponse, at: DateTime<Utc>) {
-    stores.idempotency.complete(user, key, response, at).await.unwrap();
+    let mut unit = stores.orders.begin().await.unwrap();
+    unit.complete_key(user, key, &response, at).await.unwrap();
+    unit.commit().await.unwrap();
 }
 
 pub async fn a_completed_key_replays_its_stored_response_byte_for_byte(stores: OrderStores) {

@@ -1,10 +1,12 @@
-//! Contract of `OrderRepository::transition`: the moves the life cycle allows, refusals
+//! Contract of moving an order (`orders::move_order` over `OrderRepository`'s unit of
+//! work): the moves the life cycle allows, refusals
 //! that name the current status, and stock given back on cancellation.
 
 use super::support::{create_product, create_user, move_along, now, place_ok, stock_of, transition};
 use crate::OrderStores;
 use chrono::Duration;
 use storefront_app::StoreError;
+use storefront_app::orders::move_order;
 use storefront_app::ports::TransitionOutcome;
 use storefront_domain::{OrderId, OrderStatus};
 use uuid::Uuid;
@@ -20,7 +22,7 @@ pub async fn an_order_moves_from_pending_to_paid_shipped_and_delivered_and_bumps
     let mut at = placed.created_at;
     for to in [Paid, Shipped, Delivered] {
         at += Duration::minutes(1);
-        let outcome = stores.orders.transition(placed.id, to, at).await.unwrap();
+        let outcome = move_order(stores.orders.as_ref(), placed.id, to, at).await.unwrap();
 
         let TransitionOutcome::Moved(moved) = outcome else { panic!("to {to:?}: {outcome:?}") };
         assert_eq!((moved.status, moved.updated_at), (to, at));
@@ -90,7 +92,7 @@ pub async fn cancelling_an_order_whose_product_was_deleted_cancels_it_and_gives_
 }
 
 pub async fn moving_an_unknown_order_returns_not_found(stores: OrderStores) {
-    let err = stores.orders.transition(OrderId(Uuid::now_v7()), Paid, now()).await.unwrap_err();
+    let err = move_order(stores.orders.as_ref(), OrderId(Uuid::now_v7()), Paid, now()).await.unwrap_err();
 
     assert_eq!(err, StoreError::NotFound);
 }

@@ -6,6 +6,7 @@ use super::support::{
 };
 use crate::OrderStores;
 use chrono::Duration;
+use storefront_app::orders::place_order;
 use storefront_app::ports::OrderFilter;
 use storefront_domain::{Order, OrderId, OrderStatus, UserId};
 
@@ -29,7 +30,7 @@ pub async fn orders_are_listed_newest_first_then_by_id_descending(stores: OrderS
     tied.sort_by_key(|o| std::cmp::Reverse(o.id));
     let mut tied_ids = Vec::new();
     for order in tied {
-        tied_ids.push(stores.orders.place(order, LOW_STOCK).await.unwrap().unwrap().id);
+        tied_ids.push(place_order(stores.orders.as_ref(), &order, LOW_STOCK).await.unwrap().unwrap().id);
     }
     let newest = place_at(&stores, buyer.id, &[(pen.id, 1)], base + Duration::seconds(1)).await;
     let middle = place_at(&stores, buyer.id, &[(pen.id, 1)], base - Duration::hours(1)).await;

@@ -10,6 +10,7 @@ use crate::OrderStores;
 use chrono::{DateTime, Duration, Utc};
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
+use storefront_app::catalog::stock_change_rule;
 use storefront_app::ports::{BusinessStats, LowStockProduct, NewProduct, ProductChanges, TopProduct, UserFilter};
 use storefront_domain::OrderStatus::{self, Cancelled, Delivered, Paid, Pending, Shipped};
 use storefront_domain::{OrderId, Product, ProductFilter, ProductId, ProductName, ProductSort};
@@ -235,11 +236,15 @@ pub async fn a_top_product_shows_its_current_name_or_once_deleted_its_latest_sna
 
     let first = place_at(&stores, buyer.id, &[(renamed.id, 4), (deleted.id, 2)], base).await;
     move_along(&stores, first.id, &[Paid]).await;
-    stores.products.update(deleted.id, rename("Second name"), now(), LOW_STOCK).await.unwrap();
+    stores.products.update(deleted.id, rename("Second name"), now(), &stock_change_rule(LOW_STOCK)).await.unwrap();
     let second = place_at(&stores, buyer.id, &[(deleted.id, 1)], base + Duration::minutes(1)).await;
     move_along(&stores, second.id, &[Paid, Shipped]).await;
-    stores.products.update(deleted.id, rename("Never sold as this"), now(), LOW_STOCK).await.unwrap();
-    stores.products.update(renamed.id, rename("After"), now(), LOW_STOCK).await.unwrap();
+    stores
+        .products
+        .update(deleted.id, rename("Never sold as this"), now(), &stock_change_rule(LOW_STOCK))
+        .await
+        .unwrap();
+    stores.products.update(renamed.id, rename("After"), now(), &stock_change_rule(LOW_STOCK)).await.unwrap();
     stores.products.delete(deleted.id).await.unwrap();
 
     let seen = stats(&stores, THRESHOLD).await;

@@ -6,6 +6,8 @@ pub use crate::catalog_suite::support::{LOW_STOCK, all, page};
 use crate::suite::support::new_user;
 pub use crate::suite::support::now;
 use chrono::{DateTime, Duration, Utc};
+use storefront_app::catalog::stock_change_rule;
+use storefront_app::orders::{move_order, place_order};
 use storefront_app::ports::{NewOrder, NewProduct, NewUser, OrderFilter, ProductChanges, TransitionOutcome};
 use storefront_domain::{
     Order, OrderId, OrderRequest, OrderStatus, PlacementError, PriceCents, Product, ProductId, RequestedLine, Stock,
@@ -57,7 +59,7 @@ pub fn new_order_at(user: UserId, lines: &[(ProductId, i64)], created_at: DateTi
 
 /// Places an order of `user` for `lines`; the store itself must not fail.
 pub async fn place(stores: &OrderStores, user: UserId, lines: &[(ProductId, i64)]) -> Result<Order, PlacementError> {
-    stores.orders.place(new_order(user, lines), LOW_STOCK).await.unwrap()
+    place_order(stores.orders.as_ref(), &new_order(user, lines), LOW_STOCK).await.unwrap()
 }
 
 /// Places an order that must be accepted.
@@ -72,12 +74,12 @@ pub async fn place_at(
     lines: &[(ProductId, i64)],
     created_at: DateTime<Utc>,
 ) -> Order {
-    stores.orders.place(new_order_at(user, lines, created_at), LOW_STOCK).await.unwrap().unwrap()
+    place_order(stores.orders.as_ref(), &new_order_at(user, lines, created_at), LOW_STOCK).await.unwrap().unwrap()
 }
 
 /// Asks for a move; the store itself must not fail.
 pub async fn transition(stores: &OrderStores, id: OrderId, to: OrderStatus) -> TransitionOutcome {
-    stores.orders.transition(id, to, now()).await.unwrap()
+    move_order(stores.orders.as_ref(), id, to, now()).await.unwrap()
 }
 
 /// Moves an order along `path`, each move required to succeed; returns it as last moved.
@@ -100,7 +102,7 @@ pub async fn stock_of(stores: &OrderStores, product: ProductId) -> i64 {
 /// Changes a product's stock.
 pub async fn set_stock(stores: &OrderStores, product: ProductId, units: i64) {
     let changes = ProductChanges { stock: Some(Stock::parse(units).unwrap()), ..Default::default() };
-    stores.products.update(product, changes, now(), LOW_STOCK).await.unwrap();
+    stores.products.update(product, changes, now(), &stock_change_rule(LOW_STOCK)).await.unwrap();
 }
 
 /// Every order, newest first (at most 100).

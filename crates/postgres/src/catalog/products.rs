@@ -14,10 +14,9 @@ use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamptz, Uuid a
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use std::sync::LazyLock;
 use storefront_app::StoreError;
-use storefront_app::ports::{NewProduct, Page, PageRequest, ProductChanges, ProductRepository};
+use storefront_app::ports::{NewProduct, Page, PageRequest, ProductChanges, ProductRepository, StockEvents};
 use storefront_domain::{
     CategoryId, CategoryRef, Product, ProductFilter, ProductId, ProductSort, ProductSortKey, UserId,
-    stock_change_events,
 };
 use uuid::Uuid;
 
@@ -419,13 +418,13 @@ impl ProductRepository for PgStore {
         .await
     }
 
-    #[tracing::instrument(level = "debug", skip(self, changes))]
+    #[tracing::instrument(level = "debug", skip(self, changes, stock_events))]
     async fn update(
         &self,
         id: ProductId,
         changes: ProductChanges,
         now: DateTime<Utc>,
-        low_stock_threshold: i64,
+        stock_events: &StockEvents,
     ) -> Result<Product, StoreError> {
         let changes = &changes;
         self.bounded(retrying(|| async move {
@@ -461,9 +460,7 @@ impl ProductRepository for PgStore {
                 }
                 let product = load(conn, id, None).await?.ok_or(StoreError::NotFound)?;
                 if let Some(before) = stock_before {
-                    let events =
-                        stock_change_events(id, &product.name, before, product.stock, low_stock_threshold, now);
-                    events::append(conn, &events).await?;
+                    events::append(conn, &stock_events(&product, before)).await?;
                 }
                 Ok(product)
             })

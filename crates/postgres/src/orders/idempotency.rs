@@ -3,13 +3,14 @@
 //! that of any number of concurrent first requests, on any number of servers, exactly one
 //! claims the key.
 
+use crate::error::TxError;
 use crate::{PgStore, error};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{Binary, Nullable, SmallInt, Text, Timestamptz, Uuid as SqlUuid};
 use diesel::{OptionalExtension, QueryableByName};
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use storefront_app::StoreError;
 use storefront_app::ports::{IdempotencyBegin, IdempotencyStore, StoredResponse};
 use storefront_domain::UserId;
@@ -70,6 +71,33 @@ fn claim_error(err: DieselError) -> StoreError {
     }
 }
 
+/// Stores the response of a claimed key, in the caller's transaction (the unit of work
+/// that made the request's writes). A claim that is gone (purged, or its user deleted) has
+/// nothing to complete.
+pub(super) async fn complete(
+    conn: &mut AsyncPgConnection,
+    user: UserId,
+    key: &str,
+    response: &StoredResponse,
+    now: DateTime<Utc>,
+) -> Result<(), TxError> {
+    let status = i16::try_from(response.status)
+        .map_err(|_| StoreError::Internal(format!("response status {}", response.status)))?;
+    diesel::sql_query(
+        "UPDATE idempotency_keys SET completed_at = $3, response_status = $4, response_location = $5, \
+         response_body = $6 WHERE user_id = $1 AND key = $2",
+    )
+    .bind::<SqlUuid, _>(user.as_uuid())
+    .bind::<Text, _>(key)
+    .bind::<Timestamptz, _>(now)
+    .bind::<SmallInt, _>(status)
+    .bind::<Nullable<Text>, _>(response.location.as_deref())
+    .bind::<Binary, _>(&response.body)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 #[async_trait]
 impl IdempotencyStore for PgStore {
     #[tracing::instrument(level = "debug", skip_all)]
@@ -117,37 +145,6 @@ impl IdempotencyStore for PgStore {
             }
             // Claimed and released again and again by others: as good as in flight.
             Ok(IdempotencyBegin::InFlight)
-        })
-        .await
-    }
-
-    #[tracing::instrument(level = "debug", skip_all)]
-    async fn complete(
-        &self,
-        user: UserId,
-        key: &str,
-        response: StoredResponse,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.bounded(async {
-            let mut conn = self.conn().await?;
-            let status = i16::try_from(response.status)
-                .map_err(|_| StoreError::Internal(format!("response status {}", response.status)))?;
-            // A claim that is gone (purged, or its user deleted) has nothing to complete.
-            diesel::sql_query(
-                "UPDATE idempotency_keys SET completed_at = $3, response_status = $4, response_location = $5, \
-                 response_body = $6 WHERE user_id = $1 AND key = $2",
-            )
-            .bind::<SqlUuid, _>(user.as_uuid())
-            .bind::<Text, _>(key)
-            .bind::<Timestamptz, _>(now)
-            .bind::<SmallInt, _>(status)
-            .bind::<Nullable<Text>, _>(response.location.as_deref())
-            .bind::<Binary, _>(&response.body)
-            .execute(&mut conn)
-            .await
-            .map_err(error::from_diesel)?;
-            Ok(())
         })
         .await
     }
