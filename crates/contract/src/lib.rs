@@ -187,6 +187,7 @@ macro_rules! __contract_tests_list {
             admin::two_concurrent_demotions_of_the_last_two_admins_let_exactly_one_succeed,
             admin::deleting_a_user_is_audited_with_its_actor,
             admin::the_audit_log_is_newest_first_filtered_and_paginated,
+            admin::a_refused_attempt_is_recorded_on_its_own_and_listed_as_access_denied,
         }
     };
 }

@@ -182,7 +182,7 @@ pub fn build_services(settings: &Settings, store: &Store) -> Result<AppState, St
     let accounts = AccountService::new(ports.users.clone(), hasher.clone(), clock.clone(), ids.clone())
         .with_rate_limits(limits.clone());
     let access = AccessService::new(ports.roles, ports.audit, clock.clone());
-    let user_admin = UserAdminService::new(ports.users.clone(), ports.user_admin, clock.clone());
+    let user_admin = UserAdminService::new(ports.users.clone(), ports.user_admin, access.guard(), clock.clone());
     let catalog = CatalogService::new(
         ports.products,
         ports.categories,
