@@ -110,7 +110,7 @@ impl RateLimits {
     pub async fn admit(&self, action: ClientAction, ip: Option<&str>) -> Result<(), AppError> {
         let Some(limiter) = self.limiter() else { return Ok(()) };
         let name = action.limit_name();
-        let key = format!("{name}:{}", ip.unwrap_or("unknown"));
+        let key = ip_key(action, ip);
         let quota = self.policy.per_ip;
         match limiter.hit(&key, quota.window).await {
             Ok(usage) if usage.count > quota.max => {
@@ -150,6 +150,15 @@ impl RateLimits {
         }
     }
 
+    /// Gives back the request of `action` from `ip` counted by `admit`: for actions whose
+    /// per-IP quota counts only failures (a password change's wrong current passwords).
+    pub async fn forgive(&self, action: ClientAction, ip: Option<&str>) {
+        let Some(limiter) = self.limiter() else { return };
+        if let Err(error) = limiter.refund(&ip_key(action, ip)).await {
+            fail_open(action.limit_name(), &error);
+        }
+    }
+
     /// The login counted by `count_login_attempt` succeeded: it does not use the quota.
     pub async fn forgive_login(&self, account: &str) {
         let Some(limiter) = self.limiter() else { return };
@@ -157,6 +166,11 @@ impl RateLimits {
             fail_open(FAILED_LOGINS, &error);
         }
     }
+}
+
+/// The counter key of a client IP for an action.
+fn ip_key(action: ClientAction, ip: Option<&str>) -> String {
+    format!("{}:{}", action.limit_name(), ip.unwrap_or("unknown"))
 }
 
 /// The counter key of an account: its email as typed, trimmed and lower-cased (what

@@ -14,8 +14,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
-use storefront_app::ports::{PasswordHasher, SystemClock, UuidV7Generator};
-use storefront_app::{AuthService, AuthSettings, InfraError, Quota, RateLimitPolicy, RateLimits};
+use storefront_app::ports::{HashingError, PasswordHasher, SystemClock, UuidV7Generator};
+use storefront_app::{AuthService, AuthSettings, Quota, RateLimitPolicy, RateLimits};
 use storefront_auth::{BcryptHasher, JwtCodec, RandomRefreshTokens};
 use storefront_domain::{PasswordHash, PlainPassword};
 use storefront_http::{AppState, TrustedProxies, build_app};
@@ -176,14 +176,14 @@ struct ObservedHasher {
 
 #[async_trait]
 impl PasswordHasher for ObservedHasher {
-    async fn hash(&self, password: &PlainPassword) -> Result<PasswordHash, InfraError> {
+    async fn hash(&self, password: &PlainPassword) -> Result<PasswordHash, HashingError> {
         self.inner.hash(password).await
     }
 
-    async fn verify(&self, password: &PlainPassword, hash: Option<&PasswordHash>) -> Result<bool, InfraError> {
+    async fn verify(&self, password: &PlainPassword, hash: Option<&PasswordHash>) -> Result<bool, HashingError> {
         self.verifications.fetch_add(1, Ordering::SeqCst);
         if self.failing.load(Ordering::SeqCst) {
-            return Err(InfraError("the hashing pool is gone".into()));
+            return Err(HashingError::Failed("the hashing pool is gone".into()));
         }
         self.inner.verify(password, hash).await
     }
@@ -313,4 +313,47 @@ async fn rate_limit_hits_are_counted_in_metrics_by_limit() {
         metrics.lines().any(|l| l.starts_with("rate_limit_hits_total") && l.contains(r#"limit="login_per_ip""#)),
         "{metrics}"
     );
+}
+
+fn change_password_from(ip: &str, access: &str, current: &str) -> TestRequest {
+    TestRequest::post()
+        .uri("/api/v1/users/me/password")
+        .insert_header(bearer(access))
+        .peer_addr(from(ip))
+        .set_json(json!({"current_password": current, "new_password": "amber falcon 77 meadow"}))
+}
+
+#[actix_web::test]
+async fn wrong_current_passwords_count_against_the_accounts_login_limit() {
+    let app = init_service(build_app(limited(policy(100, 3, Duration::from_secs(900))))).await;
+    let ada = signed_up(&app, "ada@example.com").await;
+    // From three addresses: the account's quota is not the IPs'.
+    for ip in ["203.0.113.1", "203.0.113.2", "203.0.113.3"] {
+        send(&app, change_password_from(ip, &ada.access, "wrong password 1")).await.problem(401, "invalid_credentials");
+    }
+    for _ in 0..12 {
+        assert_rate_limited(&send(&app, change_password_from("198.51.100.9", &ada.access, "wrong password 2")).await);
+    }
+    // Even the right password, here and at the login: the lock is the account's.
+    assert_rate_limited(&send(&app, change_password_from("198.51.100.9", &ada.access, PASSWORD)).await);
+    assert_rate_limited(&send(&app, login_from("198.51.100.9", "ada@example.com", PASSWORD)).await);
+}
+
+#[actix_web::test]
+async fn wrong_current_passwords_count_against_the_ips_login_limit_and_right_ones_do_not() {
+    let app = init_service(build_app(limited(policy(3, 100, Duration::from_secs(900))))).await;
+    let ada = signed_up(&app, "ada@example.com").await;
+    let bob = signed_up(&app, "bob@example.com").await;
+    // A right current password does not use the quota...
+    assert_eq!(send(&app, change_password_from("203.0.113.7", &bob.access, PASSWORD)).await.status, 204);
+    // ...wrong ones do, whichever account they are for.
+    for access in [&ada.access, &ada.access, &bob.access] {
+        send(&app, change_password_from("203.0.113.7", access, "wrong password 1"))
+            .await
+            .problem(401, "invalid_credentials");
+    }
+    assert_rate_limited(&send(&app, change_password_from("203.0.113.7", &ada.access, "wrong password 1")).await);
+    // The login quota of that IP is the same one.
+    assert_rate_limited(&send(&app, login_from("203.0.113.7", "ada@example.com", PASSWORD)).await);
+    assert_eq!(send(&app, change_password_from("203.0.113.8", &ada.access, PASSWORD)).await.status, 204);
 }

@@ -18,7 +18,7 @@ use storefront_app::{
     AccessService, AccountService, AuthService, AuthSettings, CatalogService, DeadLetterService, OrderService,
     OrderSettings, OutboxDispatcher, StoreError, UserAdminService,
 };
-use storefront_auth::{BcryptHasher, JwtCodec, RandomRefreshTokens};
+use storefront_auth::{BcryptHasher, HashingLimits, JwtCodec, RandomRefreshTokens};
 use storefront_http::{AppState, HttpConfig, TrustedProxies};
 use storefront_memory::{MemoryRateLimiter, MemoryStore};
 use storefront_postgres::{PgSettings, PgStore, run_migrations};
@@ -166,7 +166,11 @@ pub fn build_services(settings: &Settings, store: &Store) -> Result<AppState, St
     let ports = store.ports();
     let dead_letters = DeadLetterService::new(crate::events::dead_letters(settings, &ports)?, Arc::new(SystemClock));
     let hasher = Arc::new(
-        BcryptHasher::new(settings.password_pepper(), settings.auth.bcrypt_cost)
+        BcryptHasher::with_limits(
+            settings.password_pepper(),
+            settings.auth.bcrypt_cost,
+            HashingLimits::per_core(settings.auth.hashing_queue),
+        )
             .map_err(|e| StartupError::Hasher(e.0))?,
     );
     let codec =

@@ -160,6 +160,9 @@ pub struct AuthSettings {
     pub jwt_secret: Option<String>,
     pub password_pepper: Option<String>,
     pub bcrypt_cost: u32,
+    /// Password-hashing jobs that may wait for a hashing thread (one per core); past it,
+    /// logins, registrations and password changes answer 503 at once.
+    pub hashing_queue: usize,
     pub access_ttl_secs: i64,
     pub refresh_ttl_secs: i64,
     pub refresh_reuse_grace_secs: i64,
@@ -174,6 +177,7 @@ impl std::fmt::Debug for AuthSettings {
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<redacted>"))
             .field("password_pepper", &self.password_pepper.as_ref().map(|_| "<redacted>"))
             .field("bcrypt_cost", &self.bcrypt_cost)
+            .field("hashing_queue", &self.hashing_queue)
             .field("access_ttl_secs", &self.access_ttl_secs)
             .field("refresh_ttl_secs", &self.refresh_ttl_secs)
             .field("refresh_reuse_grace_secs", &self.refresh_reuse_grace_secs)
