@@ -24,5 +24,5 @@ pub use events::{
 };
 pub use orders::{IdempotentResponse, OrderService, OrderSettings};
 pub use ports::Principal;
-pub use rate_limit::{ClientAction, Quota, RateLimitPolicy, RateLimits};
+pub use rate_limit::{ClientAction, Quota, RateLimitPolicy, RateLimits, client_bucket};
 pub use users::{AdminUserUpdate, UserAdminService};

@@ -25,6 +25,7 @@ fn policy(per_ip: u64, failed_logins: u64, failed_logins_window: Duration) -> Ra
     RateLimitPolicy {
         enabled: true,
         per_ip: Quota { max: per_ip, window: Duration::from_secs(60) },
+        ipv6_prefix: RateLimitPolicy::DEFAULT_IPV6_PREFIX,
         failed_logins: Quota { max: failed_logins, window: failed_logins_window },
     }
 }
@@ -356,4 +357,20 @@ async fn wrong_current_passwords_count_against_the_ips_login_limit_and_right_one
     // The login quota of that IP is the same one.
     assert_rate_limited(&send(&app, login_from("203.0.113.7", "ada@example.com", PASSWORD)).await);
     assert_eq!(send(&app, change_password_from("203.0.113.8", &ada.access, PASSWORD)).await.status, 204);
+}
+
+#[actix_web::test]
+async fn ipv6_clients_rotating_through_their_prefix_share_one_quota() {
+    let app = init_service(build_app(limited(policy(3, 100, Duration::from_secs(900))))).await;
+    register(&app, "ada@example.com", PASSWORD).await;
+    // Three addresses of one /64: one quota, so the fourth is refused wherever it comes from.
+    for ip in ["2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:aaaa:bbbb:cccc:dddd"] {
+        assert_eq!(send(&app, login_from(ip, "ada@example.com", PASSWORD)).await.status, 200);
+    }
+    assert_rate_limited(&send(&app, login_from("2001:db8:1:2:ffff::9", "ada@example.com", PASSWORD)).await);
+    // Another /64, and IPv4 clients, have quotas of their own.
+    assert_eq!(send(&app, login_from("2001:db8:1:3::1", "ada@example.com", PASSWORD)).await.status, 200);
+    for ip in ["203.0.113.1", "203.0.113.2", "203.0.113.3", "203.0.113.4"] {
+        assert_eq!(send(&app, login_from(ip, "ada@example.com", PASSWORD)).await.status, 200);
+    }
 }

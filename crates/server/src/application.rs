@@ -171,7 +171,7 @@ pub fn build_services(settings: &Settings, store: &Store) -> Result<AppState, St
             settings.auth.bcrypt_cost,
             HashingLimits::per_core(settings.auth.hashing_queue),
         )
-            .map_err(|e| StartupError::Hasher(e.0))?,
+        .map_err(|e| StartupError::Hasher(e.0))?,
     );
     let codec =
         Arc::new(JwtCodec::new(&settings.jwt_secret(), settings.auth.issuer.clone(), settings.auth.audience.clone()));

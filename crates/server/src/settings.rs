@@ -95,6 +95,8 @@ pub struct RateLimitSettings {
     pub per_ip_window_secs: u64,
     pub failed_logins_max: u64,
     pub failed_logins_window_secs: u64,
+    /// IPv6 clients are counted by this prefix length (0..=128); IPv4 by address.
+    pub ipv6_prefix: u8,
 }
 
 impl RateLimitSettings {
@@ -104,6 +106,7 @@ impl RateLimitSettings {
         storefront_app::RateLimitPolicy {
             enabled: self.enabled,
             per_ip: Quota { max: self.per_ip_max, window: Duration::from_secs(self.per_ip_window_secs) },
+            ipv6_prefix: self.ipv6_prefix,
             failed_logins: Quota {
                 max: self.failed_logins_max,
                 window: Duration::from_secs(self.failed_logins_window_secs),
@@ -390,6 +393,9 @@ impl Settings {
         }
         if self.env == RunEnv::Production && self.auth.password_pepper.as_deref().is_none_or(str::is_empty) {
             return Err(SettingsError::Invalid("STOREFRONT__AUTH__PASSWORD_PEPPER is required in production".into()));
+        }
+        if self.rate_limit.ipv6_prefix > 128 {
+            return Err(SettingsError::Invalid("rate_limit.ipv6_prefix must be within 0..=128".into()));
         }
         if !(4..=31).contains(&self.auth.bcrypt_cost) {
             return Err(SettingsError::Invalid("auth.bcrypt_cost must be within 4..=31".into()));
