@@ -303,6 +303,53 @@ where
     T::deserialize(deserializer).map(Some)
 }
 
+/// An integer field that, like JSON Schema's `integer`, also takes a number with a zero
+/// fraction (`5.0` is 5); `5.5`, a string or anything else is refused (422 naming the
+/// field). Use with `#[serde(deserialize_with = "integer")]`.
+pub fn integer<'de, D>(deserializer: D) -> Result<i64, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    deserializer.deserialize_any(IntegerVisitor)
+}
+
+/// `present` for an optional `integer`: absent is `None`, `null` is refused.
+pub fn present_integer<'de, D>(deserializer: D) -> Result<Option<i64>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    integer(deserializer).map(Some)
+}
+
+struct IntegerVisitor;
+
+impl serde::de::Visitor<'_> for IntegerVisitor {
+    type Value = i64;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an integer")
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<i64, E> {
+        Ok(v)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<i64, E> {
+        i64::try_from(v).map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(v), &self))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<i64, E> {
+        // 2^63: every whole float in [-2^63, 2^63) is an i64, exactly.
+        const BOUND: f64 = 9_223_372_036_854_775_808.0;
+        if v.fract() == 0.0 && (-BOUND..BOUND).contains(&v) {
+            #[allow(clippy::cast_possible_truncation)]
+            Ok(v as i64)
+        } else {
+            Err(E::invalid_type(serde::de::Unexpected::Float(v), &self))
+        }
+    }
+}
+
 /// `?limit=&offset=` of a paginated list: `limit` 1..=100 (default 20), `offset` >= 0
 /// (default 0). A value out of range, not an integer or repeated answers 422 naming
 /// `limit` or `offset`; other query parameters are left to the endpoint (see `ApiQuery`).
