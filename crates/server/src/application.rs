@@ -181,6 +181,7 @@ pub fn build_services(settings: &Settings, store: &Store) -> Result<AppState, St
         access_ttl: chrono::Duration::seconds(settings.auth.access_ttl_secs),
         refresh_ttl: chrono::Duration::seconds(settings.auth.refresh_ttl_secs),
         refresh_reuse_grace: chrono::Duration::seconds(settings.auth.refresh_reuse_grace_secs),
+        max_sessions_per_user: settings.auth.max_sessions_per_user,
     };
     let limits = rate_limits(settings)?;
     let accounts = AccountService::new(ports.users.clone(), hasher.clone(), clock.clone(), ids.clone())
@@ -252,11 +253,16 @@ impl Application {
             tokio::spawn(async move { seed_in_background(seeding).await });
         }
         let mut background = Background::default();
-        let purging = state.orders.clone();
+        let purging = (state.orders.clone(), state.auth.clone());
         let every = Duration::from_secs(settings.orders.idempotency_purge_interval_secs);
+        // The retention job: idempotency keys past their retention, and sessions and
+        // refresh tokens that expired or were ended.
         background.periodic("idempotency_purge", every, move || {
-            let orders = purging.clone();
-            async move { orders.purge_idempotency_keys().await.map(|_| ()) }
+            let (orders, auth) = purging.clone();
+            async move {
+                orders.purge_idempotency_keys().await?;
+                auth.purge_ended_sessions().await.map(|_| ())
+            }
         });
         crate::events::spawn_for_serve(&settings, &store, &mut background)?;
         let address = format!("{}:{}", settings.server.host, settings.server.port);

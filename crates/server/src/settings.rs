@@ -166,6 +166,8 @@ pub struct AuthSettings {
     /// Password-hashing jobs that may wait for a hashing thread (one per core); past it,
     /// logins, registrations and password changes answer 503 at once.
     pub hashing_queue: usize,
+    /// Active sessions one user may have; a login beyond it ends the oldest (at least 1).
+    pub max_sessions_per_user: usize,
     pub access_ttl_secs: i64,
     pub refresh_ttl_secs: i64,
     pub refresh_reuse_grace_secs: i64,
@@ -181,6 +183,7 @@ impl std::fmt::Debug for AuthSettings {
             .field("password_pepper", &self.password_pepper.as_ref().map(|_| "<redacted>"))
             .field("bcrypt_cost", &self.bcrypt_cost)
             .field("hashing_queue", &self.hashing_queue)
+            .field("max_sessions_per_user", &self.max_sessions_per_user)
             .field("access_ttl_secs", &self.access_ttl_secs)
             .field("refresh_ttl_secs", &self.refresh_ttl_secs)
             .field("refresh_reuse_grace_secs", &self.refresh_reuse_grace_secs)
@@ -393,6 +396,9 @@ impl Settings {
         }
         if self.env == RunEnv::Production && self.auth.password_pepper.as_deref().is_none_or(str::is_empty) {
             return Err(SettingsError::Invalid("STOREFRONT__AUTH__PASSWORD_PEPPER is required in production".into()));
+        }
+        if self.auth.max_sessions_per_user == 0 {
+            return Err(SettingsError::Invalid("auth.max_sessions_per_user must be at least 1".into()));
         }
         if self.rate_limit.ipv6_prefix > 128 {
             return Err(SettingsError::Invalid("rate_limit.ipv6_prefix must be within 0..=128".into()));
