@@ -284,8 +284,7 @@ fn every_shape_error<T: DeserializeOwned>(body: &[u8], first: ShapeError) -> Vec
     };
     let mut budget = SHAPE_SEARCH_BUDGET;
     let mut current = first;
-    loop {
-        let Some(steps) = current.steps.take() else { break };
+    while let Some(steps) = current.steps.take() {
         let next = if current.unknown {
             if !remove_at(&mut value, &steps) {
                 break;
