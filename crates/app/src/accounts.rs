@@ -107,18 +107,41 @@ impl AccountService {
     }
 
     /// Changes the caller's password after checking the current one; every other session
-    /// of the caller ends, the current one stays.
+    /// of the caller ends, the current one stays. A wrong current password is a failed
+    /// login: it counts against the account's and the client IP's login limits, and once
+    /// either is reached every attempt answers `RateLimited` before any bcrypt work (a
+    /// stolen access token must not become an unlimited password oracle).
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn change_password(
         &self,
         principal: &Principal,
         current: &PlainPassword,
         new: &PlainPassword,
+        client: &ClientContext,
     ) -> Result<(), AppError> {
         let new = NewPassword::parse(new.expose(), &principal.user.email)
             .map_err(|e| AppError::Validation(vec![e.at("new_password")]))?;
-        let credentials = self.users.find_credentials_by_id(principal.user.id).await?.ok_or(AppError::InvalidToken)?;
-        if !self.hasher.verify(current, Some(&credentials.password_hash)).await? {
+        let ip = client.ip.as_deref();
+        let account = principal.user.email.as_str();
+        self.limits.admit(ClientAction::Login, ip).await?;
+        if let Err(refused) = self.limits.count_login_attempt(account).await {
+            self.limits.forgive(ClientAction::Login, ip).await;
+            return Err(refused);
+        }
+        let verified = match self.users.find_credentials_by_id(principal.user.id).await {
+            Ok(Some(credentials)) => {
+                self.hasher.verify(current, Some(&credentials.password_hash)).await.map_err(AppError::from)
+            }
+            Ok(None) => Err(AppError::InvalidToken),
+            Err(error) => Err(error.into()),
+        };
+        if !matches!(verified, Ok(false)) {
+            // Right, or not checked at all (a failure of ours): not a failed login.
+            self.limits.forgive_login(account).await;
+            self.limits.forgive(ClientAction::Login, ip).await;
+        }
+        if !verified? {
+            tracing::info!(security_event = "login_failed", user_id = %principal.user.id, "wrong current password");
             return Err(AppError::InvalidCredentials);
         }
         let hash = self.hasher.hash(new.as_plain()).await?;

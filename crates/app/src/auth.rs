@@ -11,12 +11,18 @@ use chrono::Duration;
 use std::sync::Arc;
 use storefront_domain::{Email, PlainPassword, RefreshDecision, Session, SessionId, UserId};
 
-/// Token lifetimes and the refresh-reuse grace period.
+/// Token lifetimes, the refresh-reuse grace period and the cap on sessions per user.
 #[derive(Debug, Clone, Copy)]
 pub struct AuthSettings {
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
     pub refresh_reuse_grace: Duration,
+    /// Active sessions one user may have; a login beyond it ends the oldest. At least 1.
+    pub max_sessions_per_user: usize,
+}
+
+impl AuthSettings {
+    pub const DEFAULT_MAX_SESSIONS_PER_USER: usize = 50;
 }
 
 impl Default for AuthSettings {
@@ -25,6 +31,7 @@ impl Default for AuthSettings {
             access_ttl: Duration::minutes(30),
             refresh_ttl: Duration::days(7),
             refresh_reuse_grace: Duration::seconds(5),
+            max_sessions_per_user: Self::DEFAULT_MAX_SESSIONS_PER_USER,
         }
     }
 }
@@ -159,7 +166,9 @@ impl AuthService {
         })
     }
 
-    /// Starts a new session (refresh-token family) for a user whose identity is proven.
+    /// Starts a new session (refresh-token family) for a user whose identity is proven, and
+    /// ends the user's oldest sessions beyond `max_sessions_per_user` (the new one is the
+    /// newest, so it stays): endless logins cannot grow a user's sessions without bound.
     async fn start_session(&self, user_id: UserId, client: ClientContext) -> Result<TokenPair, AppError> {
         let now = self.clock.now();
         let session_id = SessionId(self.ids.new_id());
@@ -174,6 +183,11 @@ impl AuthService {
                 refresh: NewRefreshToken { hash, expires_at: now + self.settings.refresh_ttl },
             })
             .await?;
+        let keep = self.settings.max_sessions_per_user.max(1);
+        let ended = self.sessions.end_oldest_beyond(user_id, keep, now).await?;
+        if ended > 0 {
+            tracing::info!(user_id = %user_id, ended, "oldest sessions ended: too many active sessions");
+        }
         self.token_pair(user_id, session_id, refresh_token)
     }
 
@@ -210,6 +224,12 @@ impl AuthService {
             }
             RotateOutcome::Unknown | RotateOutcome::Refused(_) => Err(AppError::InvalidToken),
         }
+    }
+
+    /// Deletes sessions that expired or were ended, and expired refresh tokens (the
+    /// retention job); returns how many rows went.
+    pub async fn purge_ended_sessions(&self) -> Result<u64, AppError> {
+        Ok(self.sessions.purge_ended(self.clock.now()).await?)
     }
 
     /// Ends the session a refresh token belongs to; unknown tokens are ignored.

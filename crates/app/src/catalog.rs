@@ -93,6 +93,11 @@ impl CatalogService {
         {
             return Err(AppError::validation("min_price", "must not be greater than max_price"));
         }
+        // A bounded search text keeps one request from costing a scan with a huge pattern.
+        if filter.q.as_deref().is_some_and(|q| q.chars().count() > ProductFilter::MAX_QUERY_CHARS) {
+            let message = format!("must be at most {} characters", ProductFilter::MAX_QUERY_CHARS);
+            return Err(AppError::validation("q", message));
+        }
         Ok(self.products.list(&filter, sort, page, viewer.map(|p| p.user.id)).await?)
     }
 

@@ -96,6 +96,16 @@ impl From<StoreError> for AppError {
     }
 }
 
+impl From<crate::ports::HashingError> for AppError {
+    fn from(err: crate::ports::HashingError) -> Self {
+        match err {
+            // Answered at once as 503 + Retry-After: a full hashing queue clears in seconds.
+            crate::ports::HashingError::Saturated => AppError::Unavailable(err.to_string()),
+            crate::ports::HashingError::Failed(why) => AppError::Internal(why),
+        }
+    }
+}
+
 /// A failure of a non-persistence adapter (hashing pool, token signing): always internal.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{0}")]

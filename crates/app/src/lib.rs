@@ -13,7 +13,7 @@ pub mod ports;
 pub mod rate_limit;
 pub mod users;
 
-pub use access::AccessService;
+pub use access::{AccessService, EscalationGuard};
 pub use accounts::{AccountService, ProfileUpdate, Registration};
 pub use auth::{AuthService, AuthSettings, ClientContext, SessionView, TokenPair};
 pub use catalog::{CatalogService, ProductInput, ReviewInput};
@@ -24,5 +24,5 @@ pub use events::{
 };
 pub use orders::{IdempotentResponse, OrderService, OrderSettings};
 pub use ports::Principal;
-pub use rate_limit::{ClientAction, Quota, RateLimitPolicy, RateLimits};
+pub use rate_limit::{ClientAction, Quota, RateLimitPolicy, RateLimits, client_bucket};
 pub use users::{AdminUserUpdate, UserAdminService};

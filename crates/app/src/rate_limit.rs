@@ -5,6 +5,7 @@
 
 use crate::AppError;
 use crate::ports::{RateLimiter, WindowUsage};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,20 +28,30 @@ pub struct RateLimitPolicy {
     pub enabled: bool,
     /// Requests from one client IP on one limited action (login, refresh, registration).
     pub per_ip: Quota,
+    /// IPv6 clients are counted by this prefix of their address (a /64 is what one
+    /// customer line gets, and rotating through it costs an attacker nothing); IPv4
+    /// clients by their address. 0..=128.
+    pub ipv6_prefix: u8,
     /// Failed logins of one account (by the email given); once reached, every login of it,
     /// even with the right password, is refused until the window ends.
     pub failed_logins: Quota,
 }
 
 impl Default for RateLimitPolicy {
-    /// 60 requests per IP and action per minute; 10 failed logins per account per 15 minutes.
+    /// 60 requests per IP (IPv6: per /64) and action per minute; 10 failed logins per
+    /// account per 15 minutes.
     fn default() -> Self {
         Self {
             enabled: true,
             per_ip: Quota { max: 60, window: Duration::from_secs(60) },
+            ipv6_prefix: Self::DEFAULT_IPV6_PREFIX,
             failed_logins: Quota { max: 10, window: Duration::from_secs(15 * 60) },
         }
     }
+}
+
+impl RateLimitPolicy {
+    pub const DEFAULT_IPV6_PREFIX: u8 = 64;
 }
 
 /// An action limited per client IP.
@@ -110,7 +121,7 @@ impl RateLimits {
     pub async fn admit(&self, action: ClientAction, ip: Option<&str>) -> Result<(), AppError> {
         let Some(limiter) = self.limiter() else { return Ok(()) };
         let name = action.limit_name();
-        let key = format!("{name}:{}", ip.unwrap_or("unknown"));
+        let key = ip_key(action, ip, self.policy.ipv6_prefix);
         let quota = self.policy.per_ip;
         match limiter.hit(&key, quota.window).await {
             Ok(usage) if usage.count > quota.max => {
@@ -150,12 +161,45 @@ impl RateLimits {
         }
     }
 
+    /// Gives back the request of `action` from `ip` counted by `admit`: for actions whose
+    /// per-IP quota counts only failures (a password change's wrong current passwords).
+    pub async fn forgive(&self, action: ClientAction, ip: Option<&str>) {
+        let Some(limiter) = self.limiter() else { return };
+        if let Err(error) = limiter.refund(&ip_key(action, ip, self.policy.ipv6_prefix)).await {
+            fail_open(action.limit_name(), &error);
+        }
+    }
+
     /// The login counted by `count_login_attempt` succeeded: it does not use the quota.
     pub async fn forgive_login(&self, account: &str) {
         let Some(limiter) = self.limiter() else { return };
         if let Err(error) = limiter.refund(&account_key(account)).await {
             fail_open(FAILED_LOGINS, &error);
         }
+    }
+}
+
+/// The counter key of a client IP for an action: see [`client_bucket`].
+fn ip_key(action: ClientAction, ip: Option<&str>, ipv6_prefix: u8) -> String {
+    format!("{}:{}", action.limit_name(), client_bucket(ip, ipv6_prefix))
+}
+
+/// Who a per-IP limit counts: an IPv4 address (an IPv4-mapped IPv6 address included) as it
+/// is, an IPv6 address by its first `ipv6_prefix` bits (`2001:db8:1:2::/64`), so that a
+/// client cannot escape its quota by rotating through the addresses of its own prefix.
+/// Requests without a known address share one bucket.
+pub fn client_bucket(ip: Option<&str>, ipv6_prefix: u8) -> String {
+    let Some(raw) = ip else { return "unknown".to_owned() };
+    match raw.parse::<IpAddr>().map(|ip| ip.to_canonical()) {
+        Ok(IpAddr::V4(v4)) => v4.to_string(),
+        Ok(IpAddr::V6(v6)) => {
+            let prefix = ipv6_prefix.min(128);
+            let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+            let network = std::net::Ipv6Addr::from(u128::from(v6) & mask);
+            format!("{network}/{prefix}")
+        }
+        // The HTTP edge hands over parsed addresses; anything else is kept as it came.
+        Err(_) => raw.to_owned(),
     }
 }
 
@@ -229,6 +273,7 @@ mod tests {
         RateLimitPolicy {
             enabled: true,
             per_ip: Quota { max: per_ip, window: Duration::from_secs(60) },
+            ipv6_prefix: 64,
             failed_logins: Quota { max: failed_logins, window: Duration::from_secs(900) },
         }
     }
@@ -276,6 +321,31 @@ mod tests {
         assert!(limits.admit(ClientAction::Login, Some("203.0.113.7")).await.is_ok());
         assert!(limits.count_login_attempt("ada@example.com").await.is_ok());
         limits.forgive_login("ada@example.com").await;
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_prefix_and_ipv4_clients_by_address() {
+        let bucket = |ip: &str, prefix: u8| client_bucket(Some(ip), prefix);
+        assert_eq!(bucket("2001:db8:1:2:aaaa::1", 64), "2001:db8:1:2::/64");
+        assert_eq!(bucket("2001:db8:1:2:ffff:ffff:ffff:ffff", 64), "2001:db8:1:2::/64");
+        assert_ne!(bucket("2001:db8:1:3::1", 64), bucket("2001:db8:1:2::1", 64));
+        assert_eq!(bucket("2001:db8:1:2:aaaa::1", 48), "2001:db8:1::/48");
+        assert_eq!(bucket("2001:db8::1", 128), "2001:db8::1/128");
+        assert_eq!(bucket("2001:db8::1", 0), "::/0");
+        assert_eq!(bucket("203.0.113.7", 64), "203.0.113.7");
+        assert_ne!(bucket("203.0.113.7", 64), bucket("203.0.113.8", 64));
+        assert_eq!(bucket("::ffff:203.0.113.7", 64), "203.0.113.7");
+        assert_eq!(client_bucket(None, 64), "unknown");
+    }
+
+    #[tokio::test]
+    async fn addresses_of_one_ipv6_prefix_share_a_quota() {
+        let limits = RateLimits::new(Arc::new(Counting::default()), policy(2, 10));
+        assert!(limits.admit(ClientAction::Login, Some("2001:db8:1:2::1")).await.is_ok());
+        assert!(limits.admit(ClientAction::Login, Some("2001:db8:1:2::2")).await.is_ok());
+        let refused = limits.admit(ClientAction::Login, Some("2001:db8:1:2:dead:beef:0:3")).await;
+        assert!(matches!(refused, Err(AppError::RateLimited { .. })), "{refused:?}");
+        assert!(limits.admit(ClientAction::Login, Some("2001:db8:1:3::1")).await.is_ok());
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! User administration: listing, reading, changing and deleting other users' accounts.
 
+use crate::access::EscalationGuard;
 use crate::ports::{AuditContext, Clock, Page, PageRequest, UserAdminRepository, UserFilter, UserRepository};
 use crate::{AppError, Principal};
 use std::sync::Arc;
-use storefront_domain::{AdminUserChange, FieldViolation, RoleName, User, UserId, UserName};
+use storefront_domain::{AdminUserChange, FieldViolation, GuardedOperation, RoleName, User, UserId, UserName};
 
 /// An administrator's change as submitted; `None` leaves a field unchanged.
 #[derive(Debug, Clone, Default)]
@@ -17,12 +18,19 @@ pub struct AdminUserUpdate {
 pub struct UserAdminService {
     users: Arc<dyn UserRepository>,
     admin: Arc<dyn UserAdminRepository>,
+    guard: EscalationGuard,
     clock: Arc<dyn Clock>,
 }
 
 impl UserAdminService {
-    pub fn new(users: Arc<dyn UserRepository>, admin: Arc<dyn UserAdminRepository>, clock: Arc<dyn Clock>) -> Self {
-        Self { users, admin, clock }
+    /// `guard` applies the no-privilege-escalation rule (`AccessService::guard`).
+    pub fn new(
+        users: Arc<dyn UserRepository>,
+        admin: Arc<dyn UserAdminRepository>,
+        guard: EscalationGuard,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self { users, admin, guard, clock }
     }
 
     pub async fn list(
@@ -44,6 +52,8 @@ impl UserAdminService {
     }
 
     /// Renames, re-roles, activates or deactivates a user; never leaves no active admin.
+    /// A role change, deactivation or reactivation needs every permission of the user's
+    /// current role (and of the role assigned), see `EscalationGuard::may_act_on_user`.
     pub async fn update(&self, actor: &Principal, id: UserId, update: AdminUserUpdate) -> Result<User, AppError> {
         let mut violations: Vec<FieldViolation> = Vec::new();
         let change = AdminUserChange {
@@ -59,12 +69,25 @@ impl UserAdminService {
         if !violations.is_empty() {
             return Err(AppError::Validation(violations));
         }
+        if change.role.is_some() || change.is_active.is_some() {
+            let target = self.get(id).await?;
+            let operation =
+                if change.role.is_some() { GuardedOperation::AssignRole } else { GuardedOperation::ChangeActivation };
+            self.guard.may_act_on_user(actor, operation, &target, change.role.as_ref()).await?;
+        }
         let ctx = AuditContext { actor: actor.user.id, now: self.clock.now() };
         Ok(self.admin.apply_change(id, &change, ctx).await?)
     }
 
-    /// Deletes a user as `DELETE /users/me` does; never the last active admin.
+    /// Deletes a user as `DELETE /users/me` does; never the last active admin, and only by
+    /// a caller that holds every permission of the user's role.
     pub async fn delete(&self, actor: &Principal, id: UserId) -> Result<(), AppError> {
+        let target = match self.get(id).await {
+            // Deleted while the request ran: to the caller, its token names no one.
+            Err(AppError::NotFound) if id == actor.user.id => return Err(AppError::InvalidToken),
+            found => found?,
+        };
+        self.guard.may_act_on_user(actor, GuardedOperation::DeleteUser, &target, None).await?;
         let ctx = AuditContext { actor: actor.user.id, now: self.clock.now() };
         match self.admin.delete(id, ctx).await {
             Err(err) if id == actor.user.id => Err(AppError::on_own_account(err)),

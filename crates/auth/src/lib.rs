@@ -6,5 +6,5 @@ mod password;
 mod refresh;
 
 pub use jwt::JwtCodec;
-pub use password::BcryptHasher;
+pub use password::{BcryptHasher, HASHING_SATURATED_METRIC, HashingLimits};
 pub use refresh::RandomRefreshTokens;

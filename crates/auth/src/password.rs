@@ -7,13 +7,19 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use storefront_app::InfraError;
-use storefront_app::ports::PasswordHasher;
+use storefront_app::ports::{HashingError, PasswordHasher};
 use storefront_domain::{PasswordHash, PlainPassword};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// The counter of hashing jobs refused because the queue was full.
+pub const HASHING_SATURATED_METRIC: &str = "password_hashing_saturated_total";
 
 #[derive(Clone)]
 pub struct BcryptHasher {
     inner: Arc<Inner>,
+    gate: Arc<Gate>,
 }
 
 struct Inner {
@@ -23,12 +29,89 @@ struct Inner {
     dummy_hash: String,
 }
 
+/// How much hashing work may run and wait at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashingLimits {
+    /// Hashes computed at once (each takes a whole core while it runs).
+    pub workers: usize,
+    /// Jobs that may wait for a worker; one more is refused at once (`Saturated`).
+    pub queue: usize,
+}
+
+impl HashingLimits {
+    /// The default queue: 64 waiting jobs.
+    pub const DEFAULT_QUEUE: usize = 64;
+
+    /// One worker per core, and `queue` waiting jobs.
+    pub fn per_core(queue: usize) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        Self { workers: cores, queue }
+    }
+}
+
+impl Default for HashingLimits {
+    fn default() -> Self {
+        Self::per_core(Self::DEFAULT_QUEUE)
+    }
+}
+
 impl BcryptHasher {
-    /// Builds the hasher, with its dummy hash (about a millisecond whatever the cost).
+    /// Builds the hasher, with its dummy hash (about a millisecond whatever the cost), and
+    /// the default limits (one worker per core, a queue of 64).
     pub fn new(pepper: impl Into<Vec<u8>>, cost: u32) -> Result<Self, InfraError> {
+        Self::with_limits(pepper, cost, HashingLimits::default())
+    }
+
+    /// As `new`, with the given limits on concurrent and waiting hashing jobs.
+    pub fn with_limits(pepper: impl Into<Vec<u8>>, cost: u32, limits: HashingLimits) -> Result<Self, InfraError> {
+        if limits.workers == 0 {
+            return Err(InfraError("the password hasher needs at least one worker".into()));
+        }
         let pepper = pepper.into();
         let dummy_hash = dummy_hash(&pepper, cost)?;
-        Ok(Self { inner: Arc::new(Inner { pepper, cost, dummy_hash }) })
+        Ok(Self { inner: Arc::new(Inner { pepper, cost, dummy_hash }), gate: Arc::new(Gate::new(limits)) })
+    }
+}
+
+/// Admits hashing jobs: `workers` run at once, at most `queue` wait for a worker, and any
+/// other is refused at once. A job holds its worker until its hash is done, even when the
+/// request that asked for it is gone, so that abandoned requests cannot overcommit the
+/// cores.
+struct Gate {
+    workers: Arc<Semaphore>,
+    waiting: AtomicUsize,
+    queue: usize,
+}
+
+impl Gate {
+    fn new(limits: HashingLimits) -> Self {
+        Self { workers: Arc::new(Semaphore::new(limits.workers)), waiting: AtomicUsize::new(0), queue: limits.queue }
+    }
+
+    async fn enter(&self) -> Result<OwnedSemaphorePermit, HashingError> {
+        if let Ok(worker) = Arc::clone(&self.workers).try_acquire_owned() {
+            return Ok(worker);
+        }
+        let reserved = self
+            .waiting
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |waiting| (waiting < self.queue).then_some(waiting + 1));
+        if reserved.is_err() {
+            metrics::counter!(HASHING_SATURATED_METRIC).increment(1);
+            tracing::warn!(queue = self.queue, "password hashing queue full; request refused");
+            return Err(HashingError::Saturated);
+        }
+        // Leaves the queue however the wait ends, a dropped request included.
+        let _place = QueuePlace(&self.waiting);
+        Arc::clone(&self.workers).acquire_owned().await.map_err(|e| HashingError::Failed(e.to_string()))
+    }
+}
+
+/// A place in the hashing queue, given back when dropped.
+struct QueuePlace<'a>(&'a AtomicUsize);
+
+impl Drop for QueuePlace<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -70,14 +153,19 @@ fn prehash(pepper: &[u8], password: &str) -> String {
 /// while hashing still gets every cycle nobody else wants.
 const HASHING_NICE: i32 = 10;
 
-/// Runs a hash on tokio's blocking pool, never on a request thread, at [`HASHING_NICE`].
-async fn on_blocking_pool<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, InfraError> {
+/// Runs a hash on tokio's blocking pool, never on a request thread, at [`HASHING_NICE`],
+/// holding `worker` until it is done.
+async fn on_blocking_pool<T: Send + 'static>(
+    worker: OwnedSemaphorePermit,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, HashingError> {
     tokio::task::spawn_blocking(move || {
+        let _worker = worker;
         lower_this_threads_priority();
         work()
     })
     .await
-    .map_err(|e| InfraError(format!("hashing task failed: {e}")))
+    .map_err(|e| HashingError::Failed(format!("hashing task failed: {e}")))
 }
 
 /// Raises the calling thread's nice value to [`HASHING_NICE`], once per thread. On Linux the
@@ -103,16 +191,18 @@ fn lower_this_threads_priority() {
 
 #[async_trait]
 impl PasswordHasher for BcryptHasher {
-    async fn hash(&self, password: &PlainPassword) -> Result<PasswordHash, InfraError> {
+    async fn hash(&self, password: &PlainPassword) -> Result<PasswordHash, HashingError> {
+        let worker = self.gate.enter().await?;
         let inner = Arc::clone(&self.inner);
         let password = password.clone();
-        on_blocking_pool(move || bcrypt::hash(prehash(&inner.pepper, password.expose()), inner.cost))
+        on_blocking_pool(worker, move || bcrypt::hash(prehash(&inner.pepper, password.expose()), inner.cost))
             .await?
             .map(PasswordHash::new)
-            .map_err(|e| InfraError(e.to_string()))
+            .map_err(|e| HashingError::Failed(e.to_string()))
     }
 
-    async fn verify(&self, password: &PlainPassword, hash: Option<&PasswordHash>) -> Result<bool, InfraError> {
+    async fn verify(&self, password: &PlainPassword, hash: Option<&PasswordHash>) -> Result<bool, HashingError> {
+        let worker = self.gate.enter().await?;
         let inner = Arc::clone(&self.inner);
         let password = password.clone();
         let (hash, real) = match hash {
@@ -120,7 +210,7 @@ impl PasswordHasher for BcryptHasher {
             None => (inner.dummy_hash.clone(), false),
         };
         let matches =
-            on_blocking_pool(move || bcrypt::verify(prehash(&inner.pepper, password.expose()), &hash)).await?;
+            on_blocking_pool(worker, move || bcrypt::verify(prehash(&inner.pepper, password.expose()), &hash)).await?;
         // A malformed stored hash is a refusal, never a crash.
         Ok(real && matches.unwrap_or(false))
     }
@@ -137,7 +227,9 @@ mod tests {
     #[tokio::test]
     async fn hashing_runs_below_the_priority_of_request_threads() {
         let on_request_thread = rustix::process::getpriority_process(None).unwrap();
-        let on_hashing_thread = on_blocking_pool(|| rustix::process::getpriority_process(None)).await.unwrap().unwrap();
+        let worker = Arc::new(Semaphore::new(1)).try_acquire_owned().unwrap();
+        let on_hashing_thread =
+            on_blocking_pool(worker, || rustix::process::getpriority_process(None)).await.unwrap().unwrap();
         assert_eq!(on_hashing_thread, on_request_thread.max(HASHING_NICE));
     }
 
@@ -184,6 +276,44 @@ mod tests {
         let hash = hasher().hash(&PlainPassword::new("correct horse")).await.unwrap();
         let other = BcryptHasher::new(b"other-pepper".to_vec(), 4).unwrap();
         assert!(!other.verify(&PlainPassword::new("correct horse"), Some(&hash)).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn past_the_workers_and_the_queue_a_job_is_refused_at_once_and_admitted_again_later() {
+        let gate = Arc::new(Gate::new(HashingLimits { workers: 1, queue: 2 }));
+        let running = gate.enter().await.unwrap();
+        // Two wait for the worker...
+        let waiting: Vec<_> = (0..2)
+            .map(|_| {
+                let gate = Arc::clone(&gate);
+                tokio::spawn(async move { gate.enter().await.map(drop) })
+            })
+            .collect();
+        while gate.waiting.load(Ordering::Acquire) < 2 {
+            tokio::task::yield_now().await;
+        }
+        // ...a third is refused without waiting.
+        assert_eq!(gate.enter().await.err(), Some(HashingError::Saturated));
+        drop(running);
+        for job in waiting {
+            job.await.unwrap().unwrap();
+        }
+        assert_eq!(gate.waiting.load(Ordering::Acquire), 0);
+        assert!(gate.enter().await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_request_dropped_while_it_waits_leaves_the_queue() {
+        let gate = Gate::new(HashingLimits { workers: 1, queue: 1 });
+        let _running = gate.enter().await.unwrap();
+        let abandoned = tokio::time::timeout(std::time::Duration::from_millis(20), gate.enter()).await;
+        assert!(abandoned.is_err(), "it waited");
+        assert_eq!(gate.waiting.load(Ordering::Acquire), 0);
+    }
+
+    #[test]
+    fn a_hasher_without_workers_is_refused() {
+        assert!(BcryptHasher::with_limits(b"p".to_vec(), 4, HashingLimits { workers: 0, queue: 1 }).is_err());
     }
 
     #[tokio::test]

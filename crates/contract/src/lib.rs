@@ -169,6 +169,8 @@ macro_rules! __contract_tests_list {
             sessions::ending_all_sessions_revokes_every_session_of_the_user_only,
             sessions::active_sessions_are_listed_newest_first,
             sessions::listing_active_sessions_leaves_out_ended_expired_and_other_users_sessions,
+            sessions::ending_the_oldest_sessions_beyond_a_limit_keeps_the_newest,
+            sessions::purging_deletes_expired_and_ended_sessions_and_expired_tokens_only,
             admin::built_in_roles_are_listed_by_name_with_their_grants,
             admin::a_created_role_is_listed_without_grants_and_audited,
             admin::creating_an_existing_role_is_a_conflict,
@@ -187,6 +189,7 @@ macro_rules! __contract_tests_list {
             admin::two_concurrent_demotions_of_the_last_two_admins_let_exactly_one_succeed,
             admin::deleting_a_user_is_audited_with_its_actor,
             admin::the_audit_log_is_newest_first_filtered_and_paginated,
+            admin::a_refused_attempt_is_recorded_on_its_own_and_listed_as_access_denied,
         }
     };
 }

@@ -1,7 +1,8 @@
-//! Roles as administrators manage them, the audit trail of their changes, and the rule
-//! that the last active admin can be neither demoted, deactivated nor deleted.
+//! Roles as administrators manage them, the audit trail of their changes, the rule that
+//! the last active admin can be neither demoted, deactivated nor deleted, and the rule that
+//! no one hands out or acts on permissions it does not hold itself.
 
-use crate::{Permission, RoleName, User, UserName};
+use crate::{Permission, PermissionSet, RoleName, User, UserName};
 use serde_json::{Value, json};
 
 /// A role with its description and current grants.
@@ -24,10 +25,12 @@ pub enum AuditAction {
     UserActivated,
     UserDeactivated,
     UserDeleted,
+    /// An administrative action refused by the no-privilege-escalation rule.
+    AccessDenied,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 8] = [
+    pub const ALL: [AuditAction; 9] = [
         AuditAction::RoleCreated,
         AuditAction::RoleDeleted,
         AuditAction::RolePermissionGranted,
@@ -36,6 +39,7 @@ impl AuditAction {
         AuditAction::UserActivated,
         AuditAction::UserDeactivated,
         AuditAction::UserDeleted,
+        AuditAction::AccessDenied,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -48,6 +52,7 @@ impl AuditAction {
             AuditAction::UserActivated => "user.activated",
             AuditAction::UserDeactivated => "user.deactivated",
             AuditAction::UserDeleted => "user.deleted",
+            AuditAction::AccessDenied => "access.denied",
         }
     }
 
@@ -85,6 +90,69 @@ impl AuditDraft {
     pub fn grant_changed(role: &RoleName, permission: Permission, granted: bool) -> Self {
         let action = if granted { AuditAction::RolePermissionGranted } else { AuditAction::RolePermissionRevoked };
         Self::role(action, role, json!({ "permission": permission.as_str() }))
+    }
+}
+
+/// An administrative operation that the no-privilege-escalation rule guards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuardedOperation {
+    /// Granting a permission to a role.
+    GrantPermission,
+    /// Giving a user another role.
+    AssignRole,
+    /// Deactivating or reactivating a user.
+    ChangeActivation,
+    DeleteUser,
+    /// Resetting a user's second factor.
+    ResetMfa,
+}
+
+impl GuardedOperation {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            GuardedOperation::GrantPermission => "grant_permission",
+            GuardedOperation::AssignRole => "assign_role",
+            GuardedOperation::ChangeActivation => "change_activation",
+            GuardedOperation::DeleteUser => "delete_user",
+            GuardedOperation::ResetMfa => "reset_mfa",
+        }
+    }
+}
+
+/// The caller lacks permissions that the operation involves.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("you cannot {} beyond the permissions you hold yourself", operation.as_str())]
+pub struct PrivilegeEscalation {
+    pub operation: GuardedOperation,
+    /// What the caller would need and does not hold, in catalogue order.
+    pub missing: Vec<Permission>,
+}
+
+impl PrivilegeEscalation {
+    /// The `access.denied` audit entry of this refusal, on `target` (`role:…` or `user:…`).
+    pub fn audit(&self, target: String) -> AuditDraft {
+        let missing: Vec<&str> = self.missing.iter().map(|p| p.as_str()).collect();
+        AuditDraft {
+            action: AuditAction::AccessDenied,
+            target,
+            details: json!({ "operation": self.operation.as_str(), "missing": missing }),
+        }
+    }
+}
+
+/// The no-privilege-escalation rule: `actor` may perform `operation` only if it holds every
+/// permission `involved` — the permission granted, or the permissions of the user's current
+/// role (for a role change, together with those of the role assigned). `admin` holds every
+/// permission, so admins always may.
+pub fn authorize_delegation(
+    actor: &PermissionSet,
+    operation: GuardedOperation,
+    involved: &PermissionSet,
+) -> Result<(), PrivilegeEscalation> {
+    if actor.is_superset(involved) {
+        Ok(())
+    } else {
+        Err(PrivilegeEscalation { operation, missing: actor.missing_from(involved) })
     }
 }
 
@@ -212,6 +280,40 @@ mod tests {
         assert!(plan.deactivated);
         let plan = plan_admin_change(&user("user", false), &change(Some("user"), Some(true)), 0, Utc::now()).unwrap();
         assert_eq!(plan.audit.iter().map(|a| a.action).collect::<Vec<_>>(), vec![AuditAction::UserActivated]);
+    }
+
+    fn set(permissions: &[Permission]) -> PermissionSet {
+        permissions.iter().copied().collect()
+    }
+
+    #[test]
+    fn no_one_acts_beyond_the_permissions_it_holds() {
+        use Permission::*;
+        let support = set(&[UsersManage]);
+        let admin_role = PermissionSet::for_role(&RoleName::admin(), []);
+        let refused = authorize_delegation(&support, GuardedOperation::AssignRole, &admin_role).unwrap_err();
+        assert!(!refused.missing.contains(&UsersManage));
+        assert_eq!(refused.missing.len(), Permission::ALL.len() - 1);
+        let refused = authorize_delegation(&support, GuardedOperation::GrantPermission, &set(&[RolesManage]));
+        assert_eq!(refused.unwrap_err().missing, vec![RolesManage]);
+        // Holding exactly or more than what is involved is fine; nothing involved always is.
+        assert!(authorize_delegation(&support, GuardedOperation::DeleteUser, &set(&[UsersManage])).is_ok());
+        assert!(authorize_delegation(&support, GuardedOperation::ChangeActivation, &set(&[])).is_ok());
+        assert!(authorize_delegation(&admin_role, GuardedOperation::AssignRole, &admin_role).is_ok());
+    }
+
+    #[test]
+    fn a_refusal_is_audited_as_access_denied_with_what_was_missing() {
+        let refused = authorize_delegation(
+            &set(&[Permission::UsersManage]),
+            GuardedOperation::GrantPermission,
+            &set(&[Permission::RolesManage]),
+        )
+        .unwrap_err();
+        let draft = refused.audit("role:support".into());
+        assert_eq!(draft.action, AuditAction::AccessDenied);
+        assert_eq!(draft.action.as_str(), "access.denied");
+        assert_eq!(draft.details, json!({"operation": "grant_permission", "missing": ["roles:manage"]}));
     }
 
     #[test]

@@ -53,13 +53,23 @@ fn bounded_text(raw: &str, min: usize, max: usize) -> Result<String, ValidationE
     Ok(trimmed.to_owned())
 }
 
+/// A name shown in lists and mails: as `bounded_text`, and free of control characters
+/// (newlines, NUL, escape sequences, bidi overrides stay out of one-line names), as user names are.
+fn bounded_name(raw: &str, min: usize, max: usize) -> Result<String, ValidationError> {
+    let name = bounded_text(raw, min, max)?;
+    if name.chars().any(char::is_control) {
+        return Err(ValidationError::Other("must not contain control characters".into()));
+    }
+    Ok(name)
+}
+
 /// A product's name: trimmed, 1..=200 characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProductName(String);
 
 impl ProductName {
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
-        bounded_text(raw, 1, 200).map(Self)
+        bounded_name(raw, 1, 200).map(Self)
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -124,7 +134,7 @@ pub struct CategoryName(String);
 
 impl CategoryName {
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
-        bounded_text(raw, 1, 100).map(Self)
+        bounded_name(raw, 1, 100).map(Self)
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -359,6 +369,9 @@ pub struct ProductFilter {
 }
 
 impl ProductFilter {
+    /// The longest search text (`q`), in characters: a longer one is refused, not searched.
+    pub const MAX_QUERY_CHARS: usize = 200;
+
     /// The reference semantics of the filter, which every adapter must match.
     pub fn matches(&self, product: &Product) -> bool {
         let q_ok = self.q.as_deref().is_none_or(|q| {
@@ -398,6 +411,17 @@ impl ProductSort {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn product_and_category_names_refuse_control_characters() {
+        for bad in ["Desk\nDrop table", "Desk\u{0}", "Desk\u{1b}[31m", "Tab\there", "De\u{85}sk"] {
+            assert!(ProductName::parse(bad).is_err(), "{bad:?}");
+            assert!(CategoryName::parse(bad).is_err(), "{bad:?}");
+        }
+        // Surrounding whitespace is trimmed first, and any script is fine.
+        assert_eq!(ProductName::parse("  Walnut desk\n").unwrap().as_str(), "Walnut desk");
+        assert!(CategoryName::parse("Möbel & Bücher 家具").is_ok());
+    }
     use proptest::prelude::*;
 
     #[test]

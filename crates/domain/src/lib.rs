@@ -15,8 +15,8 @@ pub mod session;
 pub mod user;
 
 pub use admin::{
-    AdminUserChange, AdminUserChangePlan, AuditAction, AuditDraft, LastAdminViolation, Role, plan_admin_change,
-    plan_user_deletion,
+    AdminUserChange, AdminUserChangePlan, AuditAction, AuditDraft, GuardedOperation, LastAdminViolation,
+    PrivilegeEscalation, Role, authorize_delegation, plan_admin_change, plan_user_deletion,
 };
 pub use catalog::{
     Category, CategoryId, CategoryName, CategoryRef, Description, PriceCents, Product, ProductFilter, ProductId,

@@ -104,6 +104,27 @@ impl PermissionSet {
     pub fn iter(&self) -> impl Iterator<Item = Permission> + '_ {
         self.0.iter().copied()
     }
+
+    /// Whether this set holds every permission of `other`.
+    pub fn is_superset(&self, other: &PermissionSet) -> bool {
+        self.0.is_superset(&other.0)
+    }
+
+    /// The permissions of `other` that this set lacks, in catalogue order.
+    pub fn missing_from(&self, other: &PermissionSet) -> Vec<Permission> {
+        other.0.difference(&self.0).copied().collect()
+    }
+
+    /// Both sets together.
+    pub fn union(&self, other: &PermissionSet) -> PermissionSet {
+        Self(self.0.union(&other.0).copied().collect())
+    }
+}
+
+impl FromIterator<Permission> for PermissionSet {
+    fn from_iter<I: IntoIterator<Item = Permission>>(iter: I) -> Self {
+        Self(iter.into_iter().collect())
+    }
 }
 
 /// A role's name: 1..=50 of `[a-z0-9_-]`, starting with a letter.

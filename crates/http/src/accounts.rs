@@ -253,7 +253,10 @@ pub async fn delete_me(
 /// Change the caller's password
 ///
 /// Every other session of the caller ends (their refresh and access tokens stop working);
-/// the session of the token used here stays.
+/// the session of the token used here stays. A wrong current password counts as a failed
+/// login against the account's and the client IP's login limits: over either, 429
+/// `rate_limited` + `Retry-After`, even with the right password. When the password-hashing
+/// queue is full, 503 `service_unavailable` + `Retry-After` at once.
 #[utoipa::path(
     post,
     path = "/api/v1/users/me/password",
@@ -264,6 +267,7 @@ pub async fn delete_me(
     responses(
         (status = 204, description = "The password was changed"),
         (status = 401, response = PasswordChangeUnauthorized),
+        (status = 429, response = RateLimited),
         JsonBodyErrors,
         ServerErrors,
     )
@@ -271,10 +275,11 @@ pub async fn delete_me(
 pub async fn change_password(
     state: Data<AppState>,
     Authenticated(principal): Authenticated,
+    ClientInfo(client): ClientInfo,
     ApiJson(body): ApiJson<ChangePasswordRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let current = PlainPassword::new(body.current_password);
     let new = PlainPassword::new(body.new_password);
-    state.accounts.change_password(&principal, &current, &new).await?;
+    state.accounts.change_password(&principal, &current, &new, &client).await?;
     Ok(HttpResponse::NoContent().finish())
 }

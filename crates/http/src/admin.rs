@@ -142,7 +142,9 @@ pub struct UpdateUserRequest {
 /// `conflict`. Deactivating ends every session of the user: its access and refresh tokens
 /// stop working at once. A role change takes effect on the user's next request. Role and
 /// activity changes are audited (`user.role_changed`, `user.activated`,
-/// `user.deactivated`).
+/// `user.deactivated`). No privilege escalation: changing the role or the active flag needs
+/// every permission of the user's current role, and a new role every permission of that
+/// role too; otherwise 403 `forbidden`, audited as `access.denied`.
 #[utoipa::path(
     patch,
     path = "/api/v1/users/{id}",
@@ -177,7 +179,8 @@ pub async fn update_user(
 ///
 /// As `DELETE /api/v1/users/me` does for oneself: the account, its sessions and tokens are
 /// gone at once. Deleting the last active admin answers 409 `conflict`. Audited as
-/// `user.deleted`.
+/// `user.deleted`. Needs every permission of the user's role (no privilege escalation);
+/// otherwise 403 `forbidden`, audited as `access.denied`.
 #[utoipa::path(
     delete,
     path = "/api/v1/users/{id}",
@@ -221,6 +224,9 @@ pub enum AuditActionName {
     UserDeactivated,
     #[serde(rename = "user.deleted")]
     UserDeleted,
+    /// A refused attempt to grant, assign or act on permissions the caller does not hold.
+    #[serde(rename = "access.denied")]
+    AccessDenied,
 }
 
 impl From<AuditAction> for AuditActionName {
@@ -234,6 +240,7 @@ impl From<AuditAction> for AuditActionName {
             AuditAction::UserActivated => Self::UserActivated,
             AuditAction::UserDeactivated => Self::UserDeactivated,
             AuditAction::UserDeleted => Self::UserDeleted,
+            AuditAction::AccessDenied => Self::AccessDenied,
         }
     }
 }
@@ -261,7 +268,8 @@ pub struct AuditEntryResponse {
     #[schema(example = "role:editor")]
     pub target: String,
     /// What changed: `{"permission"}` for grants, `{"from","to"}` for role changes,
-    /// `{"description"}` for a created role, `{"email"}` for a deleted user, else `{}`.
+    /// `{"description"}` for a created role, `{"email"}` for a deleted user,
+    /// `{"operation","missing"}` for a refused escalation (`access.denied`), else `{}`.
     #[schema(value_type = Object)]
     pub details: Value,
 }

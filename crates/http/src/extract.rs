@@ -113,20 +113,37 @@ impl FromRequest for JsonBytes {
 }
 
 /// Parses a JSON object body: syntax first (400), then shape (422 naming every field path
-/// that is missing, unknown or of the wrong type).
+/// that is missing, unknown or of the wrong type). A valid body is read once; only a body
+/// that fails is read again, to tell syntax from shape and to look for further errors.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::MalformedBody("the body is empty".into()));
     }
-    serde_json::from_slice::<IgnoredAny>(body)
-        .map_err(|e| ApiError::MalformedBody(without_position(&e.to_string())))?;
     // Every request body is an object; serde would also take a struct's fields from an array.
-    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return Err(ApiError::Validation(vec![FieldError::new("body", "must be a JSON object")]));
+    let is_object = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    if is_object {
+        let mut deserializer = serde_json::Deserializer::from_slice(body);
+        match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
+            // Trailing bytes after the object are a syntax error, found below.
+            Ok(value) if deserializer.end().is_ok() => return Ok(value),
+            Ok(_) => {}
+            Err(first) if first.inner().classify() == serde_json::error::Category::Data => {
+                // A shape error, unless the body is not JSON further on.
+                check_syntax(body)?;
+                return Err(ApiError::Validation(every_shape_error::<T>(body, ShapeError::from(first))));
+            }
+            Err(_) => {}
+        }
     }
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(&mut deserializer)
-        .map_err(|first| ApiError::Validation(every_shape_error::<T>(body, ShapeError::from(first))))
+    check_syntax(body)?;
+    Err(ApiError::Validation(vec![FieldError::new("body", "must be a JSON object")]))
+}
+
+/// 400 unless `body` is one JSON value.
+fn check_syntax(body: &[u8]) -> Result<(), ApiError> {
+    serde_json::from_slice::<IgnoredAny>(body)
+        .map(drop)
+        .map_err(|e| ApiError::MalformedBody(without_position(&e.to_string())))
 }
 
 /// serde_json appends " at line L column C"; a field path says more to a client.
@@ -203,8 +220,11 @@ fn display_path(steps: &[Step]) -> String {
     if path.is_empty() { "body".to_owned() } else { path }
 }
 
-/// How many more shape errors are looked for after the first.
-const MAX_SHAPE_ERRORS: usize = 32;
+/// How many deserializations of the parsed body are spent looking for shape errors after
+/// the first. Each walks the body once in memory; a stand-in fitting the expected type is
+/// usually right the first time, so this finds about as many errors, and a hostile body
+/// cannot make one request cost more than this many walks.
+const SHAPE_SEARCH_BUDGET: usize = 16;
 
 /// Values tried in place of a missing or mistyped field, to find the errors behind it.
 fn stand_ins() -> [Value; 9] {
@@ -221,46 +241,90 @@ fn stand_ins() -> [Value; 9] {
     ]
 }
 
-fn attempt<T: DeserializeOwned>(value: &Value) -> Option<ShapeError> {
-    serde_path_to_error::deserialize::<_, T>(value).err().map(ShapeError::from)
+/// The stand-ins in the order worth trying for an error: the one serde's message says is
+/// expected first (`expected u32`, `expected UUID`…), then the others.
+fn stand_ins_for(message: &str) -> Vec<Value> {
+    let expected = message.rsplit("expected ").next().unwrap_or("").to_ascii_lowercase();
+    let first = if expected.contains("uuid") {
+        5
+    } else if expected.contains("date") || expected.contains("rfc 3339") {
+        6
+    } else if ["i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "integer"].iter().any(|t| expected.contains(t)) {
+        1
+    } else if expected.contains("f32") || expected.contains("f64") {
+        7
+    } else if expected.contains("bool") {
+        2
+    } else if expected.contains("sequence") || expected.contains("array") {
+        3
+    } else if expected.contains("struct") || expected.contains("map") {
+        4
+    } else {
+        0
+    };
+    let mut all = stand_ins().to_vec();
+    all.swap(0, first);
+    all
+}
+
+/// One deserialization of the parsed body, if the budget allows it; `Some(None)` when it
+/// deserialized.
+fn attempt<T: DeserializeOwned>(value: &Value, budget: &mut usize) -> Option<Option<ShapeError>> {
+    *budget = budget.checked_sub(1)?;
+    Some(serde_path_to_error::deserialize::<_, T>(value).err().map(ShapeError::from))
 }
 
 /// serde stops at the first error; to name every field, the error is taken out of the way
-/// (an unknown field removed, a missing or mistyped one given a stand-in) and the body
-/// deserialized again, a bounded number of times.
+/// (an unknown field removed, a missing or mistyped one given a stand-in, in place) and the
+/// parsed body deserialized again, within [`SHAPE_SEARCH_BUDGET`].
 fn every_shape_error<T: DeserializeOwned>(body: &[u8], first: ShapeError) -> Vec<FieldError> {
-    let mut errors = vec![FieldError::new(first.field, first.message)];
+    let mut errors = vec![FieldError::new(first.field.clone(), first.message.clone())];
     let Ok(mut value) = serde_json::from_slice::<Value>(body) else {
         return errors;
     };
-    let mut pending = attempt::<T>(&value);
-    for _ in 0..MAX_SHAPE_ERRORS {
-        let Some(error) = pending.take() else { break };
-        if !errors.iter().any(|e| e.field == error.field) {
-            errors.push(FieldError::new(error.field.clone(), error.message.clone()));
-        }
-        let Some(steps) = error.steps else { break };
-        if error.unknown {
+    let mut budget = SHAPE_SEARCH_BUDGET;
+    let mut current = first;
+    while let Some(steps) = current.steps.take() {
+        let next = if current.unknown {
             if !remove_at(&mut value, &steps) {
                 break;
             }
-            pending = attempt::<T>(&value);
+            attempt::<T>(&value, &mut budget)
         } else {
-            let repaired = stand_ins().into_iter().find_map(|stand_in| {
-                let mut trial = value.clone();
-                if !set_at(&mut trial, &steps, stand_in) {
-                    return None;
-                }
-                let next = attempt::<T>(&trial);
-                let moved_on = next.as_ref().is_none_or(|n| n.field != error.field);
-                moved_on.then_some((trial, next))
-            });
-            let Some((trial, next)) = repaired else { break };
-            value = trial;
-            pending = next;
+            repair::<T>(&mut value, &steps, &current, &mut budget)
+        };
+        // Out of budget, no stand-in got past it, or no error left.
+        let Some(Some(error)) = next else { break };
+        if !errors.iter().any(|e| e.field == error.field) {
+            errors.push(FieldError::new(error.field.clone(), error.message.clone()));
         }
+        current = error;
     }
     errors
+}
+
+/// Puts a stand-in at `steps` that gets deserialization past `error`; `None` when none
+/// does (the body is left as it was) or the budget ran out; else the next error, if any.
+fn repair<T: DeserializeOwned>(
+    value: &mut Value,
+    steps: &[Step],
+    error: &ShapeError,
+    budget: &mut usize,
+) -> Option<Option<ShapeError>> {
+    for stand_in in stand_ins_for(&error.message) {
+        let previous = replace_at(value, steps, stand_in)?;
+        let next = attempt::<T>(value, budget);
+        match next {
+            Some(next) if next.as_ref().is_none_or(|n| n.field != error.field) => return Some(next),
+            _ => {
+                restore_at(value, steps, previous);
+                if *budget == 0 {
+                    return None;
+                }
+            }
+        }
+    }
+    None
 }
 
 fn parent_mut<'v>(value: &'v mut Value, steps: &[Step]) -> Option<&'v mut Value> {
@@ -275,21 +339,35 @@ fn remove_at(value: &mut Value, steps: &[Step]) -> bool {
     parent_mut(value, parent).and_then(Value::as_object_mut).and_then(|object| object.remove(key)).is_some()
 }
 
-fn set_at(value: &mut Value, steps: &[Step], new: Value) -> bool {
-    let Some((last, parent)) = steps.split_last() else { return false };
-    match (parent_mut(value, parent), last) {
-        (Some(Value::Object(object)), Step::Key(key)) => {
-            object.insert(key.clone(), new);
-            true
+/// Puts `new` at `steps` (a missing object key is added); the value it replaced, `None` if
+/// the key was absent. `None` overall when the path cannot be followed.
+fn replace_at(value: &mut Value, steps: &[Step], new: Value) -> Option<Option<Value>> {
+    let (last, parent) = steps.split_last()?;
+    match (parent_mut(value, parent)?, last) {
+        (Value::Object(object), Step::Key(key)) => Some(object.insert(key.clone(), new)),
+        (Value::Array(array), Step::Index(index)) => {
+            array.get_mut(*index).map(|slot| Some(std::mem::replace(slot, new)))
         }
-        (Some(Value::Array(array)), Step::Index(index)) => match array.get_mut(*index) {
-            Some(slot) => {
-                *slot = new;
-                true
+        _ => None,
+    }
+}
+
+/// Undoes `replace_at`.
+fn restore_at(value: &mut Value, steps: &[Step], previous: Option<Value>) {
+    let Some((last, parent)) = steps.split_last() else { return };
+    match (parent_mut(value, parent), last, previous) {
+        (Some(Value::Object(object)), Step::Key(key), None) => {
+            object.remove(key);
+        }
+        (Some(Value::Object(object)), Step::Key(key), Some(old)) => {
+            object.insert(key.clone(), old);
+        }
+        (Some(Value::Array(array)), Step::Index(index), Some(old)) => {
+            if let Some(slot) = array.get_mut(*index) {
+                *slot = old;
             }
-            None => false,
-        },
-        _ => false,
+        }
+        _ => {}
     }
 }
 
@@ -301,6 +379,53 @@ where
     T: Deserialize<'de>,
 {
     T::deserialize(deserializer).map(Some)
+}
+
+/// An integer field that, like JSON Schema's `integer`, also takes a number with a zero
+/// fraction (`5.0` is 5); `5.5`, a string or anything else is refused (422 naming the
+/// field). Use with `#[serde(deserialize_with = "integer")]`.
+pub fn integer<'de, D>(deserializer: D) -> Result<i64, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    deserializer.deserialize_any(IntegerVisitor)
+}
+
+/// `present` for an optional `integer`: absent is `None`, `null` is refused.
+pub fn present_integer<'de, D>(deserializer: D) -> Result<Option<i64>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    integer(deserializer).map(Some)
+}
+
+struct IntegerVisitor;
+
+impl serde::de::Visitor<'_> for IntegerVisitor {
+    type Value = i64;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an integer")
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<i64, E> {
+        Ok(v)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<i64, E> {
+        i64::try_from(v).map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(v), &self))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<i64, E> {
+        // 2^63: every whole float in [-2^63, 2^63) is an i64, exactly.
+        const BOUND: f64 = 9_223_372_036_854_775_808.0;
+        if v.fract() == 0.0 && (-BOUND..BOUND).contains(&v) {
+            #[allow(clippy::cast_possible_truncation)]
+            Ok(v as i64)
+        } else {
+            Err(E::invalid_type(serde::de::Unexpected::Float(v), &self))
+        }
+    }
 }
 
 /// `?limit=&offset=` of a paginated list: `limit` 1..=100 (default 20), `offset` >= 0
@@ -592,6 +717,50 @@ mod tests {
         let mut all = fields(parse_json::<Order>(body).unwrap_err());
         all.sort();
         assert_eq!(all, ["email", "items[0].product_id", "items[0].quantity", "items[1].quantity", "note", "role"]);
+    }
+
+    thread_local! {
+        static WALKS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    /// Counts how often the body is deserialized (each walk reaches it once).
+    #[derive(Debug)]
+    struct Counted<T>(#[allow(dead_code)] T);
+
+    impl<'de, T: Deserialize<'de>> Deserialize<'de> for Counted<T> {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            WALKS.set(WALKS.get() + 1);
+            T::deserialize(deserializer).map(Counted)
+        }
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Probe {
+        lines: Counted<Vec<Line>>,
+    }
+
+    #[test]
+    fn a_body_full_of_errors_costs_a_bounded_number_of_walks() {
+        let line = r#"{"product_id": 1, "quantity": "many", "extra": true}"#;
+        let body = format!(r#"{{"lines": [{}]}}"#, vec![line; 500].join(","));
+        WALKS.set(0);
+        let named = fields(parse_json::<Probe>(body.as_bytes()).unwrap_err());
+        let walks = WALKS.get();
+        // The typed read of the bytes, then at most the budget over the parsed body.
+        assert!(walks <= 1 + SHAPE_SEARCH_BUDGET, "{walks} walks");
+        let mut first_line: Vec<&str> = named.iter().take(3).map(String::as_str).collect();
+        first_line.sort_unstable();
+        assert_eq!(first_line, ["lines[0].extra", "lines[0].product_id", "lines[0].quantity"], "{named:?}");
+    }
+
+    #[test]
+    fn a_valid_body_is_read_once() {
+        WALKS.set(0);
+        let body = br#"{"lines": [{"product_id": "0192f5a4-3c1e-7d2a-9b7e-5f1d2c3b4a59", "quantity": 2}]}"#;
+        parse_json::<Probe>(body).unwrap();
+        assert_eq!(WALKS.get(), 1);
     }
 
     #[test]

@@ -170,6 +170,7 @@ pub struct OrderItemRequest {
     /// An existing product (an unknown one answers 422), listed once per order.
     pub product_id: Uuid,
     /// 1..=1000.
+    #[serde(deserialize_with = "crate::extract::integer")]
     #[schema(minimum = 1, maximum = 1000, example = 2)]
     pub quantity: i64,
 }

@@ -240,7 +240,8 @@ pub async fn delete_role(
 /// Idempotent: granting a permission the role holds answers 204 and records nothing. The
 /// grants of `admin` cannot change (409 `conflict`); it always holds every permission.
 /// Holders of the role have it from their next request. Audited as
-/// `role.permission_granted`.
+/// `role.permission_granted`. No privilege escalation: only a caller that holds the
+/// permission may grant it; otherwise 403 `forbidden`, audited as `access.denied`.
 #[utoipa::path(
     put,
     path = "/api/v1/roles/{name}/permissions/{permission}",

@@ -449,3 +449,24 @@ async fn forged_expired_or_foreign_tokens_answer_401_invalid_token() {
     let empty = TestRequest::get().uri("/api/v1/users/me").insert_header((header::AUTHORIZATION, "Bearer "));
     send(&app, empty).await.problem(401, "invalid_token");
 }
+
+#[actix_web::test]
+async fn a_login_beyond_the_session_cap_ends_the_oldest_session() {
+    let settings = AuthSettings { max_sessions_per_user: 3, ..AuthSettings::default() };
+    let app = init_service(build_app(state_with(settings))).await;
+    register(&app, "ada@example.com", PASSWORD).await;
+    let mut logins = Vec::new();
+    for _ in 0..4 {
+        logins.push(login(&app, "ada@example.com", PASSWORD).await);
+    }
+    // The oldest session is over: its access token and its refresh token are refused.
+    get_me(&app, &logins[0].access).await.problem(401, "invalid_token");
+    refresh(&app, &logins[0].refresh).await.problem(401, "invalid_token");
+    let sessions = send(&app, TestRequest::get().uri("/api/v1/auth/sessions").insert_header(bearer(&logins[3].access)))
+        .await
+        .json();
+    assert_eq!(sessions.as_array().unwrap().len(), 3);
+    for newer in &logins[1..] {
+        assert_eq!(get_me(&app, &newer.access).await.status, StatusCode::OK);
+    }
+}

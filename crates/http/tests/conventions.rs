@@ -340,6 +340,17 @@ impl SessionRepository for BrokenStore {
     async fn list_active(&self, _: UserId, _: chrono::DateTime<chrono::Utc>) -> Result<Vec<Session>, StoreError> {
         Err(self.0.clone())
     }
+    async fn end_oldest_beyond(
+        &self,
+        _: UserId,
+        _: usize,
+        _: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, StoreError> {
+        Err(self.0.clone())
+    }
+    async fn purge_ended(&self, _: chrono::DateTime<chrono::Utc>) -> Result<u64, StoreError> {
+        Err(self.0.clone())
+    }
 }
 
 fn broken_state(error: StoreError) -> storefront_http::AppState {

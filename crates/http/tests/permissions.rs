@@ -181,8 +181,9 @@ async fn probe(world: &World, n: usize, op: &ProtectedOperation) -> Option<Probe
             Probe::new(Method::DELETE, format!("/api/v1/roles/{role}"), StatusCode::NO_CONTENT)
         }
         ("put", "/api/v1/roles/{name}/permissions/{permission}") => {
+            // A permission the holder (of roles:manage alone) holds: granting others is escalation.
             let role = world.role(&format!("granted-{n}"), &[]).await;
-            Probe::new(Method::PUT, format!("/api/v1/roles/{role}/permissions/users:read"), StatusCode::NO_CONTENT)
+            Probe::new(Method::PUT, format!("/api/v1/roles/{role}/permissions/roles:manage"), StatusCode::NO_CONTENT)
         }
         ("delete", "/api/v1/roles/{name}/permissions/{permission}") => {
             let role = world.role(&format!("revoked-{n}"), &[Permission::UsersRead]).await;
@@ -198,7 +199,10 @@ async fn probe(world: &World, n: usize, op: &ProtectedOperation) -> Option<Probe
                 .json(json!({"name": "Renamed"}))
         }
         ("delete", "/api/v1/users/{id}") => {
-            Probe::new(Method::DELETE, format!("/api/v1/users/{}", world.victim(n).await), StatusCode::NO_CONTENT)
+            // A user whose role the holder (of users:manage alone) covers: no escalation.
+            let role = world.role(&format!("bare-{n}"), &[]).await;
+            let victim = create_user_with_role(&world.state, &format!("bare-{n}@example.com"), &role).await;
+            Probe::new(Method::DELETE, format!("/api/v1/users/{}", victim.id), StatusCode::NO_CONTENT)
         }
         ("post", "/api/v1/products") => Probe::new(Method::POST, "/api/v1/products", StatusCode::CREATED)
             .json(json!({"name": format!("Created {n}"), "price_cents": 1999, "stock": 3})),

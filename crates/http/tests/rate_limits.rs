@@ -14,8 +14,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
-use storefront_app::ports::{PasswordHasher, SystemClock, UuidV7Generator};
-use storefront_app::{AuthService, AuthSettings, InfraError, Quota, RateLimitPolicy, RateLimits};
+use storefront_app::ports::{HashingError, PasswordHasher, SystemClock, UuidV7Generator};
+use storefront_app::{AuthService, AuthSettings, Quota, RateLimitPolicy, RateLimits};
 use storefront_auth::{BcryptHasher, JwtCodec, RandomRefreshTokens};
 use storefront_domain::{PasswordHash, PlainPassword};
 use storefront_http::{AppState, TrustedProxies, build_app};
@@ -25,6 +25,7 @@ fn policy(per_ip: u64, failed_logins: u64, failed_logins_window: Duration) -> Ra
     RateLimitPolicy {
         enabled: true,
         per_ip: Quota { max: per_ip, window: Duration::from_secs(60) },
+        ipv6_prefix: RateLimitPolicy::DEFAULT_IPV6_PREFIX,
         failed_logins: Quota { max: failed_logins, window: failed_logins_window },
     }
 }
@@ -176,14 +177,14 @@ struct ObservedHasher {
 
 #[async_trait]
 impl PasswordHasher for ObservedHasher {
-    async fn hash(&self, password: &PlainPassword) -> Result<PasswordHash, InfraError> {
+    async fn hash(&self, password: &PlainPassword) -> Result<PasswordHash, HashingError> {
         self.inner.hash(password).await
     }
 
-    async fn verify(&self, password: &PlainPassword, hash: Option<&PasswordHash>) -> Result<bool, InfraError> {
+    async fn verify(&self, password: &PlainPassword, hash: Option<&PasswordHash>) -> Result<bool, HashingError> {
         self.verifications.fetch_add(1, Ordering::SeqCst);
         if self.failing.load(Ordering::SeqCst) {
-            return Err(InfraError("the hashing pool is gone".into()));
+            return Err(HashingError::Failed("the hashing pool is gone".into()));
         }
         self.inner.verify(password, hash).await
     }
@@ -313,4 +314,63 @@ async fn rate_limit_hits_are_counted_in_metrics_by_limit() {
         metrics.lines().any(|l| l.starts_with("rate_limit_hits_total") && l.contains(r#"limit="login_per_ip""#)),
         "{metrics}"
     );
+}
+
+fn change_password_from(ip: &str, access: &str, current: &str) -> TestRequest {
+    TestRequest::post()
+        .uri("/api/v1/users/me/password")
+        .insert_header(bearer(access))
+        .peer_addr(from(ip))
+        .set_json(json!({"current_password": current, "new_password": "amber falcon 77 meadow"}))
+}
+
+#[actix_web::test]
+async fn wrong_current_passwords_count_against_the_accounts_login_limit() {
+    let app = init_service(build_app(limited(policy(100, 3, Duration::from_secs(900))))).await;
+    let ada = signed_up(&app, "ada@example.com").await;
+    // From three addresses: the account's quota is not the IPs'.
+    for ip in ["203.0.113.1", "203.0.113.2", "203.0.113.3"] {
+        send(&app, change_password_from(ip, &ada.access, "wrong password 1")).await.problem(401, "invalid_credentials");
+    }
+    for _ in 0..12 {
+        assert_rate_limited(&send(&app, change_password_from("198.51.100.9", &ada.access, "wrong password 2")).await);
+    }
+    // Even the right password, here and at the login: the lock is the account's.
+    assert_rate_limited(&send(&app, change_password_from("198.51.100.9", &ada.access, PASSWORD)).await);
+    assert_rate_limited(&send(&app, login_from("198.51.100.9", "ada@example.com", PASSWORD)).await);
+}
+
+#[actix_web::test]
+async fn wrong_current_passwords_count_against_the_ips_login_limit_and_right_ones_do_not() {
+    let app = init_service(build_app(limited(policy(3, 100, Duration::from_secs(900))))).await;
+    let ada = signed_up(&app, "ada@example.com").await;
+    let bob = signed_up(&app, "bob@example.com").await;
+    // A right current password does not use the quota...
+    assert_eq!(send(&app, change_password_from("203.0.113.7", &bob.access, PASSWORD)).await.status, 204);
+    // ...wrong ones do, whichever account they are for.
+    for access in [&ada.access, &ada.access, &bob.access] {
+        send(&app, change_password_from("203.0.113.7", access, "wrong password 1"))
+            .await
+            .problem(401, "invalid_credentials");
+    }
+    assert_rate_limited(&send(&app, change_password_from("203.0.113.7", &ada.access, "wrong password 1")).await);
+    // The login quota of that IP is the same one.
+    assert_rate_limited(&send(&app, login_from("203.0.113.7", "ada@example.com", PASSWORD)).await);
+    assert_eq!(send(&app, change_password_from("203.0.113.8", &ada.access, PASSWORD)).await.status, 204);
+}
+
+#[actix_web::test]
+async fn ipv6_clients_rotating_through_their_prefix_share_one_quota() {
+    let app = init_service(build_app(limited(policy(3, 100, Duration::from_secs(900))))).await;
+    register(&app, "ada@example.com", PASSWORD).await;
+    // Three addresses of one /64: one quota, so the fourth is refused wherever it comes from.
+    for ip in ["2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:aaaa:bbbb:cccc:dddd"] {
+        assert_eq!(send(&app, login_from(ip, "ada@example.com", PASSWORD)).await.status, 200);
+    }
+    assert_rate_limited(&send(&app, login_from("2001:db8:1:2:ffff::9", "ada@example.com", PASSWORD)).await);
+    // Another /64, and IPv4 clients, have quotas of their own.
+    assert_eq!(send(&app, login_from("2001:db8:1:3::1", "ada@example.com", PASSWORD)).await.status, 200);
+    for ip in ["203.0.113.1", "203.0.113.2", "203.0.113.3", "203.0.113.4"] {
+        assert_eq!(send(&app, login_from(ip, "ada@example.com", PASSWORD)).await.status, 200);
+    }
 }

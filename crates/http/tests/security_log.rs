@@ -67,6 +67,7 @@ async fn security_events_are_logged_with_the_caller_and_never_a_secret() {
     let policy = RateLimitPolicy {
         enabled: true,
         per_ip: Quota { max: 1000, window: Duration::from_secs(60) },
+        ipv6_prefix: RateLimitPolicy::DEFAULT_IPV6_PREFIX,
         failed_logins: Quota { max: 2, window: Duration::from_secs(900) },
     };
     let limits = RateLimits::new(Arc::new(MemoryRateLimiter::new()), policy);

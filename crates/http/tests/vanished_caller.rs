@@ -7,7 +7,7 @@ mod common;
 
 use actix_web::test::init_service;
 use common::*;
-use storefront_app::{AppError, ProfileUpdate};
+use storefront_app::{AppError, ClientContext, ProfileUpdate};
 use storefront_domain::PlainPassword;
 use storefront_http::{ApiError, build_app};
 
@@ -29,6 +29,7 @@ async fn the_callers_own_account_deleted_mid_request_reads_as_an_invalid_token()
                 &caller,
                 &PlainPassword::new(PASSWORD.to_owned()),
                 &PlainPassword::new("another long passphrase".to_owned()),
+                &ClientContext::default(),
             )
             .await,
         state.user_admin.delete(&caller, caller.user.id).await,

@@ -169,4 +169,9 @@ impl AuditLog for MemoryStore {
         matching.sort_by_key(|e| std::cmp::Reverse((e.at, e.id)));
         Ok(page_of(matching, page))
     }
+
+    async fn record(&self, draft: AuditDraft, ctx: AuditContext) -> Result<(), StoreError> {
+        self.state.lock().await.record(draft, ctx);
+        Ok(())
+    }
 }

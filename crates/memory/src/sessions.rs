@@ -11,6 +11,31 @@ use storefront_domain::{RefreshDecision, RefreshTokenState, Session, SessionId, 
 
 #[async_trait]
 impl SessionRepository for MemoryStore {
+    async fn end_oldest_beyond(&self, user_id: UserId, keep: usize, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut state = self.state.lock().await;
+        let mut active: Vec<&mut StoredSession> =
+            state.sessions.values_mut().filter(|s| s.session.user_id == user_id && s.is_active(now)).collect();
+        active.sort_by_key(|s| Reverse((s.session.created_at, s.session.id)));
+        let mut ended = 0;
+        for stored in active.into_iter().skip(keep) {
+            stored.revoke(now);
+            ended += 1;
+        }
+        Ok(ended)
+    }
+
+    async fn purge_ended(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut state = self.state.lock().await;
+        let sessions_before = state.sessions.len();
+        state.sessions.retain(|_, s| s.expires_at >= before && s.revoked_at.is_none_or(|at| at >= before));
+        let tokens_before = state.refresh_tokens.len();
+        let sessions = std::mem::take(&mut state.sessions);
+        state.refresh_tokens.retain(|_, t| t.expires_at >= before && sessions.contains_key(&t.session_id));
+        state.sessions = sessions;
+        let deleted = (sessions_before - state.sessions.len()) + (tokens_before - state.refresh_tokens.len());
+        Ok(deleted as u64)
+    }
+
     async fn start(&self, new: NewSession) -> Result<(), StoreError> {
         let mut state = self.state.lock().await;
         // What the database's foreign key and unique constraints would refuse.

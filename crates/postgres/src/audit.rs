@@ -121,4 +121,13 @@ impl AuditLog for PgStore {
         })
         .await
     }
+
+    #[tracing::instrument(level = "debug", skip(self, draft))]
+    async fn record(&self, draft: AuditDraft, ctx: AuditContext) -> Result<(), StoreError> {
+        self.bounded(async {
+            let mut conn = self.conn().await?;
+            record(&mut conn, std::slice::from_ref(&draft), ctx).await.map_err(StoreError::from)
+        })
+        .await
+    }
 }

@@ -89,8 +89,54 @@ JOIN users u ON u.id = s.user_id
 WHERE t.token_hash = $1
 FOR NO KEY UPDATE OF t, s";
 
+/// Ends the user's active sessions after the newest `$2` (by creation, then id).
+const END_OLDEST_BEYOND: &str = "\
+UPDATE sessions SET revoked_at = $3
+WHERE id IN (
+    SELECT id FROM sessions
+    WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $3
+    ORDER BY created_at DESC, id DESC
+    OFFSET $2
+)";
+
+/// Refresh tokens expired before `$1` (spent ones of live sessions included) and every
+/// token of a session the next statement deletes: deleted here, not by the cascade, so that
+/// they are counted.
+const PURGE_EXPIRED_TOKENS: &str = "\
+DELETE FROM refresh_tokens
+WHERE expires_at < $1
+   OR session_id IN (SELECT id FROM sessions WHERE expires_at < $1 OR revoked_at < $1)";
+
+/// Sessions expired or ended before `$1`.
+const PURGE_ENDED_SESSIONS: &str = "DELETE FROM sessions WHERE expires_at < $1 OR revoked_at < $1";
+
 #[async_trait]
 impl SessionRepository for PgStore {
+    #[tracing::instrument(level = "debug", skip(self))]
+    async fn end_oldest_beyond(&self, user_id: UserId, keep: usize, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.bounded(async {
+            let mut conn = self.conn().await?;
+            let ended = diesel::sql_query(END_OLDEST_BEYOND)
+                .bind::<SqlUuid, _>(user_id.as_uuid())
+                .bind::<diesel::sql_types::BigInt, _>(i64::try_from(keep).unwrap_or(i64::MAX))
+                .bind::<Timestamptz, _>(now)
+                .execute(&mut conn)
+                .await
+                .map_err(error::from_diesel)?;
+            Ok(ended as u64)
+        })
+        .await
+    }
+
+    #[tracing::instrument(level = "debug", skip(self))]
+    async fn purge_ended(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        // Tokens first: a token of a session that ends between the two statements goes
+        // with its session by the cascade (uncounted) rather than being left behind.
+        let tokens = self.purge_older_than(PURGE_EXPIRED_TOKENS, before).await?;
+        let sessions = self.purge_older_than(PURGE_ENDED_SESSIONS, before).await?;
+        Ok(sessions + tokens)
+    }
+
     #[tracing::instrument(level = "debug", skip_all)]
     async fn start(&self, session: NewSession) -> Result<(), StoreError> {
         self.bounded(async {

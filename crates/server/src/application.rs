@@ -19,7 +19,7 @@ use storefront_app::{
     AccessService, AccountService, AuthService, AuthSettings, CatalogService, DeadLetterService, OrderService,
     OrderSettings, OutboxDispatcher, StoreError, UserAdminService,
 };
-use storefront_auth::{BcryptHasher, JwtCodec, RandomRefreshTokens};
+use storefront_auth::{BcryptHasher, HashingLimits, JwtCodec, RandomRefreshTokens};
 use storefront_http::{AppState, HttpConfig, TrustedProxies};
 use storefront_memory::{MemoryRateLimiter, MemoryStore};
 use storefront_postgres::{PgSettings, PgStore, run_migrations};
@@ -163,8 +163,12 @@ pub fn build_services(settings: &Settings, store: &Store) -> Result<AppState, St
     let ports = store.ports();
     let dead_letters = DeadLetterService::new(Arc::clone(&ports.dead_letters), Arc::new(SystemClock));
     let hasher = Arc::new(
-        BcryptHasher::new(settings.password_pepper(), settings.auth.bcrypt_cost)
-            .map_err(|e| StartupError::Hasher(e.0))?,
+        BcryptHasher::with_limits(
+            settings.password_pepper(),
+            settings.auth.bcrypt_cost,
+            HashingLimits::per_core(settings.auth.hashing_queue),
+        )
+        .map_err(|e| StartupError::Hasher(e.0))?,
     );
     let codec =
         Arc::new(JwtCodec::new(&settings.jwt_secret(), settings.auth.issuer.clone(), settings.auth.audience.clone()));
@@ -174,12 +178,13 @@ pub fn build_services(settings: &Settings, store: &Store) -> Result<AppState, St
         access_ttl: chrono::Duration::seconds(settings.auth.access_ttl_secs),
         refresh_ttl: chrono::Duration::seconds(settings.auth.refresh_ttl_secs),
         refresh_reuse_grace: chrono::Duration::seconds(settings.auth.refresh_reuse_grace_secs),
+        max_sessions_per_user: settings.auth.max_sessions_per_user,
     };
     let limits = rate_limits(settings)?;
     let accounts = AccountService::new(ports.users.clone(), hasher.clone(), clock.clone(), ids.clone())
         .with_rate_limits(limits.clone());
     let access = AccessService::new(ports.roles, ports.audit, clock.clone());
-    let user_admin = UserAdminService::new(ports.users.clone(), ports.user_admin, clock.clone());
+    let user_admin = UserAdminService::new(ports.users.clone(), ports.user_admin, access.guard(), clock.clone());
     let catalog = CatalogService::new(
         ports.products,
         ports.categories,
@@ -247,11 +252,16 @@ impl Application {
             dispatch_seeded_events(&settings, &store).await?;
         }
         let mut background = Background::default();
-        let purging = state.orders.clone();
+        let purging = (state.orders.clone(), state.auth.clone());
         let every = Duration::from_secs(settings.orders.idempotency_purge_interval_secs);
+        // The retention job: idempotency keys past their retention, and sessions and
+        // refresh tokens that expired or were ended.
         background.periodic("idempotency_purge", every, move || {
-            let orders = purging.clone();
-            async move { orders.purge_idempotency_keys().await.map(|_| ()) }
+            let (orders, auth) = purging.clone();
+            async move {
+                orders.purge_idempotency_keys().await?;
+                auth.purge_ended_sessions().await.map(|_| ())
+            }
         });
         crate::events::spawn_for_serve(&settings, &store, &mut background)?;
         let address = format!("{}:{}", settings.server.host, settings.server.port);

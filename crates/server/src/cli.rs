@@ -104,6 +104,14 @@ async fn create_admin(settings: Settings, email: String, name: String) -> Result
 }
 
 async fn seed_demo(settings: Settings) -> Result<(), CliError> {
+    // Demo accounts share one published password: never in a real shop's database.
+    if settings.env == crate::settings::RunEnv::Production {
+        return Err(CliError(
+            "`seed-demo` refuses to run with STOREFRONT_ENV=production: it creates demo accounts with a \
+             published password; run it against a development or test database"
+                .into(),
+        ));
+    }
     if settings.database.url.is_none() {
         return Err(CliError(no_database("seed-demo")));
     }

@@ -99,6 +99,8 @@ pub struct RateLimitSettings {
     pub per_ip_window_secs: u64,
     pub failed_logins_max: u64,
     pub failed_logins_window_secs: u64,
+    /// IPv6 clients are counted by this prefix length (0..=128); IPv4 by address.
+    pub ipv6_prefix: u8,
 }
 
 impl RateLimitSettings {
@@ -108,6 +110,7 @@ impl RateLimitSettings {
         storefront_app::RateLimitPolicy {
             enabled: self.enabled,
             per_ip: Quota { max: self.per_ip_max, window: Duration::from_secs(self.per_ip_window_secs) },
+            ipv6_prefix: self.ipv6_prefix,
             failed_logins: Quota {
                 max: self.failed_logins_max,
                 window: Duration::from_secs(self.failed_logins_window_secs),
@@ -164,6 +167,11 @@ pub struct AuthSettings {
     pub jwt_secret: Option<String>,
     pub password_pepper: Option<String>,
     pub bcrypt_cost: u32,
+    /// Password-hashing jobs that may wait for a hashing thread (one per core); past it,
+    /// logins, registrations and password changes answer 503 at once.
+    pub hashing_queue: usize,
+    /// Active sessions one user may have; a login beyond it ends the oldest (at least 1).
+    pub max_sessions_per_user: usize,
     pub access_ttl_secs: i64,
     pub refresh_ttl_secs: i64,
     pub refresh_reuse_grace_secs: i64,
@@ -178,6 +186,8 @@ impl std::fmt::Debug for AuthSettings {
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<redacted>"))
             .field("password_pepper", &self.password_pepper.as_ref().map(|_| "<redacted>"))
             .field("bcrypt_cost", &self.bcrypt_cost)
+            .field("hashing_queue", &self.hashing_queue)
+            .field("max_sessions_per_user", &self.max_sessions_per_user)
             .field("access_ttl_secs", &self.access_ttl_secs)
             .field("refresh_ttl_secs", &self.refresh_ttl_secs)
             .field("refresh_reuse_grace_secs", &self.refresh_reuse_grace_secs)
@@ -415,6 +425,12 @@ impl Settings {
         }
         if self.env == RunEnv::Production && self.auth.password_pepper.as_deref().is_none_or(str::is_empty) {
             return Err(SettingsError::Invalid("STOREFRONT__AUTH__PASSWORD_PEPPER is required in production".into()));
+        }
+        if self.auth.max_sessions_per_user == 0 {
+            return Err(SettingsError::Invalid("auth.max_sessions_per_user must be at least 1".into()));
+        }
+        if self.rate_limit.ipv6_prefix > 128 {
+            return Err(SettingsError::Invalid("rate_limit.ipv6_prefix must be within 0..=128".into()));
         }
         if !(4..=31).contains(&self.auth.bcrypt_cost) {
             return Err(SettingsError::Invalid("auth.bcrypt_cost must be within 4..=31".into()));

@@ -78,3 +78,23 @@ fn a_short_jwt_secret_is_refused() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("32 bytes"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_demo_refuses_to_run_in_production_and_says_why() {
+    let db = TestDatabase::create().await;
+    let output = storefront(&db)
+        .arg("seed-demo")
+        .env("STOREFRONT_ENV", "production")
+        // Everything production needs, so that the refusal is seed-demo's own.
+        .env("STOREFRONT__AUTH__JWT_SECRET", "a-production-secret-of-at-least-32-bytes!")
+        .env("STOREFRONT__AUTH__PASSWORD_PEPPER", "a-production-pepper")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("seed-demo") && stderr.contains("production"), "{stderr}");
+
+    // The same database outside production is seeded.
+    let seeded = storefront(&db).arg("seed-demo").output().unwrap();
+    assert!(seeded.status.success(), "{}", String::from_utf8_lossy(&seeded.stderr));
+}

@@ -5,7 +5,7 @@ use crate::StoreError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use storefront_domain::{AdminUserChange, AuditAction, Permission, Role, RoleName, User, UserId};
+use storefront_domain::{AdminUserChange, AuditAction, AuditDraft, Permission, Role, RoleName, User, UserId};
 use uuid::Uuid;
 
 /// Who makes a change and when: stamped on its audit entries.
@@ -123,4 +123,7 @@ pub trait UserAdminRepository: Send + Sync {
 pub trait AuditLog: Send + Sync {
     /// Entries matching the filter, newest first (time, then id, descending).
     async fn list(&self, filter: &AuditFilter, page: PageRequest) -> Result<Page<AuditEntry>, StoreError>;
+
+    /// Writes one entry that goes with no change (a refused attempt: `access.denied`).
+    async fn record(&self, draft: AuditDraft, ctx: AuditContext) -> Result<(), StoreError>;
 }

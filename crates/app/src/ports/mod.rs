@@ -25,7 +25,9 @@ pub use orders::{
     BusinessStats, IdempotencyBegin, IdempotencyStore, LowStockProduct, NewOrder, OrderFilter, OrderRepository,
     OrderUnit, StoredResponse, TopProduct, TransitionOutcome,
 };
-pub use security::{AccessClaims, AccessTokenCodec, PasswordHasher, RefreshTokenHash, RefreshTokenMint, TokenError};
+pub use security::{
+    AccessClaims, AccessTokenCodec, HashingError, PasswordHasher, RefreshTokenHash, RefreshTokenMint, TokenError,
+};
 pub use sessions::{NewRefreshToken, NewSession, RotateOutcome, SessionRepository};
 pub use system::{Clock, IdGenerator, ReadinessProbe, SystemClock, UuidV7Generator};
 pub use users::{NewUser, Principal, ProfileChanges, UserRepository};

@@ -1,18 +1,35 @@
 //! Security ports: password hashing, access-token signing, refresh-token minting.
 
-use crate::InfraError;
 use async_trait::async_trait;
 use storefront_domain::{PasswordHash, PlainPassword, SessionId, UserId};
 use uuid::Uuid;
 
+/// Why a password could not be hashed or checked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HashingError {
+    /// More hashing jobs wait than the hasher's queue takes: refused at once, not queued,
+    /// so that a flood of logins cannot pile up unbounded work. Retryable.
+    #[error("password hashing is saturated")]
+    Saturated,
+    /// The hashing pool or the hash itself failed.
+    #[error("password hashing failed: {0}")]
+    Failed(String),
+}
+
 #[async_trait]
 pub trait PasswordHasher: Send + Sync {
     /// Hashes a password (CPU-heavy: MUST NOT run on the async executor).
-    async fn hash(&self, password: &PlainPassword) -> Result<PasswordHash, InfraError>;
+    ///
+    /// # Errors
+    /// `Saturated` when the bounded queue of hashing jobs is full (MUST answer at once).
+    async fn hash(&self, password: &PlainPassword) -> Result<PasswordHash, HashingError>;
 
     /// Checks a password. With `hash == None` (no such account) it MUST do the same work
     /// against a dummy hash and answer `false`, so that timing reveals nothing.
-    async fn verify(&self, password: &PlainPassword, hash: Option<&PasswordHash>) -> Result<bool, InfraError>;
+    ///
+    /// # Errors
+    /// As `hash`.
+    async fn verify(&self, password: &PlainPassword, hash: Option<&PasswordHash>) -> Result<bool, HashingError>;
 }
 
 /// The claims of an access token (`iss` and `aud` are the codec's configuration).

@@ -67,4 +67,13 @@ pub trait SessionRepository: Send + Sync {
 
     /// The user's active sessions (not revoked, not expired), newest first.
     async fn list_active(&self, user_id: UserId, now: DateTime<Utc>) -> Result<Vec<Session>, StoreError>;
+
+    /// Ends the user's active sessions beyond the newest `keep` (newest by `created_at`,
+    /// then id), as a logout would; returns how many were ended.
+    async fn end_oldest_beyond(&self, user_id: UserId, keep: usize, now: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// Deletes the sessions that expired or were ended before `before` (their refresh
+    /// tokens with them) and the refresh tokens that expired before `before`; returns how
+    /// many sessions and tokens were deleted. Active sessions and their live tokens stay.
+    async fn purge_ended(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 }

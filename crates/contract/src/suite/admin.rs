@@ -284,3 +284,23 @@ pub async fn the_audit_log_is_newest_first_filtered_and_paginated(stores: Stores
     let page = stores.audit.list(&AuditFilter::default(), PageRequest { limit: 1, offset: 2 }).await.unwrap();
     assert_eq!((page.total, page.items.len(), page.items[0].action), (3, 1, AuditAction::RoleCreated));
 }
+
+pub async fn a_refused_attempt_is_recorded_on_its_own_and_listed_as_access_denied(stores: Stores) {
+    let actor = create_user(&stores, "eve@example.com").await;
+    let draft = storefront_domain::AuditDraft {
+        action: AuditAction::AccessDenied,
+        target: format!("user:{}", actor.id),
+        details: serde_json::json!({"operation": "assign_role", "missing": ["roles:manage"]}),
+    };
+    stores.audit.record(draft.clone(), ctx(actor.id)).await.unwrap();
+    let filter = AuditFilter { action: Some(AuditAction::AccessDenied), actor_id: Some(actor.id) };
+    let log = stores.audit.list(&filter, all()).await.unwrap();
+    assert_eq!(log.total, 1);
+    let entry = &log.items[0];
+    assert_eq!(
+        (entry.action, &entry.target, &entry.details),
+        (AuditAction::AccessDenied, &draft.target, &draft.details)
+    );
+    assert_eq!(entry.actor_id, Some(actor.id));
+    assert_eq!(actions(&stores).await, vec![AuditAction::AccessDenied]);
+}

@@ -184,3 +184,49 @@ pub async fn listing_active_sessions_leaves_out_ended_expired_and_other_users_se
 
     assert_eq!(listed, vec![active]);
 }
+
+pub async fn ending_the_oldest_sessions_beyond_a_limit_keeps_the_newest(stores: Stores) {
+    let user = create_user(&stores, "ada@example.com").await;
+    let other = create_user(&stores, "bob@example.com").await;
+    let t = now();
+    let mut started = Vec::new();
+    for minutes_ago in [40, 30, 20, 10] {
+        started.push(start_session_at(&stores, user.id, t - Duration::minutes(minutes_ago)).await.0);
+    }
+    // An ended session does not count, nor do another user's.
+    assert!(stores.sessions.end(user.id, started[1], t).await.unwrap());
+    let (bobs, _) = start_session_at(&stores, other.id, t - Duration::minutes(50)).await;
+
+    let ended = stores.sessions.end_oldest_beyond(user.id, 2, t).await.unwrap();
+
+    assert_eq!(ended, 1, "of the three active sessions, the oldest goes");
+    let active: Vec<SessionId> = stores.sessions.list_active(user.id, t).await.unwrap().iter().map(|s| s.id).collect();
+    assert_eq!(active, vec![started[3], started[2]]);
+    assert!(stores.users.load_principal(user.id, started[0], t).await.unwrap().is_none());
+    assert_eq!(stores.sessions.list_active(other.id, t).await.unwrap()[0].id, bobs);
+    assert_eq!(stores.sessions.end_oldest_beyond(user.id, 2, t).await.unwrap(), 0, "nothing beyond the limit");
+}
+
+pub async fn purging_deletes_expired_and_ended_sessions_and_expired_tokens_only(stores: Stores) {
+    let user = create_user(&stores, "ada@example.com").await;
+    let t = now();
+    let (_, live) = start_session_at(&stores, user.id, t).await;
+    let (ended, ended_token) = start_session_at(&stores, user.id, t - Duration::hours(2)).await;
+    assert!(stores.sessions.end(user.id, ended, t - Duration::hours(1)).await.unwrap());
+    // A session whose only token expired an hour ago.
+    let (_, expired_token) = start_session_at(&stores, user.id, t - REFRESH_TTL - Duration::hours(1)).await;
+    // Ended after the cut-off: kept for now.
+    let (recent, recent_token) = start_session_at(&stores, user.id, t).await;
+    assert!(stores.sessions.end(user.id, recent, t + Duration::seconds(1)).await.unwrap());
+
+    let deleted = stores.sessions.purge_ended(t).await.unwrap();
+
+    assert_eq!(deleted, 4, "two sessions and their two tokens");
+    let rotate = async |token: &RefreshTokenHash| {
+        stores.sessions.rotate(token, new_refresh_token(t + REFRESH_TTL), t, GRACE).await.unwrap()
+    };
+    assert_eq!(rotate(&ended_token).await, RotateOutcome::Unknown);
+    assert_eq!(rotate(&expired_token).await, RotateOutcome::Unknown);
+    assert_eq!(rotate(&recent_token).await, RotateOutcome::Refused(RefreshDecision::Reject));
+    assert!(matches!(rotate(&live).await, RotateOutcome::Rotated { .. }));
+}

@@ -3,7 +3,7 @@
 
 use super::{Viewer, merge_errors, path_id};
 use crate::error::{ApiError, FieldError, Problem};
-use crate::extract::{ApiJson, ApiQuery, Authenticated, Paginated, Pagination, present};
+use crate::extract::{ApiJson, ApiQuery, Authenticated, Paginated, Pagination, integer, present, present_integer};
 use crate::openapi::{BearerUnauthorized, JsonBodyErrors, NotFound, PermissionErrors, ServerErrors, ValidationFailed};
 use crate::permissions::{ProductsCreate, RequirePermission};
 use crate::routing::Endpoint;
@@ -142,9 +142,11 @@ pub struct CreateProductRequest {
     #[schema(nullable = false, max_length = 5000, example = "Solid walnut, 140 × 70 cm.")]
     pub description: Option<String>,
     /// Minor units of the deployment's currency, 0..=100000000.
+    #[serde(deserialize_with = "integer")]
     #[schema(minimum = 0, maximum = 100_000_000, example = 49900)]
     pub price_cents: i64,
     /// Units in stock, 0..=1000000.
+    #[serde(deserialize_with = "integer")]
     #[schema(minimum = 0, maximum = 1_000_000, example = 12)]
     pub stock: i64,
     /// Ids of existing categories; an unknown one answers 422 naming `category_ids`.
@@ -177,10 +179,10 @@ pub struct UpdateProductRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(nullable = false, max_length = 5000)]
     pub description: Option<String>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "present_integer")]
     #[schema(nullable = false, minimum = 0, maximum = 100_000_000, example = 44900)]
     pub price_cents: Option<i64>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "present_integer")]
     #[schema(nullable = false, minimum = 0, maximum = 1_000_000, example = 8)]
     pub stock: Option<i64>,
     #[serde(default, deserialize_with = "present")]
@@ -205,8 +207,9 @@ impl From<UpdateProductRequest> for ProductInput {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ProductsQuery {
-    /// Case-insensitive substring of the name or the description (plain text, not a pattern).
-    #[param(example = "desk")]
+    /// Case-insensitive substring of the name or the description (plain text, not a pattern);
+    /// at most 200 characters (longer answers 422 naming `q`).
+    #[param(example = "desk", max_length = 200)]
     pub q: Option<String>,
     /// Only products in the category with this slug.
     #[param(example = "furniture")]

@@ -3,7 +3,7 @@
 
 use super::path_id;
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiJson, Authenticated, Paginated, Pagination, present};
+use crate::extract::{ApiJson, Authenticated, Paginated, Pagination, integer, present, present_integer};
 use crate::openapi::{BearerUnauthorized, JsonBodyErrors, NotFound, PermissionErrors, ServerErrors, ValidationFailed};
 use crate::routing::Endpoint;
 use crate::{API_PREFIX, AppState};
@@ -88,6 +88,7 @@ impl From<Review> for ReviewResponse {
 #[schema(example = json!({"rating": 5, "body": "Sturdy and beautiful."}))]
 pub struct CreateReviewRequest {
     /// 1..=5 stars.
+    #[serde(deserialize_with = "integer")]
     #[schema(minimum = 1, maximum = 5, example = 5)]
     pub rating: i64,
     /// At most 2000 characters; `""` when absent.
@@ -107,7 +108,7 @@ impl From<CreateReviewRequest> for ReviewInput {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"rating": 4}))]
 pub struct UpdateReviewRequest {
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "present_integer")]
     #[schema(nullable = false, minimum = 1, maximum = 5, example = 4)]
     pub rating: Option<i64>,
     #[serde(default, deserialize_with = "present")]

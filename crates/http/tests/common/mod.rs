@@ -49,7 +49,8 @@ pub fn state_on(store: MemoryStore, settings: AuthSettings) -> AppState {
         settings,
     );
     let access = AccessService::new(Arc::new(store.clone()), Arc::new(store.clone()), clock.clone());
-    let user_admin = UserAdminService::new(Arc::new(store.clone()), Arc::new(store.clone()), clock.clone());
+    let user_admin =
+        UserAdminService::new(Arc::new(store.clone()), Arc::new(store.clone()), access.guard(), clock.clone());
     let catalog = CatalogService::new(
         Arc::new(store.clone()),
         Arc::new(store.clone()),
