@@ -6,8 +6,8 @@ use crate::settings::Settings;
 use std::sync::Arc;
 use storefront_app::ports::PasswordHasher;
 use storefront_app::{
-    AccountService, AppError, AuthService, CatalogService, ClientContext, InfraError, OrderService, Principal,
-    ProductInput, Registration, ReviewInput,
+    AccountService, AppError, AuthService, CatalogService, ClientContext, OrderService, Principal, ProductInput,
+    Registration, ReviewInput,
 };
 use storefront_auth::BcryptHasher;
 use storefront_domain::{OrderStatus, PasswordHash, PlainPassword, ProductId, RequestedLine, RoleName, UserId};
@@ -87,7 +87,7 @@ impl RememberingHasher {
 
 #[async_trait::async_trait]
 impl PasswordHasher for RememberingHasher {
-    async fn hash(&self, password: &PlainPassword) -> Result<PasswordHash, InfraError> {
+    async fn hash(&self, password: &PlainPassword) -> Result<PasswordHash, storefront_app::ports::HashingError> {
         let mut remembered = self.remembered.lock().await;
         if let Some((plain, hash)) = remembered.as_ref()
             && plain == password.expose()
@@ -99,7 +99,11 @@ impl PasswordHasher for RememberingHasher {
         Ok(hash)
     }
 
-    async fn verify(&self, password: &PlainPassword, hash: Option<&PasswordHash>) -> Result<bool, InfraError> {
+    async fn verify(
+        &self,
+        password: &PlainPassword,
+        hash: Option<&PasswordHash>,
+    ) -> Result<bool, storefront_app::ports::HashingError> {
         if let (Some((plain, known)), Some(hash)) = (self.remembered.lock().await.as_ref(), hash)
             && plain == password.expose()
             && known == hash
@@ -284,12 +288,16 @@ mod tests {
 
     #[async_trait::async_trait]
     impl PasswordHasher for Counting {
-        async fn hash(&self, password: &PlainPassword) -> Result<PasswordHash, InfraError> {
+        async fn hash(&self, password: &PlainPassword) -> Result<PasswordHash, storefront_app::ports::HashingError> {
             let n = self.hashes.fetch_add(1, Ordering::SeqCst);
             Ok(PasswordHash::new(format!("{}#{n}", password.expose().chars().rev().collect::<String>())))
         }
 
-        async fn verify(&self, password: &PlainPassword, hash: Option<&PasswordHash>) -> Result<bool, InfraError> {
+        async fn verify(
+            &self,
+            password: &PlainPassword,
+            hash: Option<&PasswordHash>,
+        ) -> Result<bool, storefront_app::ports::HashingError> {
             self.verifies.fetch_add(1, Ordering::SeqCst);
             let reversed: String = password.expose().chars().rev().collect();
             Ok(hash.is_some_and(|h| h.as_str().split('#').next() == Some(reversed.as_str())))
