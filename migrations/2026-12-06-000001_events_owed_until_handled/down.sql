@@ -8,6 +8,7 @@ ALTER TABLE processed_events ALTER COLUMN processed_at SET NOT NULL;
 -- A published event counts as done again.
 DROP INDEX IF EXISTS outbox_handled_at_idx;
 DROP INDEX IF EXISTS outbox_published_owed_idx;
+DROP INDEX IF EXISTS outbox_due_idx;
 DROP INDEX IF EXISTS outbox_owed_idx;
 -- Handled means done again; what is still owed goes back to unpublished, to be published
 -- (and handled) under the old rules.

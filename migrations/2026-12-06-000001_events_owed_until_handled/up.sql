@@ -12,6 +12,10 @@ DROP INDEX outbox_pending_idx;
 DROP INDEX outbox_published_at_idx;
 -- What relays and dispatchers look for: the owed events, oldest first.
 CREATE INDEX outbox_owed_idx ON outbox (seq) WHERE handled_at IS NULL AND dead_at IS NULL;
+-- The owed events that are due: while the workers work through a backlog, most owed events
+-- are published and not due for minutes, and a relay looking for the few that are due
+-- should not walk past all of them (the planner picks this or the one above).
+CREATE INDEX outbox_due_idx ON outbox (available_at) WHERE handled_at IS NULL AND dead_at IS NULL;
 -- Making every published, owed event due again when the stream lost its data.
 CREATE INDEX outbox_published_owed_idx ON outbox (seq)
     WHERE published_at IS NOT NULL AND handled_at IS NULL AND dead_at IS NULL;
