@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 use lettre::message::Mailbox;
+use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -33,6 +34,9 @@ pub struct SmtpSettings {
     pub from: String,
     /// The longest one delivery may take.
     pub timeout: Duration,
+    /// Connections kept open to the relay: as many as mails sent at once, so that a busy
+    /// sender reuses its connections instead of opening and closing them.
+    pub pool_size: u32,
 }
 
 impl std::fmt::Debug for SmtpSettings {
@@ -45,6 +49,7 @@ impl std::fmt::Debug for SmtpSettings {
             .field("user", &self.credentials.as_ref().map(|(user, _)| user))
             .field("from", &self.from)
             .field("timeout", &self.timeout)
+            .field("pool_size", &self.pool_size)
             .finish()
     }
 }
@@ -89,7 +94,8 @@ impl SmtpMailer {
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(settings.host.clone())
             .port(settings.port)
             .tls(tls)
-            .timeout(Some(settings.timeout));
+            .timeout(Some(settings.timeout))
+            .pool_config(PoolConfig::new().max_size(settings.pool_size.max(1)));
         if let Some((user, password)) = &settings.credentials {
             builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
         }

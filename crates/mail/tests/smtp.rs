@@ -14,6 +14,7 @@ fn settings(port: u16) -> SmtpSettings {
         credentials: None,
         from: "Storefront <no-reply@storefront.test>".into(),
         timeout: Duration::from_secs(5),
+        pool_size: 4,
     }
 }
 

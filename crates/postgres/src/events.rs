@@ -168,13 +168,11 @@ impl EventOutbox for PgStore {
     ) -> Result<Vec<OutboxEntry>, StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;
-            let mut rows = diesel::sql_query(LEASE_DUE)
+            let lease = diesel::sql_query(LEASE_DUE)
                 .bind::<Timestamptz, _>(now)
                 .bind::<Timestamptz, _>(now + lease)
-                .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX))
-                .load::<LeasedRow>(&mut conn)
-                .await
-                .map_err(error::from_diesel)?;
+                .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX));
+            let mut rows = prepared(lease).load::<LeasedRow>(&mut conn).await.map_err(error::from_diesel)?;
             // RETURNING has no order of its own.
             rows.sort_by_key(|row| row.seq);
             rows.into_iter()
@@ -213,16 +211,14 @@ impl EventOutbox for PgStore {
         self.bounded(async {
             let mut conn = self.conn().await?;
             let ids: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
-            diesel::sql_query(
+            let published = diesel::sql_query(
                 "UPDATE outbox SET published_at = $2, available_at = $3 \
                  WHERE id = ANY($1) AND handled_at IS NULL AND dead_at IS NULL",
             )
             .bind::<Array<SqlUuid>, _>(ids)
             .bind::<Timestamptz, _>(now)
-            .bind::<Timestamptz, _>(redeliver_at)
-            .execute(&mut conn)
-            .await
-            .map_err(error::from_diesel)?;
+            .bind::<Timestamptz, _>(redeliver_at);
+            prepared(published).execute(&mut conn).await.map_err(error::from_diesel)?;
             Ok(())
         })
         .await
@@ -250,14 +246,12 @@ impl EventOutbox for PgStore {
         self.bounded(async {
             let mut conn = self.conn().await?;
             let ids: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
-            diesel::sql_query(
+            let settle = diesel::sql_query(
                 "UPDATE outbox SET handled_at = $2 WHERE id = ANY($1) AND handled_at IS NULL AND dead_at IS NULL",
             )
             .bind::<Array<SqlUuid>, _>(ids)
-            .bind::<Timestamptz, _>(now)
-            .execute(&mut conn)
-            .await
-            .map_err(error::from_diesel)?;
+            .bind::<Timestamptz, _>(now);
+            prepared(settle).execute(&mut conn).await.map_err(error::from_diesel)?;
             Ok(())
         })
         .await
@@ -438,14 +432,12 @@ impl ProcessedEvents for PgStore {
     ) -> Result<Claim, StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;
-            let row = diesel::sql_query(CLAIM)
+            let claim = diesel::sql_query(CLAIM)
                 .bind::<Text, _>(handler)
                 .bind::<SqlUuid, _>(event.0)
                 .bind::<Timestamptz, _>(now)
-                .bind::<Timestamptz, _>(until)
-                .get_result::<ClaimRow>(&mut conn)
-                .await
-                .map_err(error::from_diesel)?;
+                .bind::<Timestamptz, _>(until);
+            let row = prepared(claim).get_result::<ClaimRow>(&mut conn).await.map_err(error::from_diesel)?;
             Ok(match (row.mine, row.done) {
                 (true, _) => Claim::Mine,
                 (false, true) => Claim::Done,
@@ -474,17 +466,15 @@ impl ProcessedEvents for PgStore {
     async fn mark_processed(&self, handler: &str, event: EventId, now: DateTime<Utc>) -> Result<(), StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;
-            diesel::sql_query(
+            let mark = diesel::sql_query(
                 "INSERT INTO processed_events (handler, event_id, processed_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (handler, event_id) DO UPDATE \
                  SET processed_at = COALESCE(processed_events.processed_at, EXCLUDED.processed_at)",
             )
             .bind::<Text, _>(handler)
             .bind::<SqlUuid, _>(event.0)
-            .bind::<Timestamptz, _>(now)
-            .execute(&mut conn)
-            .await
-            .map_err(error::from_diesel)?;
+            .bind::<Timestamptz, _>(now);
+            prepared(mark).execute(&mut conn).await.map_err(error::from_diesel)?;
             Ok(())
         })
         .await

@@ -21,7 +21,7 @@ use tokio::task::JoinHandle;
 /// # Errors
 /// An SMTP configuration that cannot work (a sender that is not an address, TLS that
 /// cannot be set up).
-pub fn mailer(settings: &MailSettings) -> Result<Arc<dyn Mailer>, String> {
+pub fn mailer(settings: &MailSettings, sent_at_once: usize) -> Result<Arc<dyn Mailer>, String> {
     match settings.backend {
         MailBackend::Log => Ok(Arc::new(LogMailer)),
         MailBackend::Smtp => {
@@ -36,6 +36,7 @@ pub fn mailer(settings: &MailSettings) -> Result<Arc<dyn Mailer>, String> {
                 credentials: settings.smtp_username.clone().zip(settings.smtp_password.clone()),
                 from: settings.from.clone(),
                 timeout: Duration::from_millis(settings.smtp_timeout_ms),
+                pool_size: u32::try_from(sent_at_once).unwrap_or(u32::MAX),
             };
             Ok(Arc::new(SmtpMailer::new(&smtp).map_err(|e| e.to_string())?))
         }
@@ -48,7 +49,7 @@ pub fn handlers(
     users: Arc<dyn UserRepository>,
     processed: Arc<dyn ProcessedEvents>,
 ) -> Result<Arc<dyn EventHandler>, String> {
-    let mailer = mailer(&settings.mail)?;
+    let mailer = mailer(&settings.mail, settings.events.concurrency)?;
     Ok(Arc::new(Notifications::new(
         users,
         mailer,
