@@ -6,11 +6,12 @@ use crate::ports::{
     ProductRepository, ReviewRepository,
 };
 use crate::{AppError, Principal, StoreError};
+use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use storefront_domain::{
-    Category, CategoryId, CategoryName, Description, DomainEvent, FieldViolation, Permission, PriceCents, Product,
-    ProductFilter, ProductId, ProductName, ProductSort, Rating, Review, ReviewBody, ReviewId, Slug, Stock,
-    ValidationError, stock_change_events,
+    Category, CategoryId, CategoryName, Description, FieldViolation, LowStockRule, Permission, PriceCents, Product,
+    ProductFilter, ProductId, ProductName, ProductSort, RaisedEvents, Rating, Review, ReviewBody, ReviewId, Slug,
+    Stock, ValidationError, stock_change_events,
 };
 
 /// A product as submitted for creation (bounds are checked here).
@@ -37,8 +38,8 @@ pub struct CatalogService {
     reviews: Arc<dyn ReviewRepository>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
-    /// A stock change to or below this raises `product.stock_low`.
-    low_stock_threshold: i64,
+    /// When a stock change raises `product.stock_low`.
+    low_stock: LowStockRule,
 }
 
 /// Collects field violations while parsing several fields.
@@ -76,9 +77,9 @@ impl CatalogService {
         reviews: Arc<dyn ReviewRepository>,
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
-        low_stock_threshold: i64,
+        low_stock: LowStockRule,
     ) -> Self {
-        Self { products, categories, reviews, clock, ids, low_stock_threshold }
+        Self { products, categories, reviews, clock, ids, low_stock }
     }
 
     pub async fn list_products(
@@ -161,7 +162,7 @@ impl CatalogService {
         let changes = changes_from(&input, &mut v);
         v.finish()?;
         self.authorize_product(caller, id, Permission::ProductsUpdateAny).await?;
-        let stock_events = stock_change_rule(self.low_stock_threshold);
+        let stock_events = stock_change_rule(self.low_stock);
         self.products.update(id, changes, self.clock.now(), &stock_events).await?;
         self.product(id, Some(caller)).await
     }
@@ -299,10 +300,21 @@ impl CatalogService {
 }
 
 /// What a product's stock change raises (`storefront_domain::stock_change_events`): given
-/// the product as changed and its stock before, `product.stock_low` when the stock crossed
-/// `low_stock_threshold` downwards.
-pub fn stock_change_rule(low_stock_threshold: i64) -> impl Fn(&Product, i64) -> Vec<DomainEvent> + Send + Sync {
-    move |product, before| {
-        stock_change_events(product.id, &product.name, before, product.stock, low_stock_threshold, product.updated_at)
+/// the product as changed, its stock before and when it last alerted, `product.stock_low`
+/// when the stock crossed the threshold downwards and the product has not alerted within
+/// the rule's window (with the alert time to record).
+pub fn stock_change_rule(
+    low_stock: LowStockRule,
+) -> impl Fn(&Product, i64, Option<DateTime<Utc>>) -> RaisedEvents + Send + Sync {
+    move |product, before, last_alerted| {
+        stock_change_events(
+            product.id,
+            &product.name,
+            before,
+            product.stock,
+            last_alerted,
+            low_stock,
+            product.updated_at,
+        )
     }
 }

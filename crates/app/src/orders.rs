@@ -13,7 +13,9 @@ use crate::ports::{
 use crate::{AppError, Principal};
 use chrono::Duration;
 use std::sync::Arc;
-use storefront_domain::{Order, OrderId, OrderRequest, OrderStatus, Permission, PlacementError, RequestedLine};
+use storefront_domain::{
+    LowStockRule, Order, OrderId, OrderRequest, OrderStatus, Permission, PlacementError, RequestedLine,
+};
 
 /// Order settings from configuration.
 #[derive(Debug, Clone, Copy)]
@@ -25,6 +27,8 @@ pub struct OrderSettings {
     /// Products at or below this stock are "low" in the statistics, and an order taking a
     /// product's stock to it or below raises `product.stock_low`.
     pub low_stock_threshold: i64,
+    /// At most one `product.stock_low` per product per this window.
+    pub low_stock_alert_window: Duration,
 }
 
 impl Default for OrderSettings {
@@ -33,7 +37,15 @@ impl Default for OrderSettings {
             idempotency_retention: Duration::hours(24),
             idempotency_abandon_after: Duration::minutes(5),
             low_stock_threshold: 5,
+            low_stock_alert_window: Duration::hours(1),
         }
+    }
+}
+
+impl OrderSettings {
+    /// When a placement raises `product.stock_low`.
+    pub fn low_stock_rule(&self) -> LowStockRule {
+        LowStockRule { threshold: self.low_stock_threshold, window: self.low_stock_alert_window }
     }
 }
 
@@ -61,7 +73,7 @@ impl OrderService {
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn place(&self, buyer: &Principal, lines: Vec<RequestedLine>) -> Result<Order, AppError> {
         let order = self.new_order(buyer, lines)?;
-        match place_order(self.orders.as_ref(), &order, self.settings.low_stock_threshold).await? {
+        match place_order(self.orders.as_ref(), &order, self.settings.low_stock_rule()).await? {
             Ok(order) => Ok(order),
             Err(refused) => Err(refusal(refused)),
         }
@@ -224,7 +236,7 @@ impl OrderService {
             if is_replayable(response.status) { Ok(completion(response)) } else { Err(response) }
         };
         let stored =
-            units::place_and_complete(self.orders.as_ref(), &new, self.settings.low_stock_threshold, answer).await?;
+            units::place_and_complete(self.orders.as_ref(), &new, self.settings.low_stock_rule(), answer).await?;
         Ok(match stored {
             Ok(completion) => Stored::Kept(completion.response),
             Err(response) => Stored::Not(response),

@@ -405,6 +405,8 @@ macro_rules! __events_contract_tests_list {
             raising::a_refused_order_writes_no_event,
             raising::each_move_of_an_order_writes_order_status_changed_and_a_cancellation_order_cancelled,
             raising::a_stock_change_writes_stock_low_only_when_it_crosses_the_threshold_downwards,
+            raising::a_product_raises_stock_low_at_most_once_per_window_however_often_its_stock_crosses,
+            raising::orders_and_stock_changes_share_one_low_stock_window_per_product,
             raising::a_refused_product_change_writes_no_event,
             raising::creating_a_review_writes_review_created_and_a_refused_one_nothing,
             delivery::due_events_are_leased_oldest_first_and_not_again_until_the_lease_runs_out,

@@ -4,7 +4,7 @@
 //! exactly the same events in the same transaction as the change.
 
 use crate::{Order, OrderId, OrderStatus, ProductId, Review, ReviewId, StockedProduct, User, UserId};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -226,10 +226,41 @@ pub fn crosses_low_stock(before: i64, after: i64, threshold: i64) -> bool {
     before > threshold && after <= threshold
 }
 
-/// The events of placing `order`, given its products' stock before the placement took it:
-/// `order.placed`, and `product.stock_low` for every product the order took below the
-/// threshold.
-pub fn placement_events(order: &Order, stock_before: &[StockedProduct], threshold: i64) -> Vec<DomainEvent> {
+/// When `product.stock_low` is raised: a stock change that crosses `threshold` downwards
+/// (`crosses_low_stock`), for a product never alerted or last alerted at least `window`
+/// ago. Whoever can move a product's stock up and down (its owner, orders and their
+/// cancellations) could otherwise cross the threshold in a loop and mail every alert
+/// recipient each time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LowStockRule {
+    pub threshold: i64,
+    /// At most one alert per product per window.
+    pub window: TimeDelta,
+}
+
+impl LowStockRule {
+    /// Whether a product's stock going from `before` to `after` at `now` raises
+    /// `product.stock_low`, given when the product last did (`last_alerted`). A last alert
+    /// later than `now` (a clock set back) counts as within the window.
+    pub fn alerts(&self, before: i64, after: i64, last_alerted: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+        crosses_low_stock(before, after, self.threshold)
+            && last_alerted.is_none_or(|at| now.signed_duration_since(at) >= self.window)
+    }
+}
+
+/// The events a change raises, with the products it alerted as low on stock and when: the
+/// store records each product's alert time in the same transaction as the events, so that
+/// the next change within the window finds it (`LowStockRule::alerts`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RaisedEvents {
+    pub events: Vec<DomainEvent>,
+    pub low_stock_alerted: Vec<(ProductId, DateTime<Utc>)>,
+}
+
+/// The events of placing `order`, given its products as read under lock before the
+/// placement took their stock: `order.placed`, and `product.stock_low` for every product
+/// the order took below the threshold that `rule` lets alert.
+pub fn placement_events(order: &Order, stock_before: &[StockedProduct], rule: LowStockRule) -> RaisedEvents {
     let items = order
         .items
         .iter()
@@ -242,15 +273,25 @@ pub fn placement_events(order: &Order, stock_before: &[StockedProduct], threshol
         })
         .collect();
     let placed = OrderPlaced { order_id: order.id, user_id: order.user_id, total_cents: order.total_cents, items };
-    let mut events = vec![DomainEvent::new(EventType::OrderPlaced, order.created_at, placed)];
+    let mut raised = RaisedEvents {
+        events: vec![DomainEvent::new(EventType::OrderPlaced, order.created_at, placed)],
+        low_stock_alerted: Vec::new(),
+    };
     for line in &order.items {
         let Some(product) = stock_before.iter().find(|p| p.id == line.product_id) else { continue };
         let after = product.stock - line.quantity;
-        if crosses_low_stock(product.stock, after, threshold) {
-            events.push(DomainEvent::product_stock_low(product.id, &product.name, after, threshold, order.created_at));
+        if rule.alerts(product.stock, after, product.low_stock_alerted_at, order.created_at) {
+            raised.events.push(DomainEvent::product_stock_low(
+                product.id,
+                &product.name,
+                after,
+                rule.threshold,
+                order.created_at,
+            ));
+            raised.low_stock_alerted.push((product.id, order.created_at));
         }
     }
-    events
+    raised
 }
 
 /// The event of moving `order` (as it is after the move) from `from`: `order.cancelled`
@@ -273,20 +314,24 @@ pub fn transition_events(order: &Order, from: OrderStatus) -> Vec<DomainEvent> {
     vec![event]
 }
 
-/// The event of a product's stock set from `before` to `after` (a change by its owner):
-/// `product.stock_low` when it crosses the threshold downwards.
+/// The event of a product's stock set from `before` to `after` at `at` (a change by its
+/// owner), given when the product last alerted: `product.stock_low` when `rule` says so.
 pub fn stock_change_events(
     product_id: ProductId,
     name: &str,
     before: i64,
     after: i64,
-    threshold: i64,
+    last_alerted: Option<DateTime<Utc>>,
+    rule: LowStockRule,
     at: DateTime<Utc>,
-) -> Vec<DomainEvent> {
-    if crosses_low_stock(before, after, threshold) {
-        vec![DomainEvent::product_stock_low(product_id, name, after, threshold, at)]
+) -> RaisedEvents {
+    if rule.alerts(before, after, last_alerted, at) {
+        RaisedEvents {
+            events: vec![DomainEvent::product_stock_low(product_id, name, after, rule.threshold, at)],
+            low_stock_alerted: vec![(product_id, at)],
+        }
     } else {
-        Vec::new()
+        RaisedEvents::default()
     }
 }
 
@@ -322,7 +367,13 @@ mod tests {
     }
 
     fn stocked(n: u128, stock: i64) -> StockedProduct {
-        StockedProduct { id: pid(n), name: format!("P{n}"), price_cents: 100, stock }
+        StockedProduct { id: pid(n), name: format!("P{n}"), price_cents: 100, stock, low_stock_alerted_at: None }
+    }
+
+    const RULE: LowStockRule = LowStockRule { threshold: 5, window: TimeDelta::hours(1) };
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000 + secs, 0).unwrap()
     }
 
     #[test]
@@ -335,9 +386,49 @@ mod tests {
     }
 
     #[test]
+    fn a_crossing_alerts_only_when_never_alerted_or_last_alerted_a_whole_window_ago() {
+        assert!(RULE.alerts(6, 5, None, at(0)), "never alerted");
+        assert!(!RULE.alerts(6, 5, Some(at(0)), at(1)), "just alerted");
+        assert!(!RULE.alerts(6, 5, Some(at(0)), at(3599)), "a second before the window ends");
+        assert!(RULE.alerts(6, 5, Some(at(0)), at(3600)), "the window is over");
+        assert!(!RULE.alerts(6, 5, Some(at(10)), at(0)), "an alert in the future (a clock set back) still counts");
+        assert!(!RULE.alerts(5, 4, None, at(0)), "no crossing, no alert, whatever the window");
+    }
+
+    #[test]
+    fn a_stock_change_within_the_window_raises_nothing_and_records_nothing() {
+        let first = stock_change_events(pid(1), "P1", 9, 2, None, RULE, at(0));
+        assert_eq!(first.events.len(), 1);
+        assert_eq!(first.low_stock_alerted, vec![(pid(1), at(0))]);
+        let again = stock_change_events(pid(1), "P1", 9, 2, Some(at(0)), RULE, at(60));
+        assert_eq!(again, RaisedEvents::default());
+        let later = stock_change_events(pid(1), "P1", 9, 2, Some(at(0)), RULE, at(3600));
+        assert_eq!(later.low_stock_alerted, vec![(pid(1), at(3600))]);
+        let low: ProductStockLow = later.events[0].payload_as().unwrap();
+        assert_eq!((low.product_id, low.stock, low.threshold), (pid(1), 2, 5));
+    }
+
+    #[test]
+    fn a_placement_alerts_only_the_products_whose_window_is_over() {
+        let placed = order(&[(1, 3), (2, 3)], OrderStatus::Pending);
+        let recently =
+            StockedProduct { low_stock_alerted_at: Some(placed.created_at - TimeDelta::minutes(5)), ..stocked(1, 7) };
+        let long_ago =
+            StockedProduct { low_stock_alerted_at: Some(placed.created_at - TimeDelta::hours(2)), ..stocked(2, 7) };
+        let raised = placement_events(&placed, &[recently, long_ago], RULE);
+        assert_eq!(raised.low_stock_alerted, vec![(pid(2), placed.created_at)]);
+        let types: Vec<EventType> = raised.events.iter().map(|e| e.event_type).collect();
+        assert_eq!(types, vec![EventType::OrderPlaced, EventType::ProductStockLow]);
+        let low: ProductStockLow = raised.events[1].payload_as().unwrap();
+        assert_eq!(low.product_id, pid(2));
+    }
+
+    #[test]
     fn placing_raises_order_placed_and_stock_low_for_each_product_taken_below_the_threshold() {
         let placed = order(&[(1, 3), (2, 1), (3, 2)], OrderStatus::Pending);
-        let events = placement_events(&placed, &[stocked(1, 7), stocked(2, 100), stocked(3, 5)], 5);
+        let raised = placement_events(&placed, &[stocked(1, 7), stocked(2, 100), stocked(3, 5)], RULE);
+        assert_eq!(raised.low_stock_alerted, vec![(pid(1), placed.created_at)]);
+        let events = raised.events;
         let types: Vec<EventType> = events.iter().map(|e| e.event_type).collect();
         assert_eq!(types, vec![EventType::OrderPlaced, EventType::ProductStockLow]);
         let low: ProductStockLow = events[1].payload_as().unwrap();

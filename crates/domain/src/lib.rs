@@ -25,7 +25,8 @@ pub use catalog::{
 };
 pub use error::{FieldViolation, ValidationError};
 pub use events::{
-    DomainEvent, EventId, EventType, crosses_low_stock, placement_events, stock_change_events, transition_events,
+    DomainEvent, EventId, EventType, LowStockRule, RaisedEvents, crosses_low_stock, placement_events,
+    stock_change_events, transition_events,
 };
 pub use ids::{SessionId, UserId};
 pub use orders::{

@@ -137,6 +137,8 @@ pub struct StockedProduct {
     pub name: String,
     pub price_cents: i64,
     pub stock: i64,
+    /// When the product last raised `product.stock_low` (`LowStockRule`).
+    pub low_stock_alerted_at: Option<DateTime<Utc>>,
 }
 
 /// A line that cannot be served.
@@ -214,7 +216,7 @@ mod tests {
     }
 
     fn product(n: u128, price: i64, stock: i64) -> StockedProduct {
-        StockedProduct { id: pid(n), name: format!("P{n}"), price_cents: price, stock }
+        StockedProduct { id: pid(n), name: format!("P{n}"), price_cents: price, stock, low_stock_alerted_at: None }
     }
 
     #[test]

@@ -973,3 +973,68 @@ fn every_catalogue_operation_is_documented_with_its_tag_and_errors() {
         assert!(schemas[schema]["example"].is_object(), "{schema} has no example");
     }
 }
+
+/// Records every mail handed to it.
+#[derive(Default)]
+struct RecordingMailer(std::sync::Mutex<Vec<storefront_app::ports::Mail>>);
+
+#[async_trait::async_trait]
+impl storefront_app::ports::Mailer for RecordingMailer {
+    async fn send(&self, mail: &storefront_app::ports::Mail) -> Result<(), storefront_app::ports::MailError> {
+        self.0.lock().unwrap().push(mail.clone());
+        Ok(())
+    }
+}
+
+#[actix_web::test]
+async fn a_seller_moving_stock_across_the_threshold_in_a_loop_raises_one_low_stock_alert() {
+    use std::sync::Arc;
+    use storefront_app::ports::{EventOutbox, PageRequest, SystemClock};
+    use storefront_app::{Notifications, OutboxDispatcher, OutboxSettings, RetryPolicy};
+    use storefront_domain::EventType;
+
+    let store = storefront_memory::MemoryStore::new();
+    let state = state_on(store.clone(), storefront_app::AuthSettings::default());
+    let app = init_service(build_app(state.clone())).await;
+    let _admin = signed_in_admin(&app, &state).await; // holds analytics:read: gets the alerts
+    let seller = signed_up(&app, "seller@example.com").await;
+    let created = create_product(&app, &seller.access, new_product("Mug", 900, 20)).await;
+    let uri = format!("/api/v1/products/{}", created["id"].as_str().unwrap());
+
+    // The flood: down to 0 (at or below the threshold of 5) and back up, five times.
+    for round in 0..5 {
+        for stock in [0, 20] {
+            let reply =
+                send(&app, call(Method::PATCH, &uri, Some(&seller.access), Some(json!({"stock": stock})))).await;
+            assert_eq!(reply.status, StatusCode::OK, "round {round}: {:?}", reply.body);
+        }
+    }
+
+    let events = store.events(PageRequest { limit: 100, offset: 0 }).await.unwrap().items;
+    let lows: Vec<_> = events.iter().filter(|e| e.event_type == EventType::ProductStockLow).collect();
+    assert_eq!(lows.len(), 1, "one product.stock_low for five crossings within the window");
+    assert_eq!(lows[0].payload["product_id"], created["id"]);
+
+    // What the alert handler makes of the outbox: one mail to the one analytics:read holder.
+    let mailer = Arc::new(RecordingMailer::default());
+    let notifications = Notifications::new(
+        Arc::new(store.clone()),
+        mailer.clone(),
+        Arc::new(store.clone()),
+        Arc::new(SystemClock),
+        "USD".into(),
+        chrono::Duration::seconds(60),
+    );
+    let dispatcher = OutboxDispatcher::new(
+        Arc::new(store.clone()),
+        Arc::new(notifications),
+        Arc::new(SystemClock),
+        RetryPolicy::default(),
+        OutboxSettings::default(),
+    );
+    let report = dispatcher.run_once().await.unwrap();
+    assert_eq!(report.failed + report.dead_lettered, 0, "{report:?}");
+    let alerts: Vec<String> =
+        mailer.0.lock().unwrap().iter().filter(|m| m.subject.starts_with("Low stock:")).map(|m| m.to.clone()).collect();
+    assert_eq!(alerts, vec!["admin@example.com".to_owned()]);
+}

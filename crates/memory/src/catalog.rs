@@ -27,6 +27,8 @@ pub(crate) struct StoredProduct {
     pub(crate) stock: i64,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    /// When the product last raised `product.stock_low`.
+    pub(crate) low_stock_alerted_at: Option<DateTime<Utc>>,
 }
 
 pub(crate) struct StoredCategory {
@@ -52,6 +54,15 @@ struct Tally {
 }
 
 impl State {
+    /// Records when products last raised `product.stock_low`; a product gone is skipped.
+    pub(crate) fn record_low_stock_alerts(&mut self, alerts: &[(ProductId, DateTime<Utc>)]) {
+        for (id, at) in alerts {
+            if let Some(product) = self.products.get_mut(id) {
+                product.low_stock_alerted_at = Some(*at);
+            }
+        }
+    }
+
     /// The products `wanted` selects as `viewer` sees them, in no particular order. One pass
     /// over the likes, reviews and links, however many products are wanted.
     fn product_views(&self, wanted: impl Fn(ProductId) -> bool, viewer: Option<UserId>) -> Vec<Product> {
@@ -197,6 +208,7 @@ impl ProductRepository for MemoryStore {
             stock: new.stock.get(),
             created_at: new.created_at,
             updated_at: new.created_at,
+            low_stock_alerted_at: None,
         };
         state.products.insert(new.id, stored);
         state.link_categories(new.id, &new.category_ids);
@@ -246,7 +258,7 @@ impl ProductRepository for MemoryStore {
         if let Some(price) = changes.price {
             stored.price_cents = price.get();
         }
-        let stock_before = changes.stock.map(|_| stored.stock);
+        let stock_before = changes.stock.map(|_| (stored.stock, stored.low_stock_alerted_at));
         if let Some(stock) = changes.stock {
             stored.stock = stock.get();
         }
@@ -255,8 +267,10 @@ impl ProductRepository for MemoryStore {
             state.link_categories(id, &ids);
         }
         let product = state.product_view(id, None)?;
-        if let Some(before) = stock_before {
-            state.append_events(stock_events(&product, before));
+        if let Some((before, last_alerted)) = stock_before {
+            let raised = stock_events(&product, before, last_alerted);
+            state.record_low_stock_alerts(&raised.low_stock_alerted);
+            state.append_events(raised.events);
         }
         Ok(product)
     }

@@ -120,6 +120,7 @@ enum Write {
     Status(Order),
     Restock(Vec<OrderLine>),
     Events(Vec<DomainEvent>),
+    LowStockAlerts(Vec<(ProductId, DateTime<Utc>)>),
     KeyCompleted {
         user: UserId,
         key: String,
@@ -155,6 +156,7 @@ impl OrderUnit for MemoryOrderUnit {
                     name: p.name.clone(),
                     price_cents: p.price_cents,
                     stock: p.stock,
+                    low_stock_alerted_at: p.low_stock_alerted_at,
                 })
             })
             .collect())
@@ -188,6 +190,11 @@ impl OrderUnit for MemoryOrderUnit {
 
     async fn append_events(&mut self, events: &[DomainEvent]) -> Result<(), StoreError> {
         self.writes.push(Write::Events(events.to_vec()));
+        Ok(())
+    }
+
+    async fn record_low_stock_alerts(&mut self, alerts: &[(ProductId, DateTime<Utc>)]) -> Result<(), StoreError> {
+        self.writes.push(Write::LowStockAlerts(alerts.to_vec()));
         Ok(())
     }
 
@@ -230,6 +237,7 @@ impl OrderUnit for MemoryOrderUnit {
                     }
                 }
                 Write::Events(events) => state.append_events(events),
+                Write::LowStockAlerts(alerts) => state.record_low_stock_alerts(&alerts),
                 Write::KeyCompleted { user, key, response, now } => {
                     // A claim that is gone (purged, or its user deleted) has nothing to
                     // complete, as an UPDATE matching no row.

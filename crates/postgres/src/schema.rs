@@ -95,6 +95,8 @@ diesel::table! {
         rating_tenths -> Nullable<BigInt>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        /// When the product last raised `product.stock_low` (the alert window's start).
+        low_stock_alerted_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -304,6 +306,7 @@ mod tests {
                 rating_tenths,
                 created_at,
                 updated_at,
+                low_stock_alerted_at,
             ),
             declared!(product_categories: product_id, category_id),
             declared!(likes: user_id, product_id, created_at),

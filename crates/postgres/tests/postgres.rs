@@ -253,6 +253,8 @@ async fn migrations_run_on_an_empty_database_and_down_sql_removes_everything() {
     let mut conn = raw(&database).await;
     // Newest first, as diesel reverts them.
     for down in [
+        include_str!("../../../migrations/2026-12-06-000002_low_stock_alerts/down.sql"),
+        include_str!("../../../migrations/2026-12-06-000001_events_owed_until_handled/down.sql"),
         include_str!("../../../migrations/2026-12-01-000003_hot_stock/down.sql"),
         include_str!("../../../migrations/2026-12-01-000002_events/down.sql"),
         include_str!("../../../migrations/2026-12-01-000001_orders/down.sql"),

@@ -191,13 +191,14 @@ pub fn build_services(settings: &Settings, store: &Store) -> Result<AppState, St
         ports.reviews,
         clock.clone(),
         ids.clone(),
-        settings.catalog.low_stock_threshold,
+        settings.catalog.low_stock_rule(),
     );
 
     let order_settings = OrderSettings {
         idempotency_retention: chrono::Duration::seconds(settings.orders.idempotency_retention_secs),
         idempotency_abandon_after: chrono::Duration::seconds(settings.orders.idempotency_abandon_after_secs),
         low_stock_threshold: settings.catalog.low_stock_threshold,
+        low_stock_alert_window: settings.catalog.low_stock_rule().window,
     };
     let orders = OrderService::new(ports.orders, ports.idempotency, clock.clone(), ids.clone(), order_settings);
     let auth = AuthService::new(

@@ -4,6 +4,7 @@
 use config::{Config, Environment, File, FileFormat};
 use serde::Deserialize;
 use std::path::PathBuf;
+use storefront_domain::LowStockRule;
 
 /// The deployment environment (`STOREFRONT_ENV`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,6 +209,18 @@ pub struct CatalogSettings {
     pub seed_demo_on_memory: bool,
     /// Products at or below this stock are "low" (statistics, `product.stock_low`).
     pub low_stock_threshold: i64,
+    /// At most one `product.stock_low` per product per this many seconds.
+    pub low_stock_alert_window_secs: i64,
+}
+
+impl CatalogSettings {
+    /// When stock changes and placements raise `product.stock_low`.
+    pub fn low_stock_rule(&self) -> LowStockRule {
+        LowStockRule {
+            threshold: self.low_stock_threshold,
+            window: chrono::Duration::seconds(self.low_stock_alert_window_secs),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -444,6 +457,13 @@ impl Settings {
         }
         if self.catalog.low_stock_threshold < 0 {
             return Err(SettingsError::Invalid("catalog.low_stock_threshold must be >= 0".into()));
+        }
+        // A window of zero or less would alert on every crossing: the flood it is there to stop.
+        // The upper bound keeps it a valid chrono::Duration (about ten years).
+        if !(1..=315_360_000).contains(&self.catalog.low_stock_alert_window_secs) {
+            return Err(SettingsError::Invalid(
+                "catalog.low_stock_alert_window_secs must be within 1..=315360000".into(),
+            ));
         }
         let orders = &self.orders;
         if orders.idempotency_retention_secs <= 0

@@ -10,8 +10,8 @@ use crate::ports::{NewOrder, OrderRepository, OrderUnit, StoredResponse, Transit
 use chrono::{DateTime, Utc};
 use std::future::Future;
 use storefront_domain::{
-    DomainEvent, Order, OrderId, OrderStatus, PlacementError, ProductId, UserId, placement_events, price_order,
-    transition_events,
+    LowStockRule, Order, OrderId, OrderStatus, PlacementError, ProductId, RaisedEvents, UserId, placement_events,
+    price_order, transition_events,
 };
 
 /// How many times a unit of work the store aborted is run in all before its error is
@@ -54,13 +54,13 @@ async fn discard(unit: Box<dyn OrderUnit>) {
     }
 }
 
-/// Locks the request's products and prices it: the order to write with its events, or why
-/// it cannot be placed.
+/// Locks the request's products and prices it: the order to write with its events (and the
+/// low-stock alerts to record), or why it cannot be placed.
 async fn price(
     unit: &mut dyn OrderUnit,
     new: &NewOrder,
-    low_stock_threshold: i64,
-) -> Result<Result<(Order, Vec<DomainEvent>), PlacementError>, StoreError> {
+    low_stock: LowStockRule,
+) -> Result<Result<(Order, RaisedEvents), PlacementError>, StoreError> {
     let ids: Vec<ProductId> = new.request.lines().iter().map(|l| l.product_id).collect();
     let products = unit.lock_products(&ids).await?;
     let (items, total_cents) = match price_order(&new.request, &products) {
@@ -76,13 +76,23 @@ async fn price(
         created_at: new.created_at,
         updated_at: new.created_at,
     };
-    let events = placement_events(&order, &products, low_stock_threshold);
-    Ok(Ok((order, events)))
+    let raised = placement_events(&order, &products, low_stock);
+    Ok(Ok((order, raised)))
+}
+
+/// Writes a priced order with its events and records its low-stock alerts, in the unit.
+async fn write(unit: &mut dyn OrderUnit, order: &Order, raised: &RaisedEvents) -> Result<(), StoreError> {
+    unit.insert_order(order, &raised.events).await?;
+    if !raised.low_stock_alerted.is_empty() {
+        unit.record_low_stock_alerts(&raised.low_stock_alerted).await?;
+    }
+    Ok(())
 }
 
 /// Places `new` in one unit: every line's stock is taken and the order written with its
-/// events (`order.placed`, `product.stock_low` for each product taken to or below
-/// `low_stock_threshold`), or, when the domain refuses it, nothing is written. Under any
+/// events (`order.placed`, `product.stock_low` for each product taken to or below the
+/// threshold that has not alerted within the window, its alert time recorded), or, when
+/// the domain refuses it, nothing is written. Under any
 /// concurrency stock never goes below zero and sold units plus stock left equal the stock
 /// put in.
 ///
@@ -92,13 +102,13 @@ async fn price(
 pub async fn place_order(
     orders: &dyn OrderRepository,
     new: &NewOrder,
-    low_stock_threshold: i64,
+    low_stock: LowStockRule,
 ) -> Result<Result<Order, PlacementError>, StoreError> {
     retrying(|| async {
         let mut unit = orders.begin().await?;
-        match price(unit.as_mut(), new, low_stock_threshold).await? {
-            Ok((order, events)) => {
-                unit.insert_order(&order, &events).await?;
+        match price(unit.as_mut(), new, low_stock).await? {
+            Ok((order, raised)) => {
+                write(unit.as_mut(), &order, &raised).await?;
                 unit.commit().await?;
                 Ok(Ok(order))
             }
@@ -117,7 +127,7 @@ pub async fn place_order(
 pub(crate) async fn place_and_complete<'a, A>(
     orders: &dyn OrderRepository,
     new: &NewOrder,
-    low_stock_threshold: i64,
+    low_stock: LowStockRule,
     mut answer: A,
 ) -> Result<Result<Completion<'a>, StoredResponse>, StoreError>
 where
@@ -127,9 +137,9 @@ where
     loop {
         let attempt = async {
             let mut unit = orders.begin().await?;
-            let priced = price(unit.as_mut(), new, low_stock_threshold).await?;
+            let priced = price(unit.as_mut(), new, low_stock).await?;
             let (completion, placed) = match priced {
-                Ok((order, events)) => (answer(Ok(&order)), Some((order, events))),
+                Ok((order, raised)) => (answer(Ok(&order)), Some((order, raised))),
                 Err(refused) => (answer(Err(refused)), None),
             };
             let completion = match completion {
@@ -139,8 +149,8 @@ where
                     return Ok(Err(response));
                 }
             };
-            if let Some((order, events)) = &placed {
-                unit.insert_order(order, events).await?;
+            if let Some((order, raised)) = &placed {
+                write(unit.as_mut(), order, raised).await?;
             }
             unit.complete_key(completion.user, completion.key, &completion.response, completion.now).await?;
             unit.commit().await?;

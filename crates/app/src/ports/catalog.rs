@@ -6,8 +6,8 @@ use crate::StoreError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use storefront_domain::{
-    Category, CategoryId, CategoryName, Description, DomainEvent, PriceCents, Product, ProductFilter, ProductId,
-    ProductName, ProductSort, Rating, Review, ReviewBody, ReviewId, Slug, Stock, UserId,
+    Category, CategoryId, CategoryName, Description, PriceCents, Product, ProductFilter, ProductId, ProductName,
+    ProductSort, RaisedEvents, Rating, Review, ReviewBody, ReviewId, Slug, Stock, UserId,
 };
 
 /// A product to insert.
@@ -35,8 +35,10 @@ pub struct ProductChanges {
 }
 
 /// What a product's stock change raises, decided by the application
-/// (`catalog::stock_change_rule`): given the product as changed and its stock before.
-pub type StockEvents = dyn Fn(&Product, i64) -> Vec<DomainEvent> + Send + Sync;
+/// (`catalog::stock_change_rule`): given the product as changed, its stock before and when
+/// it last raised `product.stock_low` (both read under lock), the events to write and the
+/// low-stock alert time to record.
+pub type StockEvents = dyn Fn(&Product, i64, Option<DateTime<Utc>>) -> RaisedEvents + Send + Sync;
 
 /// A review to insert.
 #[derive(Debug, Clone)]
@@ -73,9 +75,10 @@ pub trait ProductRepository: Send + Sync {
     ) -> Result<Page<Product>, StoreError>;
 
     /// Applies changes and bumps `updated_at`, in one transaction; when the changes set the
-    /// stock, calls `stock_events` with the product as changed and its stock before (read
-    /// under lock) and writes the events it returns to the outbox in the same transaction.
-    /// A transaction run again calls `stock_events` again.
+    /// stock, calls `stock_events` with the product as changed, its stock before and its
+    /// last low-stock alert time (read under lock), writes the events it returns to the
+    /// outbox and records the low-stock alert time it returns for the product, in the same
+    /// transaction. A transaction run again calls `stock_events` again.
     ///
     /// # Errors
     /// MUST return `NotFound` for an unknown product and `InvalidReference("category_ids")`

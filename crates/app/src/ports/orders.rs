@@ -102,7 +102,8 @@ pub trait OrderRepository: Send + Sync {
 /// good for dropping.
 #[async_trait]
 pub trait OrderUnit: Send {
-    /// Locks the products of `ids` that exist, in id order, and reads them.
+    /// Locks the products of `ids` that exist, in id order, and reads them (with when each
+    /// last raised `product.stock_low`).
     async fn lock_products(&mut self, ids: &[ProductId]) -> Result<Vec<StockedProduct>, StoreError>;
 
     /// Writes a new order with its lines, takes every line's quantity from its product's
@@ -127,6 +128,10 @@ pub trait OrderUnit: Send {
 
     /// Writes events to the outbox, in order.
     async fn append_events(&mut self, events: &[DomainEvent]) -> Result<(), StoreError>;
+
+    /// Records when each product (locked by `lock_products` in this unit) last raised
+    /// `product.stock_low`; products that no longer exist are skipped.
+    async fn record_low_stock_alerts(&mut self, alerts: &[(ProductId, DateTime<Utc>)]) -> Result<(), StoreError>;
 
     /// Stores the first response of the idempotency key `(user, key)`, claimed by
     /// `IdempotencyStore::begin`, so that it is replayed from now on: with the writes of

@@ -3,8 +3,8 @@
 //! (`ProductFilter::matches`, `ProductSort::compare`) on a seeded random catalogue.
 
 use super::support::{
-    LOW_STOCK, all, ascending_ids, create_category, create_product, create_product_with, create_review, create_user,
-    description, get, like, names, new_product, now, page, price, stock,
+    LOW_STOCK_RULE, all, ascending_ids, create_category, create_product, create_product_with, create_review,
+    create_user, description, get, like, names, new_product, now, page, price, stock,
 };
 use crate::CatalogStores;
 use chrono::Duration;
@@ -501,7 +501,7 @@ pub async fn listing_agrees_with_the_reference_filter_and_order_on_a_seeded_rand
                 category_ids: Some(categories.iter().filter(|_| rng.chance(2)).map(|(id, _)| *id).collect()),
                 description: None,
             };
-            stores.products.update(id, changes, now(), &stock_change_rule(LOW_STOCK)).await.unwrap();
+            stores.products.update(id, changes, now(), &stock_change_rule(LOW_STOCK_RULE)).await.unwrap();
         }
         for &fan in &fans {
             if rng.chance(4) {

@@ -2,8 +2,8 @@
 //! products with their category links.
 
 use super::support::{
-    LOW_STOCK, all, create_category, create_product, create_review, create_user, description, get, like, new_product,
-    now, price, stock,
+    LOW_STOCK_RULE, all, create_category, create_product, create_review, create_user, description, get, like,
+    new_product, now, price, stock,
 };
 use crate::CatalogStores;
 use chrono::Duration;
@@ -95,7 +95,7 @@ pub async fn updating_a_product_changes_the_given_fields_and_bumps_updated_at(st
         category_ids: None,
     };
 
-    let updated = stores.products.update(created.id, changes, later, &stock_change_rule(LOW_STOCK)).await.unwrap();
+    let updated = stores.products.update(created.id, changes, later, &stock_change_rule(LOW_STOCK_RULE)).await.unwrap();
 
     assert_eq!(updated.name, "Dotted notebook");
     assert_eq!(updated.description, "A5, 120 pages");
@@ -125,7 +125,7 @@ pub async fn updating_only_the_stock_keeps_every_other_field_and_the_categories(
             created.id,
             ProductChanges { stock: Some(stock(99)), ..Default::default() },
             later,
-            &stock_change_rule(LOW_STOCK),
+            &stock_change_rule(LOW_STOCK_RULE),
         )
         .await
         .unwrap();
@@ -146,12 +146,12 @@ pub async fn updating_a_products_categories_replaces_the_whole_set(stores: Catal
         .unwrap();
 
     let changes = ProductChanges { category_ids: Some(vec![toys.id, games.id]), ..Default::default() };
-    let updated = stores.products.update(created.id, changes, now(), &stock_change_rule(LOW_STOCK)).await.unwrap();
+    let updated = stores.products.update(created.id, changes, now(), &stock_change_rule(LOW_STOCK_RULE)).await.unwrap();
     let slugs: Vec<&str> = updated.categories.iter().map(|c| c.slug.as_str()).collect();
     assert_eq!(slugs, vec!["games", "toys"]);
 
     let cleared = ProductChanges { category_ids: Some(Vec::new()), ..Default::default() };
-    let updated = stores.products.update(created.id, cleared, now(), &stock_change_rule(LOW_STOCK)).await.unwrap();
+    let updated = stores.products.update(created.id, cleared, now(), &stock_change_rule(LOW_STOCK_RULE)).await.unwrap();
     assert!(updated.categories.is_empty(), "an empty set removes every link");
     assert!(get(&stores, created.id, None).await.categories.is_empty());
     assert!(stores.categories.list().await.unwrap().iter().all(|c| c.product_count == 0));
@@ -176,7 +176,7 @@ pub async fn updating_a_product_with_an_unknown_category_returns_invalid_referen
 
     let err = stores
         .products
-        .update(created.id, changes, created.updated_at + Duration::seconds(30), &stock_change_rule(LOW_STOCK))
+        .update(created.id, changes, created.updated_at + Duration::seconds(30), &stock_change_rule(LOW_STOCK_RULE))
         .await
         .unwrap_err();
 
@@ -189,7 +189,7 @@ pub async fn updating_an_unknown_product_returns_not_found(stores: CatalogStores
 
     let err = stores
         .products
-        .update(ProductId(Uuid::now_v7()), changes, now(), &stock_change_rule(LOW_STOCK))
+        .update(ProductId(Uuid::now_v7()), changes, now(), &stock_change_rule(LOW_STOCK_RULE))
         .await
         .unwrap_err();
 

@@ -3,16 +3,22 @@
 use crate::CatalogStores;
 use crate::suite::support::new_user;
 pub use crate::suite::support::now;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use storefront_app::ports::{NewProduct, NewReview, NewUser, PageRequest};
 use storefront_domain::{
-    Category, CategoryId, CategoryName, Description, PriceCents, Product, ProductId, ProductName, Rating, Review,
-    ReviewBody, ReviewId, Slug, Stock, User, UserId, UserName,
+    Category, CategoryId, CategoryName, Description, LowStockRule, PriceCents, Product, ProductId, ProductName, Rating,
+    Review, ReviewBody, ReviewId, Slug, Stock, User, UserId, UserName,
 };
 use uuid::Uuid;
 
 /// The low-stock threshold the tests run with (the default configuration's).
 pub const LOW_STOCK: i64 = 5;
+
+/// The low-stock alert window the tests run with (the default configuration's).
+pub const ALERT_WINDOW: TimeDelta = TimeDelta::hours(1);
+
+/// When stock changes and placements raise `product.stock_low` in the tests.
+pub const LOW_STOCK_RULE: LowStockRule = LowStockRule { threshold: LOW_STOCK, window: ALERT_WINDOW };
 
 /// A page holding every row the tests create.
 pub fn all() -> PageRequest {

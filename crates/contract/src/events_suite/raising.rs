@@ -1,10 +1,14 @@
 //! Contract of the events state changes write: each change leaves exactly its events in the
 //! outbox, with the payload the domain defines, and a refused change leaves none.
 
-use super::support::{LOW_STOCK, create_product, create_user, now, outbox, place, set_stock, types, written_since};
+use super::support::{
+    ALERT_WINDOW, LOW_STOCK, LOW_STOCK_RULE, create_product, create_user, now, outbox, place, place_at, set_stock_at,
+    types, written_since,
+};
 use crate::EventStores;
 use crate::catalog_suite::support::new_review;
 use crate::suite::support::new_user;
+use chrono::{DateTime, TimeDelta, Utc};
 use storefront_app::StoreError;
 use storefront_app::catalog::stock_change_rule;
 use storefront_app::orders::move_order;
@@ -12,7 +16,7 @@ use storefront_app::ports::{ProductChanges, TransitionOutcome};
 use storefront_domain::events::{
     OrderCancelled, OrderPlaced, OrderStatusChanged, ProductStockLow, ReviewCreated, UserRegistered,
 };
-use storefront_domain::{EventType, OrderStatus, PlacementError, ProductName};
+use storefront_domain::{EventType, OrderStatus, PlacementError, ProductId, ProductName};
 
 pub async fn creating_a_user_writes_its_user_registered_event(stores: EventStores) {
     let user = create_user(&stores, "ada@example.com").await;
@@ -109,13 +113,15 @@ pub async fn a_stock_change_writes_stock_low_only_when_it_crosses_the_threshold_
     let pen = create_product(&stores, seller.id, "Pen", 20).await;
     let before = outbox(&stores).await.len();
 
-    set_stock(&stores, pen.id, LOW_STOCK + 1).await; // still above
-    set_stock(&stores, pen.id, LOW_STOCK - 1).await; // crosses
-    set_stock(&stores, pen.id, 0).await; // already low
-    set_stock(&stores, pen.id, 50).await; // up
+    let start = now();
+    set_stock_at(&stores, pen.id, LOW_STOCK + 1, start).await; // still above
+    set_stock_at(&stores, pen.id, LOW_STOCK - 1, start).await; // crosses
+    set_stock_at(&stores, pen.id, 0, start).await; // already low
+    set_stock_at(&stores, pen.id, 50, start).await; // up
     let rename = ProductChanges { name: Some(ProductName::parse("Fountain pen").unwrap()), ..Default::default() };
-    stores.products.update(pen.id, rename, now(), &stock_change_rule(LOW_STOCK)).await.unwrap();
-    set_stock(&stores, pen.id, LOW_STOCK).await; // crosses again, under its new name
+    stores.products.update(pen.id, rename, start, &stock_change_rule(LOW_STOCK_RULE)).await.unwrap();
+    // Crosses again, under its new name, once the first alert's window is over.
+    set_stock_at(&stores, pen.id, LOW_STOCK, start + ALERT_WINDOW).await;
 
     let events = written_since(&stores, before).await;
     assert_eq!(types(&events), vec![EventType::ProductStockLow, EventType::ProductStockLow]);
@@ -124,6 +130,69 @@ pub async fn a_stock_change_writes_stock_low_only_when_it_crosses_the_threshold_
         lows.iter().map(|l| (l.name.as_str(), l.stock)).collect::<Vec<_>>(),
         vec![("Pen", LOW_STOCK - 1), ("Fountain pen", LOW_STOCK)]
     );
+}
+
+pub async fn a_product_raises_stock_low_at_most_once_per_window_however_often_its_stock_crosses(stores: EventStores) {
+    let seller = create_user(&stores, "seller@example.com").await;
+    let pen = create_product(&stores, seller.id, "Pen", 20).await;
+    let ink = create_product(&stores, seller.id, "Ink", 20).await;
+    let before = outbox(&stores).await.len();
+    let start = now();
+
+    // Its owner moves the stock across the threshold again and again within the window.
+    for minute in 0..5 {
+        let at = start + TimeDelta::minutes(minute);
+        set_stock_at(&stores, pen.id, 0, at).await;
+        set_stock_at(&stores, pen.id, 20, at).await;
+    }
+    // Another product's alert is its own.
+    set_stock_at(&stores, ink.id, 1, start).await;
+    // The window is counted from the first alert, not from the last crossing.
+    set_stock_at(&stores, pen.id, 2, start + ALERT_WINDOW - TimeDelta::seconds(1)).await;
+    set_stock_at(&stores, pen.id, 20, start + ALERT_WINDOW - TimeDelta::seconds(1)).await;
+    let later = start + ALERT_WINDOW;
+    set_stock_at(&stores, pen.id, 3, later).await; // the window is over: alerts again
+    set_stock_at(&stores, pen.id, 20, later).await;
+    set_stock_at(&stores, pen.id, 4, later + TimeDelta::seconds(1)).await; // within the new window
+
+    let events = written_since(&stores, before).await;
+    let lows: Vec<(ProductId, i64, DateTime<Utc>)> = events
+        .iter()
+        .map(|e| {
+            assert_eq!(e.event_type, EventType::ProductStockLow);
+            let low: ProductStockLow = e.payload_as().unwrap();
+            (low.product_id, low.stock, e.occurred_at)
+        })
+        .collect();
+    assert_eq!(lows, vec![(pen.id, 0, start), (ink.id, 1, start), (pen.id, 3, later)]);
+}
+
+pub async fn orders_and_stock_changes_share_one_low_stock_window_per_product(stores: EventStores) {
+    let seller = create_user(&stores, "seller@example.com").await;
+    let buyer = create_user(&stores, "buyer@example.com").await;
+    let pen = create_product(&stores, seller.id, "Pen", LOW_STOCK + 2).await;
+    let before = outbox(&stores).await.len();
+    let start = now();
+
+    // An order takes the stock across: it alerts.
+    place_at(&stores, buyer.id, &[(pen.id, 3)], start).await.unwrap();
+    // Its owner refills and empties it, then another order crosses, all within the window.
+    set_stock_at(&stores, pen.id, 50, start + TimeDelta::minutes(1)).await;
+    set_stock_at(&stores, pen.id, 0, start + TimeDelta::minutes(2)).await;
+    set_stock_at(&stores, pen.id, LOW_STOCK + 1, start + TimeDelta::minutes(3)).await;
+    place_at(&stores, buyer.id, &[(pen.id, 1)], start + TimeDelta::minutes(4)).await.unwrap();
+    // After the window an order's crossing alerts again.
+    set_stock_at(&stores, pen.id, LOW_STOCK + 1, start + ALERT_WINDOW).await;
+    let later = start + ALERT_WINDOW + TimeDelta::minutes(1);
+    place_at(&stores, buyer.id, &[(pen.id, 1)], later).await.unwrap();
+
+    let lows: Vec<(i64, DateTime<Utc>)> = written_since(&stores, before)
+        .await
+        .iter()
+        .filter(|e| e.event_type == EventType::ProductStockLow)
+        .map(|e| (e.payload_as::<ProductStockLow>().unwrap().stock, e.occurred_at))
+        .collect();
+    assert_eq!(lows, vec![(LOW_STOCK - 1, start), (LOW_STOCK, later)]);
 }
 
 pub async fn a_refused_product_change_writes_no_event(stores: EventStores) {
@@ -136,7 +205,7 @@ pub async fn a_refused_product_change_writes_no_event(stores: EventStores) {
         ..Default::default()
     };
 
-    let err = stores.products.update(pen.id, changes, now(), &stock_change_rule(LOW_STOCK)).await.unwrap_err();
+    let err = stores.products.update(pen.id, changes, now(), &stock_change_rule(LOW_STOCK_RULE)).await.unwrap_err();
 
     assert_eq!(err, StoreError::InvalidReference("category_ids".into()));
     assert!(written_since(&stores, before).await.is_empty());

@@ -2,10 +2,11 @@
 
 use crate::EventStores;
 use crate::catalog_suite::support::new_product;
-pub use crate::catalog_suite::support::{LOW_STOCK, all};
-use crate::orders_suite::support::{new_order, new_stocked_product};
+pub use crate::catalog_suite::support::{ALERT_WINDOW, LOW_STOCK, LOW_STOCK_RULE, all};
+use crate::orders_suite::support::{new_order, new_order_at, new_stocked_product};
 use crate::suite::support::new_user;
 pub use crate::suite::support::now;
+use chrono::{DateTime, Utc};
 use storefront_app::catalog::stock_change_rule;
 use storefront_app::orders::place_order;
 use storefront_app::ports::ProductChanges;
@@ -20,12 +21,23 @@ pub async fn create_product(stores: &EventStores, owner: UserId, name: &str, sto
 }
 
 pub async fn place(stores: &EventStores, user: UserId, lines: &[(ProductId, i64)]) -> Result<Order, PlacementError> {
-    place_order(stores.orders.as_ref(), &new_order(user, lines), LOW_STOCK).await.unwrap()
+    place_order(stores.orders.as_ref(), &new_order(user, lines), LOW_STOCK_RULE).await.unwrap()
 }
 
-pub async fn set_stock(stores: &EventStores, product: ProductId, units: i64) {
+/// Sets a product's stock as its owner would at `at`.
+pub async fn set_stock_at(stores: &EventStores, product: ProductId, units: i64, at: DateTime<Utc>) {
     let changes = ProductChanges { stock: Some(Stock::parse(units).unwrap()), ..Default::default() };
-    stores.products.update(product, changes, now(), &stock_change_rule(LOW_STOCK)).await.unwrap();
+    stores.products.update(product, changes, at, &stock_change_rule(LOW_STOCK_RULE)).await.unwrap();
+}
+
+/// Places an order of `user` for `lines` at `at`.
+pub async fn place_at(
+    stores: &EventStores,
+    user: UserId,
+    lines: &[(ProductId, i64)],
+    at: DateTime<Utc>,
+) -> Result<Order, PlacementError> {
+    place_order(stores.orders.as_ref(), &new_order_at(user, lines, at), LOW_STOCK_RULE).await.unwrap()
 }
 
 /// Every event in the outbox, in the order written.

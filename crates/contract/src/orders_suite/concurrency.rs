@@ -3,7 +3,7 @@
 //! order taking effect once.
 
 use super::support::{
-    LOW_STOCK, Lcg, create_product, create_user, every_order, new_order, now, place_ok, stock_of, units_held,
+    LOW_STOCK_RULE, Lcg, create_product, create_user, every_order, new_order, now, place_ok, stock_of, units_held,
 };
 use crate::OrderStores;
 use std::sync::{Arc, Mutex};
@@ -29,7 +29,7 @@ async fn place_all(stores: &OrderStores, orders: Vec<NewOrder>) -> Vec<Result<Or
         .into_iter()
         .map(|order| {
             let store = Arc::clone(&stores.orders);
-            tokio::spawn(async move { place_order(store.as_ref(), &order, LOW_STOCK).await })
+            tokio::spawn(async move { place_order(store.as_ref(), &order, LOW_STOCK_RULE).await })
         })
         .collect();
     let joined =
@@ -119,7 +119,7 @@ async fn run_mix(mix: Arc<Mix>, mut rng: Lcg) -> usize {
             }
         }
         let buyer = buyers[rng.below(buyers.len())].id;
-        if let Ok(order) = place_order(orders.as_ref(), &new_order(buyer, &lines), LOW_STOCK).await.unwrap() {
+        if let Ok(order) = place_order(orders.as_ref(), &new_order(buyer, &lines), LOW_STOCK_RULE).await.unwrap() {
             accepted += 1;
             placed.lock().unwrap().push(order.id);
         }

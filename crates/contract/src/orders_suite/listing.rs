@@ -2,7 +2,7 @@
 //! filtered by buyer and status, paginated with the total of all matches.
 
 use super::support::{
-    LOW_STOCK, all, create_product, create_user, every_order, move_along, new_order_at, now, page, place_at,
+    LOW_STOCK_RULE, all, create_product, create_user, every_order, move_along, new_order_at, now, page, place_at,
 };
 use crate::OrderStores;
 use chrono::Duration;
@@ -30,7 +30,7 @@ pub async fn orders_are_listed_newest_first_then_by_id_descending(stores: OrderS
     tied.sort_by_key(|o| std::cmp::Reverse(o.id));
     let mut tied_ids = Vec::new();
     for order in tied {
-        tied_ids.push(place_order(stores.orders.as_ref(), &order, LOW_STOCK).await.unwrap().unwrap().id);
+        tied_ids.push(place_order(stores.orders.as_ref(), &order, LOW_STOCK_RULE).await.unwrap().unwrap().id);
     }
     let newest = place_at(&stores, buyer.id, &[(pen.id, 1)], base + Duration::seconds(1)).await;
     let middle = place_at(&stores, buyer.id, &[(pen.id, 1)], base - Duration::hours(1)).await;

@@ -3,7 +3,7 @@
 //! as they were; refusals say exactly why.
 
 use super::support::{
-    LOW_STOCK, create_product, create_user, every_order, new_order, now, place, place_ok, set_stock, stock_of,
+    LOW_STOCK_RULE, create_product, create_user, every_order, new_order, now, place, place_ok, set_stock, stock_of,
 };
 use crate::OrderStores;
 use storefront_app::catalog::stock_change_rule;
@@ -22,7 +22,7 @@ pub async fn placing_an_order_takes_the_stock_and_snapshots_names_and_prices(sto
     let untouched = create_product(&stores, seller.id, "Paper", 300, 7).await;
     let new = new_order(buyer.id, &[(ink.id, 4), (pen.id, 2)]);
 
-    let order = place_order(stores.orders.as_ref(), &new, LOW_STOCK).await.unwrap().unwrap();
+    let order = place_order(stores.orders.as_ref(), &new, LOW_STOCK_RULE).await.unwrap().unwrap();
 
     assert_eq!(order.id, new.id);
     assert_eq!(order.user_id, Some(buyer.id));
@@ -133,7 +133,7 @@ pub async fn changing_a_product_after_placing_does_not_change_the_order(stores: 
         price: Some(PriceCents::parse(99_900).unwrap()),
         ..Default::default()
     };
-    stores.products.update(pen.id, changes, now(), &stock_change_rule(LOW_STOCK)).await.unwrap();
+    stores.products.update(pen.id, changes, now(), &stock_change_rule(LOW_STOCK_RULE)).await.unwrap();
     set_stock(&stores, pen.id, 1).await;
 
     let seen = stores.orders.get(order.id).await.unwrap().unwrap();

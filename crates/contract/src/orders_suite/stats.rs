@@ -3,7 +3,7 @@
 //! computed here from what the other ports show.
 
 use super::support::{
-    LOW_STOCK, all, ascending_ids, create_product, create_user, create_user_at, every_order, move_along,
+    LOW_STOCK_RULE, all, ascending_ids, create_product, create_user, create_user_at, every_order, move_along,
     new_stocked_product, now, place_at, place_ok, set_stock,
 };
 use crate::OrderStores;
@@ -236,15 +236,15 @@ pub async fn a_top_product_shows_its_current_name_or_once_deleted_its_latest_sna
 
     let first = place_at(&stores, buyer.id, &[(renamed.id, 4), (deleted.id, 2)], base).await;
     move_along(&stores, first.id, &[Paid]).await;
-    stores.products.update(deleted.id, rename("Second name"), now(), &stock_change_rule(LOW_STOCK)).await.unwrap();
+    stores.products.update(deleted.id, rename("Second name"), now(), &stock_change_rule(LOW_STOCK_RULE)).await.unwrap();
     let second = place_at(&stores, buyer.id, &[(deleted.id, 1)], base + Duration::minutes(1)).await;
     move_along(&stores, second.id, &[Paid, Shipped]).await;
     stores
         .products
-        .update(deleted.id, rename("Never sold as this"), now(), &stock_change_rule(LOW_STOCK))
+        .update(deleted.id, rename("Never sold as this"), now(), &stock_change_rule(LOW_STOCK_RULE))
         .await
         .unwrap();
-    stores.products.update(renamed.id, rename("After"), now(), &stock_change_rule(LOW_STOCK)).await.unwrap();
+    stores.products.update(renamed.id, rename("After"), now(), &stock_change_rule(LOW_STOCK_RULE)).await.unwrap();
     stores.products.delete(deleted.id).await.unwrap();
 
     let seen = stats(&stores, THRESHOLD).await;

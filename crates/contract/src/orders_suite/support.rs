@@ -2,7 +2,7 @@
 
 use crate::OrderStores;
 use crate::catalog_suite::support::new_product;
-pub use crate::catalog_suite::support::{LOW_STOCK, all, page};
+pub use crate::catalog_suite::support::{LOW_STOCK, LOW_STOCK_RULE, all, page};
 use crate::suite::support::new_user;
 pub use crate::suite::support::now;
 use chrono::{DateTime, Duration, Utc};
@@ -59,7 +59,7 @@ pub fn new_order_at(user: UserId, lines: &[(ProductId, i64)], created_at: DateTi
 
 /// Places an order of `user` for `lines`; the store itself must not fail.
 pub async fn place(stores: &OrderStores, user: UserId, lines: &[(ProductId, i64)]) -> Result<Order, PlacementError> {
-    place_order(stores.orders.as_ref(), &new_order(user, lines), LOW_STOCK).await.unwrap()
+    place_order(stores.orders.as_ref(), &new_order(user, lines), LOW_STOCK_RULE).await.unwrap()
 }
 
 /// Places an order that must be accepted.
@@ -74,7 +74,7 @@ pub async fn place_at(
     lines: &[(ProductId, i64)],
     created_at: DateTime<Utc>,
 ) -> Order {
-    place_order(stores.orders.as_ref(), &new_order_at(user, lines, created_at), LOW_STOCK).await.unwrap().unwrap()
+    place_order(stores.orders.as_ref(), &new_order_at(user, lines, created_at), LOW_STOCK_RULE).await.unwrap().unwrap()
 }
 
 /// Asks for a move; the store itself must not fail.
@@ -102,7 +102,7 @@ pub async fn stock_of(stores: &OrderStores, product: ProductId) -> i64 {
 /// Changes a product's stock.
 pub async fn set_stock(stores: &OrderStores, product: ProductId, units: i64) {
     let changes = ProductChanges { stock: Some(Stock::parse(units).unwrap()), ..Default::default() };
-    stores.products.update(product, changes, now(), &stock_change_rule(LOW_STOCK)).await.unwrap();
+    stores.products.update(product, changes, now(), &stock_change_rule(LOW_STOCK_RULE)).await.unwrap();
 }
 
 /// Every order, newest first (at most 100).

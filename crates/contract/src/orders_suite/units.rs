@@ -101,6 +101,7 @@ pub async fn a_unit_rolled_back_or_dropped_writes_nothing_and_lets_the_next_unit
         let (mut unit, order) = unit_with_an_order(&stores, buyer.id, pen.id).await;
         let event = DomainEvent::product_stock_low(pen.id, "Pen", 7, LOW_STOCK, now());
         unit.append_events(&[event]).await.unwrap();
+        unit.record_low_stock_alerts(&[(pen.id, now())]).await.unwrap();
         if rolled_back {
             unit.rollback().await.unwrap();
         } else {
@@ -109,6 +110,10 @@ pub async fn a_unit_rolled_back_or_dropped_writes_nothing_and_lets_the_next_unit
 
         assert_eq!(stores.orders.get(order.id).await.unwrap(), None, "rolled back: {rolled_back}");
         assert_eq!(stock_of(&stores, pen.id).await, 10);
+        let mut reading = stores.orders.begin().await.unwrap();
+        let read = reading.lock_products(&[pen.id]).await.unwrap();
+        reading.rollback().await.unwrap();
+        assert_eq!(read[0].low_stock_alerted_at, None, "the alert time goes with the unit");
         assert_eq!(claim(&stores, buyer.id).await, IdempotencyBegin::InFlight, "claimed, never completed");
         a_unit_goes_through(&stores, pen.id).await;
     }
@@ -196,6 +201,10 @@ impl OrderUnit for FaultyUnit {
 
     async fn append_events(&mut self, events: &[DomainEvent]) -> Result<(), StoreError> {
         self.inner.append_events(events).await
+    }
+
+    async fn record_low_stock_alerts(&mut self, alerts: &[(ProductId, DateTime<Utc>)]) -> Result<(), StoreError> {
+        self.inner.record_low_stock_alerts(alerts).await
     }
 
     async fn complete_key(

@@ -57,7 +57,7 @@ pub fn state_on(store: MemoryStore, settings: AuthSettings) -> AppState {
         Arc::new(store.clone()),
         clock.clone(),
         Arc::new(UuidV7Generator),
-        OrderSettings::default().low_stock_threshold,
+        OrderSettings::default().low_stock_rule(),
     );
     let orders = OrderService::new(
         Arc::new(store.clone()),

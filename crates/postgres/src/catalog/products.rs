@@ -430,12 +430,13 @@ impl ProductRepository for PgStore {
         self.bounded(retrying(|| async move {
             let mut conn = self.conn().await?;
             conn.transaction::<_, TxError, _>(async |conn| {
-                // The stock before the change (locked: it decides the change's events).
-                let stock_before: Option<i64> = match changes.stock {
+                // The stock before the change and the last low-stock alert (locked: they
+                // decide the change's events).
+                let stock_before: Option<(i64, Option<DateTime<Utc>>)> = match changes.stock {
                     Some(_) => Some(
                         products::table
                             .find(id.0)
-                            .select(products::stock)
+                            .select((products::stock, products::low_stock_alerted_at))
                             .for_update()
                             .first(conn)
                             .await
@@ -459,8 +460,15 @@ impl ProductRepository for PgStore {
                     set_categories(conn, id, ids, true).await?;
                 }
                 let product = load(conn, id, None).await?.ok_or(StoreError::NotFound)?;
-                if let Some(before) = stock_before {
-                    events::append(conn, &stock_events(&product, before)).await?;
+                if let Some((before, last_alerted)) = stock_before {
+                    let raised = stock_events(&product, before, last_alerted);
+                    for &(alerted, at) in &raised.low_stock_alerted {
+                        diesel::update(products::table.find(alerted.0))
+                            .set(products::low_stock_alerted_at.eq(Some(at)))
+                            .execute(conn)
+                            .await?;
+                    }
+                    events::append(conn, &raised.events).await?;
                 }
                 Ok(product)
             })

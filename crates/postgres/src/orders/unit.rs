@@ -31,7 +31,7 @@ const ORDERS_USER_FKEY: &str = "orders_user_id_fkey";
 /// The products of `$1` that exist, locked in id order for the rest of the transaction
 /// (the sort runs below the locking, so every unit locks shared products in one order).
 const LOCK_PRODUCTS: &str = "\
-SELECT id, name, price_cents, stock FROM products WHERE id = ANY($1) ORDER BY id FOR UPDATE";
+SELECT id, name, price_cents, stock, low_stock_alerted_at FROM products WHERE id = ANY($1) ORDER BY id FOR UPDATE";
 
 /// Takes the stock of every line and writes the order, its lines and its events, in one
 /// statement (the foreign keys are checked at its end, once every row is there).
@@ -65,6 +65,13 @@ WHERE p.id IN (SELECT product_id FROM order_lines WHERE order_id = $1)
 ORDER BY p.id
 FOR UPDATE OF p";
 
+/// Records when products (`$1`) last raised `product.stock_low` (`$2`), for those that
+/// still exist.
+const RECORD_LOW_STOCK_ALERTS: &str = "\
+UPDATE products p SET low_stock_alerted_at = a.at
+FROM unnest($1::uuid[], $2::timestamptz[]) AS a (product_id, at)
+WHERE p.id = a.product_id";
+
 /// Adds quantities (`$2`) back to the products (`$1`) that still exist.
 const RESTOCK: &str = "\
 UPDATE products p SET stock = p.stock + l.quantity
@@ -81,6 +88,8 @@ struct LockedProduct {
     price_cents: i64,
     #[diesel(sql_type = BigInt)]
     stock: i64,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    low_stock_alerted_at: Option<DateTime<Utc>>,
 }
 
 #[derive(QueryableByName)]
@@ -150,7 +159,13 @@ impl OrderUnit for PgOrderUnit {
         .await?;
         Ok(locked
             .into_iter()
-            .map(|p| StockedProduct { id: ProductId(p.id), name: p.name, price_cents: p.price_cents, stock: p.stock })
+            .map(|p| StockedProduct {
+                id: ProductId(p.id),
+                name: p.name,
+                price_cents: p.price_cents,
+                stock: p.stock,
+                low_stock_alerted_at: p.low_stock_alerted_at,
+            })
             .collect())
     }
 
@@ -241,6 +256,20 @@ impl OrderUnit for PgOrderUnit {
     async fn append_events(&mut self, events: &[DomainEvent]) -> Result<(), StoreError> {
         let conn = &mut **self.conn;
         bounded(&self.store, self.deadline, async { events::append(conn, events).await.map_err(error::in_unit) }).await
+    }
+
+    async fn record_low_stock_alerts(&mut self, alerts: &[(ProductId, DateTime<Utc>)]) -> Result<(), StoreError> {
+        let conn = &mut **self.conn;
+        bounded(&self.store, self.deadline, async {
+            diesel::sql_query(RECORD_LOW_STOCK_ALERTS)
+                .bind::<Array<SqlUuid>, _>(alerts.iter().map(|(id, _)| id.0).collect::<Vec<_>>())
+                .bind::<Array<Timestamptz>, _>(alerts.iter().map(|(_, at)| *at).collect::<Vec<_>>())
+                .execute(conn)
+                .await
+                .map_err(|e| error::in_unit(e.into()))
+        })
+        .await?;
+        Ok(())
     }
 
     async fn complete_key(
