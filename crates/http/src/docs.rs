@@ -27,7 +27,6 @@ static SWAGGER_CONFIG: LazyLock<Arc<Config<'static>>> = LazyLock::new(|| {
 
 pub fn resources() -> Vec<Resource> {
     vec![
-        Endpoint::new("/").get(root).build(),
         Endpoint::new(OPENAPI_PATH).get(openapi_json).build(),
         Endpoint::new("/docs").get(swagger_index).build(),
         Endpoint::new("/docs/{file:.*}").get(swagger_file).build(),

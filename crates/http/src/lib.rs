@@ -16,8 +16,10 @@ mod health;
 mod metrics;
 mod middleware;
 mod openapi;
+pub mod operations;
 mod orders;
 pub mod permissions;
+mod responses;
 mod roles;
 mod routing;
 mod stats;
@@ -132,20 +134,10 @@ pub fn build_app(
             web::QueryConfig::default()
                 .error_handler(|err, _| ApiError::Validation(vec![FieldError::new("query", err.to_string())]).into()),
         )
-        .service(health::resources())
+        .service(operations::resources())
+        // The documentation and the metrics themselves are not operations of the document.
         .service(docs::resources())
         .service(metrics::resources())
-        .service(
-            web::scope(API_PREFIX)
-                .service(accounts::resources())
-                .service(auth::resources())
-                .service(roles::resources())
-                .service(admin::resources())
-                .service(catalog::resources())
-                .service(orders::resources())
-                .service(stats::resources())
-                .service(events::resources()),
-        )
         .default_service(web::to(routing::not_found))
         // Inside the request context, so that preflight answers carry a request id too.
         .wrap(cors)

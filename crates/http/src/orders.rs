@@ -8,18 +8,17 @@ use crate::catalog::path_id;
 use crate::error::{ApiError, FieldError, PROBLEM_JSON};
 use crate::extract::{ApiQuery, Authenticated, JsonBytes, Paginated, Pagination, merge_errors, parse_json};
 use crate::middleware::in_request_scope;
-use crate::openapi::{
+use crate::permissions::{OrdersManage, RequirePermission};
+use crate::responses::{
     BearerUnauthorized, InvalidTransition, JsonBodyErrors, MalformedBody, NotFound, PayloadTooLarge, PermissionErrors,
     PlacementConflict, PlacementRejected, ServerErrors, UnsupportedMediaType, ValidationFailed,
 };
-use crate::permissions::{OrdersManage, RequirePermission};
-use crate::routing::Endpoint;
 use crate::{API_PREFIX, AppState};
 use actix_web::body::MessageBody;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::web::{Data, Path};
-use actix_web::{HttpRequest, HttpResponse, Resource, ResponseError};
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -37,14 +36,6 @@ pub const IDEMPOTENCY_KEY_HEADER: HeaderName = HeaderName::from_static("idempote
 
 /// The response header that marks a replayed first response.
 pub const IDEMPOTENT_REPLAYED_HEADER: HeaderName = HeaderName::from_static("idempotent-replayed");
-
-pub fn resources() -> Vec<Resource> {
-    vec![
-        Endpoint::new("/orders").get(list_orders).post(place_order).build(),
-        Endpoint::new("/orders/{id}").get(get_order).patch(update_order).build(),
-        Endpoint::new("/orders/{id}/cancel").post(cancel_order).build(),
-    ]
-}
 
 /// Where an order is in its life: `pending → paid → shipped → delivered`, or `cancelled`
 /// from `pending`/`paid`.
