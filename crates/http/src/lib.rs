@@ -35,7 +35,7 @@ use storefront_app::{
 
 pub use client_ip::TrustedProxies;
 pub use cors::CorsConfig;
-pub use error::{ApiError, FieldError, Problem};
+pub use error::{ApiError, Code, FieldError, Problem};
 pub use middleware::REQUEST_ID_HEADER;
 pub use openapi::openapi;
 pub use orders::{IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER, idempotency_fingerprint};

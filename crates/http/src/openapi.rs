@@ -113,3 +113,21 @@ impl Modify for SecuritySchemes {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Code;
+
+    #[test]
+    fn every_problem_code_is_documented() {
+        #[allow(clippy::unwrap_used)]
+        let document = serde_json::to_string(&openapi()).unwrap();
+        for code in Code::ALL {
+            // In a response's example, or (405, answered on every path) in the description.
+            let in_example = document.contains(&format!(r#""code":"{}""#, code.as_str()));
+            let in_prose = document.contains(&format!("`{}`", code.as_str()));
+            assert!(in_example || in_prose, "the document never mentions `{}`", code.as_str());
+        }
+    }
+}

@@ -1,8 +1,8 @@
 //! The reusable problem-details responses the operations' `#[utoipa::path]` refer to, and
 //! the groups of them most operations share (server, permission and JSON-body errors).
 
-use crate::error::{OAuthErrorCode, PROBLEM_JSON};
-use serde_json::{Value, json};
+use crate::error::{ApiError, FieldError, OAuthErrorCode, PROBLEM_JSON};
+use serde_json::json;
 use std::collections::BTreeMap;
 use utoipa::openapi::example::ExampleBuilder;
 use utoipa::openapi::header::HeaderBuilder;
@@ -12,21 +12,23 @@ use utoipa::{IntoResponses, ToResponse};
 
 const EXAMPLE_REQUEST_ID: &str = "0192f5a4-3c1e-7d2a-9b7e-5f1d2c3b4a59";
 
-/// One example of a problem body.
+/// One example of a problem body: a name and the error whose body it shows.
 struct ProblemExample {
     name: &'static str,
-    status: u16,
-    code: &'static str,
-    detail: &'static str,
-    errors: Option<Value>,
+    error: ApiError,
 }
 
-const fn example(name: &'static str, status: u16, code: &'static str, detail: &'static str) -> ProblemExample {
-    ProblemExample { name, status, code, detail, errors: None }
+const fn example(name: &'static str, error: ApiError) -> ProblemExample {
+    ProblemExample { name, error }
 }
 
-fn title(status: u16) -> &'static str {
-    actix_web::http::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("Error")
+fn conflict(why: &str) -> ApiError {
+    ApiError::Conflict(why.to_owned())
+}
+
+/// A validation error naming one field.
+fn invalid(field: &str, message: &str) -> ApiError {
+    ApiError::Validation(vec![FieldError::new(field, message)])
 }
 
 fn string_header(description: &str) -> utoipa::openapi::header::Header {
@@ -38,19 +40,11 @@ fn string_header(description: &str) -> utoipa::openapi::header::Header {
 
 /// A problem-details response with its examples and headers.
 fn problem(description: &str, examples: Vec<ProblemExample>, headers: &[(&str, &str)]) -> RefOr<Response> {
+    // The body `error_response` sends, so the examples cannot drift from it.
     let examples = examples.into_iter().map(|e| {
-        let mut value = json!({
-            "type": "about:blank",
-            "title": title(e.status),
-            "status": e.status,
-            "detail": e.detail,
-            "code": e.code,
-            "request_id": EXAMPLE_REQUEST_ID,
-        });
-        if let (Some(errors), Some(object)) = (e.errors, value.as_object_mut()) {
-            object.insert("errors".into(), errors);
-        }
-        (e.name, ExampleBuilder::new().summary(e.code).value(Some(value)).build())
+        let (_, code) = e.error.status_and_code();
+        let value = e.error.problem(EXAMPLE_REQUEST_ID.to_owned()).and_then(|p| serde_json::to_value(p).ok());
+        (e.name, ExampleBuilder::new().summary(code).value(value).build())
     });
     let content =
         ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).examples_from_iter(examples).build();
@@ -88,98 +82,89 @@ reusable_responses! {
     ValidationFailed => problem(
         "A field is missing, of the wrong type, unknown, `null` where a value is needed, or fails a rule",
         vec![
-            ProblemExample {
-                errors: Some(json!([{"field": "email", "message": "missing field `email`"}])),
-                ..example("missing_field", 422, "validation_failed", "One or more fields are missing or invalid; see `errors`.")
-            },
-            ProblemExample {
-                errors: Some(json!([{"field": "role", "message": "unknown field `role`, expected `name` or `email`"}])),
-                ..example("unknown_field", 422, "validation_failed", "One or more fields are missing or invalid; see `errors`.")
-            },
-            ProblemExample {
-                errors: Some(json!([{"field": "password", "message": "must be at least 8 characters"}])),
-                ..example("policy", 422, "validation_failed", "One or more fields are missing or invalid; see `errors`.")
-            },
+            example("missing_field", invalid("email", "missing field `email`")),
+            example("unknown_field", invalid("role", "unknown field `role`, expected `name` or `email`")),
+            example("policy", invalid("password", "must be at least 8 characters")),
         ],
         &[],
     );
     /// 400 `malformed_body`.
     MalformedBody => problem(
         "The body is empty or not JSON",
-        vec![example("malformed_body", 400, "malformed_body", "The request body is not valid JSON: EOF while parsing an object.")],
+        vec![example("malformed_body", ApiError::MalformedBody("EOF while parsing an object".into()))],
         &[],
     );
     /// 415 `unsupported_media_type`.
     UnsupportedMediaType => problem(
         "The body was sent with another Content-Type than the endpoint takes",
-        vec![example("unsupported_media_type", 415, "unsupported_media_type", "The request body must be sent as application/json.")],
+        vec![example("unsupported_media_type", ApiError::UnsupportedMediaType("application/json"))],
         &[],
     );
     /// 413 `payload_too_large`.
     PayloadTooLarge => problem(
         "The body is larger than the configured limit (64 KiB by default)",
-        vec![example("payload_too_large", 413, "payload_too_large", "The request body is larger than the limit of 65536 bytes.")],
+        vec![example("payload_too_large", ApiError::PayloadTooLarge { limit: 65536 })],
         &[],
     );
     /// 401 `unauthorized` / `invalid_token` on a bearer-protected operation.
     BearerUnauthorized => problem(
         "No bearer token was sent (`unauthorized`), or it is invalid, expired or revoked (`invalid_token`)",
         vec![
-            example("unauthorized", 401, "unauthorized", "This endpoint needs a bearer token in the Authorization header."),
-            example("invalid_token", 401, "invalid_token", "The token is invalid, expired or revoked."),
+            example("unauthorized", ApiError::Unauthorized),
+            example("invalid_token", ApiError::InvalidToken),
         ],
         &[CHALLENGE],
     );
     /// 401 `invalid_credentials` at login.
     InvalidCredentials => problem(
         "Unknown email, wrong password or deactivated account (indistinguishable on purpose)",
-        vec![example("invalid_credentials", 401, "invalid_credentials", "The credentials are not valid.")],
+        vec![example("invalid_credentials", ApiError::InvalidCredentials)],
         &[("WWW-Authenticate", "`Bearer realm=\"storefront\"`")],
     );
     /// 401 on a password change: no or bad token, or a wrong current password.
     PasswordChangeUnauthorized => problem(
         "No bearer token (`unauthorized`), a bad one (`invalid_token`), or a wrong current password (`invalid_credentials`)",
         vec![
-            example("unauthorized", 401, "unauthorized", "This endpoint needs a bearer token in the Authorization header."),
-            example("invalid_token", 401, "invalid_token", "The token is invalid, expired or revoked."),
-            example("invalid_credentials", 401, "invalid_credentials", "The credentials are not valid."),
+            example("unauthorized", ApiError::Unauthorized),
+            example("invalid_token", ApiError::InvalidToken),
+            example("invalid_credentials", ApiError::InvalidCredentials),
         ],
         &[CHALLENGE],
     );
     /// 401 `invalid_token` for a refresh token.
     InvalidRefreshToken => problem(
         "The refresh token is unknown, expired, revoked or already spent",
-        vec![example("invalid_token", 401, "invalid_token", "The token is invalid, expired or revoked.")],
+        vec![example("invalid_token", ApiError::InvalidToken)],
         &[CHALLENGE],
     );
     /// 404 `not_found`.
     NotFound => problem(
         "No such resource (or it belongs to someone else, or the id is not a UUID)",
-        vec![example("not_found", 404, "not_found", "The requested resource does not exist.")],
+        vec![example("not_found", ApiError::NotFound)],
         &[],
     );
     /// 403 `forbidden`: authenticated, without the permission the operation needs.
     Forbidden => problem(
         "The caller is authenticated but lacks the permission the operation needs (see `x-required-permission`)",
-        vec![example("forbidden", 403, "forbidden", "You do not have the permission this action needs.")],
+        vec![example("forbidden", ApiError::Forbidden)],
         &[],
     );
     /// 409 `conflict`.
     Conflict => problem(
         "The change conflicts with the resource's current state",
         vec![
-            example("exists", 409, "conflict", "the role `editor` already exists"),
-            example("builtin", 409, "conflict", "`moderator` is a built-in role and cannot be deleted"),
-            example("held", 409, "conflict", "the role `editor` is still held by users"),
-            example("admin_grants", 409, "conflict", "`admin` always holds every permission; its grants cannot change"),
-            example("last_admin", 409, "conflict", "this is the last active admin: it can be neither demoted, deactivated nor deleted"),
+            example("exists", conflict("the role `editor` already exists")),
+            example("builtin", conflict("`moderator` is a built-in role and cannot be deleted")),
+            example("held", conflict("the role `editor` is still held by users")),
+            example("admin_grants", conflict("`admin` always holds every permission; its grants cannot change")),
+            example("last_admin", conflict("this is the last active admin: it can be neither demoted, deactivated nor deleted")),
         ],
         &[],
     );
     /// 409 `invalid_transition`: an order's status does not allow the move.
     InvalidTransition => problem(
         "The order's current status does not allow this move (`invalid_transition`); nothing changed",
-        vec![example("invalid_transition", 409, "invalid_transition", "An order cannot move from delivered to cancelled.")],
+        vec![example("invalid_transition", ApiError::InvalidTransition("An order cannot move from delivered to cancelled".into()))],
         &[],
     );
     /// 409 of an order placement: short stock, or the idempotency key's first request still running.
@@ -187,14 +172,16 @@ reusable_responses! {
         "A line exceeds the stock (`insufficient_stock`: one entry in `errors` per short line, nothing was ordered), \
          or the Idempotency-Key's first request is still running (`conflict`)",
         vec![
-            ProblemExample {
-                errors: Some(json!([{
-                    "field": "items[0].quantity", "message": "only 1 in stock, 2 requested",
-                    "product_id": "0192f5a4-3c1e-7d2a-9b7e-5f1d2c3b4a80", "requested": 2, "available": 1
-                }])),
-                ..example("insufficient_stock", 409, "insufficient_stock", "Some lines exceed the stock; see `errors`. Nothing was ordered.")
-            },
-            example("in_flight", 409, "conflict", "a request with this Idempotency-Key is still being processed"),
+            example(
+                "insufficient_stock",
+                ApiError::InsufficientStock(vec![FieldError {
+                    product_id: Some(uuid::Uuid::from_u128(0x0192f5a4_3c1e_7d2a_9b7e_5f1d2c3b4a80)),
+                    requested: Some(2),
+                    available: Some(1),
+                    ..FieldError::new("items[0].quantity", "only 1 in stock, 2 requested")
+                }]),
+            ),
+            example("in_flight", conflict("a request with this Idempotency-Key is still being processed")),
         ],
         &[],
     );
@@ -204,37 +191,34 @@ reusable_responses! {
          once and existing, a well-formed `Idempotency-Key`), or the Idempotency-Key was used with another body \
          (`idempotency_key_reused`)",
         vec![
-            ProblemExample {
-                errors: Some(json!([{"field": "items[0].product_id", "message": "no such product"}])),
-                ..example("unknown_product", 422, "validation_failed", "One or more fields are missing or invalid; see `errors`.")
-            },
-            example("idempotency_key_reused", 422, "idempotency_key_reused", "This Idempotency-Key was already used with another request body."),
+            example("unknown_product", invalid("items[0].product_id", "no such product")),
+            example("idempotency_key_reused", ApiError::IdempotencyKeyReused),
         ],
         &[],
     );
     /// 409 `email_taken`.
     EmailTaken => problem(
         "Another account has this email (compared case-insensitively, after trimming)",
-        vec![example("email_taken", 409, "email_taken", "An account with this email already exists.")],
+        vec![example("email_taken", ApiError::EmailTaken)],
         &[],
     );
     /// 503 `service_unavailable`.
     ServiceUnavailable => problem(
         "The database cannot be reached right now; retry after `Retry-After` seconds",
-        vec![example("service_unavailable", 503, "service_unavailable", "The service is temporarily unavailable; retry shortly.")],
+        vec![example("service_unavailable", ApiError::Unavailable(String::new()))],
         &[RETRY_AFTER],
     );
     /// 429 `rate_limited` on the rate-limited operations.
     RateLimited => problem(
         "Too many requests from this client IP, or too many failed logins of this account; retry after \
          `Retry-After` seconds (the current window's end)",
-        vec![example("rate_limited", 429, "rate_limited", "Too many requests; retry in 42 seconds.")],
+        vec![example("rate_limited", ApiError::RateLimited { retry_after_secs: 42 })],
         &[RETRY_AFTER],
     );
     /// 500 `internal`.
     InternalError => problem(
         "An unexpected error; its cause is logged with the request id, never returned",
-        vec![example("internal", 500, "internal", "An unexpected error occurred.")],
+        vec![example("internal", ApiError::Internal(String::new()))],
         &[],
     );
     /// 400 from the OAuth2 token endpoint (RFC 6749 §5.2), plain JSON.
