@@ -1,12 +1,14 @@
 //! Accounts: registration and the caller's own account (`/users`, `/users/me`,
 //! `/users/me/password`), with their DTOs.
 
+use crate::bearer::Authenticated;
+use crate::body::{ApiJson, present};
+use crate::client::ClientInfo;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, Authenticated, ClientInfo, present};
 use crate::responses::{
     BearerUnauthorized, Conflict, EmailTaken, JsonBodyErrors, PasswordChangeUnauthorized, RateLimited, ServerErrors,
 };
-use crate::{API_PREFIX, AppState};
+use crate::state::{API_PREFIX, AppState};
 use actix_web::HttpResponse;
 use actix_web::http::header;
 use actix_web::web::Data;

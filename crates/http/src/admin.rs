@@ -5,12 +5,14 @@
 //! as values checked in the handler, so 401 and 403 answer before anything is said about
 //! the request's shape, however soon each extractor completes.
 
-use crate::AppState;
 use crate::accounts::UserResponse;
+use crate::body::{ApiJson, present};
+use crate::error::merge_errors;
 use crate::error::{ApiError, FieldError};
-use crate::extract::{ApiJson, ApiQuery, Paginated, Pagination, merge_errors, present};
 use crate::permissions::{RequirePermission, RolesManage, UsersManage, UsersRead};
+use crate::query::{ApiQuery, Paginated, Pagination};
 use crate::responses::{Conflict, JsonBodyErrors, NotFound, PermissionErrors, ServerErrors, ValidationFailed};
+use crate::state::AppState;
 use actix_web::HttpResponse;
 use actix_web::web::{Data, Path};
 use chrono::{DateTime, Utc};

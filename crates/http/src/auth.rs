@@ -1,13 +1,15 @@
 //! Authentication: the OAuth2 token endpoint, JSON login/refresh/logout, and the caller's
 //! sessions (`/auth/...`), with their DTOs.
 
-use crate::AppState;
+use crate::bearer::Authenticated;
+use crate::body::{ApiJson, FormBody};
+use crate::client::ClientInfo;
 use crate::error::{ApiError, OAuthError, OAuthErrorCode};
-use crate::extract::{ApiJson, Authenticated, ClientInfo, FormBody};
 use crate::responses::{
     BearerUnauthorized, InvalidCredentials, InvalidRefreshToken, JsonBodyErrors, NotFound, OAuthTokenError,
     PayloadTooLarge, RateLimited, ServerErrors, UnsupportedMediaType,
 };
+use crate::state::AppState;
 use actix_web::HttpResponse;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::{Data, Path};

@@ -10,8 +10,9 @@ pub mod categories;
 pub mod products;
 pub mod reviews;
 
+use crate::bearer::Authenticated;
 use crate::error::ApiError;
-use crate::extract::{Authenticated, merge_errors};
+use crate::error::merge_errors;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
 use futures::future::LocalBoxFuture;

@@ -2,7 +2,7 @@
 //! a problem `code` and an RFC 9457 problem-details body (or, for the OAuth2 token endpoint,
 //! an RFC 6749 §5.2 error body).
 
-use crate::middleware::current_request_id;
+use crate::request_id::current_request_id;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
@@ -431,6 +431,18 @@ impl ResponseError for ApiError {
 
         let problem = self.problem(request_id);
         response.body(serde_json::to_vec(&problem).unwrap_or_default())
+    }
+}
+
+/// Both values, or one 422 naming every invalid field of both.
+pub(crate) fn merge_errors<A, B>(a: Result<A, ApiError>, b: Result<B, ApiError>) -> Result<(A, B), ApiError> {
+    match (a, b) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (Err(ApiError::Validation(mut first)), Err(ApiError::Validation(second))) => {
+            first.extend(second);
+            Err(ApiError::Validation(first))
+        }
+        (Err(e), _) | (_, Err(e)) => Err(e),
     }
 }
 

@@ -1,12 +1,12 @@
 //! Dead letters of event processing (`/admin/events/dead-letters`): the events whose
 //! handling failed for good, with their last error, and putting one back; with their DTOs.
 
-use crate::AppState;
 use crate::catalog::path_id;
 use crate::error::ApiError;
-use crate::extract::{Paginated, Pagination};
 use crate::permissions::{AnalyticsRead, RequirePermission};
+use crate::query::{Paginated, Pagination};
 use crate::responses::{NotFound, PermissionErrors, ServerErrors, ValidationFailed};
+use crate::state::AppState;
 use actix_web::HttpResponse;
 use actix_web::web::{Data, Path};
 use chrono::{DateTime, Utc};

@@ -1,7 +1,7 @@
 //! Liveness (`/health`, touches nothing) and readiness (`/health/ready`, runs every probe
 //! within a bounded time).
 
-use crate::AppState;
+use crate::state::AppState;
 use actix_web::HttpResponse;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::Data;

@@ -5,6 +5,7 @@ use crate::error::{FieldError, OAuthError, OAuthErrorCode, Problem};
 use crate::operations;
 use crate::orders;
 use crate::responses::*;
+use std::sync::LazyLock;
 use utoipa::openapi::security::{Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -81,6 +82,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut document = ApiDoc::openapi();
     operations::document(&mut document);
     document
+}
+
+static JSON: LazyLock<String> = LazyLock::new(|| serde_json::to_string(&openapi()).unwrap_or_default());
+
+/// The document as served at `/openapi.json`, serialized once.
+pub(crate) fn json() -> &'static str {
+    &JSON
 }
 
 /// The `oauth2` (password flow, for Swagger UI's Authorize button) and `bearer` schemes.

@@ -4,8 +4,8 @@
 //! declared once, in `operations`; `stamp` writes it into the OpenAPI document, and the
 //! HTTP tests walk that table (anonymous → 401, plain user → 403, holder → 2xx).
 
+use crate::bearer::Authenticated;
 use crate::error::ApiError;
-use crate::extract::Authenticated;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
 use futures::future::LocalBoxFuture;

@@ -6,11 +6,12 @@
 //! unwrapped in the handler, so 401 and 403 answer before anything is said about the
 //! request's shape, however soon each extractor completes.
 
+use crate::bearer::Authenticated;
+use crate::body::ApiJson;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, Authenticated};
 use crate::permissions::{RequirePermission, RolesManage};
 use crate::responses::{BearerUnauthorized, Conflict, JsonBodyErrors, NotFound, PermissionErrors, ServerErrors};
-use crate::{API_PREFIX, AppState};
+use crate::state::{API_PREFIX, AppState};
 use actix_web::HttpResponse;
 use actix_web::http::header;
 use actix_web::web::{Data, Path};

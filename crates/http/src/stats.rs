@@ -1,10 +1,10 @@
 //! The administration view of the business (`/admin/stats`): users, products, orders by
 //! status, revenue, best sellers and low stock, computed by the store with aggregates.
 
-use crate::AppState;
 use crate::error::ApiError;
 use crate::permissions::{AnalyticsRead, RequirePermission};
 use crate::responses::{PermissionErrors, ServerErrors};
+use crate::state::AppState;
 use actix_web::HttpResponse;
 use actix_web::web::Data;
 use serde::Serialize;

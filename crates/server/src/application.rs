@@ -1,131 +1,27 @@
 //! Wiring: builds the store (PostgreSQL, or memory without a database URL), the security
 //! adapters and the services, and runs the HTTP server.
 
-use crate::events::Background;
+use crate::error::StartupError;
+use crate::events::{Background, in_process_dispatcher};
 use crate::seed::SeedSummary;
 use crate::settings::{LogFormat, Settings};
+use crate::signals::shutdown_signal;
+use crate::store::Store;
 use actix_web::dev::Server;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 use storefront_app::RateLimits;
 use storefront_app::ports::RateLimiter;
-use storefront_app::ports::{
-    AuditLog, CategoryRepository, DeadLetters, EventOutbox, IdempotencyStore, OrderRepository, ProcessedEvents,
-    ProductRepository, ReadinessProbe, ReviewRepository, RoleRepository, SessionRepository, SystemClock,
-    UserAdminRepository, UserRepository, UuidV7Generator,
-};
+use storefront_app::ports::{SystemClock, UuidV7Generator};
 use storefront_app::{
     AccessService, AccountService, AuthService, AuthSettings, CatalogService, DeadLetterService, OrderService,
-    OrderSettings, OutboxDispatcher, StoreError, UserAdminService,
+    OrderSettings, UserAdminService,
 };
 use storefront_auth::{BcryptHasher, HashingLimits, JwtCodec, RandomRefreshTokens};
 use storefront_http::{AppState, HttpConfig, TrustedProxies};
-use storefront_memory::{MemoryRateLimiter, MemoryStore};
-use storefront_postgres::{PgSettings, PgStore, run_migrations};
+use storefront_memory::MemoryRateLimiter;
 use storefront_redis::{RedisConnection, RedisRateLimiter, RedisSettings};
-
-#[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    #[error("database: {0}")]
-    Database(#[from] StoreError),
-    #[error("password hasher: {0}")]
-    Hasher(String),
-    #[error("mail: {0}")]
-    Mail(String),
-    #[error("cannot listen on {address}: {source}")]
-    Listen { address: String, source: std::io::Error },
-    #[error("configuration: {0}")]
-    Config(String),
-}
-
-/// The persistence adapter chosen by configuration.
-#[derive(Clone)]
-pub enum Store {
-    Postgres(PgStore),
-    Memory(MemoryStore),
-}
-
-impl Store {
-    /// Connects to PostgreSQL when a URL is configured (migrating it if configured to),
-    /// else the in-memory store.
-    pub async fn from_settings(settings: &Settings) -> Result<Self, StartupError> {
-        match &settings.database.url {
-            Some(url) => {
-                if settings.database.migrate_on_start {
-                    run_migrations(url).await?;
-                }
-                Ok(Store::Postgres(PgStore::connect(&pg_settings(settings, url))?))
-            }
-            // The start-up banner says so.
-            None => Ok(Store::Memory(MemoryStore::new())),
-        }
-    }
-
-    pub(crate) fn ports(&self) -> Ports {
-        match self {
-            Store::Postgres(pg) => Ports::of(pg),
-            Store::Memory(mem) => Ports::of(mem),
-        }
-    }
-}
-
-/// Every persistence port, served by one store.
-pub(crate) struct Ports {
-    pub(crate) users: Arc<dyn UserRepository>,
-    sessions: Arc<dyn SessionRepository>,
-    roles: Arc<dyn RoleRepository>,
-    user_admin: Arc<dyn UserAdminRepository>,
-    audit: Arc<dyn AuditLog>,
-    products: Arc<dyn ProductRepository>,
-    categories: Arc<dyn CategoryRepository>,
-    reviews: Arc<dyn ReviewRepository>,
-    orders: Arc<dyn OrderRepository>,
-    idempotency: Arc<dyn IdempotencyStore>,
-    pub(crate) outbox: Arc<dyn EventOutbox>,
-    pub(crate) dead_letters: Arc<dyn DeadLetters>,
-    pub(crate) processed: Arc<dyn ProcessedEvents>,
-    readiness: Arc<dyn ReadinessProbe>,
-}
-
-impl Ports {
-    fn of<S>(store: &S) -> Self
-    where
-        S: UserRepository
-            + SessionRepository
-            + RoleRepository
-            + UserAdminRepository
-            + AuditLog
-            + ProductRepository
-            + CategoryRepository
-            + ReviewRepository
-            + OrderRepository
-            + IdempotencyStore
-            + EventOutbox
-            + DeadLetters
-            + ProcessedEvents
-            + ReadinessProbe
-            + Clone
-            + 'static,
-    {
-        Self {
-            users: Arc::new(store.clone()),
-            sessions: Arc::new(store.clone()),
-            roles: Arc::new(store.clone()),
-            user_admin: Arc::new(store.clone()),
-            audit: Arc::new(store.clone()),
-            products: Arc::new(store.clone()),
-            categories: Arc::new(store.clone()),
-            reviews: Arc::new(store.clone()),
-            orders: Arc::new(store.clone()),
-            idempotency: Arc::new(store.clone()),
-            outbox: Arc::new(store.clone()),
-            dead_letters: Arc::new(store.clone()),
-            processed: Arc::new(store.clone()),
-            readiness: Arc::new(store.clone()),
-        }
-    }
-}
 
 /// The rate-limit counters: in Redis when it is configured (shared by every instance),
 /// else in this process.
@@ -147,15 +43,6 @@ pub fn rate_limits(settings: &Settings) -> Result<RateLimits, StartupError> {
         tracing::warn!("rate limits are OFF (rate_limit.enabled = false)");
     }
     Ok(RateLimits::new(limiter, settings.rate_limit.policy()))
-}
-
-pub fn pg_settings(settings: &Settings, url: &str) -> PgSettings {
-    let mut pg = PgSettings::new(url.to_owned());
-    pg.max_connections = settings.database.max_connections;
-    pg.acquire_timeout = Duration::from_millis(settings.database.acquire_timeout_ms);
-    pg.statement_timeout = Duration::from_millis(settings.database.statement_timeout_ms);
-    pg.check_after_idle = Duration::from_millis(settings.database.check_after_idle_ms);
-    pg
 }
 
 /// The services of the application over the given store.
@@ -302,50 +189,6 @@ impl Application {
         tracing::info!("storefront stopped");
         outcome
     }
-}
-
-/// Waits for SIGTERM or SIGINT and names it.
-pub(crate) async fn shutdown_signal() -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
-        (Ok(mut term), Ok(mut int)) => tokio::select! {
-            _ = term.recv() => "SIGTERM",
-            _ = int.recv() => "SIGINT",
-        },
-        (Err(e), _) | (_, Err(e)) => {
-            tracing::error!(error = %e, "cannot listen for shutdown signals; stop the server with SIGKILL");
-            std::future::pending().await
-        }
-    }
-}
-
-/// Handles the outbox's events in this process (no stream configured): the dispatcher, the
-/// purge of handled events, and the backlog gauge.
-pub fn spawn_in_process_dispatch(
-    settings: &Settings,
-    store: &Store,
-    background: &mut Background,
-) -> Result<(), StartupError> {
-    let dispatcher = Arc::new(in_process_dispatcher(settings, store)?);
-    background.spawn("in_process_dispatcher", settings.events.poll_interval(), move || {
-        let dispatcher = Arc::clone(&dispatcher);
-        async move { dispatcher.run_once().await }
-    });
-    crate::events::spawn_outbox_upkeep(settings, &store.ports(), background);
-    Ok(())
-}
-
-fn in_process_dispatcher(settings: &Settings, store: &Store) -> Result<OutboxDispatcher, StartupError> {
-    let ports = store.ports();
-    let handler =
-        crate::events::handlers(settings, ports.users.clone(), ports.processed.clone()).map_err(StartupError::Mail)?;
-    Ok(OutboxDispatcher::new(
-        ports.outbox,
-        handler,
-        Arc::new(SystemClock),
-        settings.events.retry_policy(),
-        crate::events::outbox_settings(settings),
-    ))
 }
 
 /// Handles the events the demo seeding raised (its welcome and order mails) before the

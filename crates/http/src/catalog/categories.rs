@@ -2,11 +2,11 @@
 //! plain array, managed by holders of `categories:manage`; with their DTOs.
 
 use super::path_id;
+use crate::body::{ApiJson, present};
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiJson, present};
 use crate::permissions::{CategoriesManage, RequirePermission};
 use crate::responses::{JsonBodyErrors, NotFound, PermissionErrors, ServerErrors};
-use crate::{API_PREFIX, AppState};
+use crate::state::{API_PREFIX, AppState};
 use actix_web::HttpResponse;
 use actix_web::http::header;
 use actix_web::web::{Data, Path};

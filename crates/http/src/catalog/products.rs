@@ -2,13 +2,15 @@
 //! liked products (`/users/me/likes`), with their DTOs.
 
 use super::{Viewer, merge_errors, path_id};
+use crate::bearer::Authenticated;
+use crate::body::{ApiJson, integer, present, present_integer};
 use crate::error::{ApiError, FieldError, Problem};
-use crate::extract::{ApiJson, ApiQuery, Authenticated, Paginated, Pagination, integer, present, present_integer};
 use crate::permissions::{ProductsCreate, RequirePermission};
+use crate::query::{ApiQuery, Paginated, Pagination};
 use crate::responses::{
     BearerUnauthorized, JsonBodyErrors, NotFound, PermissionErrors, ServerErrors, ValidationFailed,
 };
-use crate::{API_PREFIX, AppState};
+use crate::state::{API_PREFIX, AppState};
 use actix_web::HttpResponse;
 use actix_web::http::header;
 use actix_web::web::{Data, Path};

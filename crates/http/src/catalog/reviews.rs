@@ -2,12 +2,14 @@
 //! one's own product, edited by their author and deleted by it or a moderator; with their DTOs.
 
 use super::path_id;
+use crate::bearer::Authenticated;
+use crate::body::{ApiJson, integer, present, present_integer};
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiJson, Authenticated, Paginated, Pagination, integer, present, present_integer};
+use crate::query::{Paginated, Pagination};
 use crate::responses::{
     BearerUnauthorized, JsonBodyErrors, NotFound, PermissionErrors, ServerErrors, ValidationFailed,
 };
-use crate::{API_PREFIX, AppState};
+use crate::state::{API_PREFIX, AppState};
 use actix_web::HttpResponse;
 use actix_web::http::header;
 use actix_web::web::{Data, Path};
