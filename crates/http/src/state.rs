@@ -7,7 +7,8 @@ use crate::cors::CorsConfig;
 use std::sync::Arc;
 use storefront_app::ports::ReadinessProbe;
 use storefront_app::{
-    AccessService, AccountService, AuthService, CatalogService, DeadLetterService, OrderService, UserAdminService,
+    AccessService, AccountService, AuthService, CatalogService, DeadLetterService, OrderService, Services,
+    UserAdminService,
 };
 
 /// Where the versioned API lives.
@@ -26,6 +27,14 @@ pub struct AppState {
     /// Checked by `/health/ready` (the database, …).
     pub readiness: Vec<Arc<dyn ReadinessProbe>>,
     pub config: HttpConfig,
+}
+
+impl AppState {
+    /// The state over the application's services (`Services::new`).
+    pub fn new(services: Services, readiness: Vec<Arc<dyn ReadinessProbe>>, config: HttpConfig) -> Self {
+        let Services { accounts, auth, access, user_admin, catalog, orders, dead_letters } = services;
+        Self { accounts, auth, access, user_admin, catalog, orders, dead_letters, readiness, config }
+    }
 }
 
 /// Settings of the HTTP layer.

@@ -14,10 +14,7 @@ use std::time::Duration;
 use storefront_app::RateLimits;
 use storefront_app::ports::RateLimiter;
 use storefront_app::ports::{SystemClock, UuidV7Generator};
-use storefront_app::{
-    AccessService, AccountService, AuthService, AuthSettings, CatalogService, DeadLetterService, OrderService,
-    OrderSettings, UserAdminService,
-};
+use storefront_app::{AuthSettings, OrderSettings, ServicePorts, ServiceSettings, Services};
 use storefront_auth::{BcryptHasher, HashingLimits, JwtCodec, RandomRefreshTokens};
 use storefront_http::{AppState, HttpConfig, TrustedProxies};
 use storefront_memory::MemoryRateLimiter;
@@ -47,8 +44,6 @@ pub fn rate_limits(settings: &Settings) -> Result<RateLimits, StartupError> {
 
 /// The services of the application over the given store.
 pub fn build_services(settings: &Settings, store: &Store) -> Result<AppState, StartupError> {
-    let ports = store.ports();
-    let dead_letters = DeadLetterService::new(Arc::clone(&ports.dead_letters), Arc::new(SystemClock));
     let hasher = Arc::new(
         BcryptHasher::with_limits(
             settings.password_pepper(),
@@ -57,64 +52,43 @@ pub fn build_services(settings: &Settings, store: &Store) -> Result<AppState, St
         )
         .map_err(|e| StartupError::Hasher(e.0))?,
     );
-    let codec =
-        Arc::new(JwtCodec::new(&settings.jwt_secret(), settings.auth.issuer.clone(), settings.auth.audience.clone()));
-    let clock = Arc::new(SystemClock);
-    let ids = Arc::new(UuidV7Generator);
-    let auth_settings = AuthSettings {
-        access_ttl: chrono::Duration::seconds(settings.auth.access_ttl_secs),
-        refresh_ttl: chrono::Duration::seconds(settings.auth.refresh_ttl_secs),
-        refresh_reuse_grace: chrono::Duration::seconds(settings.auth.refresh_reuse_grace_secs),
-        max_sessions_per_user: settings.auth.max_sessions_per_user,
-    };
-    let limits = rate_limits(settings)?;
-    let accounts = AccountService::new(ports.users.clone(), hasher.clone(), clock.clone(), ids.clone())
-        .with_rate_limits(limits.clone());
-    let access = AccessService::new(ports.roles, ports.audit, clock.clone());
-    let user_admin = UserAdminService::new(ports.users.clone(), ports.user_admin, access.guard(), clock.clone());
-    let catalog = CatalogService::new(
-        ports.products,
-        ports.categories,
-        ports.reviews,
-        clock.clone(),
-        ids.clone(),
-        settings.catalog.low_stock_threshold,
-    );
-
-    let order_settings = OrderSettings {
-        idempotency_retention: chrono::Duration::seconds(settings.orders.idempotency_retention_secs),
-        idempotency_abandon_after: chrono::Duration::seconds(settings.orders.idempotency_abandon_after_secs),
-        low_stock_threshold: settings.catalog.low_stock_threshold,
-    };
-    let orders = OrderService::new(ports.orders, ports.idempotency, clock.clone(), ids.clone(), order_settings);
-    let auth = AuthService::new(
-        ports.users,
-        ports.sessions,
+    let ports = ServicePorts {
         hasher,
-        codec,
-        Arc::new(RandomRefreshTokens),
-        clock,
-        ids,
-        auth_settings,
-    )
-    .with_rate_limits(limits);
-    Ok(AppState {
-        accounts,
-        auth,
-        access,
-        user_admin,
-        catalog,
-        orders,
-        dead_letters,
-        readiness: vec![ports.readiness],
-        config: HttpConfig {
-            json_limit_bytes: settings.http.json_limit_bytes,
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-            currency: settings.catalog.currency.clone(),
-            trusted_proxies: TrustedProxies::parse(&settings.server.trusted_proxies).map_err(StartupError::Config)?,
-            cors: settings.cors.config(),
+        access_tokens: Arc::new(JwtCodec::new(
+            &settings.jwt_secret(),
+            settings.auth.issuer.clone(),
+            settings.auth.audience.clone(),
+        )),
+        refresh_tokens: Arc::new(RandomRefreshTokens),
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(UuidV7Generator),
+    };
+    let service_settings = ServiceSettings {
+        auth: AuthSettings {
+            access_ttl: chrono::Duration::seconds(settings.auth.access_ttl_secs),
+            refresh_ttl: chrono::Duration::seconds(settings.auth.refresh_ttl_secs),
+            refresh_reuse_grace: chrono::Duration::seconds(settings.auth.refresh_reuse_grace_secs),
+            max_sessions_per_user: settings.auth.max_sessions_per_user,
         },
-    })
+        orders: OrderSettings {
+            idempotency_retention: chrono::Duration::seconds(settings.orders.idempotency_retention_secs),
+            idempotency_abandon_after: chrono::Duration::seconds(settings.orders.idempotency_abandon_after_secs),
+            low_stock_threshold: settings.catalog.low_stock_threshold,
+        },
+        rate_limits: Some(rate_limits(settings)?),
+    };
+    let services = match store {
+        Store::Postgres(pg) => Services::new(pg, ports, service_settings),
+        Store::Memory(memory) => Services::new(memory, ports, service_settings),
+    };
+    let config = HttpConfig {
+        json_limit_bytes: settings.http.json_limit_bytes,
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        currency: settings.catalog.currency.clone(),
+        trusted_proxies: TrustedProxies::parse(&settings.server.trusted_proxies).map_err(StartupError::Config)?,
+        cors: settings.cors.config(),
+    };
+    Ok(AppState::new(services, vec![store.ports().readiness], config))
 }
 
 /// A bound, not yet running HTTP server, with its background tasks.

@@ -5,11 +5,7 @@ use crate::error::StartupError;
 use crate::settings::Settings;
 use std::sync::Arc;
 use std::time::Duration;
-use storefront_app::ports::{
-    AuditLog, CategoryRepository, DeadLetters, EventOutbox, IdempotencyStore, OrderRepository, ProcessedEvents,
-    ProductRepository, ReadinessProbe, ReviewRepository, RoleRepository, SessionRepository, UserAdminRepository,
-    UserRepository,
-};
+use storefront_app::ports::{EventOutbox, ProcessedEvents, ReadinessProbe, UserRepository};
 use storefront_memory::MemoryStore;
 use storefront_postgres::{PgSettings, PgStore, run_migrations};
 
@@ -44,20 +40,11 @@ impl Store {
     }
 }
 
-/// Every persistence port, served by one store.
+/// The ports the event workers and the readiness check use, served by one store (the
+/// services get theirs from `storefront_app::Services::new`).
 pub(crate) struct Ports {
     pub(crate) users: Arc<dyn UserRepository>,
-    pub(crate) sessions: Arc<dyn SessionRepository>,
-    pub(crate) roles: Arc<dyn RoleRepository>,
-    pub(crate) user_admin: Arc<dyn UserAdminRepository>,
-    pub(crate) audit: Arc<dyn AuditLog>,
-    pub(crate) products: Arc<dyn ProductRepository>,
-    pub(crate) categories: Arc<dyn CategoryRepository>,
-    pub(crate) reviews: Arc<dyn ReviewRepository>,
-    pub(crate) orders: Arc<dyn OrderRepository>,
-    pub(crate) idempotency: Arc<dyn IdempotencyStore>,
     pub(crate) outbox: Arc<dyn EventOutbox>,
-    pub(crate) dead_letters: Arc<dyn DeadLetters>,
     pub(crate) processed: Arc<dyn ProcessedEvents>,
     pub(crate) readiness: Arc<dyn ReadinessProbe>,
 }
@@ -65,36 +52,11 @@ pub(crate) struct Ports {
 impl Ports {
     fn of<S>(store: &S) -> Self
     where
-        S: UserRepository
-            + SessionRepository
-            + RoleRepository
-            + UserAdminRepository
-            + AuditLog
-            + ProductRepository
-            + CategoryRepository
-            + ReviewRepository
-            + OrderRepository
-            + IdempotencyStore
-            + EventOutbox
-            + DeadLetters
-            + ProcessedEvents
-            + ReadinessProbe
-            + Clone
-            + 'static,
+        S: UserRepository + EventOutbox + ProcessedEvents + ReadinessProbe + Clone + 'static,
     {
         Self {
             users: Arc::new(store.clone()),
-            sessions: Arc::new(store.clone()),
-            roles: Arc::new(store.clone()),
-            user_admin: Arc::new(store.clone()),
-            audit: Arc::new(store.clone()),
-            products: Arc::new(store.clone()),
-            categories: Arc::new(store.clone()),
-            reviews: Arc::new(store.clone()),
-            orders: Arc::new(store.clone()),
-            idempotency: Arc::new(store.clone()),
             outbox: Arc::new(store.clone()),
-            dead_letters: Arc::new(store.clone()),
             processed: Arc::new(store.clone()),
             readiness: Arc::new(store.clone()),
         }
