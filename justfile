@@ -20,6 +20,7 @@ test:
 lint:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets -- -D warnings
+    python3 tests/module_tree/check.py
 
 # Everything CI runs: fmt, clippy, cargo test, the browser test and schemathesis.
 ci:

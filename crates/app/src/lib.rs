@@ -11,6 +11,7 @@ pub mod events;
 pub mod orders;
 pub mod ports;
 pub mod rate_limit;
+pub mod services;
 pub mod users;
 
 pub use access::{AccessService, EscalationGuard};
@@ -25,4 +26,5 @@ pub use events::{
 pub use orders::{IdempotentResponse, OrderService, OrderSettings};
 pub use ports::Principal;
 pub use rate_limit::{ClientAction, Quota, RateLimitPolicy, RateLimits, client_bucket};
+pub use services::{ServicePorts, ServiceSettings, ServiceStore, Services};
 pub use users::{AdminUserUpdate, UserAdminService};

@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod catalog;
+pub mod email;
 pub mod error;
 pub mod events;
 pub mod ids;
@@ -23,6 +24,7 @@ pub use catalog::{
     ProductName, ProductSort, ProductSortKey, Rating, Review, ReviewAuthor, ReviewBody, ReviewId, Slug, Stock,
     rating_average,
 };
+pub use email::Email;
 pub use error::{FieldViolation, ValidationError};
 pub use events::{
     DomainEvent, EventId, EventType, LowStockRule, RaisedEvents, crosses_low_stock, placement_events,
@@ -36,4 +38,4 @@ pub use orders::{
 pub use password::{NewPassword, PasswordHash, PlainPassword};
 pub use permission::{Permission, PermissionSet, RoleName};
 pub use session::{RefreshDecision, RefreshTokenState, Session};
-pub use user::{Email, User, UserCredentials, UserName};
+pub use user::{User, UserCredentials, UserName};

@@ -1,31 +1,23 @@
 //! Accounts: registration and the caller's own account (`/users`, `/users/me`,
 //! `/users/me/password`), with their DTOs.
 
+use crate::bearer::Authenticated;
+use crate::body::{ApiJson, present};
+use crate::client::ClientInfo;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, Authenticated, ClientInfo, present};
-use crate::openapi::{
+use crate::responses::{
     BearerUnauthorized, Conflict, EmailTaken, JsonBodyErrors, PasswordChangeUnauthorized, RateLimited, ServerErrors,
 };
-use crate::routing::Endpoint;
-use crate::{API_PREFIX, AppState};
+use crate::state::{API_PREFIX, AppState};
+use actix_web::HttpResponse;
 use actix_web::http::header;
 use actix_web::web::Data;
-use actix_web::{HttpResponse, Resource};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use storefront_app::{ProfileUpdate, Registration};
 use storefront_domain::{PlainPassword, User};
 use utoipa::ToSchema;
 use uuid::Uuid;
-
-pub fn resources() -> Vec<Resource> {
-    vec![
-        // `GET /users` lists accounts for administrators (`admin`).
-        Endpoint::new("/users").get(crate::admin::list_users).post(register).build(),
-        Endpoint::new("/users/me").get(me).patch(update_me).put(replace_me).delete(delete_me).build(),
-        Endpoint::new("/users/me/password").post(change_password).build(),
-    ]
-}
 
 /// A new account.
 #[derive(Deserialize, ToSchema)]

@@ -5,15 +5,16 @@
 //! as values checked in the handler, so 401 and 403 answer before anything is said about
 //! the request's shape, however soon each extractor completes.
 
-use crate::AppState;
 use crate::accounts::UserResponse;
+use crate::body::{ApiJson, present};
+use crate::error::merge_errors;
 use crate::error::{ApiError, FieldError};
-use crate::extract::{ApiJson, ApiQuery, Paginated, Pagination, merge_errors, present};
-use crate::openapi::{Conflict, JsonBodyErrors, NotFound, PermissionErrors, ServerErrors, ValidationFailed};
 use crate::permissions::{RequirePermission, RolesManage, UsersManage, UsersRead};
-use crate::routing::Endpoint;
+use crate::query::{ApiQuery, Paginated, Pagination};
+use crate::responses::{Conflict, JsonBodyErrors, NotFound, PermissionErrors, ServerErrors, ValidationFailed};
+use crate::state::AppState;
+use actix_web::HttpResponse;
 use actix_web::web::{Data, Path};
-use actix_web::{HttpResponse, Resource};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -22,14 +23,6 @@ use storefront_app::ports::{AuditEntry, AuditFilter};
 use storefront_domain::{AuditAction, UserId};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-
-pub fn resources() -> Vec<Resource> {
-    // `GET /users` shares its resource with registration (`accounts`).
-    vec![
-        Endpoint::new("/users/{id}").get(get_user).patch(update_user).delete(delete_user).build(),
-        Endpoint::new("/admin/audit").get(audit_log).build(),
-    ]
-}
 
 /// A path id that is not a UUID names no resource.
 fn user_id(raw: &str) -> Result<UserId, ApiError> {

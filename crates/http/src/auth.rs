@@ -1,17 +1,18 @@
 //! Authentication: the OAuth2 token endpoint, JSON login/refresh/logout, and the caller's
 //! sessions (`/auth/...`), with their DTOs.
 
-use crate::AppState;
+use crate::bearer::Authenticated;
+use crate::body::{ApiJson, FormBody};
+use crate::client::ClientInfo;
 use crate::error::{ApiError, OAuthError, OAuthErrorCode};
-use crate::extract::{ApiJson, Authenticated, ClientInfo, FormBody};
-use crate::openapi::{
+use crate::responses::{
     BearerUnauthorized, InvalidCredentials, InvalidRefreshToken, JsonBodyErrors, NotFound, OAuthTokenError,
     PayloadTooLarge, RateLimited, ServerErrors, UnsupportedMediaType,
 };
-use crate::routing::Endpoint;
+use crate::state::AppState;
+use actix_web::HttpResponse;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::{Data, Path};
-use actix_web::{HttpResponse, Resource};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -19,18 +20,6 @@ use storefront_app::{AppError, SessionView, TokenPair};
 use storefront_domain::{PlainPassword, SessionId};
 use utoipa::ToSchema;
 use uuid::Uuid;
-
-pub fn resources() -> Vec<Resource> {
-    vec![
-        Endpoint::new("/auth/token").post(token).build(),
-        Endpoint::new("/auth/login").post(login).build(),
-        Endpoint::new("/auth/refresh").post(refresh).build(),
-        Endpoint::new("/auth/logout").post(logout).build(),
-        Endpoint::new("/auth/logout-all").post(logout_all).build(),
-        Endpoint::new("/auth/sessions").get(sessions).build(),
-        Endpoint::new("/auth/sessions/{id}").delete(end_session).build(),
-    ]
-}
 
 /// A successful token response (RFC 6749 §5.1), sent with `Cache-Control: no-store`.
 #[derive(Serialize, ToSchema)]

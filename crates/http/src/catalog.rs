@@ -10,21 +10,14 @@ pub mod categories;
 pub mod products;
 pub mod reviews;
 
+use crate::bearer::Authenticated;
 use crate::error::ApiError;
-use crate::extract::{Authenticated, merge_errors};
+use crate::error::merge_errors;
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, Resource};
+use actix_web::{FromRequest, HttpRequest};
 use futures::future::LocalBoxFuture;
 use storefront_app::Principal;
 use uuid::Uuid;
-
-/// Every route of the catalogue.
-pub fn resources() -> Vec<Resource> {
-    let mut all = products::resources();
-    all.extend(categories::resources());
-    all.extend(reviews::resources());
-    all
-}
 
 /// The caller of an endpoint where a bearer token is optional: `None` when no bearer token
 /// was sent (or another scheme), the principal when a valid one was; a bearer token that is

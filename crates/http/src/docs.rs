@@ -2,7 +2,6 @@
 //! (assets vendored into the binary by utoipa-swagger-ui, nothing from a CDN).
 
 use crate::error::ApiError;
-use crate::openapi::openapi;
 use crate::routing::Endpoint;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::Path;
@@ -12,8 +11,6 @@ use utoipa_swagger_ui::Config;
 
 /// Where the document is served, and where Swagger UI fetches it from.
 const OPENAPI_PATH: &str = "/openapi.json";
-
-static OPENAPI_JSON: LazyLock<String> = LazyLock::new(|| serde_json::to_string(&openapi()).unwrap_or_default());
 
 static SWAGGER_CONFIG: LazyLock<Arc<Config<'static>>> = LazyLock::new(|| {
     Arc::new(
@@ -25,9 +22,11 @@ static SWAGGER_CONFIG: LazyLock<Arc<Config<'static>>> = LazyLock::new(|| {
     )
 });
 
-pub fn resources() -> Vec<Resource> {
+/// The document (given as JSON by the caller, so that this module does not depend on the
+/// one that assembles it) and Swagger UI.
+pub fn resources(document: &'static str) -> Vec<Resource> {
+    let openapi_json = move || async move { HttpResponse::Ok().content_type("application/json").body(document) };
     vec![
-        Endpoint::new("/").get(root).build(),
         Endpoint::new(OPENAPI_PATH).get(openapi_json).build(),
         Endpoint::new("/docs").get(swagger_index).build(),
         Endpoint::new("/docs/{file:.*}").get(swagger_file).build(),
@@ -50,10 +49,6 @@ pub fn resources() -> Vec<Resource> {
 )]
 pub async fn root() -> HttpResponse {
     HttpResponse::SeeOther().insert_header((header::LOCATION, "/docs")).finish()
-}
-
-async fn openapi_json() -> HttpResponse {
-    HttpResponse::Ok().content_type("application/json").body(OPENAPI_JSON.as_str())
 }
 
 /// `/docs` without the slash: the UI's relative asset links need a base of `/docs/`.

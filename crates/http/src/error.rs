@@ -2,7 +2,7 @@
 //! a problem `code` and an RFC 9457 problem-details body (or, for the OAuth2 token endpoint,
 //! an RFC 6749 §5.2 error body).
 
-use crate::middleware::current_request_id;
+use crate::request_id::current_request_id;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
@@ -227,31 +227,120 @@ impl From<AppError> for ApiError {
     }
 }
 
-impl ApiError {
-    /// The one table from error to status and problem `code`.
-    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
-        match self {
-            ApiError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
-            ApiError::MalformedBody(_) => (StatusCode::BAD_REQUEST, "malformed_body"),
-            ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
-            ApiError::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
-            ApiError::InvalidToken => (StatusCode::UNAUTHORIZED, "invalid_token"),
-            ApiError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
-            ApiError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
-            ApiError::NotFound | ApiError::NoSuchPath => (StatusCode::NOT_FOUND, "not_found"),
-            ApiError::MethodNotAllowed { .. } => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
-            ApiError::EmailTaken => (StatusCode::CONFLICT, "email_taken"),
-            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-            ApiError::ReviewExists => (StatusCode::CONFLICT, "review_exists"),
-            ApiError::InsufficientStock(_) => (StatusCode::CONFLICT, "insufficient_stock"),
-            ApiError::InvalidTransition(_) => (StatusCode::CONFLICT, "invalid_transition"),
-            ApiError::IdempotencyKeyReused => (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"),
-            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
-            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable"),
-            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
-            ApiError::OAuth(err) => (StatusCode::BAD_REQUEST, err.error.as_str()),
+/// Declares `Code`: each problem `code` once, with its status.
+macro_rules! problem_codes {
+    ($($(#[$doc:meta])* $variant:ident = $code:literal => $status:ident;)+) => {
+        /// Every problem `code` the API answers, with its status (and so its title): the one
+        /// table of both. `ApiError::code` says which error answers which code, and the
+        /// OpenAPI examples (`responses`) are built from `ApiError` values, so the document
+        /// shows what is sent.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Code {
+            $($(#[$doc])* $variant,)+
         }
+
+        impl Code {
+            /// Every code, in table order.
+            pub const ALL: &[Code] = &[$(Code::$variant),+];
+
+            /// The stable, machine-readable `code` of the problem body.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $code,)+
+                }
+            }
+
+            pub const fn status(self) -> StatusCode {
+                match self {
+                    $(Code::$variant => StatusCode::$status,)+
+                }
+            }
+        }
+    };
+}
+
+problem_codes! {
+    ValidationFailed = "validation_failed" => UNPROCESSABLE_ENTITY;
+    MalformedBody = "malformed_body" => BAD_REQUEST;
+    UnsupportedMediaType = "unsupported_media_type" => UNSUPPORTED_MEDIA_TYPE;
+    PayloadTooLarge = "payload_too_large" => PAYLOAD_TOO_LARGE;
+    Unauthorized = "unauthorized" => UNAUTHORIZED;
+    InvalidToken = "invalid_token" => UNAUTHORIZED;
+    InvalidCredentials = "invalid_credentials" => UNAUTHORIZED;
+    Forbidden = "forbidden" => FORBIDDEN;
+    NotFound = "not_found" => NOT_FOUND;
+    MethodNotAllowed = "method_not_allowed" => METHOD_NOT_ALLOWED;
+    EmailTaken = "email_taken" => CONFLICT;
+    Conflict = "conflict" => CONFLICT;
+    ReviewExists = "review_exists" => CONFLICT;
+    InsufficientStock = "insufficient_stock" => CONFLICT;
+    InvalidTransition = "invalid_transition" => CONFLICT;
+    IdempotencyKeyReused = "idempotency_key_reused" => UNPROCESSABLE_ENTITY;
+    RateLimited = "rate_limited" => TOO_MANY_REQUESTS;
+    ServiceUnavailable = "service_unavailable" => SERVICE_UNAVAILABLE;
+    Internal = "internal" => INTERNAL_SERVER_ERROR;
+}
+
+impl Code {
+    /// The status code's canonical reason phrase, the problem's `title`.
+    pub fn title(self) -> &'static str {
+        self.status().canonical_reason().unwrap_or("Error")
+    }
+}
+
+impl ApiError {
+    /// The problem code of this error; `None` for the OAuth2 grant errors, which are sent
+    /// in RFC 6749's shape with status 400.
+    pub fn code(&self) -> Option<Code> {
+        Some(match self {
+            ApiError::Validation(_) => Code::ValidationFailed,
+            ApiError::MalformedBody(_) => Code::MalformedBody,
+            ApiError::UnsupportedMediaType(_) => Code::UnsupportedMediaType,
+            ApiError::PayloadTooLarge { .. } => Code::PayloadTooLarge,
+            ApiError::Unauthorized => Code::Unauthorized,
+            ApiError::InvalidToken => Code::InvalidToken,
+            ApiError::InvalidCredentials => Code::InvalidCredentials,
+            ApiError::Forbidden => Code::Forbidden,
+            ApiError::NotFound | ApiError::NoSuchPath => Code::NotFound,
+            ApiError::MethodNotAllowed { .. } => Code::MethodNotAllowed,
+            ApiError::EmailTaken => Code::EmailTaken,
+            ApiError::Conflict(_) => Code::Conflict,
+            ApiError::ReviewExists => Code::ReviewExists,
+            ApiError::InsufficientStock(_) => Code::InsufficientStock,
+            ApiError::InvalidTransition(_) => Code::InvalidTransition,
+            ApiError::IdempotencyKeyReused => Code::IdempotencyKeyReused,
+            ApiError::RateLimited { .. } => Code::RateLimited,
+            ApiError::Unavailable(_) => Code::ServiceUnavailable,
+            ApiError::Internal(_) => Code::Internal,
+            ApiError::OAuth(_) => return None,
+        })
+    }
+
+    /// The status and the `code` (a problem code, or an RFC 6749 `error`).
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match (self, self.code()) {
+            (_, Some(code)) => (code.status(), code.as_str()),
+            (ApiError::OAuth(err), None) => (StatusCode::BAD_REQUEST, err.error.as_str()),
+            (_, None) => (StatusCode::INTERNAL_SERVER_ERROR, Code::Internal.as_str()),
+        }
+    }
+
+    /// The problem-details body of this error, with the given request id (`None` for the
+    /// OAuth2 grant errors).
+    pub fn problem(&self, request_id: String) -> Option<Problem> {
+        let code = self.code()?;
+        Some(Problem {
+            problem_type: "about:blank",
+            title: code.title(),
+            status: code.status().as_u16(),
+            detail: self.detail(),
+            code: code.as_str(),
+            request_id,
+            errors: match self {
+                ApiError::Validation(errors) | ApiError::InsufficientStock(errors) => Some(errors.clone()),
+                _ => None,
+            },
+        })
     }
 
     /// The `detail` shown to the client: never an internal cause.
@@ -296,7 +385,7 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let (status, code) = self.status_and_code();
+        let (status, _) = self.status_and_code();
         let request_id = current_request_id().unwrap_or_default();
         match self {
             ApiError::Internal(cause) => tracing::error!(request_id = %request_id, cause = %cause, "internal error"),
@@ -340,19 +429,20 @@ impl ResponseError for ApiError {
             _ => {}
         }
 
-        let problem = Problem {
-            problem_type: "about:blank",
-            title: status.canonical_reason().unwrap_or("Error"),
-            status: status.as_u16(),
-            detail: self.detail(),
-            code,
-            request_id,
-            errors: match self {
-                ApiError::Validation(errors) | ApiError::InsufficientStock(errors) => Some(errors.clone()),
-                _ => None,
-            },
-        };
+        let problem = self.problem(request_id);
         response.body(serde_json::to_vec(&problem).unwrap_or_default())
+    }
+}
+
+/// Both values, or one 422 naming every invalid field of both.
+pub(crate) fn merge_errors<A, B>(a: Result<A, ApiError>, b: Result<B, ApiError>) -> Result<(A, B), ApiError> {
+    match (a, b) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (Err(ApiError::Validation(mut first)), Err(ApiError::Validation(second))) => {
+            first.extend(second);
+            Err(ApiError::Validation(first))
+        }
+        (Err(e), _) | (_, Err(e)) => Err(e),
     }
 }
 
@@ -381,6 +471,17 @@ mod tests {
             (ApiError::EmailTaken, 409, "email_taken"),
             (ApiError::Conflict("the last admin cannot be demoted".into()), 409, "conflict"),
             (ApiError::ReviewExists, 409, "review_exists"),
+            (
+                ApiError::InsufficientStock(vec![FieldError::new("items[0].quantity", "short")]),
+                409,
+                "insufficient_stock",
+            ),
+            (
+                ApiError::InvalidTransition("An order cannot move from delivered to paid".into()),
+                409,
+                "invalid_transition",
+            ),
+            (ApiError::IdempotencyKeyReused, 422, "idempotency_key_reused"),
             (ApiError::RateLimited { retry_after_secs: 30 }, 429, "rate_limited"),
             (ApiError::Unavailable("pool timed out".into()), 503, "service_unavailable"),
             (ApiError::Internal("boom".into()), 500, "internal"),
@@ -404,6 +505,14 @@ mod tests {
     }
 
     #[test]
+    fn every_code_of_the_table_is_answered_by_some_error() {
+        let answered: Vec<&str> = every_error().iter().map(|(e, ..)| e.status_and_code().1).collect();
+        for code in Code::ALL {
+            assert!(answered.contains(&code.as_str()), "no error answers {code:?}");
+        }
+    }
+
+    #[test]
     fn every_error_maps_to_its_status_and_code() {
         for (error, status, code) in every_error() {
             assert_eq!(error.status_and_code(), (StatusCode::from_u16(status).unwrap(), code), "{error:?}");
@@ -422,7 +531,7 @@ mod tests {
             assert_eq!(body["code"], code);
             assert_eq!(body["title"], StatusCode::from_u16(status).unwrap().canonical_reason().unwrap());
             assert!(body["request_id"].is_string());
-            assert_eq!(body.get("errors").is_some(), code == "validation_failed");
+            assert_eq!(body.get("errors").is_some(), ["validation_failed", "insufficient_stock"].contains(&code));
         }
     }
 

@@ -1,28 +1,20 @@
 //! Dead letters of event processing (`/admin/events/dead-letters`): the events whose
 //! handling failed for good, with their last error, and putting one back; with their DTOs.
 
-use crate::AppState;
 use crate::catalog::path_id;
 use crate::error::ApiError;
-use crate::extract::{Paginated, Pagination};
-use crate::openapi::{NotFound, PermissionErrors, ServerErrors, ValidationFailed};
 use crate::permissions::{AnalyticsRead, RequirePermission};
-use crate::routing::Endpoint;
+use crate::query::{Paginated, Pagination};
+use crate::responses::{NotFound, PermissionErrors, ServerErrors, ValidationFailed};
+use crate::state::AppState;
+use actix_web::HttpResponse;
 use actix_web::web::{Data, Path};
-use actix_web::{HttpResponse, Resource};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use storefront_app::ports::{DeadLetter, Page};
 use storefront_domain::EventId;
 use utoipa::ToSchema;
 use uuid::Uuid;
-
-pub fn resources() -> Vec<Resource> {
-    vec![
-        Endpoint::new("/admin/events/dead-letters").get(list_dead_letters).build(),
-        Endpoint::new("/admin/events/dead-letters/{id}/retry").post(retry_dead_letter).build(),
-    ]
-}
 
 /// An event whose handling failed for good.
 #[derive(Serialize, ToSchema)]

@@ -1,11 +1,10 @@
 //! Liveness (`/health`, touches nothing) and readiness (`/health/ready`, runs every probe
 //! within a bounded time).
 
-use crate::AppState;
-use crate::routing::Endpoint;
+use crate::state::AppState;
+use actix_web::HttpResponse;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::Data;
-use actix_web::{HttpResponse, Resource};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -13,10 +12,6 @@ use utoipa::ToSchema;
 
 /// The longest a single readiness probe may take before it counts as failed.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
-
-pub fn resources() -> Vec<Resource> {
-    vec![Endpoint::new("/health").get(health).build(), Endpoint::new("/health/ready").get(ready).build()]
-}
 
 /// The process is up.
 #[derive(Serialize, ToSchema)]

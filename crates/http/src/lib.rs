@@ -5,88 +5,41 @@
 mod accounts;
 mod admin;
 mod auth;
+mod bearer;
+mod body;
 mod catalog;
+mod client;
 mod client_ip;
 mod cors;
 mod docs;
 mod error;
 mod events;
-mod extract;
 mod health;
 mod metrics;
 mod middleware;
 mod openapi;
+pub mod operations;
 mod orders;
 pub mod permissions;
+mod query;
+mod request_id;
+mod responses;
 mod roles;
 mod routing;
+mod state;
 mod stats;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, web};
-use std::sync::Arc;
-use storefront_app::ports::ReadinessProbe;
-use storefront_app::{
-    AccessService, AccountService, AuthService, CatalogService, DeadLetterService, OrderService, UserAdminService,
-};
 
 pub use client_ip::TrustedProxies;
 pub use cors::CorsConfig;
-pub use error::{ApiError, FieldError, Problem};
-pub use middleware::REQUEST_ID_HEADER;
+pub use error::{ApiError, Code, FieldError, Problem};
 pub use openapi::openapi;
 pub use orders::{IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER, idempotency_fingerprint};
-
-/// Where the versioned API lives.
-pub const API_PREFIX: &str = "/api/v1";
-
-/// What the handlers share: the services, the readiness probes and HTTP settings.
-#[derive(Clone)]
-pub struct AppState {
-    pub accounts: AccountService,
-    pub auth: AuthService,
-    pub access: AccessService,
-    pub user_admin: UserAdminService,
-    pub catalog: CatalogService,
-    pub orders: OrderService,
-    pub dead_letters: DeadLetterService,
-    /// Checked by `/health/ready` (the database, …).
-    pub readiness: Vec<Arc<dyn ReadinessProbe>>,
-    pub config: HttpConfig,
-}
-
-/// Settings of the HTTP layer.
-#[derive(Debug, Clone)]
-pub struct HttpConfig {
-    /// The largest request body accepted (JSON and forms); larger answers 413.
-    pub json_limit_bytes: usize,
-    /// The version `/health` reports.
-    pub version: String,
-    /// The ISO 4217 currency of every price (one per deployment).
-    pub currency: String,
-    /// Proxies whose `X-Forwarded-For` names the client (none: the socket peer is).
-    pub trusted_proxies: TrustedProxies,
-    /// Cross-origin callers (none by default).
-    pub cors: CorsConfig,
-}
-
-impl HttpConfig {
-    /// 64 KiB.
-    pub const DEFAULT_JSON_LIMIT_BYTES: usize = 64 * 1024;
-}
-
-impl Default for HttpConfig {
-    fn default() -> Self {
-        Self {
-            json_limit_bytes: Self::DEFAULT_JSON_LIMIT_BYTES,
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-            currency: "USD".into(),
-            trusted_proxies: TrustedProxies::default(),
-            cors: CorsConfig::default(),
-        }
-    }
-}
+pub use request_id::REQUEST_ID_HEADER;
+pub use state::{API_PREFIX, AppState, HttpConfig};
 
 /// The operations endpoints of a process that serves no API (`storefront worker`):
 /// `/metrics` (the process's own counters) and a `/health` that touches nothing.
@@ -132,20 +85,10 @@ pub fn build_app(
             web::QueryConfig::default()
                 .error_handler(|err, _| ApiError::Validation(vec![FieldError::new("query", err.to_string())]).into()),
         )
-        .service(health::resources())
-        .service(docs::resources())
+        .service(operations::resources())
+        // The documentation and the metrics themselves are not operations of the document.
+        .service(docs::resources(openapi::json()))
         .service(metrics::resources())
-        .service(
-            web::scope(API_PREFIX)
-                .service(accounts::resources())
-                .service(auth::resources())
-                .service(roles::resources())
-                .service(admin::resources())
-                .service(catalog::resources())
-                .service(orders::resources())
-                .service(stats::resources())
-                .service(events::resources()),
-        )
         .default_service(web::to(routing::not_found))
         // Inside the request context, so that preflight answers carry a request id too.
         .wrap(cors)

@@ -1,34 +1,16 @@
 //! The request-context middleware: request id (`X-Request-Id`), a tracing span per request,
 //! one access-log line per request, and the headers every response carries.
 
-use crate::API_PREFIX;
+use crate::request_id::{REQUEST_ID, REQUEST_ID_HEADER};
+use crate::state::API_PREFIX;
 use actix_web::Error;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use futures::future::{LocalBoxFuture, Ready, ready};
 use std::rc::Rc;
 use std::time::Instant;
 use tracing::Instrument;
-
-/// The request-id header, read from the client and always sent back.
-pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
-
-tokio::task_local! {
-    /// The id of the request being served by the current task.
-    static REQUEST_ID: String;
-}
-
-/// The id of the request the current task is serving, if any.
-pub fn current_request_id() -> Option<String> {
-    REQUEST_ID.try_with(Clone::clone).ok()
-}
-
-/// `future`, run where `current_request_id` answers the current request's id (for work a
-/// handler spawns onto a task of its own).
-pub fn in_request_scope<F: std::future::Future>(future: F) -> impl std::future::Future<Output = F::Output> {
-    REQUEST_ID.scope(current_request_id().unwrap_or_default(), future)
-}
 
 /// The client's request id if it is 1..=128 characters of `[A-Za-z0-9._-]`.
 fn client_request_id(headers: &HeaderMap) -> Option<String> {
@@ -144,6 +126,7 @@ fn add_headers(headers: &mut HeaderMap, request_id: &str, is_api: bool) {
 mod tests {
     use super::*;
     use crate::error::ApiError;
+    use crate::request_id::current_request_id;
     use actix_web::{App, test as actix_test, web};
 
     fn headers(value: &str) -> HeaderMap {

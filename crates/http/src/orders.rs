@@ -4,22 +4,24 @@
 //! owner-or-permission visibility, cancelling and moving them along their life cycle; with
 //! their DTOs.
 
+use crate::bearer::Authenticated;
+use crate::body::{JsonBytes, parse_json};
 use crate::catalog::path_id;
+use crate::error::merge_errors;
 use crate::error::{ApiError, FieldError, PROBLEM_JSON};
-use crate::extract::{ApiQuery, Authenticated, JsonBytes, Paginated, Pagination, merge_errors, parse_json};
-use crate::middleware::in_request_scope;
-use crate::openapi::{
+use crate::permissions::{OrdersManage, RequirePermission};
+use crate::query::{ApiQuery, Paginated, Pagination};
+use crate::request_id::in_request_scope;
+use crate::responses::{
     BearerUnauthorized, InvalidTransition, JsonBodyErrors, MalformedBody, NotFound, PayloadTooLarge, PermissionErrors,
     PlacementConflict, PlacementRejected, ServerErrors, UnsupportedMediaType, ValidationFailed,
 };
-use crate::permissions::{OrdersManage, RequirePermission};
-use crate::routing::Endpoint;
-use crate::{API_PREFIX, AppState};
+use crate::state::{API_PREFIX, AppState};
 use actix_web::body::MessageBody;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::web::{Data, Path};
-use actix_web::{HttpRequest, HttpResponse, Resource, ResponseError};
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -37,14 +39,6 @@ pub const IDEMPOTENCY_KEY_HEADER: HeaderName = HeaderName::from_static("idempote
 
 /// The response header that marks a replayed first response.
 pub const IDEMPOTENT_REPLAYED_HEADER: HeaderName = HeaderName::from_static("idempotent-replayed");
-
-pub fn resources() -> Vec<Resource> {
-    vec![
-        Endpoint::new("/orders").get(list_orders).post(place_order).build(),
-        Endpoint::new("/orders/{id}").get(get_order).patch(update_order).build(),
-        Endpoint::new("/orders/{id}/cancel").post(cancel_order).build(),
-    ]
-}
 
 /// Where an order is in its life: `pending → paid → shipped → delivered`, or `cancelled`
 /// from `pending`/`paid`.
@@ -170,7 +164,7 @@ pub struct OrderItemRequest {
     /// An existing product (an unknown one answers 422), listed once per order.
     pub product_id: Uuid,
     /// 1..=1000.
-    #[serde(deserialize_with = "crate::extract::integer")]
+    #[serde(deserialize_with = "crate::body::integer")]
     #[schema(minimum = 1, maximum = 1000, example = 2)]
     pub quantity: i64,
 }
@@ -552,10 +546,10 @@ pub async fn update_order(
     _caller: RequirePermission<OrdersManage>,
     state: Data<AppState>,
     id: Path<String>,
-    body: Result<crate::extract::ApiJson<UpdateOrderRequest>, ApiError>,
+    body: Result<crate::body::ApiJson<UpdateOrderRequest>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
     let id: OrderId = path_id(&id)?;
-    let crate::extract::ApiJson(body) = body?;
+    let crate::body::ApiJson(body) = body?;
     let order = state.orders.set_status(id, body.status.into()).await?;
     Ok(HttpResponse::Ok().json(OrderResponse::new(order, &state.config.currency)))
 }

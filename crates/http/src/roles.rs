@@ -6,28 +6,18 @@
 //! unwrapped in the handler, so 401 and 403 answer before anything is said about the
 //! request's shape, however soon each extractor completes.
 
+use crate::bearer::Authenticated;
+use crate::body::ApiJson;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, Authenticated};
-use crate::openapi::{BearerUnauthorized, Conflict, JsonBodyErrors, NotFound, PermissionErrors, ServerErrors};
 use crate::permissions::{RequirePermission, RolesManage};
-use crate::routing::Endpoint;
-use crate::{API_PREFIX, AppState};
+use crate::responses::{BearerUnauthorized, Conflict, JsonBodyErrors, NotFound, PermissionErrors, ServerErrors};
+use crate::state::{API_PREFIX, AppState};
+use actix_web::HttpResponse;
 use actix_web::http::header;
 use actix_web::web::{Data, Path};
-use actix_web::{HttpResponse, Resource};
 use serde::{Deserialize, Serialize};
 use storefront_domain::{Permission, Role};
 use utoipa::ToSchema;
-
-pub fn resources() -> Vec<Resource> {
-    vec![
-        Endpoint::new("/permissions").get(list_permissions).build(),
-        Endpoint::new("/roles").get(list_roles).post(create_role).build(),
-        Endpoint::new("/roles/{name}").get(get_role).delete(delete_role).build(),
-        Endpoint::new("/roles/{name}/permissions/{permission}").put(grant_permission).delete(revoke_permission).build(),
-        Endpoint::new("/users/me/permissions").get(my_permissions).build(),
-    ]
-}
 
 /// A permission of the fixed catalogue the code checks.
 #[derive(Serialize, ToSchema)]

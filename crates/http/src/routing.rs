@@ -27,6 +27,16 @@ impl Endpoint {
         self
     }
 
+    /// The handler under `method`; `GET` brings `HEAD` along.
+    pub fn on<F, Args>(self, method: Method, handler: F) -> Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        if method == Method::GET { self.get(handler) } else { self.route(method, handler) }
+    }
+
     /// `GET`, and `HEAD` with the same handler (RFC 9110 §9.3.2).
     pub fn get<F, Args>(self, handler: F) -> Self
     where
@@ -35,42 +45,6 @@ impl Endpoint {
         F::Output: Responder + 'static,
     {
         self.route(Method::GET, handler.clone()).route(Method::HEAD, handler)
-    }
-
-    pub fn post<F, Args>(self, handler: F) -> Self
-    where
-        F: Handler<Args>,
-        Args: FromRequest + 'static,
-        F::Output: Responder + 'static,
-    {
-        self.route(Method::POST, handler)
-    }
-
-    pub fn put<F, Args>(self, handler: F) -> Self
-    where
-        F: Handler<Args>,
-        Args: FromRequest + 'static,
-        F::Output: Responder + 'static,
-    {
-        self.route(Method::PUT, handler)
-    }
-
-    pub fn patch<F, Args>(self, handler: F) -> Self
-    where
-        F: Handler<Args>,
-        Args: FromRequest + 'static,
-        F::Output: Responder + 'static,
-    {
-        self.route(Method::PATCH, handler)
-    }
-
-    pub fn delete<F, Args>(self, handler: F) -> Self
-    where
-        F: Handler<Args>,
-        Args: FromRequest + 'static,
-        F::Output: Responder + 'static,
-    {
-        self.route(Method::DELETE, handler)
     }
 
     /// The finished resource: any other method answers 405 with `Allow`.

@@ -1,22 +1,17 @@
 //! The administration view of the business (`/admin/stats`): users, products, orders by
 //! status, revenue, best sellers and low stock, computed by the store with aggregates.
 
-use crate::AppState;
 use crate::error::ApiError;
-use crate::openapi::{PermissionErrors, ServerErrors};
 use crate::permissions::{AnalyticsRead, RequirePermission};
-use crate::routing::Endpoint;
+use crate::responses::{PermissionErrors, ServerErrors};
+use crate::state::AppState;
+use actix_web::HttpResponse;
 use actix_web::web::Data;
-use actix_web::{HttpResponse, Resource};
 use serde::Serialize;
 use storefront_app::ports::{BusinessStats, LowStockProduct, TopProduct};
 use storefront_domain::OrderStatus;
 use utoipa::ToSchema;
 use uuid::Uuid;
-
-pub fn resources() -> Vec<Resource> {
-    vec![Endpoint::new("/admin/stats").get(business_stats).build()]
-}
 
 /// How many orders are in each status (every status, zero included).
 #[derive(Serialize, ToSchema, Default)]

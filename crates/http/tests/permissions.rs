@@ -1,11 +1,11 @@
-//! Permission checks at the route: every row of `PROTECTED_OPERATIONS` refuses anonymous
-//! callers (401) and callers without its permission (403) and serves its holders; the
-//! table and the OpenAPI document agree; grant and role changes count from the next request.
+//! Permission checks at the route: every permission-protected operation of the table in
+//! `storefront_http::operations` refuses anonymous callers (401) and callers without its
+//! permission (403) and serves its holders; the table's access and the OpenAPI document
+//! agree; grant and role changes count from the next request.
 //!
-//! To protect a new operation: add its row to `PROTECTED_OPERATIONS` and an arm to
-//! `probe` below saying how to call it. A row without an arm fails the walker by name; a
-//! secured operation of the document in neither the table nor `BEARER_ONLY` fails
-//! `every_secured_operation_is_in_the_table_or_bearer_only`.
+//! To protect a new operation: declare it with its permission in `operations` and add an
+//! arm to `probe` below saying how to call it. A protected operation without an arm fails
+//! the walker by name.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -22,28 +22,10 @@ use storefront_app::{
 };
 use storefront_domain::DomainEvent;
 use storefront_domain::{Permission, PlainPassword, ProductId, RequestedLine};
-use storefront_http::permissions::{Guard, PROTECTED_OPERATIONS, ProtectedOperation};
+use storefront_http::operations::{Access, Operation, operations};
+use storefront_http::permissions::Guard;
 use storefront_http::{AppState, build_app, openapi};
 use storefront_memory::MemoryStore;
-
-/// Operations that take a bearer token but need no permission: `(method, OpenAPI path)`.
-const BEARER_ONLY: &[(&str, &str)] = &[
-    ("get", "/api/v1/users/me"),
-    ("patch", "/api/v1/users/me"),
-    ("put", "/api/v1/users/me"),
-    ("delete", "/api/v1/users/me"),
-    ("post", "/api/v1/users/me/password"),
-    ("get", "/api/v1/users/me/permissions"),
-    ("post", "/api/v1/auth/logout-all"),
-    ("get", "/api/v1/auth/sessions"),
-    ("delete", "/api/v1/auth/sessions/{id}"),
-    ("put", "/api/v1/products/{id}/like"),
-    ("delete", "/api/v1/products/{id}/like"),
-    ("get", "/api/v1/users/me/likes"),
-    ("post", "/api/v1/products/{id}/reviews"),
-    ("patch", "/api/v1/reviews/{id}"),
-    ("post", "/api/v1/orders"),
-];
 
 /// A handler that never succeeds, to make dead letters.
 struct AlwaysFails;
@@ -165,11 +147,11 @@ impl World {
     }
 }
 
-/// The request builder of every row of `PROTECTED_OPERATIONS`, keyed by (method, OpenAPI
+/// The request builder of every permission-protected operation, keyed by (method, OpenAPI
 /// path). It may prepare the resource first (see `World`), so that the holder's call
 /// succeeds; `n` is the row's index, to name what it creates uniquely.
-async fn probe(world: &World, n: usize, op: &ProtectedOperation) -> Option<Probe> {
-    Some(match (op.method, op.path) {
+async fn probe(world: &World, n: usize, op: &Operation) -> Option<Probe> {
+    Some(match (op.method, op.path.as_str()) {
         ("get", "/api/v1/permissions") => Probe::new(Method::GET, "/api/v1/permissions", StatusCode::OK),
         ("get", "/api/v1/roles") => Probe::new(Method::GET, "/api/v1/roles", StatusCode::OK),
         ("post", "/api/v1/roles") => {
@@ -265,7 +247,10 @@ async fn every_protected_operation_refuses_anonymous_and_unprivileged_callers_an
         |p: Permission| plain_permissions.json()["permissions"].as_array().unwrap().contains(&json!(p.as_str()));
 
     let mut without_builder = Vec::new();
-    for (n, op) in PROTECTED_OPERATIONS.iter().enumerate() {
+    let mut walked = 0;
+    for (n, op) in operations().iter().enumerate() {
+        let Some((permission, guard)) = op.permission() else { continue };
+        walked += 1;
         let name = format!("{} {}", op.method.to_uppercase(), op.path);
         let Some(probe) = probe(&world, n, op).await else {
             without_builder.push(name);
@@ -277,9 +262,9 @@ async fn every_protected_operation_refuses_anonymous_and_unprivileged_callers_an
         anonymous.problem(401, "unauthorized");
         assert!(anonymous.header("www-authenticate").is_some_and(|c| c.starts_with("Bearer")), "{name}");
 
-        if !user_holds(op.permission) {
+        if !user_holds(permission) {
             let refused = send(&app, probe.request(Some(&plain.access))).await;
-            match op.guard {
+            match guard {
                 Guard::OwnerOrHidden => {
                     refused.problem(404, "not_found");
                 }
@@ -291,68 +276,56 @@ async fn every_protected_operation_refuses_anonymous_and_unprivileged_callers_an
         }
 
         let role = format!("holder-{n}");
-        create_role_with(&state, &world.admin, &role, &[op.permission]).await;
+        create_role_with(&state, &world.admin, &role, &[permission]).await;
         let holder = signed_in_with_role(&app, &state, &format!("holder-{n}@example.com"), &role).await;
         let served = send(&app, probe.request(Some(&holder.access))).await;
-        assert_eq!(served.status, probe.success, "{name} as a holder of {}: {:?}", op.permission, served.body);
+        assert_eq!(served.status, probe.success, "{name} as a holder of {permission}: {:?}", served.body);
     }
+    assert!(walked > 20, "only {walked} protected operations: is the table read?");
     assert!(
         without_builder.is_empty(),
-        "rows of PROTECTED_OPERATIONS without a request builder in `probe`: {without_builder:?}"
+        "protected operations without a request builder in `probe`: {without_builder:?}"
     );
 }
 
 #[test]
-fn every_secured_operation_is_in_the_table_or_bearer_only() {
+fn an_operation_takes_a_token_exactly_when_its_declaration_says_so() {
     let doc = serde_json::to_value(openapi()).unwrap();
-    for (path, item) in doc["paths"].as_object().unwrap() {
-        for (method, op) in item.as_object().unwrap() {
-            // An empty requirement (`{}`) among them makes the token optional (`GET /products`).
-            let optional = |s: &Vec<Value>| s.iter().any(|r| r.as_object().is_some_and(|o| o.is_empty()));
-            let secured = op.get("security").and_then(Value::as_array).is_some_and(|s| !s.is_empty() && !optional(s));
-            let in_table = PROTECTED_OPERATIONS.iter().any(|row| row.method == method && row.path == path);
-            let bearer_only = BEARER_ONLY.contains(&(method.as_str(), path.as_str()));
-            let name = format!("{} {path}", method.to_uppercase());
-            if secured {
-                assert!(
-                    in_table || bearer_only,
-                    "{name} takes a token: add its row to PROTECTED_OPERATIONS or BEARER_ONLY"
-                );
-                assert!(!(in_table && bearer_only), "{name} is both in PROTECTED_OPERATIONS and BEARER_ONLY");
-            } else {
-                assert!(!in_table && !bearer_only, "{name} is listed as protected but takes no token");
-            }
-            if !in_table {
-                assert!(op.get("x-required-permission").is_none(), "{name} names a permission but has no row");
-            }
+    for op in operations() {
+        let name = format!("{} {}", op.method.to_uppercase(), op.path);
+        let documented = &doc["paths"][&op.path][op.method];
+        // An empty requirement (`{}`) among them makes the token optional (`GET /products`).
+        let optional = |s: &Vec<Value>| s.iter().any(|r| r.as_object().is_some_and(|o| o.is_empty()));
+        let secured =
+            documented.get("security").and_then(Value::as_array).is_some_and(|s| !s.is_empty() && !optional(s));
+        assert_eq!(secured, op.access != Access::Public, "{name}: documented security vs declared {:?}", op.access);
+        if op.permission().is_none() {
+            assert!(
+                documented.get("x-required-permission").is_none(),
+                "{name} names a permission it is not declared with"
+            );
         }
-    }
-    for (method, path) in BEARER_ONLY {
-        assert!(doc["paths"][path][method].is_object(), "{method} {path} of BEARER_ONLY is not in the document");
     }
 }
 
 #[test]
-fn every_row_of_the_table_is_documented_with_its_permission_and_its_refusals() {
+fn every_protected_operation_is_documented_with_its_permission_and_its_refusals() {
     let doc = serde_json::to_value(openapi()).unwrap();
-    for (i, row) in PROTECTED_OPERATIONS.iter().enumerate() {
-        let name = format!("{} {}", row.method.to_uppercase(), row.path);
-        assert!(
-            !PROTECTED_OPERATIONS[..i].iter().any(|r| r.method == row.method && r.path == row.path),
-            "{name} has two rows"
-        );
-        let op = &doc["paths"][row.path][row.method];
-        assert!(op.is_object(), "{name} is not in the document");
-        assert_eq!(op["x-required-permission"], row.permission.as_str(), "{name}");
-        assert_eq!(op["security"], json!([{"oauth2": []}, {"bearer": []}]), "{name}");
-        let responses = op["responses"].as_object().unwrap();
-        let refusal = if row.guard == Guard::OwnerOrHidden { "404" } else { "403" };
+    for op in operations() {
+        let Some((permission, guard)) = op.permission() else { continue };
+        let name = format!("{} {}", op.method.to_uppercase(), op.path);
+        let documented = &doc["paths"][&op.path][op.method];
+        assert!(documented.is_object(), "{name} is not in the document");
+        assert_eq!(documented["x-required-permission"], permission.as_str(), "{name}");
+        assert_eq!(documented["security"], json!([{"oauth2": []}, {"bearer": []}]), "{name}");
+        let responses = documented["responses"].as_object().unwrap();
+        let refusal = if guard == Guard::OwnerOrHidden { "404" } else { "403" };
         for status in ["401", refusal, "500", "503"] {
             assert!(responses.contains_key(status), "{name} does not document {status}");
         }
-        let description = op["description"].as_str().unwrap_or_default();
-        match row.guard {
-            Guard::Required => assert!(description.contains(&format!("`{}`", row.permission)), "{name}: {description}"),
+        let description = documented["description"].as_str().unwrap_or_default();
+        match guard {
+            Guard::Required => assert!(description.contains(&format!("`{permission}`")), "{name}: {description}"),
             Guard::OwnerOr | Guard::OwnerOrHidden => {
                 assert!(description.to_lowercase().contains("owner or"), "{name}: {description}")
             }

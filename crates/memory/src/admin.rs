@@ -1,7 +1,7 @@
 //! Roles, grants, administrative user changes and the audit log over the in-memory state.
 //! Each method holds the store lock throughout, so the last-admin rule cannot race.
 
-use crate::{MemoryStore, State, StoredRole};
+use crate::store::{MemoryStore, State, StoredRole};
 use async_trait::async_trait;
 use storefront_app::StoreError;
 use storefront_app::ports::{

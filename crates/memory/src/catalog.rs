@@ -3,7 +3,8 @@
 //! follows the domain's reference filter and order to the letter.
 
 use crate::admin::page_of;
-use crate::{MemoryStore, State};
+use crate::records::{StoredCategory, StoredProduct, StoredReview};
+use crate::store::{MemoryStore, State};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::cmp::Reverse;
@@ -17,33 +18,6 @@ use storefront_domain::{
     Category, CategoryId, CategoryName, CategoryRef, DomainEvent, Product, ProductFilter, ProductId, ProductSort,
     Rating, Review, ReviewAuthor, ReviewBody, ReviewId, Slug, UserId, rating_average,
 };
-
-/// A product's own columns; likes, reviews and categories are kept beside it.
-pub(crate) struct StoredProduct {
-    owner_id: UserId,
-    pub(crate) name: String,
-    description: String,
-    pub(crate) price_cents: i64,
-    pub(crate) stock: i64,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    /// When the product last raised `product.stock_low`.
-    pub(crate) low_stock_alerted_at: Option<DateTime<Utc>>,
-}
-
-pub(crate) struct StoredCategory {
-    name: String,
-    slug: String,
-}
-
-pub(crate) struct StoredReview {
-    product_id: ProductId,
-    author_id: UserId,
-    rating: u8,
-    body: String,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
 
 /// A product's likes and reviews, summed up.
 #[derive(Default)]

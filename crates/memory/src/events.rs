@@ -3,7 +3,8 @@
 //! transaction, there is no change without its events and no event without its change.
 
 use crate::admin::page_of;
-use crate::{MemoryStore, State};
+use crate::records::{Processing, StoredEvent};
+use crate::store::{MemoryStore, State};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use std::cmp::Reverse;
@@ -12,27 +13,6 @@ use storefront_app::ports::{
     Claim, DeadLetter, DeadLetters, EventOutbox, OutboxBacklog, OutboxEntry, Page, PageRequest, ProcessedEvents,
 };
 use storefront_domain::{DomainEvent, EventId};
-
-/// An event in the outbox, with its delivery state.
-pub(crate) struct StoredEvent {
-    event: DomainEvent,
-    /// Failed in-process handlings so far.
-    attempts: u32,
-    /// Not handed out before this (a lease, or a retry's backoff).
-    available_at: DateTime<Utc>,
-    last_error: Option<String>,
-    /// When the event last went to the stream; it stays owed until handled.
-    published_at: Option<DateTime<Utc>>,
-    handled_at: Option<DateTime<Utc>>,
-    dead_at: Option<DateTime<Utc>>,
-}
-
-impl StoredEvent {
-    /// Neither handled nor dead.
-    fn is_owed(&self) -> bool {
-        self.handled_at.is_none() && self.dead_at.is_none()
-    }
-}
 
 impl State {
     /// Appends the events of the change being made, in order.
@@ -180,13 +160,6 @@ impl DeadLetters for MemoryStore {
             None => Ok(false),
         }
     }
-}
-
-/// One handler's record of one event: a live or ended claim, or handled.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Processing {
-    processed_at: Option<DateTime<Utc>>,
-    claimed_until: Option<DateTime<Utc>>,
 }
 
 #[async_trait]

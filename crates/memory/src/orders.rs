@@ -3,7 +3,8 @@
 //! listing, the statistics, and idempotency keys.
 
 use crate::admin::page_of;
-use crate::{MemoryStore, State};
+use crate::records::StoredIdempotencyKey;
+use crate::store::{MemoryStore, State};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use std::cmp::Reverse;
@@ -22,28 +23,6 @@ const TOP_PRODUCTS: usize = 10;
 const LOW_STOCK_PRODUCTS: usize = 50;
 /// How far back the statistics count a user as new.
 const NEW_USER_WINDOW: Duration = Duration::days(7);
-
-/// One idempotency key of one user.
-pub(crate) struct StoredIdempotencyKey {
-    /// What identifies the request body the key was first used with.
-    fingerprint: String,
-    /// When the key was claimed (by its first request, or again after it expired or was
-    /// abandoned).
-    created_at: DateTime<Utc>,
-    /// The first response and when it was stored; `None` while the request runs.
-    completed: Option<(StoredResponse, DateTime<Utc>)>,
-}
-
-impl StoredIdempotencyKey {
-    /// Whether the key may be claimed again as if it were new: its response is past its
-    /// retention, or its request never finished and was given up.
-    fn is_reusable(&self, now: DateTime<Utc>, retention: Duration, abandon_after: Duration) -> bool {
-        match &self.completed {
-            Some((_, completed_at)) => *completed_at < now - retention,
-            None => self.created_at < now - abandon_after,
-        }
-    }
-}
 
 impl State {
     /// Whether `user` has a non-cancelled order containing `product`.

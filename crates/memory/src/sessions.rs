@@ -1,7 +1,7 @@
 //! `SessionRepository` over the in-memory state: sessions, refresh-token rotation with
 //! reuse detection, and ending sessions.
 
-use crate::{MemoryStore, StoredRefreshToken, StoredSession};
+use crate::store::{MemoryStore, StoredRefreshToken, StoredSession};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use std::cmp::Reverse;

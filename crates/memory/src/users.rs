@@ -1,7 +1,7 @@
 //! `UserRepository` over the in-memory state: accounts, their credentials, and loading the
 //! principal of an authenticated request.
 
-use crate::{MemoryStore, State, StoredUser};
+use crate::store::{MemoryStore, State, StoredUser};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use storefront_app::StoreError;

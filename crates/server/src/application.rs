@@ -1,131 +1,24 @@
 //! Wiring: builds the store (PostgreSQL, or memory without a database URL), the security
 //! adapters and the services, and runs the HTTP server.
 
-use crate::events::Background;
+use crate::error::StartupError;
+use crate::events::{Background, in_process_dispatcher};
 use crate::seed::SeedSummary;
 use crate::settings::{LogFormat, Settings};
+use crate::signals::shutdown_signal;
+use crate::store::Store;
 use actix_web::dev::Server;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 use storefront_app::RateLimits;
 use storefront_app::ports::RateLimiter;
-use storefront_app::ports::{
-    AuditLog, CategoryRepository, DeadLetters, EventOutbox, IdempotencyStore, OrderRepository, ProcessedEvents,
-    ProductRepository, ReadinessProbe, ReviewRepository, RoleRepository, SessionRepository, SystemClock,
-    UserAdminRepository, UserRepository, UuidV7Generator,
-};
-use storefront_app::{
-    AccessService, AccountService, AuthService, AuthSettings, CatalogService, DeadLetterService, OrderService,
-    OrderSettings, OutboxDispatcher, StoreError, UserAdminService,
-};
+use storefront_app::ports::{SystemClock, UuidV7Generator};
+use storefront_app::{AuthSettings, OrderSettings, ServicePorts, ServiceSettings, Services};
 use storefront_auth::{BcryptHasher, HashingLimits, JwtCodec, RandomRefreshTokens};
 use storefront_http::{AppState, HttpConfig, TrustedProxies};
-use storefront_memory::{MemoryRateLimiter, MemoryStore};
-use storefront_postgres::{PgSettings, PgStore, run_migrations};
+use storefront_memory::MemoryRateLimiter;
 use storefront_redis::{RedisConnection, RedisRateLimiter, RedisSettings};
-
-#[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    #[error("database: {0}")]
-    Database(#[from] StoreError),
-    #[error("password hasher: {0}")]
-    Hasher(String),
-    #[error("mail: {0}")]
-    Mail(String),
-    #[error("cannot listen on {address}: {source}")]
-    Listen { address: String, source: std::io::Error },
-    #[error("configuration: {0}")]
-    Config(String),
-}
-
-/// The persistence adapter chosen by configuration.
-#[derive(Clone)]
-pub enum Store {
-    Postgres(PgStore),
-    Memory(MemoryStore),
-}
-
-impl Store {
-    /// Connects to PostgreSQL when a URL is configured (migrating it if configured to),
-    /// else the in-memory store.
-    pub async fn from_settings(settings: &Settings) -> Result<Self, StartupError> {
-        match &settings.database.url {
-            Some(url) => {
-                if settings.database.migrate_on_start {
-                    run_migrations(url).await?;
-                }
-                Ok(Store::Postgres(PgStore::connect(&pg_settings(settings, url))?))
-            }
-            // The start-up banner says so.
-            None => Ok(Store::Memory(MemoryStore::new())),
-        }
-    }
-
-    pub(crate) fn ports(&self) -> Ports {
-        match self {
-            Store::Postgres(pg) => Ports::of(pg),
-            Store::Memory(mem) => Ports::of(mem),
-        }
-    }
-}
-
-/// Every persistence port, served by one store.
-pub(crate) struct Ports {
-    pub(crate) users: Arc<dyn UserRepository>,
-    sessions: Arc<dyn SessionRepository>,
-    roles: Arc<dyn RoleRepository>,
-    user_admin: Arc<dyn UserAdminRepository>,
-    audit: Arc<dyn AuditLog>,
-    products: Arc<dyn ProductRepository>,
-    categories: Arc<dyn CategoryRepository>,
-    reviews: Arc<dyn ReviewRepository>,
-    orders: Arc<dyn OrderRepository>,
-    idempotency: Arc<dyn IdempotencyStore>,
-    pub(crate) outbox: Arc<dyn EventOutbox>,
-    pub(crate) dead_letters: Arc<dyn DeadLetters>,
-    pub(crate) processed: Arc<dyn ProcessedEvents>,
-    readiness: Arc<dyn ReadinessProbe>,
-}
-
-impl Ports {
-    fn of<S>(store: &S) -> Self
-    where
-        S: UserRepository
-            + SessionRepository
-            + RoleRepository
-            + UserAdminRepository
-            + AuditLog
-            + ProductRepository
-            + CategoryRepository
-            + ReviewRepository
-            + OrderRepository
-            + IdempotencyStore
-            + EventOutbox
-            + DeadLetters
-            + ProcessedEvents
-            + ReadinessProbe
-            + Clone
-            + 'static,
-    {
-        Self {
-            users: Arc::new(store.clone()),
-            sessions: Arc::new(store.clone()),
-            roles: Arc::new(store.clone()),
-            user_admin: Arc::new(store.clone()),
-            audit: Arc::new(store.clone()),
-            products: Arc::new(store.clone()),
-            categories: Arc::new(store.clone()),
-            reviews: Arc::new(store.clone()),
-            orders: Arc::new(store.clone()),
-            idempotency: Arc::new(store.clone()),
-            outbox: Arc::new(store.clone()),
-            dead_letters: Arc::new(store.clone()),
-            processed: Arc::new(store.clone()),
-            readiness: Arc::new(store.clone()),
-        }
-    }
-}
 
 /// The rate-limit counters: in Redis when it is configured (shared by every instance),
 /// else in this process.
@@ -149,19 +42,8 @@ pub fn rate_limits(settings: &Settings) -> Result<RateLimits, StartupError> {
     Ok(RateLimits::new(limiter, settings.rate_limit.policy()))
 }
 
-pub fn pg_settings(settings: &Settings, url: &str) -> PgSettings {
-    let mut pg = PgSettings::new(url.to_owned());
-    pg.max_connections = settings.database.max_connections;
-    pg.acquire_timeout = Duration::from_millis(settings.database.acquire_timeout_ms);
-    pg.statement_timeout = Duration::from_millis(settings.database.statement_timeout_ms);
-    pg.check_after_idle = Duration::from_millis(settings.database.check_after_idle_ms);
-    pg
-}
-
 /// The services of the application over the given store.
 pub fn build_services(settings: &Settings, store: &Store) -> Result<AppState, StartupError> {
-    let ports = store.ports();
-    let dead_letters = DeadLetterService::new(Arc::clone(&ports.dead_letters), Arc::new(SystemClock));
     let hasher = Arc::new(
         BcryptHasher::with_limits(
             settings.password_pepper(),
@@ -170,65 +52,44 @@ pub fn build_services(settings: &Settings, store: &Store) -> Result<AppState, St
         )
         .map_err(|e| StartupError::Hasher(e.0))?,
     );
-    let codec =
-        Arc::new(JwtCodec::new(&settings.jwt_secret(), settings.auth.issuer.clone(), settings.auth.audience.clone()));
-    let clock = Arc::new(SystemClock);
-    let ids = Arc::new(UuidV7Generator);
-    let auth_settings = AuthSettings {
-        access_ttl: chrono::Duration::seconds(settings.auth.access_ttl_secs),
-        refresh_ttl: chrono::Duration::seconds(settings.auth.refresh_ttl_secs),
-        refresh_reuse_grace: chrono::Duration::seconds(settings.auth.refresh_reuse_grace_secs),
-        max_sessions_per_user: settings.auth.max_sessions_per_user,
-    };
-    let limits = rate_limits(settings)?;
-    let accounts = AccountService::new(ports.users.clone(), hasher.clone(), clock.clone(), ids.clone())
-        .with_rate_limits(limits.clone());
-    let access = AccessService::new(ports.roles, ports.audit, clock.clone());
-    let user_admin = UserAdminService::new(ports.users.clone(), ports.user_admin, access.guard(), clock.clone());
-    let catalog = CatalogService::new(
-        ports.products,
-        ports.categories,
-        ports.reviews,
-        clock.clone(),
-        ids.clone(),
-        settings.catalog.low_stock_rule(),
-    );
-
-    let order_settings = OrderSettings {
-        idempotency_retention: chrono::Duration::seconds(settings.orders.idempotency_retention_secs),
-        idempotency_abandon_after: chrono::Duration::seconds(settings.orders.idempotency_abandon_after_secs),
-        low_stock_threshold: settings.catalog.low_stock_threshold,
-        low_stock_alert_window: settings.catalog.low_stock_rule().window,
-    };
-    let orders = OrderService::new(ports.orders, ports.idempotency, clock.clone(), ids.clone(), order_settings);
-    let auth = AuthService::new(
-        ports.users,
-        ports.sessions,
+    let ports = ServicePorts {
         hasher,
-        codec,
-        Arc::new(RandomRefreshTokens),
-        clock,
-        ids,
-        auth_settings,
-    )
-    .with_rate_limits(limits);
-    Ok(AppState {
-        accounts,
-        auth,
-        access,
-        user_admin,
-        catalog,
-        orders,
-        dead_letters,
-        readiness: vec![ports.readiness],
-        config: HttpConfig {
-            json_limit_bytes: settings.http.json_limit_bytes,
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-            currency: settings.catalog.currency.clone(),
-            trusted_proxies: TrustedProxies::parse(&settings.server.trusted_proxies).map_err(StartupError::Config)?,
-            cors: settings.cors.config(),
+        access_tokens: Arc::new(JwtCodec::new(
+            &settings.jwt_secret(),
+            settings.auth.issuer.clone(),
+            settings.auth.audience.clone(),
+        )),
+        refresh_tokens: Arc::new(RandomRefreshTokens),
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(UuidV7Generator),
+    };
+    let service_settings = ServiceSettings {
+        auth: AuthSettings {
+            access_ttl: chrono::Duration::seconds(settings.auth.access_ttl_secs),
+            refresh_ttl: chrono::Duration::seconds(settings.auth.refresh_ttl_secs),
+            refresh_reuse_grace: chrono::Duration::seconds(settings.auth.refresh_reuse_grace_secs),
+            max_sessions_per_user: settings.auth.max_sessions_per_user,
         },
-    })
+        orders: OrderSettings {
+            idempotency_retention: chrono::Duration::seconds(settings.orders.idempotency_retention_secs),
+            idempotency_abandon_after: chrono::Duration::seconds(settings.orders.idempotency_abandon_after_secs),
+            low_stock_threshold: settings.catalog.low_stock_threshold,
+            low_stock_alert_window: settings.catalog.low_stock_rule().window,
+        },
+        rate_limits: Some(rate_limits(settings)?),
+    };
+    let services = match store {
+        Store::Postgres(pg) => Services::new(pg, ports, service_settings),
+        Store::Memory(memory) => Services::new(memory, ports, service_settings),
+    };
+    let config = HttpConfig {
+        json_limit_bytes: settings.http.json_limit_bytes,
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        currency: settings.catalog.currency.clone(),
+        trusted_proxies: TrustedProxies::parse(&settings.server.trusted_proxies).map_err(StartupError::Config)?,
+        cors: settings.cors.config(),
+    };
+    Ok(AppState::new(services, vec![store.ports().readiness], config))
 }
 
 /// A bound, not yet running HTTP server, with its background tasks.
@@ -303,50 +164,6 @@ impl Application {
         tracing::info!("storefront stopped");
         outcome
     }
-}
-
-/// Waits for SIGTERM or SIGINT and names it.
-pub(crate) async fn shutdown_signal() -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
-        (Ok(mut term), Ok(mut int)) => tokio::select! {
-            _ = term.recv() => "SIGTERM",
-            _ = int.recv() => "SIGINT",
-        },
-        (Err(e), _) | (_, Err(e)) => {
-            tracing::error!(error = %e, "cannot listen for shutdown signals; stop the server with SIGKILL");
-            std::future::pending().await
-        }
-    }
-}
-
-/// Handles the outbox's events in this process (no stream configured): the dispatcher, the
-/// purge of handled events, and the backlog gauge.
-pub fn spawn_in_process_dispatch(
-    settings: &Settings,
-    store: &Store,
-    background: &mut Background,
-) -> Result<(), StartupError> {
-    let dispatcher = Arc::new(in_process_dispatcher(settings, store)?);
-    background.spawn("in_process_dispatcher", settings.events.poll_interval(), move || {
-        let dispatcher = Arc::clone(&dispatcher);
-        async move { dispatcher.run_once().await }
-    });
-    crate::events::spawn_outbox_upkeep(settings, &store.ports(), background);
-    Ok(())
-}
-
-fn in_process_dispatcher(settings: &Settings, store: &Store) -> Result<OutboxDispatcher, StartupError> {
-    let ports = store.ports();
-    let handler =
-        crate::events::handlers(settings, ports.users.clone(), ports.processed.clone()).map_err(StartupError::Mail)?;
-    Ok(OutboxDispatcher::new(
-        ports.outbox,
-        handler,
-        Arc::new(SystemClock),
-        settings.events.retry_policy(),
-        crate::events::outbox_settings(settings),
-    ))
 }
 
 /// Handles the events the demo seeding raised (its welcome and order mails) before the

@@ -1,7 +1,8 @@
 //! The command line: `storefront [serve|migrate|create-admin|seed-demo|openapi|worker]`.
 
-use crate::application::{Application, Store, build_services};
+use crate::application::{Application, build_services};
 use crate::settings::Settings;
+use crate::store::Store;
 use clap::{Parser, Subcommand};
 use storefront_app::{AppError, Registration};
 use storefront_domain::{PlainPassword, RoleName};

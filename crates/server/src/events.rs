@@ -3,13 +3,15 @@
 //! to the stream, the stream worker and the outbox purge — each running until told to stop,
 //! finishing the round in hand first, and counting what they do in metrics.
 
-use crate::application::{Ports, StartupError, Store, shutdown_signal, spawn_in_process_dispatch};
+use crate::error::StartupError;
 use crate::settings::{MailBackend, MailSettings, Settings, SmtpSecurityName};
+use crate::signals::shutdown_signal;
+use crate::store::{Ports, Store};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use storefront_app::ports::{Mailer, ProcessedEvents, SystemClock, UserRepository};
-use storefront_app::{AppError, EventHandler, HandlingReport, Notifications};
+use storefront_app::{AppError, EventHandler, HandlingReport, Notifications, OutboxDispatcher};
 use storefront_app::{Relay, StreamWorker, WorkerSettings};
 use storefront_mail::{LogMailer, SmtpMailer, SmtpSecurity, SmtpSettings};
 use storefront_redis::{RedisConnection, RedisEventStream, RedisSettings, StreamNames};
@@ -398,4 +400,32 @@ fn serve_worker_metrics(settings: &Settings) -> Option<actix_web::dev::ServerHan
             None
         }
     }
+}
+
+/// Handles the outbox's events in this process (no stream configured): the dispatcher, the
+/// purge of handled events, and the backlog gauge.
+pub fn spawn_in_process_dispatch(
+    settings: &Settings,
+    store: &Store,
+    background: &mut Background,
+) -> Result<(), StartupError> {
+    let dispatcher = Arc::new(in_process_dispatcher(settings, store)?);
+    background.spawn("in_process_dispatcher", settings.events.poll_interval(), move || {
+        let dispatcher = Arc::clone(&dispatcher);
+        async move { dispatcher.run_once().await }
+    });
+    spawn_outbox_upkeep(settings, &store.ports(), background);
+    Ok(())
+}
+
+pub(crate) fn in_process_dispatcher(settings: &Settings, store: &Store) -> Result<OutboxDispatcher, StartupError> {
+    let ports = store.ports();
+    let handler = handlers(settings, ports.users.clone(), ports.processed.clone()).map_err(StartupError::Mail)?;
+    Ok(OutboxDispatcher::new(
+        ports.outbox,
+        handler,
+        Arc::new(SystemClock),
+        settings.events.retry_policy(),
+        outbox_settings(settings),
+    ))
 }

@@ -3,10 +3,14 @@
 
 pub mod application;
 pub mod cli;
+mod error;
 pub mod events;
 pub mod seed;
 pub mod settings;
+mod signals;
+pub mod store;
 pub mod telemetry;
 
-pub use application::{Application, StartupError, build_services};
+pub use application::{Application, build_services};
+pub use error::StartupError;
 pub use settings::{RunEnv, Settings};

@@ -48,9 +48,9 @@ pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub rate_limit: RateLimitSettings,
-    pub redis: RedisSettings,
+    pub redis: RedisConfig,
     pub cors: CorsSettings,
-    pub auth: AuthSettings,
+    pub auth: AuthConfig,
     pub http: HttpSettings,
     pub catalog: CatalogSettings,
     pub orders: OrdersSettings,
@@ -122,16 +122,16 @@ impl RateLimitSettings {
 
 /// Redis, for rate-limit counters shared by every instance; absent: in-process counters.
 #[derive(Clone, Deserialize)]
-pub struct RedisSettings {
+pub struct RedisConfig {
     pub url: Option<String>,
     pub key_prefix: String,
     pub timeout_ms: u64,
 }
 
-impl std::fmt::Debug for RedisSettings {
+impl std::fmt::Debug for RedisConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The URL may carry a password.
-        f.debug_struct("RedisSettings")
+        f.debug_struct("RedisConfig")
             .field("url", &self.url.as_ref().map(|_| "<set>"))
             .field("key_prefix", &self.key_prefix)
             .field("timeout_ms", &self.timeout_ms)
@@ -164,7 +164,7 @@ impl CorsSettings {
 }
 
 #[derive(Clone, Deserialize)]
-pub struct AuthSettings {
+pub struct AuthConfig {
     pub jwt_secret: Option<String>,
     pub password_pepper: Option<String>,
     pub bcrypt_cost: u32,
@@ -180,10 +180,10 @@ pub struct AuthSettings {
     pub audience: String,
 }
 
-impl std::fmt::Debug for AuthSettings {
+impl std::fmt::Debug for AuthConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Secrets never reach a log line.
-        f.debug_struct("AuthSettings")
+        f.debug_struct("AuthConfig")
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<redacted>"))
             .field("password_pepper", &self.password_pepper.as_ref().map(|_| "<redacted>"))
             .field("bcrypt_cost", &self.bcrypt_cost)

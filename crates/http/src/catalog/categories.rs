@@ -2,26 +2,18 @@
 //! plain array, managed by holders of `categories:manage`; with their DTOs.
 
 use super::path_id;
+use crate::body::{ApiJson, present};
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiJson, present};
-use crate::openapi::{JsonBodyErrors, NotFound, PermissionErrors, ServerErrors};
 use crate::permissions::{CategoriesManage, RequirePermission};
-use crate::routing::Endpoint;
-use crate::{API_PREFIX, AppState};
+use crate::responses::{JsonBodyErrors, NotFound, PermissionErrors, ServerErrors};
+use crate::state::{API_PREFIX, AppState};
+use actix_web::HttpResponse;
 use actix_web::http::header;
 use actix_web::web::{Data, Path};
-use actix_web::{HttpResponse, Resource};
 use serde::{Deserialize, Serialize};
 use storefront_domain::{Category, CategoryId};
 use utoipa::ToSchema;
 use uuid::Uuid;
-
-pub fn resources() -> Vec<Resource> {
-    vec![
-        Endpoint::new("/categories").get(list_categories).post(create_category).build(),
-        Endpoint::new("/categories/{id}").get(get_category).patch(update_category).delete(delete_category).build(),
-    ]
-}
 
 /// A category with the number of products linked to it.
 #[derive(Serialize, ToSchema)]

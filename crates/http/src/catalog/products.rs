@@ -2,15 +2,18 @@
 //! liked products (`/users/me/likes`), with their DTOs.
 
 use super::{Viewer, merge_errors, path_id};
+use crate::bearer::Authenticated;
+use crate::body::{ApiJson, integer, present, present_integer};
 use crate::error::{ApiError, FieldError, Problem};
-use crate::extract::{ApiJson, ApiQuery, Authenticated, Paginated, Pagination, integer, present, present_integer};
-use crate::openapi::{BearerUnauthorized, JsonBodyErrors, NotFound, PermissionErrors, ServerErrors, ValidationFailed};
 use crate::permissions::{ProductsCreate, RequirePermission};
-use crate::routing::Endpoint;
-use crate::{API_PREFIX, AppState};
+use crate::query::{ApiQuery, Paginated, Pagination};
+use crate::responses::{
+    BearerUnauthorized, JsonBodyErrors, NotFound, PermissionErrors, ServerErrors, ValidationFailed,
+};
+use crate::state::{API_PREFIX, AppState};
+use actix_web::HttpResponse;
 use actix_web::http::header;
 use actix_web::web::{Data, Path};
-use actix_web::{HttpResponse, Resource};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use storefront_app::ProductInput;
@@ -18,15 +21,6 @@ use storefront_app::ports::Page;
 use storefront_domain::{CategoryId, CategoryRef, Product, ProductFilter, ProductId, ProductSort, UserId};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-
-pub fn resources() -> Vec<Resource> {
-    vec![
-        Endpoint::new("/products").get(list_products).post(create_product).build(),
-        Endpoint::new("/products/{id}").get(get_product).patch(update_product).delete(delete_product).build(),
-        Endpoint::new("/products/{id}/like").put(like_product).delete(unlike_product).build(),
-        Endpoint::new("/users/me/likes").get(my_likes).build(),
-    ]
-}
 
 /// A category as shown on a product.
 #[derive(Serialize, ToSchema)]

@@ -2,27 +2,23 @@
 //! one's own product, edited by their author and deleted by it or a moderator; with their DTOs.
 
 use super::path_id;
+use crate::bearer::Authenticated;
+use crate::body::{ApiJson, integer, present, present_integer};
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiJson, Authenticated, Paginated, Pagination, integer, present, present_integer};
-use crate::openapi::{BearerUnauthorized, JsonBodyErrors, NotFound, PermissionErrors, ServerErrors, ValidationFailed};
-use crate::routing::Endpoint;
-use crate::{API_PREFIX, AppState};
+use crate::query::{Paginated, Pagination};
+use crate::responses::{
+    BearerUnauthorized, JsonBodyErrors, NotFound, PermissionErrors, ServerErrors, ValidationFailed,
+};
+use crate::state::{API_PREFIX, AppState};
+use actix_web::HttpResponse;
 use actix_web::http::header;
 use actix_web::web::{Data, Path};
-use actix_web::{HttpResponse, Resource};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use storefront_app::ReviewInput;
 use storefront_domain::{ProductId, Review, ReviewAuthor, ReviewId};
 use utoipa::ToSchema;
 use uuid::Uuid;
-
-pub fn resources() -> Vec<Resource> {
-    vec![
-        Endpoint::new("/products/{id}/reviews").get(list_reviews).post(create_review).build(),
-        Endpoint::new("/reviews/{id}").get(get_review).patch(update_review).delete(delete_review).build(),
-    ]
-}
 
 /// A review's author.
 #[derive(Serialize, ToSchema)]

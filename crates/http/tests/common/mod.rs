@@ -12,10 +12,7 @@ use base64::Engine;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use storefront_app::ports::{SystemClock, UuidV7Generator};
-use storefront_app::{
-    AccessService, AccountService, AuthService, AuthSettings, CatalogService, DeadLetterService, OrderService,
-    OrderSettings, Principal, Registration, UserAdminService,
-};
+use storefront_app::{AuthSettings, Principal, Registration, ServicePorts, ServiceSettings, Services};
 use storefront_auth::{BcryptHasher, JwtCodec, RandomRefreshTokens};
 use storefront_domain::{Permission, PlainPassword, RoleName, User};
 use storefront_http::{AppState, HttpConfig};
@@ -33,50 +30,17 @@ pub fn state_with(settings: AuthSettings) -> AppState {
 
 /// The app's state on `store` (keep a clone of it to reach the data behind the app).
 pub fn state_on(store: MemoryStore, settings: AuthSettings) -> AppState {
-    let users = Arc::new(store.clone());
-    let hasher = Arc::new(BcryptHasher::new(b"test-pepper".to_vec(), 4).unwrap());
-    let clock: Arc<SystemClock> = Arc::new(SystemClock);
-    let ids = Arc::new(UuidV7Generator);
-    let accounts = AccountService::new(users.clone(), hasher.clone(), clock.clone(), ids.clone());
-    let auth = AuthService::new(
-        users,
-        Arc::new(store.clone()),
-        hasher,
-        Arc::new(JwtCodec::new(SECRET, ISSUER, AUDIENCE)),
-        Arc::new(RandomRefreshTokens),
-        clock.clone(),
-        ids,
-        settings,
-    );
-    let access = AccessService::new(Arc::new(store.clone()), Arc::new(store.clone()), clock.clone());
-    let user_admin =
-        UserAdminService::new(Arc::new(store.clone()), Arc::new(store.clone()), access.guard(), clock.clone());
-    let catalog = CatalogService::new(
-        Arc::new(store.clone()),
-        Arc::new(store.clone()),
-        Arc::new(store.clone()),
-        clock.clone(),
-        Arc::new(UuidV7Generator),
-        OrderSettings::default().low_stock_rule(),
-    );
-    let orders = OrderService::new(
-        Arc::new(store.clone()),
-        Arc::new(store.clone()),
-        clock.clone(),
-        Arc::new(UuidV7Generator),
-        OrderSettings::default(),
-    );
-    AppState {
-        accounts,
-        auth,
-        access,
-        user_admin,
-        catalog,
-        orders,
-        dead_letters: DeadLetterService::new(Arc::new(store.clone()), clock.clone()),
-        readiness: vec![Arc::new(store)],
-        config: HttpConfig::default(),
-    }
+    let ports = ServicePorts {
+        hasher: Arc::new(BcryptHasher::new(b"test-pepper".to_vec(), 4).unwrap()),
+        access_tokens: Arc::new(JwtCodec::new(SECRET, ISSUER, AUDIENCE)),
+        refresh_tokens: Arc::new(RandomRefreshTokens),
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(UuidV7Generator),
+    };
+    // No rate limits: the tests about them add their own.
+    let settings = ServiceSettings { auth: settings, ..ServiceSettings::default() };
+    let services = Services::new(&store, ports, settings);
+    AppState::new(services, vec![Arc::new(store)], HttpConfig::default())
 }
 
 pub fn state() -> AppState {

@@ -5,7 +5,8 @@
 //! hands back a connection still in its transaction, which the pool closes: the server
 //! rolls it back.
 
-use super::{ORDER_LINE_COLUMNS, OrderLineRow, idempotency, orders_of};
+use super::idempotency;
+use super::rows::{ORDER_LINE_COLUMNS, OrderLineRow, orders_of};
 use crate::PgStore;
 use crate::error::{self, TxError};
 use crate::events::{self, EventColumns};

@@ -7,8 +7,9 @@ use serde_json::{Value, json};
 use storefront_app::Registration;
 use storefront_domain::{PlainPassword, RoleName};
 use storefront_server::Application;
-use storefront_server::application::{Store, build_services};
+use storefront_server::build_services;
 use storefront_server::settings::Settings;
+use storefront_server::store::Store;
 
 /// The API of a server started in this process, and the settings it runs with.
 pub struct Api {

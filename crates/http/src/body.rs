@@ -1,31 +1,21 @@
-//! Extractors: JSON and form bodies (media type, size limit, precise errors), query
-//! parameters and pagination (with the page envelope lists answer), the bearer token's
-//! principal, and where a client connects from.
+//! Request bodies: JSON and form bodies read within the size limit with their media type
+//! checked, and JSON parsed with every invalid field named (400, 413, 415, 422).
 
-use crate::AppState;
 use crate::error::{ApiError, FieldError};
 use actix_web::dev::Payload;
 use actix_web::http::header::{self, HeaderMap};
-use actix_web::web::{Bytes, BytesMut, Data};
+use actix_web::web::{Bytes, BytesMut};
 use actix_web::{FromRequest, HttpRequest, mime};
 use futures::StreamExt;
 use futures::future::{LocalBoxFuture, ready};
 use serde::de::{DeserializeOwned, IgnoredAny};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
-use storefront_app::ports::{Page, PageRequest};
-use storefront_app::{ClientContext, Principal};
-use utoipa::{IntoParams, ToSchema};
-
-/// The longest `User-Agent` remembered on a session.
-const MAX_USER_AGENT_CHARS: usize = 512;
-
-fn state(req: &HttpRequest) -> Result<Data<AppState>, ApiError> {
-    req.app_data::<Data<AppState>>().cloned().ok_or_else(|| ApiError::Internal("AppState is not registered".into()))
-}
 
 fn body_limit(req: &HttpRequest) -> usize {
-    state(req).map(|s| s.config.json_limit_bytes).unwrap_or(crate::HttpConfig::DEFAULT_JSON_LIMIT_BYTES)
+    crate::state::of(req)
+        .map(|s| s.config.json_limit_bytes)
+        .unwrap_or(crate::state::HttpConfig::DEFAULT_JSON_LIMIT_BYTES)
 }
 
 /// The body's media type, if it is there and parses.
@@ -428,139 +418,6 @@ impl serde::de::Visitor<'_> for IntegerVisitor {
     }
 }
 
-/// `?limit=&offset=` of a paginated list: `limit` 1..=100 (default 20), `offset` >= 0
-/// (default 0). A value out of range, not an integer or repeated answers 422 naming
-/// `limit` or `offset`; other query parameters are left to the endpoint (see `ApiQuery`).
-/// Document it with `params(Pagination, ...)` and answer with `Paginated`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct Pagination {
-    /// How many items to return, 1..=100.
-    #[param(required = false, minimum = 1, maximum = 100, default = 20, example = 20)]
-    limit: u32,
-    /// How many items to skip, >= 0.
-    #[param(required = false, minimum = 0, default = 0, example = 0)]
-    offset: u64,
-}
-
-impl Default for Pagination {
-    fn default() -> Self {
-        Self { limit: PageRequest::DEFAULT_LIMIT, offset: 0 }
-    }
-}
-
-impl Pagination {
-    /// The largest offset accepted: what a database's signed 64-bit `OFFSET` takes.
-    const MAX_OFFSET: u64 = i64::MAX as u64;
-
-    /// The page to ask a service for.
-    pub fn page(&self) -> PageRequest {
-        PageRequest { limit: self.limit, offset: self.offset }
-    }
-
-    /// Reads `limit` and `offset` from a raw query string, ignoring every other parameter.
-    pub fn from_query(query: &str) -> Result<Self, ApiError> {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
-            .map_err(|_| ApiError::Validation(vec![FieldError::new("query", "is not a valid query string")]))?;
-        let mut pagination = Self::default();
-        let mut errors: Vec<FieldError> = Vec::new();
-        let mut seen: Vec<&'static str> = Vec::new();
-        for (name, value) in &pairs {
-            let (field, outcome) = match name.as_str() {
-                "limit" => (
-                    "limit",
-                    value
-                        .parse::<u32>()
-                        .ok()
-                        .filter(|l| (1..=PageRequest::MAX_LIMIT).contains(l))
-                        .map(|l| pagination.limit = l)
-                        .ok_or("must be an integer from 1 to 100"),
-                ),
-                "offset" => (
-                    "offset",
-                    value
-                        .parse::<u64>()
-                        .ok()
-                        .filter(|o| *o <= Self::MAX_OFFSET)
-                        .map(|o| pagination.offset = o)
-                        .ok_or("must be an integer greater than or equal to 0"),
-                ),
-                _ => continue,
-            };
-            let outcome = if seen.contains(&field) { Err("must be given at most once") } else { outcome };
-            seen.push(field);
-            if let Err(message) = outcome
-                && !errors.iter().any(|e| e.field == field)
-            {
-                errors.push(FieldError::new(field, message));
-            }
-        }
-        if errors.is_empty() { Ok(pagination) } else { Err(ApiError::Validation(errors)) }
-    }
-}
-
-impl FromRequest for Pagination {
-    type Error = ApiError;
-    type Future = futures::future::Ready<Result<Self, ApiError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(Self::from_query(req.query_string()))
-    }
-}
-
-/// One page of a longer list, as every paginated endpoint answers it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Paginated<T> {
-    /// This page's items.
-    pub items: Vec<T>,
-    /// How many items the whole list holds (every page together).
-    #[schema(example = 42)]
-    pub total: u64,
-    /// The `limit` applied.
-    #[schema(example = 20)]
-    pub limit: u32,
-    /// The `offset` applied.
-    #[schema(example = 0)]
-    pub offset: u64,
-}
-
-impl<T> Paginated<T> {
-    /// A service's page, its items turned into their DTO.
-    pub fn new<U>(page: Page<U>, pagination: Pagination) -> Self
-    where
-        T: From<U>,
-    {
-        Self {
-            items: page.items.into_iter().map(T::from).collect(),
-            total: page.total,
-            limit: pagination.limit,
-            offset: pagination.offset,
-        }
-    }
-}
-
-/// Query parameters (other than pagination) deserialized into `T`, which should ignore
-/// the parameters it does not know (`limit`, `offset`…). A parameter that does not fit
-/// answers 422 naming it where serde says which it is, else naming `query`.
-pub struct ApiQuery<T>(pub T);
-
-impl<T: DeserializeOwned> FromRequest for ApiQuery<T> {
-    type Error = ApiError;
-    type Future = futures::future::Ready<Result<Self, ApiError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(serde_urlencoded::from_str::<T>(req.query_string()).map(ApiQuery).map_err(|e| {
-            let message = e.to_string();
-            let field = ["duplicate field `", "missing field `", "unknown field `"]
-                .iter()
-                .find_map(|prefix| message.strip_prefix(prefix).and_then(|rest| rest.split('`').next()))
-                .unwrap_or("query")
-                .to_owned();
-            ApiError::Validation(vec![FieldError::new(field, message)])
-        }))
-    }
-}
-
 /// An `application/x-www-form-urlencoded` body, read within the configured limit (415
 /// for another media type, 413 over the limit). Parsing is left to the endpoint.
 pub struct FormBody(pub Bytes);
@@ -575,89 +432,9 @@ impl FromRequest for FormBody {
     }
 }
 
-/// The caller of an endpoint that takes a bearer token. The token is read only from
-/// `Authorization: Bearer` (any case), never from the query string.
-pub struct Authenticated(pub Principal);
-
-/// The bearer token of a request: `Unauthorized` when none was sent (no header or another
-/// scheme), `InvalidToken` when the header is a `Bearer` one without a usable token.
-fn bearer_token(headers: &HeaderMap) -> Result<String, ApiError> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Err(ApiError::Unauthorized);
-    };
-    let Ok(value) = value.to_str() else {
-        return Err(ApiError::Unauthorized);
-    };
-    let value = value.trim();
-    let (scheme, token) = value.split_once(char::is_whitespace).unwrap_or((value, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(ApiError::Unauthorized);
-    }
-    let token = token.trim();
-    if token.is_empty() || token.contains(char::is_whitespace) {
-        return Err(ApiError::InvalidToken);
-    }
-    Ok(token.to_owned())
-}
-
-impl FromRequest for Authenticated {
-    type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let token = bearer_token(req.headers());
-        let state = state(req);
-        Box::pin(async move {
-            let token = token?;
-            let principal = state?.auth.authenticate(&token).await?;
-            // Every later log line of the request (the access log, security events) names the caller.
-            tracing::Span::current().record("user_id", tracing::field::display(principal.user.id));
-            Ok(Authenticated(principal))
-        })
-    }
-}
-
-/// Where a request comes from, remembered on the session a login starts and keyed on by
-/// the per-IP rate limits: the `User-Agent` and the client address (the socket peer, or
-/// what a trusted proxy says in `X-Forwarded-For`; see `client_ip`).
-pub struct ClientInfo(pub ClientContext);
-
-impl FromRequest for ClientInfo {
-    type Error = ApiError;
-    type Future = futures::future::Ready<Result<Self, ApiError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let user_agent = req
-            .headers()
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect::<String>())
-            .filter(|ua| !ua.is_empty());
-        let ip = match state(req) {
-            Ok(state) => state.config.trusted_proxies.client_ip_of(req),
-            Err(_) => req.peer_addr().map(|addr| addr.ip()),
-        }
-        .map(|ip| ip.to_string());
-        ready(Ok(ClientInfo(ClientContext { user_agent, ip })))
-    }
-}
-
-/// Both values, or one 422 naming every invalid field of both.
-pub(crate) fn merge_errors<A, B>(a: Result<A, ApiError>, b: Result<B, ApiError>) -> Result<(A, B), ApiError> {
-    match (a, b) {
-        (Ok(a), Ok(b)) => Ok((a, b)),
-        (Err(ApiError::Validation(mut first)), Err(ApiError::Validation(second))) => {
-            first.extend(second);
-            Err(ApiError::Validation(first))
-        }
-        (Err(e), _) | (_, Err(e)) => Err(e),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actix_web::http::header::HeaderValue;
 
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -773,49 +550,6 @@ mod tests {
     fn deeply_nested_json_is_refused_without_panicking() {
         let deep = "[".repeat(100_000);
         assert!(parse_json::<Order>(deep.as_bytes()).is_err());
-    }
-
-    fn auth(value: &str) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        map.insert(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap());
-        map
-    }
-
-    #[test]
-    fn the_bearer_scheme_is_case_insensitive() {
-        assert_eq!(bearer_token(&auth("Bearer abc")).unwrap(), "abc");
-        assert_eq!(bearer_token(&auth("bearer abc")).unwrap(), "abc");
-        assert_eq!(bearer_token(&auth("BEARER   abc ")).unwrap(), "abc");
-    }
-
-    #[test]
-    fn no_bearer_credentials_is_unauthorized_and_a_broken_one_invalid() {
-        assert!(matches!(bearer_token(&HeaderMap::new()), Err(ApiError::Unauthorized)));
-        assert!(matches!(bearer_token(&auth("Basic Og==")), Err(ApiError::Unauthorized)));
-        assert!(matches!(bearer_token(&auth("Bearer")), Err(ApiError::InvalidToken)));
-        assert!(matches!(bearer_token(&auth("Bearer a b")), Err(ApiError::InvalidToken)));
-    }
-
-    fn page(query: &str) -> Result<PageRequest, Vec<String>> {
-        Pagination::from_query(query).map(|p| p.page()).map_err(fields)
-    }
-
-    #[test]
-    fn pagination_defaults_to_the_first_20_and_ignores_other_parameters() {
-        assert_eq!(page(""), Ok(PageRequest { limit: 20, offset: 0 }));
-        assert_eq!(page("q=a&limit=100&offset=7&role=x"), Ok(PageRequest { limit: 100, offset: 7 }));
-        assert_eq!(page("limit=1"), Ok(PageRequest { limit: 1, offset: 0 }));
-    }
-
-    #[test]
-    fn pagination_out_of_range_or_not_an_integer_names_the_parameter() {
-        for query in ["limit=0", "limit=101", "limit=-1", "limit=x", "limit=", "limit=2.0", "limit=1&limit=2"] {
-            assert_eq!(page(query), Err(vec!["limit".to_owned()]), "{query}");
-        }
-        for query in ["offset=-1", "offset=a", "offset=9223372036854775808"] {
-            assert_eq!(page(query), Err(vec!["offset".to_owned()]), "{query}");
-        }
-        assert_eq!(page("offset=-1&limit=0"), Err(vec!["offset".to_owned(), "limit".to_owned()]));
     }
 
     #[test]

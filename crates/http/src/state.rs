@@ -1,0 +1,77 @@
+//! What the handlers share (`AppState`: the services, readiness probes and HTTP settings)
+//! and where the API lives, apart from the crate root so that handlers do not depend on
+//! the module that assembles them.
+
+use crate::client_ip::TrustedProxies;
+use crate::cors::CorsConfig;
+use std::sync::Arc;
+use storefront_app::ports::ReadinessProbe;
+use storefront_app::{
+    AccessService, AccountService, AuthService, CatalogService, DeadLetterService, OrderService, Services,
+    UserAdminService,
+};
+
+/// Where the versioned API lives.
+pub const API_PREFIX: &str = "/api/v1";
+
+/// What the handlers share: the services, the readiness probes and HTTP settings.
+#[derive(Clone)]
+pub struct AppState {
+    pub accounts: AccountService,
+    pub auth: AuthService,
+    pub access: AccessService,
+    pub user_admin: UserAdminService,
+    pub catalog: CatalogService,
+    pub orders: OrderService,
+    pub dead_letters: DeadLetterService,
+    /// Checked by `/health/ready` (the database, …).
+    pub readiness: Vec<Arc<dyn ReadinessProbe>>,
+    pub config: HttpConfig,
+}
+
+impl AppState {
+    /// The state over the application's services (`Services::new`).
+    pub fn new(services: Services, readiness: Vec<Arc<dyn ReadinessProbe>>, config: HttpConfig) -> Self {
+        let Services { accounts, auth, access, user_admin, catalog, orders, dead_letters } = services;
+        Self { accounts, auth, access, user_admin, catalog, orders, dead_letters, readiness, config }
+    }
+}
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// The largest request body accepted (JSON and forms); larger answers 413.
+    pub json_limit_bytes: usize,
+    /// The version `/health` reports.
+    pub version: String,
+    /// The ISO 4217 currency of every price (one per deployment).
+    pub currency: String,
+    /// Proxies whose `X-Forwarded-For` names the client (none: the socket peer is).
+    pub trusted_proxies: TrustedProxies,
+    /// Cross-origin callers (none by default).
+    pub cors: CorsConfig,
+}
+
+impl HttpConfig {
+    /// 64 KiB.
+    pub const DEFAULT_JSON_LIMIT_BYTES: usize = 64 * 1024;
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            json_limit_bytes: Self::DEFAULT_JSON_LIMIT_BYTES,
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            currency: "USD".into(),
+            trusted_proxies: TrustedProxies::default(),
+            cors: CorsConfig::default(),
+        }
+    }
+}
+
+/// The app's state, from a request (an extractor's view of `Data<AppState>`).
+pub(crate) fn of(req: &actix_web::HttpRequest) -> Result<actix_web::web::Data<AppState>, crate::error::ApiError> {
+    req.app_data::<actix_web::web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| crate::error::ApiError::Internal("AppState is not registered".into()))
+}
