@@ -1,45 +1,10 @@
 //! The catalogue: products, categories, likes and reviews, with their value objects and
 //! the listing's filters and sort orders.
 
+pub use crate::ids::{CategoryId, ProductId, ReviewId};
 use crate::{UserId, ValidationError};
 use chrono::{DateTime, Utc};
-use std::fmt;
 use std::str::FromStr;
-use uuid::Uuid;
-
-macro_rules! catalog_id {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-        #[serde(transparent)]
-        pub struct $name(pub Uuid);
-
-        impl From<Uuid> for $name {
-            fn from(id: Uuid) -> Self {
-                Self(id)
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                self.0.fmt(f)
-            }
-        }
-    };
-}
-
-catalog_id!(
-    /// Identifies a product.
-    ProductId
-);
-catalog_id!(
-    /// Identifies a category.
-    CategoryId
-);
-catalog_id!(
-    /// Identifies a review.
-    ReviewId
-);
 
 fn bounded_text(raw: &str, min: usize, max: usize) -> Result<String, ValidationError> {
     let trimmed = raw.trim();

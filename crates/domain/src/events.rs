@@ -10,10 +10,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use uuid::Uuid;
 
-/// Identifies an event; time-ordered (UUID v7), so ids sort roughly as events happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct EventId(pub Uuid);
+pub use crate::ids::EventId;
 
 impl EventId {
     /// A fresh id. Events are raised inside the store's transaction, where the change that
@@ -26,12 +23,6 @@ impl EventId {
 impl Default for EventId {
     fn default() -> Self {
         Self::new()
-    }
-}
-
-impl fmt::Display for EventId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
     }
 }
 

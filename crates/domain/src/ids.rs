@@ -38,3 +38,23 @@ id_type!(
     /// Identifies a session: one login on one device, i.e. one refresh-token family.
     SessionId
 );
+id_type!(
+    /// Identifies a product.
+    ProductId
+);
+id_type!(
+    /// Identifies a category.
+    CategoryId
+);
+id_type!(
+    /// Identifies a review.
+    ReviewId
+);
+id_type!(
+    /// Identifies an order.
+    OrderId
+);
+id_type!(
+    /// Identifies an event; time-ordered (UUID v7), so ids sort roughly as events happened.
+    EventId
+);

@@ -1,28 +1,10 @@
 //! Orders: their lines with price snapshots, the status life cycle, and the checks and
 //! money arithmetic of placing one.
 
+pub use crate::ids::OrderId;
 use crate::{FieldViolation, ProductId, UserId};
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
-use std::fmt;
-use uuid::Uuid;
-
-/// Identifies an order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-#[serde(transparent)]
-pub struct OrderId(pub Uuid);
-
-impl From<Uuid> for OrderId {
-    fn from(id: Uuid) -> Self {
-        Self(id)
-    }
-}
-
-impl fmt::Display for OrderId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
 
 /// Where an order is in its life: `pending → paid → shipped → delivered`, or `cancelled`
 /// from `pending`/`paid`.
@@ -206,6 +188,7 @@ pub fn price_order(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use uuid::Uuid;
 
     fn pid(n: u128) -> ProductId {
         ProductId(Uuid::from_u128(n))
