@@ -5,69 +5,59 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
-/// A permission the code checks. The catalogue is fixed: roles group these at run time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Permission {
-    ProductsCreate,
-    ProductsUpdateAny,
-    ProductsDeleteAny,
-    CategoriesManage,
-    ReviewsModerate,
-    OrdersReadAll,
-    OrdersManage,
-    UsersRead,
-    UsersManage,
-    RolesManage,
-    AnalyticsRead,
+/// The permission catalogue, written once: each row is a permission's variant, its wire
+/// name and what it allows. `Permission` is made from it below; a crate that needs a type
+/// per permission (the HTTP adapter's route markers) expands it with a macro of its own:
+/// `storefront_domain::permission_catalogue!(my_macro)`.
+#[macro_export]
+macro_rules! permission_catalogue {
+    ($then:ident) => {
+        $then! {
+            ProductsCreate => "products:create", "Create products (and manage one's own)";
+            ProductsUpdateAny => "products:update_any", "Update any user's products";
+            ProductsDeleteAny => "products:delete_any", "Delete any user's products";
+            CategoriesManage => "categories:manage", "Create, rename and delete categories";
+            ReviewsModerate => "reviews:moderate", "Delete any review";
+            OrdersReadAll => "orders:read_all", "Read every user's orders";
+            OrdersManage => "orders:manage", "Change the status of and cancel any order";
+            UsersRead => "users:read", "List and read user accounts";
+            UsersManage => "users:manage", "Change, deactivate and delete user accounts";
+            RolesManage => "roles:manage", "Manage roles, their grants and read the audit log";
+            AnalyticsRead => "analytics:read", "Read business statistics and event dead letters";
+        }
+    };
 }
 
-impl Permission {
-    pub const ALL: [Permission; 11] = [
-        Permission::ProductsCreate,
-        Permission::ProductsUpdateAny,
-        Permission::ProductsDeleteAny,
-        Permission::CategoriesManage,
-        Permission::ReviewsModerate,
-        Permission::OrdersReadAll,
-        Permission::OrdersManage,
-        Permission::UsersRead,
-        Permission::UsersManage,
-        Permission::RolesManage,
-        Permission::AnalyticsRead,
-    ];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Permission::ProductsCreate => "products:create",
-            Permission::ProductsUpdateAny => "products:update_any",
-            Permission::ProductsDeleteAny => "products:delete_any",
-            Permission::CategoriesManage => "categories:manage",
-            Permission::ReviewsModerate => "reviews:moderate",
-            Permission::OrdersReadAll => "orders:read_all",
-            Permission::OrdersManage => "orders:manage",
-            Permission::UsersRead => "users:read",
-            Permission::UsersManage => "users:manage",
-            Permission::RolesManage => "roles:manage",
-            Permission::AnalyticsRead => "analytics:read",
+macro_rules! permission_enum {
+    ($($variant:ident => $name:literal, $description:literal;)*) => {
+        /// A permission the code checks. The catalogue is fixed: roles group these at run time.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Permission {
+            $($variant,)*
         }
-    }
 
-    pub const fn description(self) -> &'static str {
-        match self {
-            Permission::ProductsCreate => "Create products (and manage one's own)",
-            Permission::ProductsUpdateAny => "Update any user's products",
-            Permission::ProductsDeleteAny => "Delete any user's products",
-            Permission::CategoriesManage => "Create, rename and delete categories",
-            Permission::ReviewsModerate => "Delete any review",
-            Permission::OrdersReadAll => "Read every user's orders",
-            Permission::OrdersManage => "Change the status of and cancel any order",
-            Permission::UsersRead => "List and read user accounts",
-            Permission::UsersManage => "Change, deactivate and delete user accounts",
-            Permission::RolesManage => "Manage roles, their grants and read the audit log",
-            Permission::AnalyticsRead => "Read business statistics and event dead letters",
+        /// How many permissions the catalogue has.
+        const PERMISSION_COUNT: usize = [$(stringify!($variant)),*].len();
+
+        impl Permission {
+            pub const ALL: [Permission; PERMISSION_COUNT] = [$(Permission::$variant,)*];
+
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Permission::$variant => $name,)*
+                }
+            }
+
+            pub const fn description(self) -> &'static str {
+                match self {
+                    $(Permission::$variant => $description,)*
+                }
+            }
         }
-    }
+    };
 }
+
+permission_catalogue!(permission_enum);
 
 impl fmt::Display for Permission {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -20,31 +20,20 @@ pub trait PermissionMarker {
     const PERMISSION: Permission;
 }
 
+/// A marker type per permission of the domain's catalogue, named as its variant.
 macro_rules! permission_markers {
-    ($($marker:ident),* $(,)?) => {
+    ($($variant:ident => $name:literal, $description:literal;)*) => {
         $(
-            #[doc = concat!("The `", stringify!($marker), "` permission, as a type.")]
-            pub struct $marker;
-            impl PermissionMarker for $marker {
-                const PERMISSION: Permission = Permission::$marker;
+            #[doc = concat!("The `", $name, "` permission, as a type.")]
+            pub struct $variant;
+            impl PermissionMarker for $variant {
+                const PERMISSION: Permission = Permission::$variant;
             }
         )*
     };
 }
 
-permission_markers!(
-    ProductsCreate,
-    ProductsUpdateAny,
-    ProductsDeleteAny,
-    CategoriesManage,
-    ReviewsModerate,
-    OrdersReadAll,
-    OrdersManage,
-    UsersRead,
-    UsersManage,
-    RolesManage,
-    AnalyticsRead,
-);
+storefront_domain::permission_catalogue!(permission_markers);
 
 /// An authenticated caller holding `P::PERMISSION`.
 pub struct RequirePermission<P: PermissionMarker>(pub Principal, PhantomData<P>);

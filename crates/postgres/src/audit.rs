@@ -98,28 +98,7 @@ fn matching(filter: &AuditFilter) -> audit_log::BoxedQuery<'static, Pg> {
 impl AuditLog for PgStore {
     #[tracing::instrument(level = "debug", skip(self))]
     async fn list(&self, filter: &AuditFilter, page: PageRequest) -> Result<Page<AuditEntry>, StoreError> {
-        self.bounded(async {
-            let mut conn = self.conn().await?;
-            // One snapshot for the page and the total, so that they agree.
-            conn.build_transaction()
-                .read_only()
-                .repeatable_read()
-                .run::<_, TxError, _>(async |conn| {
-                    let total: i64 = matching(filter).count().get_result(conn).await?;
-                    let rows = matching(filter)
-                        .order((audit_log::at.desc(), audit_log::id.desc()))
-                        .limit(i64::from(page.limit))
-                        .offset(i64::try_from(page.offset).unwrap_or(i64::MAX))
-                        .select(AuditRow::as_select())
-                        .load(conn)
-                        .await?;
-                    let items = rows.into_iter().map(AuditEntry::try_from).collect::<Result<_, _>>()?;
-                    Ok(Page { items, total: u64::try_from(total).unwrap_or(0) })
-                })
-                .await
-                .map_err(StoreError::from)
-        })
-        .await
+        snapshot_page!(self, page, matching(filter), (audit_log::at.desc(), audit_log::id.desc()), AuditRow, AuditEntry)
     }
 
     #[tracing::instrument(level = "debug", skip(self, draft))]

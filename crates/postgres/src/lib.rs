@@ -3,6 +3,8 @@
 //! readiness probe. It owns every transaction: each port method that must be atomic runs
 //! in one database transaction here.
 
+#[macro_use]
+mod paging;
 mod audit;
 mod catalog;
 mod error;

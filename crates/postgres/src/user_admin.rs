@@ -80,28 +80,7 @@ fn matching(filter: &UserFilter) -> users::BoxedQuery<'static, Pg> {
 impl UserAdminRepository for PgStore {
     #[tracing::instrument(level = "debug", skip(self))]
     async fn list(&self, filter: &UserFilter, page: PageRequest) -> Result<Page<User>, StoreError> {
-        self.bounded(async {
-            let mut conn = self.conn().await?;
-            // One snapshot for the page and the total, so that they agree.
-            conn.build_transaction()
-                .read_only()
-                .repeatable_read()
-                .run::<_, TxError, _>(async |conn| {
-                    let total: i64 = matching(filter).count().get_result(conn).await?;
-                    let rows = matching(filter)
-                        .order((users::created_at.desc(), users::id.desc()))
-                        .limit(i64::from(page.limit))
-                        .offset(i64::try_from(page.offset).unwrap_or(i64::MAX))
-                        .select(UserRow::as_select())
-                        .load(conn)
-                        .await?;
-                    let items = rows.into_iter().map(User::try_from).collect::<Result<_, _>>()?;
-                    Ok(Page { items, total: u64::try_from(total).unwrap_or(0) })
-                })
-                .await
-                .map_err(StoreError::from)
-        })
-        .await
+        snapshot_page!(self, page, matching(filter), (users::created_at.desc(), users::id.desc()), UserRow, User)
     }
 
     #[tracing::instrument(level = "debug", skip(self, change))]
