@@ -143,6 +143,9 @@ pub async fn register(
 }
 
 /// The caller's account
+///
+/// The account the bearer token belongs to: its id, email, name, role, whether it is
+/// active, and when it was created and last changed.
 #[utoipa::path(
     get,
     path = "/api/v1/users/me",

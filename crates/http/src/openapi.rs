@@ -35,7 +35,12 @@ with the password flow (your email as username; leave the client fields empty)."
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Storefront API", description = DESCRIPTION),
+    info(
+        title = "Storefront API",
+        description = DESCRIPTION,
+        contact(name = "The Storefront maintainers")
+    ),
+    servers((url = "/", description = "The server that serves this document")),
     components(
         schemas(Problem, FieldError, OAuthError, OAuthErrorCode, orders::OrderScope, orders::OrderStatusName),
         responses(

@@ -218,10 +218,22 @@ pub fn resources() -> Vec<Resource> {
         .collect()
 }
 
-/// Adds every operation to `document`, each stamped with its required permission.
+/// Adds every operation to `document`, each stamped with its required permission; a
+/// public operation that names no security says so with an empty `security` list (an
+/// operation without the key would inherit a document-wide requirement, and linters and
+/// client generators cannot tell "public" from "forgotten").
 pub fn document(document: &mut Document) {
     for declaration in DECLARATIONS {
         let mut fragment = (declaration.fragment)();
+        if declaration.access == Access::Public {
+            for item in fragment.paths.paths.values_mut() {
+                for (_, slot) in slots(item) {
+                    if let Some(operation) = slot {
+                        operation.security.get_or_insert_with(Vec::new);
+                    }
+                }
+            }
+        }
         if let Access::Permission { permission, guard } = declaration.access {
             for item in fragment.paths.paths.values_mut() {
                 for (_, slot) in slots(item) {
