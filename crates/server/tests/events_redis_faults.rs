@@ -9,7 +9,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use storefront_server::RunEnv;
@@ -31,7 +31,8 @@ const CLIENTS: usize = 4;
 struct Deployment {
     api: Api,
     smtp: SmtpSink,
-    db: TestDatabase,
+    /// Kept for the test's length: dropping it drops the database.
+    _db: TestDatabase,
     /// Behind a lock so that the fault, which runs while clients borrow the deployment,
     /// can restart it.
     redis: std::sync::Mutex<RedisServer>,
@@ -57,7 +58,7 @@ impl Deployment {
         settings.mail.from = "Storefront <no-reply@storefront.test>".into();
         let api = Api::spawn(settings, PASSWORD).await;
         let redis = std::sync::Mutex::new(redis);
-        let mut deployment = Self { api, smtp, db, redis, redis_url, workers: Vec::new() };
+        let mut deployment = Self { api, smtp, _db: db, redis, redis_url, workers: Vec::new() };
         deployment.workers = (0..2).map(|_| deployment.worker()).collect();
         deployment
     }
@@ -67,22 +68,10 @@ impl Deployment {
     /// cannot (a batch published into the old stream whose publication is recorded after
     /// another relay already re-sent everything).
     fn worker(&self) -> Child {
-        Command::new(env!("CARGO_BIN_EXE_storefront"))
-            .arg("worker")
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("STOREFRONT_ENV", "test")
-            .env("DATABASE_URL", &self.db.url)
-            .env("STOREFRONT__REDIS__URL", &self.redis_url)
-            .env("STOREFRONT__MAIL__BACKEND", "smtp")
-            .env("STOREFRONT__MAIL__SMTP_PORT", self.smtp.port.to_string())
-            .env("STOREFRONT__MAIL__FROM", "Storefront <no-reply@storefront.test>")
-            .env("STOREFRONT__EVENTS__POLL_INTERVAL_MS", "100")
+        self.api
+            .worker_command()
             .env("STOREFRONT__EVENTS__CLAIM_IDLE_MS", "3000")
             .env("STOREFRONT__EVENTS__REDELIVER_AFTER_SECS", "10")
-            .env("STOREFRONT__EVENTS__WORKER_METRICS_PORT", "0")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
             .spawn()
             .unwrap()
     }

@@ -7,7 +7,7 @@
 
 use reqwest::StatusCode;
 use serde_json::json;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 use storefront_server::RunEnv;
 use storefront_server::settings::{MailBackend, Settings};
@@ -27,7 +27,8 @@ fn redis_url() -> String {
 struct Deployment {
     api: Api,
     smtp: SmtpSink,
-    db: TestDatabase,
+    /// Kept for the test's length: dropping it drops the database.
+    _db: TestDatabase,
 }
 
 impl std::ops::Deref for Deployment {
@@ -52,30 +53,13 @@ impl Deployment {
         settings.mail.backend = MailBackend::Smtp;
         settings.mail.smtp_port = smtp.port;
         settings.mail.from = "Storefront <no-reply@storefront.test>".into();
-        Self { api: Api::spawn(settings, PASSWORD).await, smtp, db }
+        Self { api: Api::spawn(settings, PASSWORD).await, smtp, _db: db }
     }
 
     /// `storefront worker` with the same configuration, through the environment as a
     /// deployment would give it.
     fn worker(&self) -> Child {
-        Command::new(env!("CARGO_BIN_EXE_storefront"))
-            .arg("worker")
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("STOREFRONT_ENV", "test")
-            .env("DATABASE_URL", &self.db.url)
-            .env("STOREFRONT__REDIS__URL", redis_url())
-            .env("STOREFRONT__REDIS__KEY_PREFIX", &self.settings.redis.key_prefix)
-            .env("STOREFRONT__MAIL__BACKEND", "smtp")
-            .env("STOREFRONT__MAIL__SMTP_PORT", self.smtp.port.to_string())
-            .env("STOREFRONT__MAIL__FROM", "Storefront <no-reply@storefront.test>")
-            .env("STOREFRONT__EVENTS__POLL_INTERVAL_MS", "100")
-            .env("STOREFRONT__EVENTS__CLAIM_IDLE_MS", "1000")
-            .env("STOREFRONT__EVENTS__WORKER_METRICS_PORT", "0")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
+        self.api.worker_command().env("STOREFRONT__EVENTS__CLAIM_IDLE_MS", "1000").spawn().unwrap()
     }
 
     /// Waits (at most ten seconds) until the workers' group has no entry unacknowledged.

@@ -49,6 +49,30 @@ impl Api {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// `storefront worker` with the server's configuration (database, Redis and its key
+    /// prefix, SMTP), given through the environment as a deployment would give it, with
+    /// short polls and no metrics port; the caller adds its own event timings and spawns it.
+    pub fn worker_command(&self) -> std::process::Command {
+        let settings = &self.settings;
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_storefront"));
+        command
+            .arg("worker")
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("STOREFRONT_ENV", "test")
+            .env("DATABASE_URL", settings.database.url.as_deref().unwrap_or_default())
+            .env("STOREFRONT__REDIS__URL", settings.redis.url.as_deref().unwrap_or_default())
+            .env("STOREFRONT__REDIS__KEY_PREFIX", &settings.redis.key_prefix)
+            .env("STOREFRONT__MAIL__BACKEND", "smtp")
+            .env("STOREFRONT__MAIL__SMTP_PORT", settings.mail.smtp_port.to_string())
+            .env("STOREFRONT__MAIL__FROM", &settings.mail.from)
+            .env("STOREFRONT__EVENTS__POLL_INTERVAL_MS", "100")
+            .env("STOREFRONT__EVENTS__WORKER_METRICS_PORT", "0")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        command
+    }
+
     /// Logs `email` in and returns its access token.
     pub async fn login(&self, email: &str) -> String {
         let body = json!({"email": email, "password": self.password});
