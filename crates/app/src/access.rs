@@ -5,6 +5,7 @@
 use crate::ports::{AuditContext, AuditEntry, AuditFilter, AuditLog, Clock, Page, PageRequest, RoleRepository};
 use crate::{AppError, Principal};
 use std::sync::Arc;
+use storefront_domain::text::free_text;
 use storefront_domain::{GuardedOperation, Permission, PermissionSet, Role, RoleName, User, authorize_delegation};
 
 /// The no-privilege-escalation rule (`storefront_domain::authorize_delegation`) applied to
@@ -117,10 +118,8 @@ impl AccessService {
 
     pub async fn create_role(&self, actor: &Principal, name: &str, description: &str) -> Result<Role, AppError> {
         let name = RoleName::parse(name).map_err(|e| AppError::Validation(vec![e.at("name")]))?;
-        let description = description.trim();
-        if description.chars().count() > 500 {
-            return Err(AppError::validation("description", "must be at most 500 characters"));
-        }
+        let description =
+            free_text(description.trim(), 500).map_err(|e| AppError::Validation(vec![e.at("description")]))?;
         Ok(self.roles.create(&name, description, self.ctx(actor)).await?)
     }
 

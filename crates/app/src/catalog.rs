@@ -8,6 +8,7 @@ use crate::ports::{
 use crate::{AppError, Principal, StoreError};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
+use storefront_domain::text::search_term;
 use storefront_domain::{
     Category, CategoryId, CategoryName, Description, FieldViolation, LowStockRule, Permission, PriceCents, Product,
     ProductFilter, ProductId, ProductName, ProductSort, RaisedEvents, Rating, Review, ReviewBody, ReviewId, Slug,
@@ -98,6 +99,9 @@ impl CatalogService {
         if filter.q.as_deref().is_some_and(|q| q.chars().count() > ProductFilter::MAX_QUERY_CHARS) {
             let message = format!("must be at most {} characters", ProductFilter::MAX_QUERY_CHARS);
             return Err(AppError::validation("q", message));
+        }
+        if let Some(Err(e)) = filter.q.as_deref().map(search_term) {
+            return Err(AppError::Validation(vec![e.at("q")]));
         }
         Ok(self.products.list(&filter, sort, page, viewer.map(|p| p.user.id)).await?)
     }

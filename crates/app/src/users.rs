@@ -4,6 +4,7 @@ use crate::access::EscalationGuard;
 use crate::ports::{AuditContext, Clock, Page, PageRequest, UserAdminRepository, UserFilter, UserRepository};
 use crate::{AppError, Principal};
 use std::sync::Arc;
+use storefront_domain::text::search_term;
 use storefront_domain::{AdminUserChange, FieldViolation, GuardedOperation, RoleName, User, UserId, UserName};
 
 /// An administrator's change as submitted; `None` leaves a field unchanged.
@@ -44,6 +45,9 @@ impl UserAdminService {
             None => None,
         };
         let q = q.map(|q| q.trim().to_owned()).filter(|q| !q.is_empty());
+        if let Some(Err(e)) = q.as_deref().map(search_term) {
+            return Err(AppError::Validation(vec![e.at("q")]));
+        }
         Ok(self.admin.list(&UserFilter { q, role }, page).await?)
     }
 

@@ -2,6 +2,7 @@
 //! the listing's filters and sort orders.
 
 pub use crate::ids::{CategoryId, ProductId, ReviewId};
+use crate::text::free_text;
 use crate::{UserId, ValidationError};
 use chrono::{DateTime, Utc};
 use std::str::FromStr;
@@ -41,16 +42,13 @@ impl ProductName {
     }
 }
 
-/// A product's description: at most 5000 characters (may be empty).
+/// A product's description: free text of at most 5000 characters (may be empty).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Description(String);
 
 impl Description {
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
-        if raw.chars().count() > 5000 {
-            return Err(ValidationError::TooLong { max: 5000 });
-        }
-        Ok(Self(raw.to_owned()))
+        free_text(raw, 5000).map(|text| Self(text.to_owned()))
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -190,16 +188,13 @@ impl Rating {
     }
 }
 
-/// A review's text: at most 2000 characters (may be empty).
+/// A review's text: free text of at most 2000 characters (may be empty).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ReviewBody(String);
 
 impl ReviewBody {
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
-        if raw.chars().count() > 2000 {
-            return Err(ValidationError::TooLong { max: 2000 });
-        }
-        Ok(Self(raw.to_owned()))
+        free_text(raw, 2000).map(|text| Self(text.to_owned()))
     }
     pub fn as_str(&self) -> &str {
         &self.0

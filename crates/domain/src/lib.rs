@@ -13,6 +13,7 @@ pub mod orders;
 pub mod password;
 pub mod permission;
 pub mod session;
+pub mod text;
 pub mod user;
 
 pub use admin::{

@@ -1,6 +1,7 @@
 //! Bounded and clean inputs (API v1.1): a search text of at most 200 characters, product and
-//! category names without control characters, and integer fields that take `5.0` as 5 but
-//! refuse `5.5`.
+//! category names without control characters, free text (descriptions, review bodies, role
+//! descriptions) and search terms without the control characters PostgreSQL cannot store or
+//! a terminal would obey, and integer fields that take `5.0` as 5 but refuse `5.5`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod catalog_support;
@@ -48,6 +49,48 @@ async fn product_names_with_control_characters_answer_422_naming_name() {
     let uri = format!("/api/v1/products/{}", product["id"].as_str().unwrap());
     let patch = call(Method::PATCH, &uri, Some(&seller.access), Some(json!({"name": "Desk\r\nX-Evil: 1"})));
     assert_eq!(send(&app, patch).await.fields(), ["name"]);
+}
+
+#[actix_web::test]
+async fn free_text_and_search_terms_with_control_characters_answer_422_naming_the_field() {
+    let state = state();
+    let app = init_service(build_app(state.clone())).await;
+    let admin = signed_in_admin(&app, &state).await;
+    let seller = signed_up(&app, "seller@example.com").await;
+    let buyer = signed_up(&app, "buyer@example.com").await;
+    let product = |description: &str| {
+        let body = json!({"name": "Desk", "description": description, "price_cents": 100, "stock": 1});
+        call(Method::POST, "/api/v1/products", Some(&seller.access), Some(body))
+    };
+    // NUL cannot be stored in PostgreSQL's text (it answered 500 there); escapes and C1 controls
+    // have no place in text a mail or a terminal shows.
+    for bad in ["Oak\u{0}", "Oak\u{1b}[2J", "Oak\u{85}"] {
+        assert_eq!(send(&app, product(bad)).await.fields(), ["description"], "{bad:?}");
+    }
+    // Line breaks and tabs are what multi-line text is made of.
+    let reply = send(&app, product("Solid oak.\r\n\tOiled.")).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    let id = reply.json()["id"].as_str().unwrap().to_owned();
+
+    let review = |body: &str| {
+        let uri = format!("/api/v1/products/{id}/reviews");
+        call(Method::POST, &uri, Some(&buyer.access), Some(json!({"rating": 4, "body": body})))
+    };
+    assert_eq!(send(&app, review("Good\u{0}")).await.fields(), ["body"]);
+    assert_eq!(send(&app, review("Good.\nSturdy.")).await.status, StatusCode::CREATED);
+
+    let role = call(
+        Method::POST,
+        "/api/v1/roles",
+        Some(&admin.access),
+        Some(json!({"name": "editor", "description": "Edits\u{0}"})),
+    );
+    assert_eq!(send(&app, role).await.fields(), ["description"]);
+
+    for query in ["/api/v1/products?q=oak%00", "/api/v1/products?q=oak%0Aoak"] {
+        assert_eq!(get(&app, query, None).await.fields(), ["q"], "{query}");
+    }
+    assert_eq!(get(&app, "/api/v1/users?q=ada%00", Some(&admin.access)).await.fields(), ["q"]);
 }
 
 #[actix_web::test]
