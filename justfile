@@ -44,6 +44,11 @@ migrate:
 openapi:
     cargo run --quiet -- openapi
 
+# The OpenAPI document's linters (Redocly, Spectral) and its generated TypeScript and Python clients.
+openapi-check:
+    cargo build --bin storefront
+    bash tests/openapi/run.sh
+
 # Write the OpenAPI document to docs/openapi.json (a test fails while it differs from the served one).
 openapi-snapshot:
     cargo run --quiet -- openapi > docs/openapi.json

@@ -48,7 +48,7 @@ export STOREFRONT_URL="http://127.0.0.1:$port" STOREFRONT_BIN="$binary"
 
 cd "$here"
 SCHEMATHESIS_HOOKS=hooks "$venv/bin/schemathesis" run "$STOREFRONT_URL/openapi.json" \
-    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
+    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,positive_data_acceptance \
     --phases examples,coverage,fuzzing,stateful \
     --max-examples "$max_examples" \
     --seed 20261201 \

@@ -24,15 +24,21 @@ use uuid::Uuid;
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"email": "ada@example.com", "password": "correct horse battery staple", "name": "Ada Lovelace"}))]
 pub struct RegisterRequest {
-    /// Trimmed and lower-cased; unique regardless of case.
-    #[schema(example = "ada@example.com")]
+    /// Trimmed and lower-cased; unique regardless of case. At most 254 characters, with a
+    /// dotted domain name (no IP-literal domains).
+    #[schema(example = "ada@example.com", format = Email, max_length = 254)]
     pub email: String,
     /// 8..=128 characters (Unicode scalar values, any script, spaces allowed); not a common
     /// password, not the email.
     #[schema(format = Password, min_length = 8, max_length = 128)]
     pub password: String,
-    /// Display name, 1..=100 characters after trimming.
-    #[schema(example = "Ada Lovelace", min_length = 1, max_length = 100)]
+    /// Display name, 1..=100 characters after trimming, not only spaces, no control characters.
+    #[schema(
+        example = "Ada Lovelace",
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub name: String,
 }
 
@@ -85,10 +91,16 @@ impl From<User> for UserResponse {
 #[schema(example = json!({"name": "Ada King"}))]
 pub struct UpdateProfileRequest {
     #[serde(default, deserialize_with = "present")]
-    #[schema(nullable = false, example = "Ada King")]
+    #[schema(
+        nullable = false,
+        example = "Ada King",
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(nullable = false, example = "ada.king@example.com")]
+    #[schema(nullable = false, example = "ada.king@example.com", format = Email, max_length = 254)]
     pub email: Option<String>,
 }
 
@@ -97,7 +109,14 @@ pub struct UpdateProfileRequest {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "Ada King", "email": "ada.king@example.com"}))]
 pub struct ReplaceProfileRequest {
+    #[schema(
+        example = "Ada King",
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub name: String,
+    #[schema(example = "ada.king@example.com", format = Email, max_length = 254)]
     pub email: String,
 }
 

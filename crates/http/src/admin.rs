@@ -33,11 +33,11 @@ fn user_id(raw: &str) -> Result<UserId, ApiError> {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct UsersQuery {
-    /// Case-insensitive substring of the email or the name.
-    #[param(example = "ada")]
+    /// Case-insensitive substring of the email or the name (one line: no control characters).
+    #[param(example = "ada", pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub q: Option<String>,
-    /// Only users holding this role.
-    #[param(example = "moderator")]
+    /// Only users holding this role (an unknown role matches nobody).
+    #[param(example = "moderator", pattern = "^[a-z][a-z0-9_-]{0,49}$")]
     pub role: Option<String>,
 }
 
@@ -114,13 +114,19 @@ pub async fn get_user(
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"role": "moderator", "is_active": true}))]
 pub struct UpdateUserRequest {
-    /// Display name, 1..=100 characters after trimming.
+    /// Display name, 1..=100 characters after trimming, not only spaces, no control characters.
     #[serde(default, deserialize_with = "present")]
-    #[schema(nullable = false, example = "Ada King")]
+    #[schema(
+        nullable = false,
+        example = "Ada King",
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub name: Option<String>,
     /// The name of an existing role.
     #[serde(default, deserialize_with = "present")]
-    #[schema(nullable = false, example = "moderator")]
+    #[schema(nullable = false, example = "moderator", pattern = "^[a-z][a-z0-9_-]{0,49}$")]
     pub role: Option<String>,
     /// `false` deactivates the account and ends its sessions at once.
     #[serde(default, deserialize_with = "present")]

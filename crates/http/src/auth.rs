@@ -65,9 +65,8 @@ fn token_response(pair: TokenPair) -> HttpResponse {
 #[schema(example = json!({"grant_type": "password", "username": "ada@example.com", "password": "correct horse battery staple"}))]
 #[allow(dead_code)]
 pub struct TokenForm {
-    /// `password` or `refresh_token`.
     #[schema(example = "password")]
-    grant_type: String,
+    grant_type: GrantTypeName,
     /// For `grant_type=password`: the account's email.
     #[schema(nullable = false)]
     username: Option<String>,
@@ -83,6 +82,18 @@ pub struct TokenForm {
     /// Accepted and ignored: every client is public.
     #[schema(nullable = false)]
     client_id: Option<String>,
+}
+
+// Documentation only (`TokenGrant` parses the form): clients get an enum, not a free string.
+/// The grant asked for.
+#[derive(ToSchema)]
+#[schema(as = GrantType, rename_all = "snake_case")]
+#[allow(dead_code)]
+enum GrantTypeName {
+    /// The password grant (RFC 6749 §4.3): `username` and `password`.
+    Password,
+    /// A refresh (RFC 6749 §6): `refresh_token`.
+    RefreshToken,
 }
 
 /// A grant, as parsed from the token endpoint's form.

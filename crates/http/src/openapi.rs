@@ -6,7 +6,11 @@ use crate::operations;
 use crate::orders;
 use crate::responses::*;
 use std::sync::LazyLock;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::schema::{ArrayItems, Schema};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityScheme};
+use utoipa::openapi::{Ref, RefOr, Response};
 use utoipa::{Modify, OpenApi};
 
 const DESCRIPTION: &str = r#"Storefront's HTTP API.
@@ -86,6 +90,9 @@ struct ApiDoc;
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut document = ApiDoc::openapi();
     operations::document(&mut document);
+    // After the operations: they bring the page schemas.
+    PageItemsByReference.modify(&mut document);
+    RequestIdOnEveryResponse.modify(&mut document);
     document
 }
 
@@ -105,7 +112,8 @@ impl Modify for SecuritySchemes {
         components.add_security_scheme(
             "oauth2",
             SecurityScheme::OAuth2(OAuth2::with_description(
-                [Flow::Password(Password::new("/api/v1/auth/token", Scopes::new()))],
+                // Refreshing is the same endpoint's `refresh_token` grant.
+                [Flow::Password(Password::with_refresh_url("/api/v1/auth/token", Scopes::new(), "/api/v1/auth/token"))],
                 "OAuth2 password grant at `/api/v1/auth/token`, for first-party clients and Swagger UI only \
                  (RFC 9700 discourages it for third parties). Public client: leave client id and secret empty. \
                  The access token it returns is a bearer token.",
@@ -127,6 +135,74 @@ impl Modify for SecuritySchemes {
     }
 }
 
+/// utoipa inlines a generic's argument, so every `Paginated_<Item>` would carry its own
+/// copy of `<Item>` and generated clients would get a second, incompatible model type per
+/// list. A page's `items` refer to the item's component instead.
+struct PageItemsByReference;
+
+impl PageItemsByReference {
+    const PREFIX: &'static str = "Paginated_";
+}
+
+impl Modify for PageItemsByReference {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let Some(components) = openapi.components.as_mut() else { return };
+        let known: std::collections::BTreeSet<String> = components.schemas.keys().cloned().collect();
+        for (name, schema) in components.schemas.iter_mut() {
+            let Some(item) = name.strip_prefix(Self::PREFIX).filter(|item| known.contains(*item)) else { continue };
+            let RefOr::T(Schema::Object(page)) = schema else { continue };
+            let Some(RefOr::T(Schema::Array(items))) = page.properties.get_mut("items") else { continue };
+            items.items = ArrayItems::RefOrSchema(Box::new(RefOr::Ref(Ref::from_schema_name(item))));
+        }
+    }
+}
+
+/// Every response carries `X-Request-Id` (the middleware adds it), so every response in
+/// the document declares it: one header component, referred to by each response.
+struct RequestIdOnEveryResponse;
+
+impl RequestIdOnEveryResponse {
+    const HEADER: &'static str = "X-Request-Id";
+
+    fn declare(response: &mut RefOr<Response>) {
+        // A reference points at a component response, which gets the header itself.
+        if let RefOr::T(response) = response {
+            let header = RefOr::Ref(Ref::new(format!("#/components/headers/{}", Self::HEADER)));
+            response.headers.insert(Self::HEADER.to_owned(), header);
+        }
+    }
+}
+
+impl Modify for RequestIdOnEveryResponse {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let header = HeaderBuilder::new()
+            .schema(Some(ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[A-Za-z0-9._-]{1,128}$"))))
+            .description(Some(
+                "The request's id: the client's own `X-Request-Id` when it is 1..=128 characters of \
+                 `[A-Za-z0-9._-]`, else a new one. Problem bodies carry it as `request_id`; logs carry it too.",
+            ))
+            .build();
+        components.headers.insert(Self::HEADER.to_owned(), RefOr::T(header));
+        components.responses.values_mut().for_each(Self::declare);
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.options,
+                &mut item.head,
+                &mut item.patch,
+                &mut item.trace,
+            ];
+            for operation in operations.into_iter().flatten() {
+                operation.responses.responses.values_mut().for_each(Self::declare);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,6 +217,46 @@ mod tests {
             let in_example = document.contains(&format!(r#""code":"{}""#, code.as_str()));
             let in_prose = document.contains(&format!("`{}`", code.as_str()));
             assert!(in_example || in_prose, "the document never mentions `{}`", code.as_str());
+        }
+    }
+
+    #[test]
+    fn every_response_declares_the_request_id_header() {
+        #[allow(clippy::unwrap_used)]
+        let document = serde_json::to_value(openapi()).unwrap();
+        let mut responses: Vec<(String, &serde_json::Value)> = Vec::new();
+        for (path, item) in document["paths"].as_object().into_iter().flatten() {
+            for (method, operation) in item.as_object().into_iter().flatten() {
+                for (status, response) in operation["responses"].as_object().into_iter().flatten() {
+                    responses.push((format!("{method} {path} {status}"), response));
+                }
+            }
+        }
+        for (name, response) in document["components"]["responses"].as_object().into_iter().flatten() {
+            responses.push((name.clone(), response));
+        }
+        assert!(responses.len() > 100, "{}", responses.len());
+        for (name, response) in responses {
+            let declared = response.get("$ref").is_some()
+                || response["headers"]["X-Request-Id"]["$ref"] == "#/components/headers/X-Request-Id";
+            assert!(declared, "{name} does not declare X-Request-Id");
+        }
+    }
+
+    #[test]
+    fn every_page_refers_to_its_item_schema_instead_of_copying_it() {
+        #[allow(clippy::unwrap_used)]
+        let document = serde_json::to_value(openapi()).unwrap();
+        let schemas = document["components"]["schemas"].as_object().cloned().unwrap_or_default();
+        let pages: Vec<_> = schemas.keys().filter(|name| name.starts_with(PageItemsByReference::PREFIX)).collect();
+        assert!(pages.len() >= 6, "{pages:?}");
+        for page in pages {
+            let item = &page[PageItemsByReference::PREFIX.len()..];
+            assert_eq!(
+                schemas[page]["properties"]["items"]["items"]["$ref"],
+                format!("#/components/schemas/{item}"),
+                "{page}"
+            );
         }
     }
 }

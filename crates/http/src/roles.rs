@@ -82,7 +82,13 @@ pub struct CreateRoleRequest {
     pub name: String,
     /// At most 500 characters after trimming; `""` when absent.
     #[serde(default)]
-    #[schema(nullable = false, max_length = 500, default = "", example = "Curates the catalogue")]
+    #[schema(
+        nullable = false,
+        max_length = 500,
+        default = "",
+        example = "Curates the catalogue",
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+    )]
     pub description: String,
 }
 

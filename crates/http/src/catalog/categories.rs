@@ -46,7 +46,12 @@ impl From<Category> for CategoryResponse {
 #[schema(example = json!({"name": "Home & Garden", "slug": "home-and-garden"}))]
 pub struct CreateCategoryRequest {
     /// 1..=100 characters after trimming.
-    #[schema(example = "Home & Garden", min_length = 1, max_length = 100)]
+    #[schema(
+        example = "Home & Garden",
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub name: String,
     /// 1..=100 of `[a-z0-9-]`, no leading, trailing or doubled `-`; must be free (409
     /// otherwise). When absent it is derived from the name (`home-and-garden`), with a
@@ -62,7 +67,13 @@ pub struct CreateCategoryRequest {
 #[schema(example = json!({"name": "Garden", "slug": "garden"}))]
 pub struct UpdateCategoryRequest {
     #[serde(default, deserialize_with = "present")]
-    #[schema(nullable = false, example = "Garden", min_length = 1, max_length = 100)]
+    #[schema(
+        nullable = false,
+        example = "Garden",
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "present")]
     #[schema(nullable = false, example = "garden", pattern = r"^[a-z0-9]+(-[a-z0-9]+)*$")]

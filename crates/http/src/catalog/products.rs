@@ -129,11 +129,21 @@ fn product_page(page: Page<Product>, pagination: Pagination, currency: &str) -> 
 }))]
 pub struct CreateProductRequest {
     /// 1..=200 characters after trimming.
-    #[schema(example = "Walnut desk", min_length = 1, max_length = 200)]
+    #[schema(
+        example = "Walnut desk",
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub name: String,
     /// At most 5000 characters; `""` when absent.
     #[serde(default, deserialize_with = "present")]
-    #[schema(nullable = false, max_length = 5000, example = "Solid walnut, 140 × 70 cm.")]
+    #[schema(
+        nullable = false,
+        max_length = 5000,
+        example = "Solid walnut, 140 × 70 cm.",
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+    )]
     pub description: Option<String>,
     /// Minor units of the deployment's currency, 0..=100000000.
     #[serde(deserialize_with = "integer")]
@@ -168,10 +178,16 @@ impl From<CreateProductRequest> for ProductInput {
 #[schema(example = json!({"price_cents": 44900, "stock": 8}))]
 pub struct UpdateProductRequest {
     #[serde(default, deserialize_with = "present")]
-    #[schema(nullable = false, min_length = 1, max_length = 200, example = "Walnut desk")]
+    #[schema(
+        nullable = false,
+        min_length = 1,
+        max_length = 200,
+        example = "Walnut desk",
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(nullable = false, max_length = 5000)]
+    #[schema(nullable = false, max_length = 5000, pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$")]
     pub description: Option<String>,
     #[serde(default, deserialize_with = "present_integer")]
     #[schema(nullable = false, minimum = 0, maximum = 100_000_000, example = 44900)]
@@ -203,7 +219,7 @@ impl From<UpdateProductRequest> for ProductInput {
 pub struct ProductsQuery {
     /// Case-insensitive substring of the name or the description (plain text, not a pattern);
     /// at most 200 characters (longer answers 422 naming `q`).
-    #[param(example = "desk", max_length = 200)]
+    #[param(example = "desk", max_length = 200, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub q: Option<String>,
     /// Only products in the category with this slug.
     #[param(example = "furniture")]
@@ -222,9 +238,36 @@ pub struct ProductsQuery {
     pub in_stock: Option<String>,
     /// `created_at`, `price`, `name`, `likes` or `rating`, prefixed with `-` for descending;
     /// ties are broken by id in the same direction; unrated products come last either way.
-    #[param(value_type = Option<String>, default = "-created_at", example = "-price",
-        pattern = r"^-?(created_at|price|name|likes|rating)$")]
+    #[param(inline, value_type = Option<ProductSortName>, example = "-price")]
     pub sort: Option<String>,
+}
+
+// Documentation only (`ProductSort` parses `sort`): clients get an enum, not a free string.
+/// A sort key, `-` first for descending.
+#[derive(ToSchema)]
+#[schema(as = ProductSort, default = "-created_at")]
+#[allow(dead_code)]
+enum ProductSortName {
+    #[schema(rename = "created_at")]
+    CreatedAt,
+    #[schema(rename = "-created_at")]
+    CreatedAtDescending,
+    #[schema(rename = "price")]
+    Price,
+    #[schema(rename = "-price")]
+    PriceDescending,
+    #[schema(rename = "name")]
+    Name,
+    #[schema(rename = "-name")]
+    NameDescending,
+    #[schema(rename = "likes")]
+    Likes,
+    #[schema(rename = "-likes")]
+    LikesDescending,
+    #[schema(rename = "rating")]
+    Rating,
+    #[schema(rename = "-rating")]
+    RatingDescending,
 }
 
 impl ProductsQuery {

@@ -89,7 +89,12 @@ pub struct CreateReviewRequest {
     pub rating: i64,
     /// At most 2000 characters; `""` when absent.
     #[serde(default, deserialize_with = "present")]
-    #[schema(nullable = false, max_length = 2000, example = "Sturdy and beautiful.")]
+    #[schema(
+        nullable = false,
+        max_length = 2000,
+        example = "Sturdy and beautiful.",
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+    )]
     pub body: Option<String>,
 }
 
@@ -108,7 +113,12 @@ pub struct UpdateReviewRequest {
     #[schema(nullable = false, minimum = 1, maximum = 5, example = 4)]
     pub rating: Option<i64>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(nullable = false, max_length = 2000, example = "Still sturdy after a year.")]
+    #[schema(
+        nullable = false,
+        max_length = 2000,
+        example = "Still sturdy after a year.",
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+    )]
     pub body: Option<String>,
 }
 
