@@ -124,6 +124,8 @@ impl RateLimitSettings {
 #[derive(Clone, Deserialize)]
 pub struct RedisConfig {
     pub url: Option<String>,
+    /// `url` lists nodes of a Redis Cluster (comma-separated).
+    pub cluster: bool,
     pub key_prefix: String,
     pub timeout_ms: u64,
 }
@@ -133,6 +135,7 @@ impl std::fmt::Debug for RedisConfig {
         // The URL may carry a password.
         f.debug_struct("RedisConfig")
             .field("url", &self.url.as_ref().map(|_| "<set>"))
+            .field("cluster", &self.cluster)
             .field("key_prefix", &self.key_prefix)
             .field("timeout_ms", &self.timeout_ms)
             .finish()
