@@ -55,7 +55,8 @@ pub enum RedisError {
 #[derive(Clone)]
 enum Client {
     Single(redis::Client),
-    Cluster(ClusterClient),
+    // Boxed: twice a single client's size, and made once per process.
+    Cluster(Box<ClusterClient>),
 }
 
 /// An open connection, to a single Redis or to a cluster; clones share it.
@@ -133,7 +134,7 @@ impl RedisConnection {
                 .max_retry_wait(1000)
                 .build()
                 .map_err(invalid)?;
-            Client::Cluster(client)
+            Client::Cluster(Box::new(client))
         } else {
             Client::Single(redis::Client::open(settings.url.as_str()).map_err(invalid)?)
         };

@@ -87,7 +87,7 @@ impl<'a> Call<'a> {
         self.body = Some(body);
         self
     }
-    fn from_ip(mut self, ip: &str) -> Self {
+    fn client_ip(mut self, ip: &str) -> Self {
         self.client_ip = ip.to_owned();
         self
     }
@@ -327,19 +327,22 @@ async fn three_instances_behind_haproxy_share_limits_idempotency_refresh_races_a
     let mut served_by = HashSet::new();
     for i in 0..PER_IP_MAX {
         let body = json!({"email": format!("nobody-{i}@example.com"), "password": "wrong password 123"});
-        let reply = deployment.send(Call::new(Method::POST, "/api/v1/auth/login").from_ip(client_ip).json(body)).await;
+        let reply =
+            deployment.send(Call::new(Method::POST, "/api/v1/auth/login").client_ip(client_ip).json(body)).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "attempt {i}: {}", reply.body);
         served_by.insert(reply.served_by());
     }
     assert_eq!(served_by.len(), INSTANCES, "the attempts went to every instance: {served_by:?}");
     for _ in 0..INSTANCES {
         let body = json!({"email": "nobody-else@example.com", "password": "wrong password 123"});
-        let reply = deployment.send(Call::new(Method::POST, "/api/v1/auth/login").from_ip(client_ip).json(body)).await;
+        let reply =
+            deployment.send(Call::new(Method::POST, "/api/v1/auth/login").client_ip(client_ip).json(body)).await;
         assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS, "on {}: {}", reply.served_by(), reply.body);
         assert!(reply.headers.contains_key("retry-after"));
     }
     let body = json!({"email": "nobody-else@example.com", "password": "wrong password 123"});
-    let other = deployment.send(Call::new(Method::POST, "/api/v1/auth/login").from_ip("198.51.100.8").json(body)).await;
+    let other =
+        deployment.send(Call::new(Method::POST, "/api/v1/auth/login").client_ip("198.51.100.8").json(body)).await;
     assert_eq!(other.status, StatusCode::UNAUTHORIZED, "another client IP has its own quota");
 
     // An Idempotency-Key replayed on another instance replays the first response.
