@@ -51,21 +51,27 @@ pub struct RedisEventStream {
     consumer: String,
 }
 
+/// The key of the stream named `stream` under `key_prefix`: `<key_prefix>{<stream>}`. Its
+/// epoch marker, failure counts and errors are this key with `:epoch`, `:failures` and
+/// `:errors` after it. One hash tag for the four keys: the publication's transaction (the
+/// epoch marker and the entries) and an acknowledgement's pipeline (XACK, both HDELs)
+/// touch several of them, which a Redis Cluster allows only within one hash slot.
+pub fn stream_key(key_prefix: &str, stream: &str) -> String {
+    format!("{key_prefix}{{{stream}}}")
+}
+
 fn unavailable(error: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(format!("redis: {error}"))
 }
 
 impl RedisEventStream {
     pub fn new(connection: RedisConnection, names: StreamNames) -> Self {
-        // One hash tag for the four keys: the publication's transaction (the epoch marker
-        // and the entries) and an acknowledgement's pipeline (XACK, both HDELs) touch
-        // several of them, which a Redis Cluster allows only within one hash slot.
-        let tagged = format!("{{{}}}", names.stream);
+        let stream = stream_key(&connection.settings().key_prefix, &names.stream);
         Self {
-            stream: connection.key(&tagged),
-            epoch: connection.key(&format!("{tagged}:epoch")),
-            failures: connection.key(&format!("{tagged}:failures")),
-            errors: connection.key(&format!("{tagged}:errors")),
+            epoch: format!("{stream}:epoch"),
+            failures: format!("{stream}:failures"),
+            errors: format!("{stream}:errors"),
+            stream,
             group: names.group,
             consumer: names.consumer,
             connection,

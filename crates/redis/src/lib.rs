@@ -8,5 +8,5 @@ mod events;
 mod rate_limit;
 
 pub use connection::{RedisConn, RedisConnection, RedisError, RedisSettings};
-pub use events::{RedisEventStream, StreamNames};
+pub use events::{RedisEventStream, StreamNames, stream_key};
 pub use rate_limit::RedisRateLimiter;
