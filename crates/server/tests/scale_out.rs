@@ -428,6 +428,8 @@ struct Tally {
     /// Every 5xx, with its request.
     server_errors: Vec<String>,
     reads: usize,
+    /// Which instance answered each request, and how long after the load began.
+    answered: Vec<(Duration, String)>,
 }
 
 /// Places orders, each under its own Idempotency-Key, retried with the same key until it
@@ -444,7 +446,10 @@ async fn buyer_load(deployment: Arc<Deployment>, token: String, product: String)
             let call =
                 Call::new(Method::POST, "/api/v1/orders").token(&token).json(order.clone()).idempotency_key(&key);
             match deployment.try_send(call).await {
-                Ok(reply) if reply.status == StatusCode::CREATED => created = Some(reply.text("id")),
+                Ok(reply) if reply.status == StatusCode::CREATED => {
+                    tally.answered.push((started.elapsed(), reply.served_by()));
+                    created = Some(reply.text("id"));
+                }
                 Ok(reply) if reply.status.is_server_error() => {
                     tally.server_errors.push(format!("POST /orders: {} {}", reply.status, reply.body));
                 }
@@ -463,6 +468,7 @@ async fn buyer_load(deployment: Arc<Deployment>, token: String, product: String)
                 tally.server_errors.push(format!("GET {path}: {} {}", reply.status, reply.body));
             }
             assert_eq!(reply.status, StatusCode::OK, "GET {path}: {}", reply.body);
+            tally.answered.push((started.elapsed(), reply.served_by()));
             tally.reads += 1;
         }
     }
@@ -496,11 +502,22 @@ async fn a_worker_and_an_instance_killed_mid_load_lose_no_order_no_mail_and_answ
         tally.unsettled.extend(one.unsettled);
         tally.server_errors.extend(one.server_errors);
         tally.reads += one.reads;
+        tally.answered.extend(one.answered);
     }
     eprintln!("{} orders placed, {} reads, through the kills", tally.placed.len(), tally.reads);
     assert!(tally.server_errors.is_empty(), "5xx answers: {:?}", tally.server_errors);
     assert!(tally.unsettled.is_empty(), "orders never created: {:?}", tally.unsettled);
     assert!(tally.placed.len() > 20, "the load placed only {} orders", tally.placed.len());
+    // The kill was felt: the killed instance (api-2) served before it and never after, and
+    // the others went on serving through it. (Clients start a few ms after the clock the
+    // kills are timed by, so "after" is measured with a margin.)
+    let killed_at = KILL_INSTANCE_AFTER + Duration::from_millis(200);
+    let before: HashSet<&str> =
+        tally.answered.iter().filter(|(at, _)| *at < KILL_INSTANCE_AFTER).map(|(_, by)| by.as_str()).collect();
+    let after: Vec<&str> = tally.answered.iter().filter(|(at, _)| *at > killed_at).map(|(_, by)| by.as_str()).collect();
+    assert!(before.contains("api-2"), "api-2 served before its kill: {before:?}");
+    assert!(!after.contains(&"api-2"), "nothing is answered by a killed instance");
+    assert!(after.len() > 20, "the other instances went on serving: {} answers after the kill", after.len());
 
     // No lost order, none twice: each buyer's orders are exactly the ones it was answered 201.
     let placed_ids: HashSet<&str> = tally.placed.iter().map(|(_, id)| id.as_str()).collect();
