@@ -10,7 +10,7 @@
 //! again; a consumer group that vanished is created again on the first command that misses
 //! it.
 
-use crate::connection::{RedisConnection, RedisError};
+use crate::connection::{RedisConn, RedisConnection, RedisError};
 use async_trait::async_trait;
 use chrono::Duration;
 use redis::streams::{
@@ -27,8 +27,8 @@ const STREAM_MAX_LEN: u64 = 1_000_000;
 /// Where the events live and who reads them, as configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamNames {
-    /// The event stream, under the connection's key prefix (`events`); its epoch marker is
-    /// `<stream>:epoch`.
+    /// The event stream's name (`events`): its key is `<prefix>{<stream>}`, its epoch
+    /// marker `<prefix>{<stream>}:epoch` (one hash tag, for Redis Cluster).
     pub stream: String,
     /// The consumer group every worker joins.
     pub group: String,
@@ -51,25 +51,35 @@ pub struct RedisEventStream {
     consumer: String,
 }
 
+/// The key of the stream named `stream` under `key_prefix`: `<key_prefix>{<stream>}`. Its
+/// epoch marker, failure counts and errors are this key with `:epoch`, `:failures` and
+/// `:errors` after it. One hash tag for the four keys: the publication's transaction (the
+/// epoch marker and the entries) and an acknowledgement's pipeline (XACK, both HDELs)
+/// touch several of them, which a Redis Cluster allows only within one hash slot.
+pub fn stream_key(key_prefix: &str, stream: &str) -> String {
+    format!("{key_prefix}{{{stream}}}")
+}
+
 fn unavailable(error: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(format!("redis: {error}"))
 }
 
 impl RedisEventStream {
     pub fn new(connection: RedisConnection, names: StreamNames) -> Self {
+        let stream = stream_key(&connection.settings().key_prefix, &names.stream);
         Self {
-            stream: connection.key(&names.stream),
-            epoch: connection.key(&format!("{}:epoch", names.stream)),
-            failures: connection.key(&format!("{}:failures", names.stream)),
-            errors: connection.key(&format!("{}:errors", names.stream)),
+            epoch: format!("{stream}:epoch"),
+            failures: format!("{stream}:failures"),
+            errors: format!("{stream}:errors"),
+            stream,
             group: names.group,
             consumer: names.consumer,
             connection,
         }
     }
 
-    async fn conn(&self) -> Result<redis::aio::ConnectionManager, StoreError> {
-        self.connection.manager().await.map_err(unavailable)
+    async fn conn(&self) -> Result<RedisConn, StoreError> {
+        self.connection.connection().await.map_err(unavailable)
     }
 
     async fn run<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, StoreError> {

@@ -1,5 +1,5 @@
-//! The Redis adapters: a lazily connected, self-reconnecting connection shared by every
-//! adapter here (`RedisConnection`); the `RateLimiter` port on it, whose counters every
+//! The Redis adapters: a lazily connected, self-reconnecting connection to a single Redis
+//! or a Redis Cluster, shared by every adapter here (`RedisConnection`); the `RateLimiter` port on it, whose counters every
 //! server instance pointed at the same Redis shares; and the event stream (`EventPublisher`,
 //! `EventQueue`, `DeadLetters`) the relay and the workers share.
 
@@ -7,6 +7,6 @@ mod connection;
 mod events;
 mod rate_limit;
 
-pub use connection::{RedisConnection, RedisError, RedisSettings};
-pub use events::{RedisEventStream, StreamNames};
+pub use connection::{RedisConn, RedisConnection, RedisError, RedisSettings};
+pub use events::{RedisEventStream, StreamNames, stream_key};
 pub use rate_limit::RedisRateLimiter;

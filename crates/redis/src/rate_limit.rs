@@ -1,6 +1,7 @@
 //! The Redis adapter of the `RateLimiter` port: fixed windows as keys with a TTL, counted
 //! by one Lua script per hit (INCR, PEXPIRE on the first hit, PTTL), so a hit is atomic
-//! and costs one round trip whatever the number of server instances.
+//! and costs one round trip whatever the number of server instances. A script touches one
+//! key, so it runs as it is on a Redis Cluster (on the node owning the key's slot).
 
 use crate::connection::{RedisConnection, RedisError};
 use async_trait::async_trait;
@@ -54,7 +55,7 @@ fn unavailable(error: RedisError) -> RateLimitError {
 #[async_trait]
 impl RateLimiter for RedisRateLimiter {
     async fn hit(&self, key: &str, window: Duration) -> Result<WindowUsage, RateLimitError> {
-        let mut conn = self.connection.manager().await.map_err(unavailable)?;
+        let mut conn = self.connection.connection().await.map_err(unavailable)?;
         let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
         let mut invocation = self.hit.key(self.key(key));
         invocation.arg(window_ms);
@@ -65,7 +66,7 @@ impl RateLimiter for RedisRateLimiter {
     }
 
     async fn refund(&self, key: &str) -> Result<(), RateLimitError> {
-        let mut conn = self.connection.manager().await.map_err(unavailable)?;
+        let mut conn = self.connection.connection().await.map_err(unavailable)?;
         let invocation = self.refund.key(self.key(key));
         let _: i64 = self.connection.bounded(invocation.invoke_async(&mut conn)).await.map_err(unavailable)?;
         Ok(())

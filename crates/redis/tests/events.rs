@@ -7,8 +7,9 @@
 //! publishes every unhandled event again; and an event delivered twice has its effect once.
 //!
 //! Each test works under a key prefix of its own on the shared Redis (`REDIS_URL`, default
-//! `redis://127.0.0.1:6379`), and deletes its keys at the end; the outage test owns a
-//! private `redis-server`.
+//! `redis://127.0.0.1:6379`), and deletes its keys at the end; the same tests run again on a
+//! three-master Redis Cluster the test binary starts on loopback ports (and stops); the
+//! outage tests own a private `redis-server`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use async_trait::async_trait;
@@ -25,16 +26,18 @@ use storefront_app::{
 use storefront_domain::{DomainEvent, Email, EventId, PasswordHash, RoleName, UserId, UserName};
 use storefront_memory::MemoryStore;
 use storefront_redis::{RedisConnection, RedisEventStream, RedisSettings, StreamNames};
-use storefront_testkit::redis::RedisServer;
+use storefront_testkit::redis::{RedisCluster, RedisServer};
 
 fn redis_url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
 }
 
-/// The keys of one test on the shared Redis.
+/// The keys of one test, on the shared Redis, a private one or a Redis Cluster.
 struct Namespace {
     url: String,
     prefix: String,
+    /// Kept while the test runs: the cluster stops when its last test drops it.
+    cluster: Option<Arc<RedisCluster>>,
 }
 
 impl Namespace {
@@ -43,27 +46,38 @@ impl Namespace {
     }
 
     fn on(url: String) -> Self {
-        Self { url, prefix: format!("storefront-test:{}:", uuid::Uuid::new_v4().simple()) }
+        Self { url, prefix: format!("storefront-test:{}:", uuid::Uuid::new_v4().simple()), cluster: None }
+    }
+
+    /// On a three-master Redis Cluster (shared with the tests running at the same time).
+    async fn on_cluster() -> Self {
+        let cluster = tokio::task::spawn_blocking(RedisCluster::shared).await.unwrap();
+        Self { cluster: Some(cluster.clone()), ..Self::on(cluster.urls()) }
     }
 
     /// The stream as consumer `consumer` sees it, on a connection of its own (a blocking
     /// read holds its connection).
     fn stream(&self, consumer: &str) -> RedisEventStream {
-        let mut settings = RedisSettings::new(self.url.clone());
+        let mut settings = match self.cluster {
+            Some(_) => RedisSettings::cluster(self.url.clone()),
+            None => RedisSettings::new(self.url.clone()),
+        };
         settings.key_prefix = self.prefix.clone();
         settings.timeout = std::time::Duration::from_secs(3);
         let names = StreamNames { stream: "events".into(), group: "workers".into(), consumer: consumer.into() };
         RedisEventStream::new(RedisConnection::new(settings).unwrap(), names)
     }
 
-    /// Deletes every key of the test.
+    /// Deletes every key of the test (on each node of a cluster: each keeps its own).
     async fn clean(&self) {
-        let client = redis::Client::open(self.url.as_str()).unwrap();
-        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-        let keys: Vec<String> =
-            redis::cmd("KEYS").arg(format!("{}*", self.prefix)).query_async(&mut conn).await.unwrap();
-        if !keys.is_empty() {
-            let _: () = redis::cmd("DEL").arg(keys).query_async(&mut conn).await.unwrap();
+        for url in self.url.split(',') {
+            let client = redis::Client::open(url).unwrap();
+            let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+            let keys: Vec<String> =
+                redis::cmd("KEYS").arg(format!("{}*", self.prefix)).query_async(&mut conn).await.unwrap();
+            for key in keys {
+                let _: () = redis::cmd("DEL").arg(key).query_async(&mut conn).await.unwrap();
+            }
         }
     }
 }
@@ -152,9 +166,7 @@ async fn run_until(worker: &StreamWorker, done: impl Fn() -> bool) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn relayed_events_reach_one_consumer_in_order_once_and_leave_the_outbox() {
-    let ns = Namespace::new();
+async fn relayed_events_reach_one_consumer_in_order_once_and_leave_the_outbox(ns: Namespace) {
     let stream = ns.stream("solo");
     let (store, ids) = outbox_with(5).await;
 
@@ -176,9 +188,7 @@ async fn relayed_events_reach_one_consumer_in_order_once_and_leave_the_outbox() 
     ns.clean().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_workers_share_the_load_and_each_event_is_handled_once() {
-    let ns = Namespace::new();
+async fn two_workers_share_the_load_and_each_event_is_handled_once(ns: Namespace) {
     let (store, ids) = outbox_with(60).await;
     relay(&store, &ns.stream("relay")).run_once().await.unwrap();
     let recorder = Arc::new(Recorder::default());
@@ -202,9 +212,7 @@ async fn two_workers_share_the_load_and_each_event_is_handled_once() {
     ns.clean().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_event_left_unacknowledged_by_a_dead_worker_is_taken_over_and_handled_once() {
-    let ns = Namespace::new();
+async fn an_event_left_unacknowledged_by_a_dead_worker_is_taken_over_and_handled_once(ns: Namespace) {
     let (store, ids) = outbox_with(1).await;
     relay(&store, &ns.stream("relay")).run_once().await.unwrap();
     let stuck = Arc::new(Recorder::default());
@@ -241,9 +249,7 @@ async fn an_event_left_unacknowledged_by_a_dead_worker_is_taken_over_and_handled
     ns.clean().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_event_whose_handler_always_fails_is_dead_lettered_after_its_tries_and_can_be_put_back() {
-    let ns = Namespace::new();
+async fn an_event_whose_handler_always_fails_is_dead_lettered_after_its_tries_and_can_be_put_back(ns: Namespace) {
     let stream = ns.stream("w");
     let (store, ids) = outbox_with(1).await;
     let relay = relay(&store, &stream);
@@ -319,9 +325,7 @@ async fn when_redis_restarts_empty_the_group_is_recreated_and_every_unhandled_ev
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn after_a_flush_or_a_deleted_stream_workers_recover_by_themselves_and_nothing_is_lost() {
-    let ns = Namespace::new();
+async fn after_a_flush_or_a_deleted_stream_workers_recover_by_themselves_and_nothing_is_lost(ns: Namespace) {
     let stream = ns.stream("w");
     let (store, ids) = outbox_with(8).await;
     let relay = relay(&store, &stream);
@@ -408,9 +412,7 @@ fn notifications(store: &MemoryStore, mailer: Arc<CountingMailer>) -> Notificati
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_event_delivered_twice_has_its_effect_once() {
-    let ns = Namespace::new();
+async fn an_event_delivered_twice_has_its_effect_once(ns: Namespace) {
     let stream = ns.stream("w");
     let (store, _) = outbox_with(1).await;
     let event = store.events(PageRequest { limit: 1, offset: 0 }).await.unwrap().items.remove(0);
@@ -431,9 +433,7 @@ async fn an_event_delivered_twice_has_its_effect_once() {
     ns.clean().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_workers_handed_the_same_event_at_once_by_a_slow_smtp_server_send_one_mail() {
-    let ns = Namespace::new();
+async fn two_workers_handed_the_same_event_at_once_by_a_slow_smtp_server_send_one_mail(ns: Namespace) {
     let (store, ids) = outbox_with(1).await;
     let event = store.events(PageRequest { limit: 1, offset: 0 }).await.unwrap().items.remove(0);
     // Published twice (a redelivery while the first entry was still waiting): each worker
@@ -464,9 +464,7 @@ async fn two_workers_handed_the_same_event_at_once_by_a_slow_smtp_server_send_on
     ns.clean().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_lag_counts_entries_not_yet_delivered_and_those_not_yet_acknowledged() {
-    let ns = Namespace::new();
+async fn the_lag_counts_entries_not_yet_delivered_and_those_not_yet_acknowledged(ns: Namespace) {
     let stream = ns.stream("w");
     let (store, _) = outbox_with(3).await;
     assert_eq!(stream.lag().await.unwrap().undelivered, 0, "no stream yet");
@@ -480,3 +478,37 @@ async fn the_lag_counts_entries_not_yet_delivered_and_those_not_yet_acknowledged
     assert_eq!(stream.lag().await.unwrap().pending, 0);
     ns.clean().await;
 }
+
+/// Runs each named test on the shared single Redis and on a three-master Redis Cluster
+/// started on loopback ports (`storefront_testkit::redis::RedisCluster`).
+macro_rules! on_single_redis_and_on_a_cluster {
+    ($($name:ident),* $(,)?) => {
+        mod on_single_redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Namespace::new()).await;
+                }
+            )*
+        }
+        mod on_redis_cluster {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Namespace::on_cluster().await).await;
+                }
+            )*
+        }
+    };
+}
+
+on_single_redis_and_on_a_cluster!(
+    relayed_events_reach_one_consumer_in_order_once_and_leave_the_outbox,
+    two_workers_share_the_load_and_each_event_is_handled_once,
+    an_event_left_unacknowledged_by_a_dead_worker_is_taken_over_and_handled_once,
+    an_event_whose_handler_always_fails_is_dead_lettered_after_its_tries_and_can_be_put_back,
+    after_a_flush_or_a_deleted_stream_workers_recover_by_themselves_and_nothing_is_lost,
+    an_event_delivered_twice_has_its_effect_once,
+    two_workers_handed_the_same_event_at_once_by_a_slow_smtp_server_send_one_mail,
+    the_lag_counts_entries_not_yet_delivered_and_those_not_yet_acknowledged,
+);

@@ -27,11 +27,12 @@ pub fn rate_limits(settings: &Settings) -> Result<RateLimits, StartupError> {
         Some(url) => {
             let redis = RedisSettings {
                 url: url.clone(),
+                cluster: settings.redis.cluster,
                 key_prefix: settings.redis.key_prefix.clone(),
                 timeout: Duration::from_millis(settings.redis.timeout_ms),
             };
             let connection = RedisConnection::new(redis).map_err(|e| StartupError::Config(e.to_string()))?;
-            tracing::info!(key_prefix = %settings.redis.key_prefix, "rate-limit counters in Redis, shared by every instance");
+            tracing::info!(key_prefix = %settings.redis.key_prefix, cluster = settings.redis.cluster, "rate-limit counters in Redis, shared by every instance");
             Arc::new(RedisRateLimiter::new(connection))
         }
         None => Arc::new(MemoryRateLimiter::new()),

@@ -34,6 +34,13 @@ pub enum Command {
     /// Relay the outbox's events to Redis and handle them (or, without Redis, handle the
     /// outbox in-process) until SIGTERM/SIGINT.
     Worker,
+    /// GET this host's `/health` on the configured port (a container's HEALTHCHECK: the
+    /// image has no curl); exit status 0 on 200, 1 otherwise.
+    Healthcheck {
+        /// Probe `storefront worker`'s `/health` on `events.worker_metrics_port` instead.
+        #[arg(long)]
+        worker: bool,
+    },
 }
 
 /// A failure that ends the process with a message and a non-zero status.
@@ -60,6 +67,10 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
         Command::CreateAdmin { email, name } => create_admin(settings, email, name).await,
         Command::SeedDemo => seed_demo(settings).await,
         Command::Worker => crate::events::run_worker(settings).await.map_err(CliError),
+        Command::Healthcheck { worker } => {
+            let port = if worker { settings.events.worker_metrics_port } else { settings.server.port };
+            crate::healthcheck::probe(&settings.server.host, port, crate::healthcheck::TIMEOUT).await.map_err(CliError)
+        }
         Command::Openapi => {
             let doc = storefront_http::openapi()
                 .to_pretty_json()

@@ -259,6 +259,7 @@ pub fn consumer_name(settings: &Settings) -> String {
 pub fn event_stream(settings: &Settings, url: &str, extra: Duration) -> Result<RedisEventStream, StartupError> {
     let redis = RedisSettings {
         url: url.to_owned(),
+        cluster: settings.redis.cluster,
         key_prefix: settings.redis.key_prefix.clone(),
         timeout: Duration::from_millis(settings.redis.timeout_ms) + extra,
     };

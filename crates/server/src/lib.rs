@@ -5,6 +5,7 @@ pub mod application;
 pub mod cli;
 mod error;
 pub mod events;
+pub mod healthcheck;
 pub mod seed;
 pub mod settings;
 mod signals;

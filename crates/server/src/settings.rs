@@ -124,6 +124,8 @@ impl RateLimitSettings {
 #[derive(Clone, Deserialize)]
 pub struct RedisConfig {
     pub url: Option<String>,
+    /// `url` lists nodes of a Redis Cluster (comma-separated).
+    pub cluster: bool,
     pub key_prefix: String,
     pub timeout_ms: u64,
 }
@@ -133,6 +135,7 @@ impl std::fmt::Debug for RedisConfig {
         // The URL may carry a password.
         f.debug_struct("RedisConfig")
             .field("url", &self.url.as_ref().map(|_| "<set>"))
+            .field("cluster", &self.cluster)
             .field("key_prefix", &self.key_prefix)
             .field("timeout_ms", &self.timeout_ms)
             .finish()
@@ -512,6 +515,11 @@ impl Settings {
         if self.redis.timeout_ms == 0 {
             return Err(SettingsError::Invalid("redis.timeout_ms must be positive".into()));
         }
+        if self.redis.cluster && self.redis.url.is_none() {
+            return Err(SettingsError::Invalid(
+                "redis.cluster = true needs redis.url: the URLs of some of the cluster's nodes, comma-separated".into(),
+            ));
+        }
         storefront_http::TrustedProxies::parse(&self.server.trusted_proxies)
             .map_err(|why| SettingsError::Invalid(format!("server.trusted_proxies: {why}")))?;
         self.cors.config().validate().map_err(SettingsError::Invalid)?;
@@ -626,6 +634,17 @@ mod tests {
         assert_eq!(closest("sever.port", &known), Some("server.port"));
         assert_eq!(closest("database.ulr", &known), Some("database.url"));
         assert_eq!(closest("something.else.entirely", &known), None);
+    }
+
+    #[test]
+    fn a_redis_cluster_without_node_urls_is_refused() {
+        let mut settings = Settings::load_for(RunEnv::Test).unwrap();
+        settings.redis.cluster = true;
+        settings.redis.url = None;
+        let refused = settings.validate_operations().unwrap_err().to_string();
+        assert!(refused.contains("redis.cluster") && refused.contains("redis.url"), "{refused}");
+        settings.redis.url = Some("redis://10.0.0.5:6379,redis://10.0.0.6:6379".into());
+        assert!(settings.validate_operations().is_ok());
     }
 
     #[test]

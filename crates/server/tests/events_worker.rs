@@ -66,7 +66,7 @@ impl Deployment {
     async fn wait_until_nothing_pending(&self) {
         let client = redis::Client::open(redis_url()).unwrap();
         let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-        let stream = format!("{}{}", self.settings.redis.key_prefix, self.settings.events.stream);
+        let stream = storefront_redis::stream_key(&self.settings.redis.key_prefix, &self.settings.events.stream);
         for _ in 0..200 {
             let summary: redis::Value = redis::cmd("XPENDING")
                 .arg(&stream)

@@ -63,6 +63,7 @@ impl Api {
             .env("DATABASE_URL", settings.database.url.as_deref().unwrap_or_default())
             .env("STOREFRONT__REDIS__URL", settings.redis.url.as_deref().unwrap_or_default())
             .env("STOREFRONT__REDIS__KEY_PREFIX", &settings.redis.key_prefix)
+            .env("STOREFRONT__REDIS__CLUSTER", settings.redis.cluster.to_string())
             .env("STOREFRONT__MAIL__BACKEND", "smtp")
             .env("STOREFRONT__MAIL__SMTP_PORT", settings.mail.smtp_port.to_string())
             .env("STOREFRONT__MAIL__FROM", &settings.mail.from)
