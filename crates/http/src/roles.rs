@@ -88,7 +88,7 @@ pub struct CreateRoleRequest {
 
 /// The caller's role and effective permissions.
 #[derive(Serialize, ToSchema)]
-#[schema(example = json!({"role": "user", "permissions": ["products:create"]}))]
+#[schema(example = json!({"role": "user", "permissions": ["products:create", "ai:use"]}))]
 pub struct MyPermissionsResponse {
     #[schema(example = "user")]
     pub role: String,

@@ -187,7 +187,7 @@ async fn a_principal_reflects_the_tables_as_they_are_at_each_request() {
     let mut conn = raw(&database).await;
 
     let principal = store.load_principal(user.id, session, now()).await.unwrap().unwrap();
-    assert_eq!(principal.permissions.iter().collect::<Vec<_>>(), [Permission::ProductsCreate]);
+    assert_eq!(principal.permissions.iter().collect::<Vec<_>>(), [Permission::ProductsCreate, Permission::AiUse]);
 
     // A grant takes effect on the next load; a name the code does not know grants nothing.
     conn.batch_execute(
