@@ -10,8 +10,8 @@ use crate::permissions::{AiUse, RequirePermission};
 use crate::query::{Paginated, Pagination};
 use crate::request_id::current_request_id;
 use crate::responses::{
-    AssistantUnavailable, BearerUnauthorized, ChatLimited, ChatRejected, MalformedBody, NotFound, PayloadTooLarge,
-    PermissionErrors, ServerErrors, UnsupportedMediaType, ValidationFailed,
+    AssistantUnavailable, BearerUnauthorized, ChatLimited, ChatRejected, InternalError, MalformedBody, NotFound,
+    PayloadTooLarge, PermissionErrors, ServerErrors, UnsupportedMediaType, ValidationFailed,
 };
 use crate::state::{API_PREFIX, AppState};
 use actix_web::http::header::{self, HeaderValue};
@@ -267,8 +267,8 @@ pub struct AiUsageResponse {
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = ChatRejected),
         (status = 429, response = ChatLimited),
+        (status = 500, response = InternalError),
         (status = 503, response = AssistantUnavailable),
-        ServerErrors,
     )
 )]
 pub async fn chat(
@@ -306,7 +306,11 @@ fn accepts_event_stream(req: &HttpRequest) -> bool {
 async fn whole_reply(mut turn: ChatTurn, first: TurnEvent) -> Result<HttpResponse, ApiError> {
     let mut next = Some(first);
     loop {
-        match next.take().or(turn.events.recv().await) {
+        let event = match next.take() {
+            Some(event) => Some(event),
+            None => turn.events.recv().await,
+        };
+        match event {
             Some(TurnEvent::Delta(_)) => {}
             Some(TurnEvent::Done { message, usage, .. }) => {
                 let reply = ChatResponse {

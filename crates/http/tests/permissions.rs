@@ -271,7 +271,7 @@ async fn every_protected_operation_refuses_anonymous_and_unprivileged_callers_an
     let world = World { admin: principal(&state, &admin.access).await, state: state.clone(), store };
     let plain = signed_up(&app, "plain@example.com").await;
     let plain_permissions = send(&app, request(Method::GET, "/api/v1/users/me/permissions", &plain.access, None)).await;
-    assert_eq!(plain_permissions.json(), json!({"role": "user", "permissions": ["products:create", "ai:use"]}));
+    assert_eq!(plain_permissions.json(), json!({"role": "user", "permissions": ["ai:use", "products:create"]}));
     let user_holds =
         |p: Permission| plain_permissions.json()["permissions"].as_array().unwrap().contains(&json!(p.as_str()));
 
@@ -398,7 +398,7 @@ async fn a_role_change_takes_effect_on_the_next_request() {
     let mine = send(&app, request(Method::GET, "/api/v1/users/me/permissions", &user.access, None)).await;
     assert_eq!(
         mine.json(),
-        json!({"role": "moderator", "permissions": ["analytics:read", "orders:read_all", "products:create", "reviews:moderate", "users:read"]})
+        json!({"role": "moderator", "permissions": ["ai:use", "analytics:read", "orders:read_all", "products:create", "reviews:moderate", "users:read"]})
     );
     assert_eq!(send(&app, promote("user")).await.status, StatusCode::OK);
     send(&app, list()).await.problem(403, "forbidden");

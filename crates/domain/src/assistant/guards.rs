@@ -249,6 +249,14 @@ struct Detector {
     regex: Regex,
     /// A further check on the match (cards: Luhn; SSNs: valid ranges; phones: digits).
     accept: fn(&str) -> bool,
+    /// Numbers only count standing alone: not a piece of an id (`…-4567-8912-…`), a word
+    /// or a longer number.
+    standalone: bool,
+}
+
+/// Whether a character next to a number makes it part of something longer.
+fn joins(c: Option<char>) -> bool {
+    c.is_some_and(|c| c.is_alphanumeric() || c == '-' || c == '_')
 }
 
 fn always(_: &str) -> bool {
@@ -320,7 +328,8 @@ static DETECTORS: LazyLock<Vec<Detector>> = LazyLock::new(|| {
     table
         .iter()
         .filter_map(|(kind, pattern, accept)| {
-            Regex::new(pattern).ok().map(|regex| Detector { kind: *kind, regex, accept: *accept })
+            let standalone = matches!(kind, PiiKind::Card | PiiKind::Ssn | PiiKind::Phone);
+            Regex::new(pattern).ok().map(|regex| Detector { kind: *kind, regex, accept: *accept, standalone })
         })
         .collect()
 });
@@ -333,8 +342,12 @@ pub fn redact_pii(text: &str) -> Redacted {
     for detector in DETECTORS.iter() {
         let mut hit = false;
         let replaced = detector.regex.replace_all(&current, |caps: &regex::Captures<'_>| {
-            let matched = caps.get(0).map_or("", |m| m.as_str());
-            if (detector.accept)(matched) {
+            let Some(found) = caps.get(0) else { return String::new() };
+            let matched = found.as_str();
+            let before = current[..found.start()].chars().next_back();
+            let after = current[found.end()..].chars().next();
+            let alone = !detector.standalone || (!joins(before) && !joins(after));
+            if alone && (detector.accept)(matched) {
                 hit = true;
                 detector.kind.placeholder().to_owned()
             } else {
@@ -459,6 +472,9 @@ mod tests {
             // Area 000 is never issued.
             "ref 000-12-3456",
             "see https://example.com/products?page=2",
+            // Pieces of ids are not phone or card numbers.
+            "product 01a24cc1-7123-4567-8eb6-aef71070a840",
+            "order 4111-1111-1111-1111-abc",
         ];
         for text in table {
             let redacted = redact_pii(text);
