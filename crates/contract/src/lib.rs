@@ -471,16 +471,16 @@ macro_rules! assistant_contract_tests {
 macro_rules! __assistant_contract_tests_list {
     ($factory:path) => {
         $crate::__assistant_contract_tests_each! { $factory;
-            assistant_suite::a_created_conversation_is_read_back_by_its_owner_only,
-            assistant_suite::a_conversation_for_an_unknown_user_is_an_invalid_reference,
-            assistant_suite::messages_are_stored_oldest_first_and_bump_the_conversation,
-            assistant_suite::the_recent_messages_are_the_newest_ones_oldest_first,
-            assistant_suite::another_users_conversation_cannot_be_read_written_or_deleted,
-            assistant_suite::a_message_id_is_stored_once,
-            assistant_suite::conversations_are_listed_most_recently_updated_first_and_paginated,
-            assistant_suite::deleting_a_conversation_deletes_its_messages,
-            assistant_suite::usage_adds_up_per_user_and_day,
-            assistant_suite::deleting_the_account_deletes_its_conversations_messages_and_usage,
+            conversations::a_created_conversation_is_read_back_by_its_owner_only,
+            conversations::a_conversation_for_an_unknown_user_is_an_invalid_reference,
+            conversations::messages_are_stored_oldest_first_and_bump_the_conversation,
+            conversations::the_recent_messages_are_the_newest_ones_oldest_first,
+            conversations::another_users_conversation_cannot_be_read_written_or_deleted,
+            conversations::a_message_id_is_stored_once,
+            conversations::conversations_are_listed_most_recently_updated_first_and_paginated,
+            conversations::deleting_a_conversation_deletes_its_messages,
+            conversations::usage_adds_up_per_user_and_day,
+            conversations::deleting_the_account_deletes_its_conversations_messages_and_usage,
         }
     };
 }
@@ -493,7 +493,9 @@ macro_rules! __assistant_contract_tests_each {
         $(
             #[test]
             fn $name() {
-                $crate::__run_contract_test(async { $crate::$module::$name($factory().await).await });
+                $crate::__run_contract_test(async {
+                    $crate::assistant_suite::$module::$name($factory().await).await
+                });
             }
         )*
     };
@@ -565,7 +567,7 @@ mod tests {
     /// The same for the assistant suite and `__assistant_contract_tests_list`.
     #[test]
     fn the_assistant_macro_lists_every_assistant_contract_test_exactly_once() {
-        let suite = [("assistant_suite", include_str!("assistant_suite.rs"))];
+        let suite = [("conversations", include_str!("assistant_suite/conversations.rs"))];
         assert_eq!(written(&suite), listed("$crate::__assistant_contract_tests_each! { $factory;"));
     }
 
