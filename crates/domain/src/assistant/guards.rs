@@ -259,6 +259,9 @@ fn joins(c: Option<char>) -> bool {
     c.is_some_and(|c| c.is_alphanumeric() || c == '-' || c == '_')
 }
 
+/// A further check of a match.
+type Check = fn(&str) -> bool;
+
 fn always(_: &str) -> bool {
     true
 }
@@ -303,7 +306,7 @@ fn phone_digits(text: &str) -> bool {
 /// In the order they run: secrets first (a key may contain digits that look like a
 /// phone), cards before phones and SSNs (a card's groups look like both).
 static DETECTORS: LazyLock<Vec<Detector>> = LazyLock::new(|| {
-    let table: &[(PiiKind, &str, fn(&str) -> bool)] = &[
+    let table: &[(PiiKind, &str, Check)] = &[
         (PiiKind::Secret, r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----", always),
         (PiiKind::Secret, r"\b(sk|pk|rk)-[A-Za-z0-9_-]{16,}", always),
         (PiiKind::Secret, r"\b(ghp|gho|ghu|ghs|ghr|github_pat)_[A-Za-z0-9_]{20,}", always),
