@@ -12,7 +12,9 @@ use storefront_llm::{BuiltinModel, OpenAiModel, OpenAiSettings};
 pub fn language_model(settings: &Settings) -> Result<Arc<dyn LanguageModel>, StartupError> {
     let ai = &settings.ai;
     match ai.provider {
-        AiProviderName::Builtin => Ok(Arc::new(BuiltinModel::new())),
+        AiProviderName::Builtin => {
+            Ok(Arc::new(BuiltinModel::with_word_delay(Duration::from_millis(ai.builtin_word_delay_ms))))
+        }
         AiProviderName::Openai => {
             let missing = || StartupError::Config("ai.provider = openai needs ai.base_url and ai.model".into());
             let mut openai =

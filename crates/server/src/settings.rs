@@ -366,6 +366,8 @@ pub struct AiConfig {
     pub history_token_budget: usize,
     /// The longest reply, in tokens.
     pub max_tokens: u32,
+    /// The builtin provider's pause before each word (0: none), to show streaming.
+    pub builtin_word_delay_ms: u64,
 }
 
 impl std::fmt::Debug for AiConfig {
@@ -381,6 +383,7 @@ impl std::fmt::Debug for AiConfig {
             .field("daily_token_budget", &self.daily_token_budget)
             .field("history_token_budget", &self.history_token_budget)
             .field("max_tokens", &self.max_tokens)
+            .field("builtin_word_delay_ms", &self.builtin_word_delay_ms)
             .finish()
     }
 }
