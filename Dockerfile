@@ -19,6 +19,7 @@ COPY crates/auth/Cargo.toml crates/auth/Cargo.toml
 COPY crates/contract/Cargo.toml crates/contract/Cargo.toml
 COPY crates/domain/Cargo.toml crates/domain/Cargo.toml
 COPY crates/http/Cargo.toml crates/http/Cargo.toml
+COPY crates/llm/Cargo.toml crates/llm/Cargo.toml
 COPY crates/mail/Cargo.toml crates/mail/Cargo.toml
 COPY crates/memory/Cargo.toml crates/memory/Cargo.toml
 COPY crates/postgres/Cargo.toml crates/postgres/Cargo.toml

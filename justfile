@@ -26,7 +26,7 @@ lint:
 ci:
     bash .ci/run
 
-# /docs in Chromium: Authorize (password flow), Try it out on GET /api/v1/users/me.
+# /docs in Chromium: Authorize (password flow), Try it out on GET /api/v1/users/me; the chat stream read with fetch.
 browser-test:
     cargo build --bin storefront
     bash tests/browser/run.sh
@@ -35,6 +35,16 @@ browser-test:
 schemathesis:
     cargo build --bin storefront
     DATABASE_URL={{database_url}} bash tests/schemathesis/run.sh
+
+# The assistant against a real local model (llama.cpp + SmolLM2-135M from PyPI, venv in target/llm-venv).
+llm-test:
+    cargo build --bin storefront
+    bash tests/llm/run.sh
+
+# The assistant's overhead per streamed token (fake upstream, debug build).
+assistant-overhead:
+    cargo build --bin storefront
+    python3 bench/assistant_overhead.py
 
 # Apply pending migrations to DATABASE_URL.
 migrate:

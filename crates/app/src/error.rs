@@ -34,6 +34,15 @@ pub enum AppError {
     RateLimited { retry_after_secs: u64 },
     #[error("a dependency is unavailable: {0}")]
     Unavailable(String),
+    /// A chat message the injection screen refused.
+    #[error("the message was rejected: {}", .0.as_str())]
+    PromptRejected(storefront_domain::InjectionKind),
+    /// The caller's daily token budget is spent until the next 00:00 UTC.
+    #[error("the daily token budget is spent")]
+    AiBudgetExceeded { retry_after_secs: u64 },
+    /// The assistant's provider failed or timed out.
+    #[error("the assistant is unavailable")]
+    AssistantUnavailable { retry_after_secs: u64 },
     #[error("internal error: {0}")]
     Internal(String),
 }

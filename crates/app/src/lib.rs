@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod assistant;
 pub mod auth;
 pub mod catalog;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod users;
 
 pub use access::{AccessService, EscalationGuard};
 pub use accounts::{AccountService, ProfileUpdate, Registration};
+pub use assistant::{AssistantService, AssistantSettings, ChatInput, ChatTurn, TurnEvent, UsageToday};
 pub use auth::{AuthService, AuthSettings, ClientContext, SessionView, TokenPair};
 pub use catalog::{CatalogService, ProductInput, ReviewInput};
 pub use error::{AppError, InfraError, StoreError};

@@ -161,6 +161,26 @@ impl RateLimits {
         }
     }
 
+    /// Counts one request of the account `key` (a user id) against the limit `name`, with
+    /// its own quota (the assistant's requests per user per minute).
+    ///
+    /// # Errors
+    /// `RateLimited` once the account is over `quota` in the current window.
+    pub async fn admit_account(&self, name: &'static str, key: &str, quota: Quota) -> Result<(), AppError> {
+        let Some(limiter) = self.limiter() else { return Ok(()) };
+        match limiter.hit(&format!("{name}:{key}"), quota.window).await {
+            Ok(usage) if usage.count > quota.max => {
+                tracing::warn!(security_event = "rate_limited", limit = name, account = key, "rate limit hit");
+                Err(refusal(name, usage))
+            }
+            Ok(_) => Ok(()),
+            Err(error) => {
+                fail_open(name, &error);
+                Ok(())
+            }
+        }
+    }
+
     /// Gives back the request of `action` from `ip` counted by `admit`: for actions whose
     /// per-IP quota counts only failures (a password change's wrong current passwords).
     pub async fn forgive(&self, action: ClientAction, ip: Option<&str>) {
@@ -303,6 +323,17 @@ mod tests {
         let locked = limits.count_login_attempt("ADA@example.com").await;
         assert!(matches!(locked, Err(AppError::RateLimited { .. })), "{locked:?}");
         assert!(limits.count_login_attempt("bob@example.com").await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn an_account_is_refused_past_its_own_quota() {
+        let limits = RateLimits::new(Arc::new(Counting::default()), policy(100, 100));
+        let quota = Quota { max: 2, window: Duration::from_secs(60) };
+        assert!(limits.admit_account("ai_chat_per_user", "u1", quota).await.is_ok());
+        assert!(limits.admit_account("ai_chat_per_user", "u1", quota).await.is_ok());
+        let refused = limits.admit_account("ai_chat_per_user", "u1", quota).await;
+        assert!(matches!(refused, Err(AppError::RateLimited { retry_after_secs: 59 })), "{refused:?}");
+        assert!(limits.admit_account("ai_chat_per_user", "u2", quota).await.is_ok());
     }
 
     #[tokio::test]

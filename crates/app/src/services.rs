@@ -4,14 +4,15 @@
 
 use crate::access::AccessService;
 use crate::accounts::AccountService;
+use crate::assistant::{AssistantService, AssistantSettings};
 use crate::auth::{AuthService, AuthSettings};
 use crate::catalog::CatalogService;
 use crate::events::DeadLetterService;
 use crate::orders::{OrderService, OrderSettings};
 use crate::ports::{
-    AccessTokenCodec, AuditLog, CategoryRepository, Clock, DeadLetters, IdGenerator, IdempotencyStore, OrderRepository,
-    PasswordHasher, ProductRepository, RefreshTokenMint, ReviewRepository, RoleRepository, SessionRepository,
-    UserAdminRepository, UserRepository,
+    AccessTokenCodec, AuditLog, CategoryRepository, Clock, ConversationRepository, DeadLetters, IdGenerator,
+    IdempotencyStore, LanguageModel, OrderRepository, PasswordHasher, ProductRepository, RefreshTokenMint,
+    ReviewRepository, RoleRepository, SessionRepository, UserAdminRepository, UserRepository,
 };
 use crate::rate_limit::RateLimits;
 use crate::users::UserAdminService;
@@ -30,6 +31,7 @@ pub trait ServiceStore:
     + OrderRepository
     + IdempotencyStore
     + DeadLetters
+    + ConversationRepository
     + Clone
     + 'static
 {
@@ -47,6 +49,7 @@ impl<S> ServiceStore for S where
         + OrderRepository
         + IdempotencyStore
         + DeadLetters
+        + ConversationRepository
         + Clone
         + 'static
 {
@@ -59,6 +62,8 @@ pub struct ServicePorts {
     pub refresh_tokens: Arc<dyn RefreshTokenMint>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGenerator>,
+    /// The assistant's provider.
+    pub language_model: Arc<dyn LanguageModel>,
 }
 
 /// What the services are configured with.
@@ -68,6 +73,7 @@ pub struct ServiceSettings {
     pub orders: OrderSettings,
     /// Enforced on registration, logins and password changes; `None` enforces none.
     pub rate_limits: Option<RateLimits>,
+    pub assistant: AssistantSettings,
 }
 
 /// Every service of the application.
@@ -80,12 +86,13 @@ pub struct Services {
     pub catalog: CatalogService,
     pub orders: OrderService,
     pub dead_letters: DeadLetterService,
+    pub assistant: AssistantService,
 }
 
 impl Services {
     /// Every service over `store`.
     pub fn new<S: ServiceStore>(store: &S, ports: ServicePorts, settings: ServiceSettings) -> Self {
-        let ServicePorts { hasher, access_tokens, refresh_tokens, clock, ids } = ports;
+        let ServicePorts { hasher, access_tokens, refresh_tokens, clock, ids, language_model } = ports;
         let port = || Arc::new(store.clone());
         let mut accounts = AccountService::new(port(), hasher.clone(), clock.clone(), ids.clone());
         let mut auth = AuthService::new(
@@ -98,8 +105,11 @@ impl Services {
             ids.clone(),
             settings.auth,
         );
+        let mut assistant =
+            AssistantService::new(port(), port(), language_model, clock.clone(), ids.clone(), settings.assistant);
         if let Some(limits) = settings.rate_limits {
             accounts = accounts.with_rate_limits(limits.clone());
+            assistant = assistant.with_rate_limits(limits.clone());
             auth = auth.with_rate_limits(limits);
         }
         let access = AccessService::new(port(), port(), clock.clone());
@@ -108,6 +118,6 @@ impl Services {
             CatalogService::new(port(), port(), port(), clock.clone(), ids.clone(), settings.orders.low_stock_rule());
         let orders = OrderService::new(port(), port(), clock.clone(), ids, settings.orders);
         let dead_letters = DeadLetterService::new(port(), clock);
-        Self { accounts, auth, access, user_admin, catalog, orders, dead_letters }
+        Self { accounts, auth, access, user_admin, catalog, orders, dead_letters, assistant }
     }
 }

@@ -13,6 +13,9 @@
 //! The events' ports have a fourth: `events_contract_tests!(factory)` with `factory` an
 //! `async fn() -> storefront_contract::EventStores`.
 //!
+//! The assistant's `ConversationRepository` has a fifth: `assistant_contract_tests!(factory)`
+//! with `factory` an `async fn() -> storefront_contract::AssistantStores`.
+//!
 //! The `RateLimiter` port has its own: `rate_limit_contract_tests!(factory)` with `factory`
 //! an `async fn() -> Arc<dyn RateLimiter>` (see `rate_limit_suite`).
 //!
@@ -25,8 +28,9 @@ use std::any::Any;
 use std::future::Future;
 use std::sync::Arc;
 use storefront_app::ports::{
-    AuditLog, CategoryRepository, DeadLetters, EventOutbox, IdempotencyStore, OrderRepository, ProcessedEvents,
-    ProductRepository, ReviewRepository, RoleRepository, SessionRepository, UserAdminRepository, UserRepository,
+    AuditLog, CategoryRepository, ConversationRepository, DeadLetters, EventOutbox, IdempotencyStore, OrderRepository,
+    ProcessedEvents, ProductRepository, ReviewRepository, RoleRepository, SessionRepository, UserAdminRepository,
+    UserRepository,
 };
 
 #[doc(hidden)]
@@ -84,6 +88,17 @@ pub struct EventStores {
     pub guard: Box<dyn Any + Send + Sync>,
 }
 
+/// The assistant's port of one adapter, fresh and empty, for one test, with the user ports
+/// conversations belong to (owners; deleting them).
+pub struct AssistantStores {
+    pub users: Arc<dyn UserRepository>,
+    pub user_admin: Arc<dyn UserAdminRepository>,
+    pub conversations: Arc<dyn ConversationRepository>,
+    /// Keeps whatever backs the stores alive for the test (e.g. a per-test database).
+    pub guard: Box<dyn Any + Send + Sync>,
+}
+
+pub mod assistant_suite;
 pub mod catalog_suite;
 pub mod events_suite;
 pub mod orders_suite;
@@ -440,6 +455,52 @@ macro_rules! __events_contract_tests_each {
     };
 }
 
+/// Expands to one test per assistant contract test, each on its own two-worker
+/// multi-thread tokio runtime and calling `$factory().await` for fresh `AssistantStores`.
+#[macro_export]
+macro_rules! assistant_contract_tests {
+    ($factory:path) => {
+        $crate::__assistant_contract_tests_list!($factory);
+    };
+}
+
+/// The list of assistant contract tests, one per function in `assistant_suite`. A unit
+/// test below checks that the list and the suite agree.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __assistant_contract_tests_list {
+    ($factory:path) => {
+        $crate::__assistant_contract_tests_each! { $factory;
+            conversations::a_created_conversation_is_read_back_by_its_owner_only,
+            conversations::a_conversation_for_an_unknown_user_is_an_invalid_reference,
+            conversations::messages_are_stored_oldest_first_and_bump_the_conversation,
+            conversations::the_recent_messages_are_the_newest_ones_oldest_first,
+            conversations::another_users_conversation_cannot_be_read_written_or_deleted,
+            conversations::a_message_id_is_stored_once,
+            conversations::conversations_are_listed_most_recently_updated_first_and_paginated,
+            conversations::deleting_a_conversation_deletes_its_messages,
+            conversations::usage_adds_up_per_user_and_day,
+            conversations::deleting_the_account_deletes_its_conversations_messages_and_usage,
+        }
+    };
+}
+
+/// Expands the assistant list above into one test function per entry.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __assistant_contract_tests_each {
+    ($factory:path; $($module:ident :: $name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                $crate::__run_contract_test(async {
+                    $crate::assistant_suite::$module::$name($factory().await).await
+                });
+            }
+        )*
+    };
+}
+
 #[cfg(test)]
 mod tests {
     /// The `module::name` of every `pub async fn` in the given suite files.
@@ -501,6 +562,13 @@ mod tests {
             ("accounts", include_str!("catalog_suite/accounts.rs")),
         ];
         assert_eq!(written(&suite), listed("$crate::__catalog_contract_tests_each! { $factory;"));
+    }
+
+    /// The same for the assistant suite and `__assistant_contract_tests_list`.
+    #[test]
+    fn the_assistant_macro_lists_every_assistant_contract_test_exactly_once() {
+        let suite = [("conversations", include_str!("assistant_suite/conversations.rs"))];
+        assert_eq!(written(&suite), listed("$crate::__assistant_contract_tests_each! { $factory;"));
     }
 
     /// The same for the orders suite and `__orders_contract_tests_list`.

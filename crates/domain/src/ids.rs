@@ -58,3 +58,11 @@ id_type!(
     /// Identifies an event; time-ordered (UUID v7), so ids sort roughly as events happened.
     EventId
 );
+id_type!(
+    /// Identifies a conversation with the assistant.
+    ConversationId
+);
+id_type!(
+    /// Identifies one message of a conversation with the assistant.
+    ChatMessageId
+);

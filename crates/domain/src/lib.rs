@@ -4,6 +4,7 @@
 //! ("parse, don't validate") and is valid for the rest of its life.
 
 pub mod admin;
+pub mod assistant;
 pub mod catalog;
 pub mod email;
 pub mod error;
@@ -20,6 +21,11 @@ pub use admin::{
     AdminUserChange, AdminUserChangePlan, AuditAction, AuditDraft, GuardedOperation, LastAdminViolation,
     PrivilegeEscalation, Role, authorize_delegation, plan_admin_change, plan_user_deletion,
 };
+pub use assistant::guards::{InjectionKind, PiiKind, Redacted, redact_pii, screen_prompt};
+pub use assistant::{
+    ChatMessage, ChatRole, ChatText, Conversation, ConversationTitle, DailyUsage, MessageStatus, TokenUsage,
+    next_budget_reset, usage_day, within_daily_budget,
+};
 pub use catalog::{
     Category, CategoryId, CategoryName, CategoryRef, Description, PriceCents, Product, ProductFilter, ProductId,
     ProductName, ProductSort, ProductSortKey, Rating, Review, ReviewAuthor, ReviewBody, ReviewId, Slug, Stock,
@@ -31,7 +37,7 @@ pub use events::{
     DomainEvent, EventId, EventType, LowStockRule, RaisedEvents, crosses_low_stock, placement_events,
     stock_change_events, transition_events,
 };
-pub use ids::{SessionId, UserId};
+pub use ids::{ChatMessageId, ConversationId, SessionId, UserId};
 pub use orders::{
     Order, OrderId, OrderLine, OrderRequest, OrderStatus, PlacementError, RequestedLine, Shortage, StockedProduct,
     price_order,

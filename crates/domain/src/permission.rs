@@ -24,6 +24,7 @@ macro_rules! permission_catalogue {
             UsersManage => "users:manage", "Change, deactivate and delete user accounts";
             RolesManage => "roles:manage", "Manage roles, their grants and read the audit log";
             AnalyticsRead => "analytics:read", "Read business statistics and event dead letters";
+            AiUse => "ai:use", "Chat with the shopping assistant and keep conversations with it";
         }
     };
 }
@@ -158,8 +159,8 @@ impl RoleName {
     pub fn default_grants(&self) -> Vec<Permission> {
         use Permission::*;
         match self.0.as_str() {
-            Self::USER => vec![ProductsCreate],
-            Self::MODERATOR => vec![ProductsCreate, ReviewsModerate, UsersRead, OrdersReadAll, AnalyticsRead],
+            Self::USER => vec![ProductsCreate, AiUse],
+            Self::MODERATOR => vec![ProductsCreate, ReviewsModerate, UsersRead, OrdersReadAll, AnalyticsRead, AiUse],
             Self::ADMIN => Permission::ALL.to_vec(),
             _ => Vec::new(),
         }

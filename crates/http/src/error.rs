@@ -77,6 +77,15 @@ pub enum ApiError {
     /// A dependency cannot serve now (the cause is logged, never shown).
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// A chat message the injection screen refused (which kind, for the detail).
+    #[error("prompt rejected: {0}")]
+    PromptRejected(&'static str),
+    /// The caller's daily token budget is spent until 00:00 UTC.
+    #[error("daily token budget spent; retry in {retry_after_secs} s")]
+    AiBudgetExceeded { retry_after_secs: u64 },
+    /// The assistant's provider failed or timed out.
+    #[error("assistant unavailable; retry in {retry_after_secs} s")]
+    AssistantUnavailable { retry_after_secs: u64 },
     /// Anything else (the cause is logged, never shown).
     #[error("internal: {0}")]
     Internal(String),
@@ -223,6 +232,9 @@ impl From<AppError> for ApiError {
             AppError::RateLimited { retry_after_secs } => ApiError::RateLimited { retry_after_secs },
             AppError::Unavailable(why) => ApiError::Unavailable(why),
             AppError::Internal(why) => ApiError::Internal(why),
+            AppError::PromptRejected(kind) => ApiError::PromptRejected(kind.as_str()),
+            AppError::AiBudgetExceeded { retry_after_secs } => ApiError::AiBudgetExceeded { retry_after_secs },
+            AppError::AssistantUnavailable { retry_after_secs } => ApiError::AssistantUnavailable { retry_after_secs },
         }
     }
 }
@@ -279,6 +291,9 @@ problem_codes! {
     RateLimited = "rate_limited" => TOO_MANY_REQUESTS;
     ServiceUnavailable = "service_unavailable" => SERVICE_UNAVAILABLE;
     Internal = "internal" => INTERNAL_SERVER_ERROR;
+    PromptRejected = "prompt_rejected" => UNPROCESSABLE_ENTITY;
+    AiBudgetExceeded = "ai_budget_exceeded" => TOO_MANY_REQUESTS;
+    AssistantUnavailable = "assistant_unavailable" => SERVICE_UNAVAILABLE;
 }
 
 impl Code {
@@ -312,6 +327,9 @@ impl ApiError {
             ApiError::RateLimited { .. } => Code::RateLimited,
             ApiError::Unavailable(_) => Code::ServiceUnavailable,
             ApiError::Internal(_) => Code::Internal,
+            ApiError::PromptRejected(_) => Code::PromptRejected,
+            ApiError::AiBudgetExceeded { .. } => Code::AiBudgetExceeded,
+            ApiError::AssistantUnavailable { .. } => Code::AssistantUnavailable,
             ApiError::OAuth(_) => return None,
         })
     }
@@ -374,6 +392,15 @@ impl ApiError {
             }
             ApiError::Unavailable(_) => "The service is temporarily unavailable; retry shortly.".into(),
             ApiError::Internal(_) => "An unexpected error occurred.".into(),
+            ApiError::PromptRejected(kind) => {
+                format!("The message looks like a prompt injection ({kind}) and was not sent to the assistant.")
+            }
+            ApiError::AiBudgetExceeded { retry_after_secs } => format!(
+                "Your daily token budget for the assistant is spent; it is renewed at 00:00 UTC, in {retry_after_secs} seconds."
+            ),
+            ApiError::AssistantUnavailable { retry_after_secs } => {
+                format!("The assistant's provider is unavailable; retry in {retry_after_secs} seconds.")
+            }
             ApiError::OAuth(err) => err.description.clone(),
         }
     }
@@ -420,7 +447,9 @@ impl ResponseError for ApiError {
                     response.insert_header((header::ALLOW, value));
                 }
             }
-            ApiError::RateLimited { retry_after_secs } => {
+            ApiError::RateLimited { retry_after_secs }
+            | ApiError::AiBudgetExceeded { retry_after_secs }
+            | ApiError::AssistantUnavailable { retry_after_secs } => {
                 response.insert_header((header::RETRY_AFTER, HeaderValue::from(*retry_after_secs)));
             }
             ApiError::Unavailable(_) => {
@@ -485,6 +514,9 @@ mod tests {
             (ApiError::RateLimited { retry_after_secs: 30 }, 429, "rate_limited"),
             (ApiError::Unavailable("pool timed out".into()), 503, "service_unavailable"),
             (ApiError::Internal("boom".into()), 500, "internal"),
+            (ApiError::PromptRejected("instruction_override"), 422, "prompt_rejected"),
+            (ApiError::AiBudgetExceeded { retry_after_secs: 3600 }, 429, "ai_budget_exceeded"),
+            (ApiError::AssistantUnavailable { retry_after_secs: 5 }, 503, "assistant_unavailable"),
             (ApiError::OAuth(OAuthError::new(OAuthErrorCode::InvalidRequest, "x")), 400, "invalid_request"),
             (ApiError::OAuth(OAuthError::new(OAuthErrorCode::InvalidGrant, "x")), 400, "invalid_grant"),
             (

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod admin;
+mod assistant;
 mod auth;
 mod bearer;
 mod body;

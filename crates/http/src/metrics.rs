@@ -13,6 +13,9 @@ const REQUESTS: &str = "http_requests_total";
 /// Latency buckets from 0.5 ms to 5 s.
 const BUCKETS: [f64; 14] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
+/// Provider latency buckets, from 50 ms to 2 minutes.
+const AI_BUCKETS: [f64; 12] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0];
+
 /// The process-wide recorder, installed on first use (one per process, as Prometheus
 /// scrapes a process). `None` if another recorder was installed first.
 fn handle() -> Option<&'static PrometheusHandle> {
@@ -21,6 +24,9 @@ fn handle() -> Option<&'static PrometheusHandle> {
         .get_or_init(|| {
             PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Full(DURATION.into()), &BUCKETS)
+                .ok()?
+                // The assistant's provider: seconds to the first token and to the last byte.
+                .set_buckets_for_metric(Matcher::Prefix("ai_".into()), &AI_BUCKETS)
                 .ok()?
                 .install_recorder()
                 .ok()

@@ -117,7 +117,8 @@ fn add_headers(headers: &mut HeaderMap, request_id: &str, is_api: bool) {
         headers.insert(REQUEST_ID_HEADER, value);
     }
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    if is_api {
+    // A handler that chose its own caching (the chat's event stream: `no-cache`) keeps it.
+    if is_api && !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
 }

@@ -67,6 +67,9 @@ with the password flow (your email as username; leave the client fields empty)."
             InternalError,
             OAuthTokenError,
             RateLimited,
+            ChatRejected,
+            ChatLimited,
+            AssistantUnavailable,
         )
     ),
     modifiers(&SecuritySchemes),
@@ -82,6 +85,7 @@ with the password flow (your email as username; leave the client fields empty)."
         (name = "reviews", description = "Product reviews: one per user and product"),
         (name = "orders", description = "Orders: stock taken atomically, idempotent placement, the life cycle"),
         (name = "admin", description = "The business statistics and the dead letters of event processing"),
+        (name = "assistant", description = "The shopping assistant: chat (JSON or Server-Sent Events), conversations, usage"),
     )
 )]
 struct ApiDoc;

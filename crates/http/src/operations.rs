@@ -7,7 +7,7 @@
 use crate::catalog::{categories, products, reviews};
 use crate::permissions::{self, Guard};
 use crate::routing::Endpoint;
-use crate::{accounts, admin, auth, docs, events, health, orders, roles, stats};
+use crate::{accounts, admin, assistant, auth, docs, events, health, orders, roles, stats};
 use actix_web::Resource;
 use actix_web::http::Method;
 use std::sync::LazyLock;
@@ -126,6 +126,14 @@ const DECLARATIONS: &[Declaration] = declarations! {
     stats::business_stats => required(Permission::AnalyticsRead);
     events::list_dead_letters => required(Permission::AnalyticsRead);
     events::retry_dead_letter => required(Permission::AnalyticsRead);
+    // The assistant (#18).
+    assistant::chat => required(Permission::AiUse);
+    assistant::create_conversation => required(Permission::AiUse);
+    assistant::list_conversations => required(Permission::AiUse);
+    assistant::get_conversation => required(Permission::AiUse);
+    assistant::delete_conversation => required(Permission::AiUse);
+    assistant::list_messages => required(Permission::AiUse);
+    assistant::my_ai_usage => Access::Bearer;
 };
 
 /// One routed and documented operation, as the table yields it.

@@ -215,6 +215,37 @@ reusable_responses! {
         vec![example("rate_limited", ApiError::RateLimited { retry_after_secs: 42 })],
         &[RETRY_AFTER],
     );
+    /// 422 on `POST /ai/chat`: `validation_failed` or `prompt_rejected`.
+    ChatRejected => problem(
+        "A field is missing or invalid (`validation_failed`), or the message looks like a prompt injection \
+         (`prompt_rejected`: instruction overrides, role-play jailbreaks, system-prompt extraction, also hidden \
+         by invisible characters, look-alike letters or base64)",
+        vec![
+            example("validation_failed", invalid("message", "must be at most 4000 characters")),
+            example("prompt_rejected", ApiError::PromptRejected("instruction_override")),
+        ],
+        &[],
+    );
+    /// 429 on `POST /ai/chat`: `rate_limited` or `ai_budget_exceeded`.
+    ChatLimited => problem(
+        "Too many chat requests this minute (`rate_limited`), or today's token budget is spent \
+         (`ai_budget_exceeded`, until 00:00 UTC); retry after `Retry-After` seconds",
+        vec![
+            example("rate_limited", ApiError::RateLimited { retry_after_secs: 42 }),
+            example("ai_budget_exceeded", ApiError::AiBudgetExceeded { retry_after_secs: 5400 }),
+        ],
+        &[RETRY_AFTER],
+    );
+    /// 503 on `POST /ai/chat`: `assistant_unavailable` or `service_unavailable`.
+    AssistantUnavailable => problem(
+        "The assistant's provider failed or timed out before answering (`assistant_unavailable`), or the \
+         database cannot be reached (`service_unavailable`); retry after `Retry-After` seconds",
+        vec![
+            example("assistant_unavailable", ApiError::AssistantUnavailable { retry_after_secs: 5 }),
+            example("service_unavailable", ApiError::Unavailable(String::new())),
+        ],
+        &[RETRY_AFTER],
+    );
     /// 500 `internal`.
     InternalError => problem(
         "An unexpected error; its cause is logged with the request id, never returned",

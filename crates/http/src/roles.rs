@@ -94,7 +94,7 @@ pub struct CreateRoleRequest {
 
 /// The caller's role and effective permissions.
 #[derive(Serialize, ToSchema)]
-#[schema(example = json!({"role": "user", "permissions": ["products:create"]}))]
+#[schema(example = json!({"role": "user", "permissions": ["ai:use", "products:create"]}))]
 pub struct MyPermissionsResponse {
     #[schema(example = "user")]
     pub role: String,

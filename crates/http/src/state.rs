@@ -7,8 +7,8 @@ use crate::cors::CorsConfig;
 use std::sync::Arc;
 use storefront_app::ports::ReadinessProbe;
 use storefront_app::{
-    AccessService, AccountService, AuthService, CatalogService, DeadLetterService, OrderService, Services,
-    UserAdminService,
+    AccessService, AccountService, AssistantService, AuthService, CatalogService, DeadLetterService, OrderService,
+    Services, UserAdminService,
 };
 
 /// Where the versioned API lives.
@@ -24,6 +24,7 @@ pub struct AppState {
     pub catalog: CatalogService,
     pub orders: OrderService,
     pub dead_letters: DeadLetterService,
+    pub assistant: AssistantService,
     /// Checked by `/health/ready` (the database, …).
     pub readiness: Vec<Arc<dyn ReadinessProbe>>,
     pub config: HttpConfig,
@@ -32,8 +33,8 @@ pub struct AppState {
 impl AppState {
     /// The state over the application's services (`Services::new`).
     pub fn new(services: Services, readiness: Vec<Arc<dyn ReadinessProbe>>, config: HttpConfig) -> Self {
-        let Services { accounts, auth, access, user_admin, catalog, orders, dead_letters } = services;
-        Self { accounts, auth, access, user_admin, catalog, orders, dead_letters, readiness, config }
+        let Services { accounts, auth, access, user_admin, catalog, orders, dead_letters, assistant } = services;
+        Self { accounts, auth, access, user_admin, catalog, orders, dead_letters, assistant, readiness, config }
     }
 }
 
@@ -50,11 +51,15 @@ pub struct HttpConfig {
     pub trusted_proxies: TrustedProxies,
     /// Cross-origin callers (none by default).
     pub cors: CorsConfig,
+    /// How long a chat stream may stay silent before a comment line keeps it open.
+    pub sse_keep_alive: std::time::Duration,
 }
 
 impl HttpConfig {
     /// 64 KiB.
     pub const DEFAULT_JSON_LIMIT_BYTES: usize = 64 * 1024;
+    /// 15 s: shorter than the idle timeouts of common proxies and load balancers.
+    pub const SSE_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(15);
 }
 
 impl Default for HttpConfig {
@@ -65,6 +70,7 @@ impl Default for HttpConfig {
             currency: "USD".into(),
             trusted_proxies: TrustedProxies::default(),
             cors: CorsConfig::default(),
+            sse_keep_alive: Self::SSE_KEEP_ALIVE,
         }
     }
 }

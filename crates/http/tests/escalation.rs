@@ -69,7 +69,7 @@ async fn a_users_manage_holder_acts_only_on_users_whose_role_it_covers() {
         &state,
         &admin_principal,
         "support",
-        &[Permission::UsersManage, Permission::UsersRead, Permission::ProductsCreate],
+        &[Permission::UsersManage, Permission::UsersRead, Permission::ProductsCreate, Permission::AiUse],
     )
     .await;
     let eve = signed_in_with_role(&app, &state, "eve@example.com", "support").await;

@@ -85,6 +85,11 @@ impl World {
         create_user_with_role(&self.state, &format!("victim-{n}@example.com"), "user").await.id.to_string()
     }
 
+    /// A conversation of the admin's.
+    async fn conversation(&self) -> String {
+        self.state.assistant.create_conversation(&self.admin, None).await.unwrap().id.to_string()
+    }
+
     /// A fresh custom role with the given grants.
     async fn role(&self, name: &str, permissions: &[Permission]) -> String {
         create_role_with(&self.state, &self.admin, name, permissions).await;
@@ -229,6 +234,30 @@ async fn probe(world: &World, n: usize, op: &Operation) -> Option<Probe> {
         ("delete", "/api/v1/reviews/{id}") => {
             Probe::new(Method::DELETE, format!("/api/v1/reviews/{}", world.review(n).await), StatusCode::NO_CONTENT)
         }
+        // The assistant (#18). A conversation prepared here is the admin's: to the holder it
+        // is another user's, which the contract hides (404) once the permission let it in.
+        ("post", "/api/v1/ai/chat") => {
+            Probe::new(Method::POST, "/api/v1/ai/chat", StatusCode::OK).json(json!({"message": "a desk"}))
+        }
+        ("post", "/api/v1/chat/conversations") => {
+            Probe::new(Method::POST, "/api/v1/chat/conversations", StatusCode::CREATED).json(json!({}))
+        }
+        ("get", "/api/v1/chat/conversations") => Probe::new(Method::GET, "/api/v1/chat/conversations", StatusCode::OK),
+        ("get", "/api/v1/chat/conversations/{id}") => Probe::new(
+            Method::GET,
+            format!("/api/v1/chat/conversations/{}", world.conversation().await),
+            StatusCode::NOT_FOUND,
+        ),
+        ("delete", "/api/v1/chat/conversations/{id}") => Probe::new(
+            Method::DELETE,
+            format!("/api/v1/chat/conversations/{}", world.conversation().await),
+            StatusCode::NOT_FOUND,
+        ),
+        ("get", "/api/v1/chat/conversations/{id}/messages") => Probe::new(
+            Method::GET,
+            format!("/api/v1/chat/conversations/{}/messages", world.conversation().await),
+            StatusCode::NOT_FOUND,
+        ),
         _ => return None,
     })
 }
@@ -242,7 +271,7 @@ async fn every_protected_operation_refuses_anonymous_and_unprivileged_callers_an
     let world = World { admin: principal(&state, &admin.access).await, state: state.clone(), store };
     let plain = signed_up(&app, "plain@example.com").await;
     let plain_permissions = send(&app, request(Method::GET, "/api/v1/users/me/permissions", &plain.access, None)).await;
-    assert_eq!(plain_permissions.json(), json!({"role": "user", "permissions": ["products:create"]}));
+    assert_eq!(plain_permissions.json(), json!({"role": "user", "permissions": ["ai:use", "products:create"]}));
     let user_holds =
         |p: Permission| plain_permissions.json()["permissions"].as_array().unwrap().contains(&json!(p.as_str()));
 
@@ -369,7 +398,7 @@ async fn a_role_change_takes_effect_on_the_next_request() {
     let mine = send(&app, request(Method::GET, "/api/v1/users/me/permissions", &user.access, None)).await;
     assert_eq!(
         mine.json(),
-        json!({"role": "moderator", "permissions": ["analytics:read", "orders:read_all", "products:create", "reviews:moderate", "users:read"]})
+        json!({"role": "moderator", "permissions": ["ai:use", "analytics:read", "orders:read_all", "products:create", "reviews:moderate", "users:read"]})
     );
     assert_eq!(send(&app, promote("user")).await.status, StatusCode::OK);
     send(&app, list()).await.problem(403, "forbidden");

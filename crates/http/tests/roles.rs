@@ -40,11 +40,11 @@ async fn the_roles_list_shows_the_builtin_roles_with_their_default_grants() {
     let roles = reply.json();
     assert_eq!(
         role_named(&roles, "user"),
-        &json!({"name": "user", "description": role_named(&roles, "user")["description"], "builtin": true, "permissions": ["products:create"]})
+        &json!({"name": "user", "description": role_named(&roles, "user")["description"], "builtin": true, "permissions": ["ai:use", "products:create"]})
     );
     assert_eq!(
         role_named(&roles, "moderator")["permissions"],
-        json!(["analytics:read", "orders:read_all", "products:create", "reviews:moderate", "users:read"])
+        json!(["ai:use", "analytics:read", "orders:read_all", "products:create", "reviews:moderate", "users:read"])
     );
     let mut every: Vec<&str> = Permission::ALL.map(Permission::as_str).to_vec();
     every.sort_unstable();
@@ -220,7 +220,7 @@ async fn my_permissions_answer_my_role_and_its_sorted_permissions() {
     let user = signed_up(&app, "ada@example.com").await;
     let reply = send(&app, request(Method::GET, "/api/v1/users/me/permissions", &user.access, None)).await;
     assert_eq!(reply.status, StatusCode::OK);
-    assert_eq!(reply.json(), json!({"role": "user", "permissions": ["products:create"]}));
+    assert_eq!(reply.json(), json!({"role": "user", "permissions": ["ai:use", "products:create"]}));
 
     let admin = signed_in_admin(&app, &state).await;
     let actor = principal(&state, &admin.access).await;

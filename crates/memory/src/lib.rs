@@ -9,6 +9,7 @@
 //! lock from `begin` to its end and applies its writes at once when it commits.
 
 mod admin;
+mod assistant;
 mod catalog;
 mod events;
 mod orders;

@@ -1,11 +1,12 @@
-//! The records the in-memory state keeps for the catalogue, the outbox and idempotency
-//! keys, apart from the modules that serve them so that the state (`store`) and those
+//! The records the in-memory state keeps for the catalogue, the outbox, idempotency
+//! keys and the assistant, apart from the modules that serve them so that the state (`store`) and those
 //! modules do not depend on each other.
 
 use chrono::Duration;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
+use std::collections::HashMap;
 use storefront_app::ports::StoredResponse;
-use storefront_domain::{DomainEvent, ProductId, UserId};
+use storefront_domain::{ChatMessage, Conversation, ConversationId, DailyUsage, DomainEvent, ProductId, UserId};
 
 /// A product's own columns; likes, reviews and categories are kept beside it.
 pub(crate) struct StoredProduct {
@@ -81,5 +82,31 @@ impl StoredIdempotencyKey {
             Some((_, completed_at)) => *completed_at < now - retention,
             None => self.created_at < now - abandon_after,
         }
+    }
+}
+
+/// The assistant's data of every user.
+#[derive(Default)]
+pub(crate) struct AssistantData {
+    pub(crate) conversations: HashMap<ConversationId, Conversation>,
+    /// Each conversation's messages, in the order they were stored.
+    pub(crate) messages: HashMap<ConversationId, Vec<ChatMessage>>,
+    pub(crate) usage: HashMap<(UserId, NaiveDate), DailyUsage>,
+}
+
+impl AssistantData {
+    /// Forgets everything of `user` (its account is being deleted).
+    pub(crate) fn remove_user(&mut self, user: UserId) {
+        let owned: Vec<ConversationId> =
+            self.conversations.values().filter(|c| c.user_id == user).map(|c| c.id).collect();
+        for id in owned {
+            self.conversations.remove(&id);
+            self.messages.remove(&id);
+        }
+        self.usage.retain(|(owner, _), _| *owner != user);
+    }
+
+    pub(crate) fn owned(&self, id: ConversationId, owner: UserId) -> Option<&Conversation> {
+        self.conversations.get(&id).filter(|c| c.user_id == owner)
     }
 }

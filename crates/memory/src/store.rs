@@ -1,7 +1,9 @@
 //! `MemoryStore` and the state behind its one lock: the maps every port reads and writes,
 //! with the records of users, sessions, refresh tokens and roles.
 
-use crate::records::{Processing, StoredCategory, StoredEvent, StoredIdempotencyKey, StoredProduct, StoredReview};
+use crate::records::{
+    AssistantData, Processing, StoredCategory, StoredEvent, StoredIdempotencyKey, StoredProduct, StoredReview,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -51,6 +53,8 @@ pub(crate) struct State {
     pub(crate) outbox: Vec<StoredEvent>,
     /// (handler, event) pairs handled, and when.
     pub(crate) processed: HashMap<(String, EventId), Processing>,
+    /// Conversations with the assistant, their messages and the daily usage.
+    pub(crate) assistant: AssistantData,
 }
 
 pub(crate) struct StoredRole {
@@ -89,6 +93,7 @@ impl Default for State {
             idempotency: HashMap::new(),
             outbox: Vec::new(),
             processed: HashMap::new(),
+            assistant: AssistantData::default(),
         }
     }
 }

@@ -35,6 +35,7 @@ impl State {
         }
         self.remove_catalogue_of(id);
         self.forget_buyer(id);
+        self.assistant.remove_user(id);
         self.sessions.retain(|_, s| s.session.user_id != id);
         // Tokens whose session is gone belonged to this user (sessions never change owner).
         let State { sessions, refresh_tokens, .. } = self;

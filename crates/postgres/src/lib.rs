@@ -5,6 +5,7 @@
 
 #[macro_use]
 mod paging;
+mod assistant;
 mod audit;
 mod catalog;
 mod error;

@@ -189,6 +189,43 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    conversations (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        title -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        message_count -> BigInt,
+    }
+}
+
+diesel::table! {
+    chat_messages (id) {
+        id -> Uuid,
+        conversation_id -> Uuid,
+        role -> Text,
+        content -> Text,
+        status -> Text,
+        provider -> Nullable<Text>,
+        model -> Nullable<Text>,
+        prompt_tokens -> Nullable<BigInt>,
+        completion_tokens -> Nullable<BigInt>,
+        usage_estimated -> Nullable<Bool>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    ai_usage_daily (user_id, day) {
+        user_id -> Uuid,
+        day -> Date,
+        requests -> BigInt,
+        prompt_tokens -> BigInt,
+        completion_tokens -> BigInt,
+    }
+}
+
 diesel::joinable!(role_permissions -> roles (role_name));
 diesel::joinable!(role_permissions -> permissions (permission));
 diesel::joinable!(users -> roles (role));
@@ -204,6 +241,9 @@ diesel::joinable!(reviews -> users (author_id));
 diesel::joinable!(orders -> users (user_id));
 diesel::joinable!(order_lines -> orders (order_id));
 diesel::joinable!(idempotency_keys -> users (user_id));
+diesel::joinable!(conversations -> users (user_id));
+diesel::joinable!(chat_messages -> conversations (conversation_id));
+diesel::joinable!(ai_usage_daily -> users (user_id));
 
 // `audit_log` joins nothing: its `actor_id` deliberately has no foreign key.
 diesel::allow_tables_to_appear_in_same_query!(
@@ -223,6 +263,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     outbox,
     processed_events,
+    conversations,
+    chat_messages,
+    ai_usage_daily,
 );
 
 #[cfg(test)]
@@ -312,6 +355,21 @@ mod tests {
             declared!(likes: user_id, product_id, created_at),
             declared!(reviews: id, product_id, author_id, rating, body, created_at, updated_at),
             declared!(orders: id, user_id, status, total_cents, created_at, updated_at),
+            declared!(conversations: id, user_id, title, created_at, updated_at, message_count),
+            declared!(
+                chat_messages: id,
+                conversation_id,
+                role,
+                content,
+                status,
+                provider,
+                model,
+                prompt_tokens,
+                completion_tokens,
+                usage_estimated,
+                created_at,
+            ),
+            declared!(ai_usage_daily: user_id, day, requests, prompt_tokens, completion_tokens),
             declared!(
                 order_lines: order_id,
                 line_no,

@@ -187,7 +187,7 @@ async fn a_principal_reflects_the_tables_as_they_are_at_each_request() {
     let mut conn = raw(&database).await;
 
     let principal = store.load_principal(user.id, session, now()).await.unwrap().unwrap();
-    assert_eq!(principal.permissions.iter().collect::<Vec<_>>(), [Permission::ProductsCreate]);
+    assert_eq!(principal.permissions.iter().collect::<Vec<_>>(), [Permission::ProductsCreate, Permission::AiUse]);
 
     // A grant takes effect on the next load; a name the code does not know grants nothing.
     conn.batch_execute(
@@ -197,7 +197,10 @@ async fn a_principal_reflects_the_tables_as_they_are_at_each_request() {
     .await
     .unwrap();
     let principal = store.load_principal(user.id, session, now()).await.unwrap().unwrap();
-    assert_eq!(principal.permissions.iter().collect::<Vec<_>>(), [Permission::ProductsCreate, Permission::UsersRead]);
+    assert_eq!(
+        principal.permissions.iter().collect::<Vec<_>>(),
+        [Permission::ProductsCreate, Permission::UsersRead, Permission::AiUse]
+    );
 
     // A role change too.
     conn.batch_execute(&format!("UPDATE users SET role = 'admin' WHERE id = '{}'", user.id)).await.unwrap();
@@ -242,8 +245,8 @@ async fn migrations_apply_twice_without_changing_anything() {
     run_migrations(&database.url).await.unwrap();
 
     let mut conn = raw(&database).await;
-    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM permissions").await, 11);
-    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM role_permissions WHERE role_name = 'admin'").await, 11);
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM permissions").await, 12);
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM role_permissions WHERE role_name = 'admin'").await, 12);
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM roles WHERE builtin").await, 3);
 }
 
@@ -253,6 +256,7 @@ async fn migrations_run_on_an_empty_database_and_down_sql_removes_everything() {
     let mut conn = raw(&database).await;
     // Newest first, as diesel reverts them.
     for down in [
+        include_str!("../../../migrations/2026-12-07-300001_assistant/down.sql"),
         include_str!("../../../migrations/2026-12-06-000002_low_stock_alerts/down.sql"),
         include_str!("../../../migrations/2026-12-06-000001_events_owed_until_handled/down.sql"),
         include_str!("../../../migrations/2026-12-01-000003_hot_stock/down.sql"),
@@ -273,7 +277,7 @@ async fn migrations_run_on_an_empty_database_and_down_sql_removes_everything() {
     assert_eq!(count(&mut conn, functions).await, 0, "the triggers' functions (and pg_trgm's) are gone too");
 
     run_migrations(&database.url).await.unwrap();
-    assert_eq!(count(&mut conn, tables).await, 17);
+    assert_eq!(count(&mut conn, tables).await, 20);
 }
 
 #[tokio::test]

@@ -63,6 +63,7 @@ pub fn build_services(settings: &Settings, store: &Store) -> Result<AppState, St
         refresh_tokens: Arc::new(RandomRefreshTokens),
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidV7Generator),
+        language_model: crate::assistant::language_model(settings)?,
     };
     let service_settings = ServiceSettings {
         auth: AuthSettings {
@@ -78,6 +79,7 @@ pub fn build_services(settings: &Settings, store: &Store) -> Result<AppState, St
             low_stock_alert_window: settings.catalog.low_stock_rule().window,
         },
         rate_limits: Some(rate_limits(settings)?),
+        assistant: crate::assistant::assistant_settings(settings),
     };
     let services = match store {
         Store::Postgres(pg) => Services::new(pg, ports, service_settings),
@@ -89,6 +91,7 @@ pub fn build_services(settings: &Settings, store: &Store) -> Result<AppState, St
         currency: settings.catalog.currency.clone(),
         trusted_proxies: TrustedProxies::parse(&settings.server.trusted_proxies).map_err(StartupError::Config)?,
         cors: settings.cors.config(),
+        sse_keep_alive: HttpConfig::SSE_KEEP_ALIVE,
     };
     Ok(AppState::new(services, vec![store.ports().readiness], config))
 }

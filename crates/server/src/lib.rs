@@ -2,6 +2,7 @@
 //! and the HTTP server's life cycle. `main.rs` only parses the command line.
 
 pub mod application;
+mod assistant;
 pub mod cli;
 mod error;
 pub mod events;

@@ -57,6 +57,7 @@ pub struct Settings {
     pub mail: MailSettings,
     pub events: EventsSettings,
     pub log: LogSettings,
+    pub ai: AiConfig,
     #[serde(skip, default = "default_env")]
     pub env: RunEnv,
     /// What loading found wrong but forgivable outside production (unknown keys), to be
@@ -342,6 +343,71 @@ impl EventsSettings {
     }
 }
 
+/// Which provider answers the assistant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AiProviderName {
+    /// Offline and deterministic: answers from the catalogue search.
+    Builtin,
+    /// Any OpenAI-compatible Chat Completions API at `ai.base_url`.
+    Openai,
+}
+
+/// The assistant (`ai.*`): its provider and the per-user limits.
+#[derive(Clone, Deserialize)]
+pub struct AiConfig {
+    pub provider: AiProviderName,
+    /// The OpenAI-compatible API, up to its version (`https://api.openai.com/v1`).
+    pub base_url: Option<String>,
+    pub api_key: Option<String>,
+    pub model: Option<String>,
+    /// Per upstream request, streamed reply included.
+    pub timeout_secs: u64,
+    pub requests_per_minute: u64,
+    pub daily_token_budget: u64,
+    /// Tokens of history a prompt may carry.
+    pub history_token_budget: usize,
+    /// The longest reply, in tokens.
+    pub max_tokens: u32,
+    /// The builtin provider's pause before each word (0: none), to show streaming.
+    pub builtin_word_delay_ms: u64,
+}
+
+impl std::fmt::Debug for AiConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The provider's key never reaches a log line.
+        f.debug_struct("AiConfig")
+            .field("provider", &self.provider)
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("model", &self.model)
+            .field("timeout_secs", &self.timeout_secs)
+            .field("requests_per_minute", &self.requests_per_minute)
+            .field("daily_token_budget", &self.daily_token_budget)
+            .field("history_token_budget", &self.history_token_budget)
+            .field("max_tokens", &self.max_tokens)
+            .field("builtin_word_delay_ms", &self.builtin_word_delay_ms)
+            .finish()
+    }
+}
+
+impl AiConfig {
+    fn validate(&self) -> Result<(), SettingsError> {
+        let blank = |v: &Option<String>| v.as_deref().is_none_or(|s| s.trim().is_empty());
+        if self.provider == AiProviderName::Openai && (blank(&self.base_url) || blank(&self.model)) {
+            return Err(SettingsError::Invalid(
+                "ai.provider = openai needs STOREFRONT__AI__BASE_URL and STOREFRONT__AI__MODEL".into(),
+            ));
+        }
+        if self.timeout_secs == 0 || self.requests_per_minute == 0 || self.max_tokens == 0 {
+            return Err(SettingsError::Invalid(
+                "ai.timeout_secs, ai.requests_per_minute and ai.max_tokens must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct LogSettings {
     pub format: LogFormat,
@@ -362,13 +428,16 @@ const EMBEDDED_PRODUCTION: &str = include_str!("../../../config/production.toml"
 
 /// Keys that have no default, hence are missing from `config/default.toml`: with its keys,
 /// every key there is. A key added to `Settings` without a default belongs here.
-const KEYS_WITHOUT_DEFAULT: [&str; 6] = [
+const KEYS_WITHOUT_DEFAULT: [&str; 9] = [
     "database.url",
     "redis.url",
     "auth.jwt_secret",
     "auth.password_pepper",
     "mail.smtp_username",
     "mail.smtp_password",
+    "ai.base_url",
+    "ai.api_key",
+    "ai.model",
 ];
 
 /// The development pepper; production refuses to start without its own.
@@ -428,6 +497,7 @@ impl Settings {
     /// Refuses configurations that would be unsafe or cannot work.
     pub fn validate(&self) -> Result<(), SettingsError> {
         self.validate_operations()?;
+        self.ai.validate()?;
         match (&self.auth.jwt_secret, self.env) {
             (Some(secret), _) if secret.len() < 32 => {
                 return Err(SettingsError::Invalid("auth.jwt_secret must be at least 32 bytes".into()));

@@ -2,6 +2,7 @@
 //! held as `Arc<dyn Port>`.
 
 mod admin;
+mod assistant;
 mod catalog;
 mod events;
 mod orders;
@@ -31,6 +32,12 @@ pub use security::{
 pub use sessions::{NewRefreshToken, NewSession, RotateOutcome, SessionRepository};
 pub use system::{Clock, IdGenerator, ReadinessProbe, SystemClock, UuidV7Generator};
 pub use users::{NewUser, Principal, ProfileChanges, UserRepository};
+
+// The assistant: a provider of completions, and stored conversations.
+pub use assistant::{
+    CompletionEvent, CompletionRequest, CompletionStream, ConversationRepository, LanguageModel, ModelError,
+    NewConversation, ProductFact, PromptMessage, PromptRole, ProviderUsage, UsageDelta,
+};
 
 // Abuse resistance: counters for rate limits.
 pub use rate_limit::{RateLimitError, RateLimiter, WindowUsage};

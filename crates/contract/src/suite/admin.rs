@@ -42,7 +42,7 @@ pub async fn built_in_roles_are_listed_by_name_with_their_grants(stores: Stores)
     assert_eq!(names, vec!["admin", "moderator", "user"]);
     assert!(roles.iter().all(|r| r.builtin));
     assert_eq!(roles[0].permissions.len(), Permission::ALL.len());
-    assert_eq!(roles[2].permissions, vec![Permission::ProductsCreate]);
+    assert_eq!(roles[2].permissions, vec![Permission::ProductsCreate, Permission::AiUse]);
 }
 
 pub async fn a_created_role_is_listed_without_grants_and_audited(stores: Stores) {

@@ -20,7 +20,11 @@ pub async fn an_active_user_with_an_active_session_loads_with_its_role_permissio
     assert_eq!(principal.session_id, session);
     assert!(principal.permissions.contains(Permission::ProductsCreate));
     let granted: Vec<Permission> = principal.permissions.iter().collect();
-    assert_eq!(granted, vec![Permission::ProductsCreate], "the default grants of `user`, nothing more");
+    assert_eq!(
+        granted,
+        vec![Permission::ProductsCreate, Permission::AiUse],
+        "the default grants of `user`, nothing more"
+    );
 }
 
 pub async fn a_moderator_loads_with_the_default_moderator_grants(stores: Stores) {

@@ -30,17 +30,29 @@ pub fn state_with(settings: AuthSettings) -> AppState {
 
 /// The app's state on `store` (keep a clone of it to reach the data behind the app).
 pub fn state_on(store: MemoryStore, settings: AuthSettings) -> AppState {
+    let model = Arc::new(storefront_llm::BuiltinModel::new());
+    let settings = ServiceSettings { auth: settings, ..ServiceSettings::default() };
+    state_for(store, model, settings, HttpConfig::default())
+}
+
+/// The app's state on `store` with this assistant provider and these settings.
+pub fn state_for(
+    store: MemoryStore,
+    language_model: Arc<dyn storefront_app::ports::LanguageModel>,
+    settings: ServiceSettings,
+    config: HttpConfig,
+) -> AppState {
     let ports = ServicePorts {
         hasher: Arc::new(BcryptHasher::new(b"test-pepper".to_vec(), 4).unwrap()),
         access_tokens: Arc::new(JwtCodec::new(SECRET, ISSUER, AUDIENCE)),
         refresh_tokens: Arc::new(RandomRefreshTokens),
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidV7Generator),
+        language_model,
     };
-    // No rate limits: the tests about them add their own.
-    let settings = ServiceSettings { auth: settings, ..ServiceSettings::default() };
+    // No rate limits unless `settings` has them: the tests about them add their own.
     let services = Services::new(&store, ports, settings);
-    AppState::new(services, vec![Arc::new(store)], HttpConfig::default())
+    AppState::new(services, vec![Arc::new(store)], config)
 }
 
 pub fn state() -> AppState {

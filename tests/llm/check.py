@@ -1,0 +1,186 @@
+"""Checks the assistant against a server whose provider is a real model (see run.sh).
+
+Asserts structure and behaviour only: the events of a streamed chat and their order, the
+stored conversation, a client disconnect stored as `interrupted`, and usage recorded
+(`estimated` when the model server sends none). Writes what it measured (time to first
+token, tokens per second) to OUT/measurements.json.
+
+    python3 check.py BASE_URL OUT_DIR
+"""
+
+import http.client
+import json
+import socket
+import sys
+import time
+import urllib.parse
+import urllib.request
+
+BASE = sys.argv[1]
+OUT = sys.argv[2]
+HOST = urllib.parse.urlparse(BASE)
+
+
+def call(method, path, token=None, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(BASE + path, data=data, method=method)
+    if body is not None:
+        request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", "Bearer " + token)
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            raw = response.read()
+            return response.status, (json.loads(raw) if raw else None)
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def check(condition, message):
+    if not condition:
+        raise SystemExit("FAILED: " + message)
+
+
+def open_stream(token, body):
+    """A chat request with Accept: text/event-stream; returns the connection and response."""
+    connection = http.client.HTTPConnection(HOST.hostname, HOST.port, timeout=120)
+    connection.request(
+        "POST",
+        "/api/v1/ai/chat",
+        body=json.dumps(body),
+        headers={
+            "Content-Type": "application/json",
+            "Accept": "text/event-stream",
+            "Authorization": "Bearer " + token,
+        },
+    )
+    return connection, connection.getresponse()
+
+
+def read_events(response, stop_after_delta=False):
+    """Yields (name, data) of each event; comment lines are skipped."""
+    name, data = None, []
+    while True:
+        line = response.readline()
+        if not line:
+            return
+        line = line.decode().rstrip("\n")
+        if line == "":
+            if name is not None:
+                yield name, json.loads("".join(data))
+                if stop_after_delta and name == "delta":
+                    return
+            name, data = None, []
+        elif line.startswith(":"):
+            continue
+        elif line.startswith("event: "):
+            name = line[len("event: "):]
+        elif line.startswith("data: "):
+            data.append(line[len("data: "):])
+
+
+def messages(token, conversation):
+    status, page = call("GET", f"/api/v1/chat/conversations/{conversation}/messages", token)
+    check(status == 200, f"messages: {status} {page}")
+    return page["items"]
+
+
+email = f"llm-{int(time.time())}@example.com"
+password = "violet lantern 42 harbor"
+status, _ = call("POST", "/api/v1/users", body={"email": email, "password": password, "name": "Model Tester"})
+check(status == 201, f"registration: {status}")
+status, tokens = call("POST", "/api/v1/auth/login", body={"email": email, "password": password})
+check(status == 200, f"login: {status}")
+token = tokens["access_token"]
+
+# 1. A streamed chat: meta, deltas as they come, done.
+question = "Which desk or chair would you recommend for a small home office? Explain why."
+started = time.monotonic()
+connection, response = open_stream(token, {"message": question})
+if response.status != 200:
+    raise SystemExit(f"FAILED: stream: {response.status} {response.read()[:500]!r}")
+check(response.getheader("Content-Type") == "text/event-stream", "stream content type")
+check(response.getheader("Cache-Control") == "no-cache", "stream cache control")
+check(response.getheader("X-Accel-Buffering") == "no", "stream buffering")
+events = []
+first_delta_at = None
+for name, data in read_events(response):
+    if name == "delta" and first_delta_at is None:
+        first_delta_at = time.monotonic()
+    events.append((name, data))
+finished_at = time.monotonic()
+connection.close()
+names = [n for n, _ in events]
+check(names[0] == "meta", f"first event: {names[:3]}")
+check(names[-1] == "done", f"last event: {names[-3:]} {events[-1][1] if events else ''}")
+check(names.count("delta") >= 1 and set(names[1:-1]) == {"delta"}, f"events: {names}")
+meta, done = events[0][1], events[-1][1]
+check(meta["provider"] == "openai" and meta["model"] == "smollm2", f"meta: {meta}")
+check(done["message_id"] == meta["message_id"], "done names the reply of meta")
+usage = done["usage"]
+check(set(usage) == {"prompt_tokens", "completion_tokens", "estimated"}, f"usage: {usage}")
+check(usage["prompt_tokens"] > 0 and usage["completion_tokens"] > 0, f"usage counts: {usage}")
+reply = "".join(d["content"] for n, d in events if n == "delta")
+
+# 2. The stored conversation.
+conversation = meta["conversation_id"]
+stored = messages(token, conversation)
+check([m["role"] for m in stored] == ["user", "assistant"], f"stored roles: {stored}")
+check(stored[0]["content"] == question, "the question as sent")
+answer = stored[1]
+check(answer["id"] == meta["message_id"] and answer["status"] == "complete", f"answer: {answer}")
+check((answer["provider"], answer["model"]) == ("openai", "smollm2"), f"answer provider: {answer}")
+check(answer["usage"] == usage, f"stored usage {answer['usage']} vs streamed {usage}")
+# Stored redacted: equal to the stream unless the model wrote something that looks personal.
+check(answer["content"] == reply or "[" in answer["content"], "the stored reply is the streamed one")
+
+# 3. A JSON chat in the same conversation (the history goes with it).
+status, body = call("POST", "/api/v1/ai/chat", token, {"conversation_id": conversation, "message": "And a lamp?"})
+check(status == 200, f"json chat: {status} {body}")
+check(body["message"]["status"] == "complete" and body["conversation_id"] == conversation, f"json chat: {body}")
+
+# 4. A client that leaves mid-stream: the reply is stored `interrupted`.
+connection, response = open_stream(
+    token, {"conversation_id": conversation, "message": "Tell me a long story about a walnut desk."}
+)
+check(response.status == 200, f"second stream: {response.status}")
+seen = list(read_events(response, stop_after_delta=True))
+check([n for n, _ in seen][:2] == ["meta", "delta"], f"second stream began with {seen[:2]}")
+interrupted_id = seen[0][1]["message_id"]
+connection.sock.shutdown(socket.SHUT_RDWR)
+connection.close()
+status_of = None
+for _ in range(300):
+    found = [m for m in messages(token, conversation) if m["id"] == interrupted_id]
+    if found:
+        status_of = found[0]["status"]
+        break
+    time.sleep(0.1)
+check(status_of == "interrupted", f"the abandoned reply is stored as {status_of}")
+abandoned = found[0]
+check(abandoned["usage"]["estimated"] is True, f"an interrupted reply's usage is estimated: {abandoned}")
+
+# 5. Usage recorded for today.
+status, today = call("GET", "/api/v1/users/me/ai-usage", token)
+check(status == 200 and today["requests"] == 3, f"usage today: {today}")
+all_replies = [m for m in messages(token, conversation) if m["role"] == "assistant"]
+check(
+    today["prompt_tokens"] == sum(m["usage"]["prompt_tokens"] for m in all_replies)
+    and today["completion_tokens"] == sum(m["usage"]["completion_tokens"] for m in all_replies),
+    f"usage today adds up: {today} vs {[m['usage'] for m in all_replies]}",
+)
+check(today["tokens_left"] == today["token_budget"] - today["prompt_tokens"] - today["completion_tokens"], "tokens left")
+
+deltas = names.count("delta")
+measured = {
+    "time_to_first_token_ms": round((first_delta_at - started) * 1000),
+    "stream_ms": round((finished_at - started) * 1000),
+    "deltas": deltas,
+    "completion_tokens": usage["completion_tokens"],
+    "usage_estimated": usage["estimated"],
+    "tokens_per_second": round(usage["completion_tokens"] / max(finished_at - first_delta_at, 1e-3), 1),
+}
+with open(f"{OUT}/measurements.json", "w") as f:
+    json.dump(measured, f, indent=2)
+print("real model: streamed chat, stored conversation, JSON chat, disconnect → interrupted, usage: OK")
+print(json.dumps(measured))
