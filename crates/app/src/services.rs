@@ -4,14 +4,17 @@
 
 use crate::access::AccessService;
 use crate::accounts::AccountService;
-use crate::auth::{AuthService, AuthSettings};
+use crate::auth::{AuthService, AuthSettings, MfaLogin};
 use crate::catalog::CatalogService;
+use crate::credentials::CurrentPassword;
 use crate::events::DeadLetterService;
+use crate::lifecycle::{AccountLifecycleService, LifecycleSettings, VerifiedEmailRule};
+use crate::mfa::{CodeChecker, SecondFactorService};
 use crate::orders::{OrderService, OrderSettings};
 use crate::ports::{
-    AccessTokenCodec, AuditLog, CategoryRepository, Clock, DeadLetters, IdGenerator, IdempotencyStore, OrderRepository,
-    PasswordHasher, ProductRepository, RefreshTokenMint, ReviewRepository, RoleRepository, SessionRepository,
-    UserAdminRepository, UserRepository,
+    AccessTokenCodec, AuditLog, CategoryRepository, Clock, DeadLetters, IdGenerator, IdempotencyStore,
+    LinkTokenRepository, OrderRepository, PasswordHasher, ProductRepository, RefreshTokenMint, ReviewRepository,
+    RoleRepository, SecondFactorRepository, SessionRepository, TotpAuthenticator, UserAdminRepository, UserRepository,
 };
 use crate::rate_limit::RateLimits;
 use crate::users::UserAdminService;
@@ -30,6 +33,8 @@ pub trait ServiceStore:
     + OrderRepository
     + IdempotencyStore
     + DeadLetters
+    + LinkTokenRepository
+    + SecondFactorRepository
     + Clone
     + 'static
 {
@@ -47,6 +52,8 @@ impl<S> ServiceStore for S where
         + OrderRepository
         + IdempotencyStore
         + DeadLetters
+        + LinkTokenRepository
+        + SecondFactorRepository
         + Clone
         + 'static
 {
@@ -59,6 +66,7 @@ pub struct ServicePorts {
     pub refresh_tokens: Arc<dyn RefreshTokenMint>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGenerator>,
+    pub totp: Arc<dyn TotpAuthenticator>,
 }
 
 /// What the services are configured with.
@@ -68,6 +76,7 @@ pub struct ServiceSettings {
     pub orders: OrderSettings,
     /// Enforced on registration, logins and password changes; `None` enforces none.
     pub rate_limits: Option<RateLimits>,
+    pub lifecycle: LifecycleSettings,
 }
 
 /// Every service of the application.
@@ -80,13 +89,24 @@ pub struct Services {
     pub catalog: CatalogService,
     pub orders: OrderService,
     pub dead_letters: DeadLetterService,
+    pub lifecycle: AccountLifecycleService,
+    pub second_factor: SecondFactorService,
 }
 
 impl Services {
     /// Every service over `store`.
     pub fn new<S: ServiceStore>(store: &S, ports: ServicePorts, settings: ServiceSettings) -> Self {
-        let ServicePorts { hasher, access_tokens, refresh_tokens, clock, ids } = ports;
+        let ServicePorts { hasher, access_tokens, refresh_tokens, clock, ids, totp } = ports;
         let port = || Arc::new(store.clone());
+        let limits = settings.rate_limits.clone().unwrap_or_else(RateLimits::disabled);
+        let checker = CodeChecker { factors: port(), totp, digests: refresh_tokens.clone() };
+        let current_password = CurrentPassword { users: port(), hasher: hasher.clone(), limits: limits.clone() };
+        let second_factor = SecondFactorService::new(checker.clone(), current_password, clock.clone());
+        let lifecycle =
+            AccountLifecycleService::new(port(), port(), hasher.clone(), refresh_tokens.clone(), clock.clone())
+                .with_rate_limits(limits);
+        let mfa_login = MfaLogin { links: port(), checker, mfa_token_ttl: settings.lifecycle.mfa_token_ttl };
+        let verified_email = VerifiedEmailRule { required: settings.lifecycle.require_verified_email };
         let mut accounts = AccountService::new(port(), hasher.clone(), clock.clone(), ids.clone());
         let mut auth = AuthService::new(
             port(),
@@ -97,17 +117,20 @@ impl Services {
             clock.clone(),
             ids.clone(),
             settings.auth,
-        );
+        )
+        .with_second_factor(mfa_login);
         if let Some(limits) = settings.rate_limits {
             accounts = accounts.with_rate_limits(limits.clone());
             auth = auth.with_rate_limits(limits);
         }
         let access = AccessService::new(port(), port(), clock.clone());
-        let user_admin = UserAdminService::new(port(), port(), access.guard(), clock.clone());
+        let user_admin = UserAdminService::new(port(), port(), port(), access.guard(), clock.clone());
         let catalog =
-            CatalogService::new(port(), port(), port(), clock.clone(), ids.clone(), settings.orders.low_stock_rule());
-        let orders = OrderService::new(port(), port(), clock.clone(), ids, settings.orders);
+            CatalogService::new(port(), port(), port(), clock.clone(), ids.clone(), settings.orders.low_stock_rule())
+                .with_verified_email_rule(verified_email);
+        let orders = OrderService::new(port(), port(), clock.clone(), ids, settings.orders)
+            .with_verified_email_rule(verified_email);
         let dead_letters = DeadLetterService::new(port(), clock);
-        Self { accounts, auth, access, user_admin, catalog, orders, dead_letters }
+        Self { accounts, auth, access, user_admin, catalog, orders, dead_letters, lifecycle, second_factor }
     }
 }

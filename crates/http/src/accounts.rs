@@ -50,6 +50,8 @@ impl From<RegisterRequest> for Registration {
     "name": "Ada Lovelace",
     "role": "user",
     "is_active": true,
+    "email_verified": true,
+    "mfa_enabled": false,
     "created_at": "2025-01-31T09:30:00.123456Z",
     "updated_at": "2025-01-31T09:30:00.123456Z"
 }))]
@@ -61,6 +63,11 @@ pub struct UserResponse {
     #[schema(example = "user")]
     pub role: String,
     pub is_active: bool,
+    /// Whether the owner proved the address (a verification link, a password reset or a
+    /// confirmed email change).
+    pub email_verified: bool,
+    /// Whether logins need a second factor (TOTP or a recovery code).
+    pub mfa_enabled: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -73,6 +80,8 @@ impl From<User> for UserResponse {
             name: u.name.as_str().to_owned(),
             role: u.role.as_str().to_owned(),
             is_active: u.is_active,
+            email_verified: u.email_verified,
+            mfa_enabled: u.mfa_enabled,
             created_at: u.created_at,
             updated_at: u.updated_at,
         }
@@ -87,17 +96,20 @@ pub struct UpdateProfileRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(nullable = false, example = "Ada King")]
     pub name: Option<String>,
+    /// Only the current address (a no-op); another one answers 422: email changes go
+    /// through `POST /api/v1/users/me/email`.
     #[serde(default, deserialize_with = "present")]
-    #[schema(nullable = false, example = "ada.king@example.com")]
+    #[schema(nullable = false, example = "ada@example.com")]
     pub email: Option<String>,
 }
 
 /// A full profile replacement: both fields are required.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"name": "Ada King", "email": "ada.king@example.com"}))]
+#[schema(example = json!({"name": "Ada King", "email": "ada@example.com"}))]
 pub struct ReplaceProfileRequest {
     pub name: String,
+    /// Must be the current address (email changes go through `POST /api/v1/users/me/email`).
     pub email: String,
 }
 
@@ -165,7 +177,9 @@ pub async fn me(Authenticated(principal): Authenticated) -> HttpResponse {
 /// Update the caller's profile
 ///
 /// Only the fields present change. Unknown fields (`role`, `is_active`…) and explicit
-/// `null`s are refused with 422, never ignored.
+/// `null`s are refused with 422, never ignored. The email address cannot change here: the
+/// current address is a no-op, another one answers 422 naming `email` (use
+/// `POST /api/v1/users/me/email`, which confirms the new address by mail).
 #[utoipa::path(
     patch,
     path = "/api/v1/users/me",
@@ -176,7 +190,6 @@ pub async fn me(Authenticated(principal): Authenticated) -> HttpResponse {
     responses(
         (status = 200, description = "The updated account", body = UserResponse),
         (status = 401, response = BearerUnauthorized),
-        (status = 409, response = EmailTaken),
         JsonBodyErrors,
         ServerErrors,
     )
@@ -193,7 +206,8 @@ pub async fn update_me(
 
 /// Replace the caller's profile
 ///
-/// Both `name` and `email` are required.
+/// Both `name` and `email` are required; `email` must be the current address (another one
+/// answers 422 naming `email`: use `POST /api/v1/users/me/email`).
 #[utoipa::path(
     put,
     path = "/api/v1/users/me",
@@ -204,7 +218,6 @@ pub async fn update_me(
     responses(
         (status = 200, description = "The updated account", body = UserResponse),
         (status = 401, response = BearerUnauthorized),
-        (status = 409, response = EmailTaken),
         JsonBodyErrors,
         ServerErrors,
     )

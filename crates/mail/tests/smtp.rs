@@ -24,6 +24,7 @@ fn mail() -> Mail {
         to_name: "Ada Lovelace".into(),
         subject: "Welcome to Storefront".into(),
         body: "Hello Ada,\n\nyour account is ready.\n".into(),
+        html: None,
         dedupe_key: "01938a4e-6f70-7c52-9a1e-3b1f8d3c2a10.welcome_email".into(),
     }
 }

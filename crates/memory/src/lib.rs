@@ -11,6 +11,7 @@
 mod admin;
 mod catalog;
 mod events;
+mod lifecycle;
 mod orders;
 mod rate_limit;
 mod records;

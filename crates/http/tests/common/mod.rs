@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use storefront_app::ports::{SystemClock, UuidV7Generator};
 use storefront_app::{AuthSettings, Principal, Registration, ServicePorts, ServiceSettings, Services};
-use storefront_auth::{BcryptHasher, JwtCodec, RandomRefreshTokens};
+use storefront_auth::{BcryptHasher, JwtCodec, RandomRefreshTokens, RfcTotp};
 use storefront_domain::{Permission, PlainPassword, RoleName, User};
 use storefront_http::{AppState, HttpConfig};
 use storefront_memory::MemoryStore;
@@ -36,6 +36,7 @@ pub fn state_on(store: MemoryStore, settings: AuthSettings) -> AppState {
         refresh_tokens: Arc::new(RandomRefreshTokens),
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidV7Generator),
+        totp: Arc::new(RfcTotp),
     };
     // No rate limits: the tests about them add their own.
     let settings = ServiceSettings { auth: settings, ..ServiceSettings::default() };
