@@ -52,7 +52,6 @@ token into the `bearer` scheme."#;
             UnsupportedMediaType,
             PayloadTooLarge,
             BearerUnauthorized,
-            InvalidCredentials,
             PasswordChangeUnauthorized,
             InvalidRefreshToken,
             NotFound,

@@ -115,12 +115,6 @@ reusable_responses! {
         ],
         &[CHALLENGE],
     );
-    /// 401 `invalid_credentials` at login.
-    InvalidCredentials => problem(
-        "Unknown email, wrong password or deactivated account (indistinguishable on purpose)",
-        vec![example("invalid_credentials", ApiError::InvalidCredentials)],
-        &[("WWW-Authenticate", "`Bearer realm=\"storefront\"`")],
-    );
     /// 401 on a password change: no or bad token, or a wrong current password.
     PasswordChangeUnauthorized => problem(
         "No bearer token (`unauthorized`), a bad one (`invalid_token`), or a wrong current password (`invalid_credentials`)",
