@@ -88,7 +88,7 @@ pub struct AccountMail {
     pub settings: LifecycleSettings,
 }
 
-/// The mails events call for: a welcome and a verification link on `user.registered`, a
+/// The mails events call for: a welcome carrying a verification link on `user.registered`, a
 /// verification link on `user.verification_requested`, a reset link on
 /// `user.password_reset_requested` (only to an active account with that address), a notice
 /// on `user.password_reset`, a confirmation link to the new address and a notice to the old
@@ -204,24 +204,30 @@ impl Notifications {
         Ok(())
     }
 
+    /// The welcome, which carries the account's first verification link (one mail per
+    /// registration; an account verified by then gets the welcome alone).
     async fn welcome(&self, event: &DomainEvent) -> Result<(), HandlerError> {
         let registered: UserRegistered = event.payload_as().map_err(HandlerError::Failed)?;
         // An account deleted since gets no welcome.
         let Some(user) = self.users.find_by_id(registered.user_id).await? else { return Ok(()) };
-        let mail = Mail {
-            to: user.email.as_str().to_owned(),
-            to_name: user.name.as_str().to_owned(),
-            subject: "Welcome to Storefront".into(),
-            body: format!(
-                "Hello {},\n\nyour Storefront account {} is ready. Happy shopping!\n\n— Storefront\n",
-                user.name.as_str(),
-                user.email.as_str()
-            ),
-            html: None,
-            dedupe_key: String::new(),
-        };
-        self.send_once("welcome_email", event.id, mail).await?;
-        self.verification_link(event.id, &user).await
+        let ready = format!("your Storefront account {} is ready. Happy shopping!", user.email.as_str());
+        if user.email_verified {
+            let mail = notice_mail(&user, &user.email, "Welcome to Storefront", &ready);
+            return self.send_once("welcome_email", event.id, mail).await;
+        }
+        let ttl = hours(self.account.settings.email_link_ttl);
+        self.send_link_once("welcome_email", event.id, &user, LinkPurpose::VerifyEmail, &user.email, |link| {
+            link_mail(
+                &user,
+                &user.email,
+                "Welcome to Storefront",
+                &format!("{ready} Please confirm that this is your email address by opening the link below."),
+                link,
+                "Confirm my address",
+                &format!("The link works for {ttl}. If you did not create a Storefront account, ignore this mail."),
+            )
+        })
+        .await
     }
 
     /// A verification link to the user's current address, unless it is verified already.

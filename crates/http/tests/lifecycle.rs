@@ -153,7 +153,7 @@ async fn registration_mails_a_verification_link_that_verifies_the_address_once()
     let tokens = signed_up(&app, "ada@example.com").await;
     assert_eq!(get_me(&app, &tokens.access).await.json()["email_verified"], false);
 
-    let mail = lab.mail("ada@example.com", "Confirm your email address").await;
+    let mail = lab.mail("ada@example.com", "Welcome to Storefront").await;
     let token = link_token(&mail, "verify-email");
     let verified = send(&app, post_token("/api/v1/auth/email/verify", &token)).await;
     assert_eq!(verified.status, StatusCode::OK, "{:?}", verified.body);
@@ -226,7 +226,7 @@ async fn with_verified_email_required_orders_and_reviews_wait_for_the_verificati
         .await
         .problem(403, "email_not_verified");
 
-    let mail = lab.mail("buyer@example.com", "Confirm your email address").await;
+    let mail = lab.mail("buyer@example.com", "Welcome to Storefront").await;
     send(&app, post_token("/api/v1/auth/email/verify", &link_token(&mail, "verify-email"))).await;
     let placed = send(&app, request(Method::POST, "/api/v1/orders", &buyer.access, Some(order))).await;
     assert_eq!(placed.status, StatusCode::CREATED, "{:?}", placed.body);
