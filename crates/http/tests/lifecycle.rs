@@ -351,7 +351,7 @@ async fn forgot_password_takes_the_same_time_for_existing_and_unknown_addresses(
     let spread = |v: &[f64]| v.iter().copied().fold(f64::MIN, f64::max) - v.iter().copied().fold(f64::MAX, f64::min);
     let (existing, unknown) = (median(&medians[0]), median(&medians[1]));
     let noise = spread(&medians[0]).max(spread(&medians[1]));
-    println!(
+    eprintln!(
         "forgot-password median per round (µs): existing {:?}, unknown {:?}; medians {existing:.1} vs {unknown:.1}, \
          difference {:.1}, round-to-round noise {noise:.1}",
         medians[0].iter().map(|t| t.round()).collect::<Vec<_>>(),
