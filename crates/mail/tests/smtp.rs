@@ -51,6 +51,25 @@ async fn the_smtp_mailer_delivers_to_a_real_smtp_server_with_recipient_subject_a
 }
 
 #[tokio::test]
+async fn a_mail_with_html_is_sent_as_multipart_alternative_with_both_bodies() {
+    let sink = SmtpSink::start();
+    let mailer = SmtpMailer::new(&settings(sink.port)).unwrap();
+    let link = "https://shop.example.test/verify-email?token=q3Jt0Z2y1bYh3kqM6b8sS9yX0vD4eW7nJ5rT2uL1oPc";
+    let mail = Mail {
+        body: format!("Hello Ada,\n\nconfirm your address:\n\n{link}\n"),
+        html: Some(format!("<p>Hello Ada,</p><p><a href=\"{link}\">Confirm my address</a></p>")),
+        ..mail()
+    };
+
+    mailer.send(&mail).await.unwrap();
+
+    let message = &sink.wait_for(1, Duration::from_secs(10)).await[0];
+    assert!(message.header("Content-Type").unwrap().starts_with("multipart/alternative"), "{}", message.raw);
+    assert!(message.plain_text().contains(link), "{}", message.raw);
+    assert!(message.html().unwrap().contains(&format!("<a href=\"{link}\">")), "{}", message.raw);
+}
+
+#[tokio::test]
 async fn a_relay_that_is_down_is_an_error_to_retry_not_a_panic() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mailer = SmtpMailer::new(&settings(port)).unwrap();
