@@ -118,8 +118,8 @@ impl AccountLifecycleService {
         Ok(self.links.raise(vec![event]).await?)
     }
 
-    /// Spends a verification link: the address it was sent to is verified (if the user
-    /// still has it).
+    /// Spends a verification link: the address it was sent to is verified. A link to an
+    /// address the account no longer has is spent and proves nothing (`InvalidLink`).
     pub async fn verify_email(&self, token: &str) -> Result<User, AppError> {
         let hash = self.tokens.hash(token);
         self.links.verify_email(&hash, self.clock.now()).await?.ok_or(AppError::InvalidLink)
@@ -150,7 +150,8 @@ impl AccountLifecycleService {
             .find_link(&hash, LinkPurpose::ResetPassword, self.clock.now())
             .await?
             .ok_or(AppError::InvalidLink)?;
-        let user = self.users.find_by_id(link.user_id).await?.ok_or(AppError::InvalidLink)?;
+        // A deactivated account's link sets nothing (it could not log in anyway).
+        let user = self.users.find_by_id(link.user_id).await?.filter(|u| u.is_active).ok_or(AppError::InvalidLink)?;
         let new = NewPassword::parse(new_password.expose(), &user.email)
             .map_err(|e| AppError::Validation(vec![e.at("new_password")]))?;
         let password_hash = self.hasher.hash(new.as_plain()).await?;

@@ -70,8 +70,10 @@ impl LinkTokenRepository for MemoryStore {
     async fn verify_email(&self, hash: &RefreshTokenHash, now: DateTime<Utc>) -> Result<Option<User>, StoreError> {
         let mut state = self.state.lock().await;
         let Some(link) = state.spend_link(hash, LinkPurpose::VerifyEmail, now) else { return Ok(None) };
-        let Some(stored) = state.users.get_mut(&link.user_id) else { return Ok(None) };
-        if stored.user.email == link.email && !stored.user.email_verified {
+        let Some(stored) = state.users.get_mut(&link.user_id).filter(|s| s.user.email == link.email) else {
+            return Ok(None);
+        };
+        if !stored.user.email_verified {
             stored.user.email_verified = true;
             stored.user.updated_at = now;
         }

@@ -161,7 +161,11 @@ impl LinkTokenRepository for PgStore {
             conn.transaction::<_, TxError, _>(async |conn| {
                 let Some(link) = spend(conn, hash, LinkPurpose::VerifyEmail, now).await? else { return Ok(None) };
                 let Some(user) = lock_user(conn, link.user_id).await? else { return Ok(None) };
-                if user.email != link.email || user.email_verified {
+                if user.email != link.email {
+                    // Spent all the same (committed): the link can never prove anything.
+                    return Ok(None);
+                }
+                if user.email_verified {
                     return Ok(Some(user));
                 }
                 let row: UserRow = diesel::update(users::table.find(user.id.as_uuid()))

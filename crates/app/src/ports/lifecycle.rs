@@ -93,8 +93,9 @@ pub trait LinkTokenRepository: Send + Sync {
     ) -> Result<Option<LinkToken>, StoreError>;
 
     /// In one transaction: spends a `VerifyEmail` token and, if its user still has the
-    /// address it was sent to, marks that address verified. The user (verified or not, if
-    /// the address changed since), or `None` for an unknown, spent or expired token.
+    /// address it was sent to, marks that address verified and answers the user. `None` for
+    /// an unknown, spent or expired token, and for one whose address the user no longer has
+    /// (spent all the same: it can never prove anything again).
     async fn verify_email(&self, hash: &RefreshTokenHash, now: DateTime<Utc>) -> Result<Option<User>, StoreError>;
 
     /// In one transaction: spends a `ResetPassword` token of `user_id`, stores `password`,
