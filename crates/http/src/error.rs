@@ -481,7 +481,9 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(status);
         response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
         match self {
-            ApiError::Unauthorized | ApiError::InvalidCredentials => {
+            // A wrong code is refused credentials too (RFC 6750's challenge on the bearer
+            // endpoint that takes it, `DELETE /users/me/mfa/totp`).
+            ApiError::Unauthorized | ApiError::InvalidCredentials | ApiError::InvalidCode => {
                 response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static(BEARER_CHALLENGE)));
             }
             ApiError::InvalidToken => {
@@ -666,6 +668,8 @@ mod tests {
         let r = ApiError::InvalidToken.error_response();
         assert_eq!(header(&r, header::WWW_AUTHENTICATE).as_deref(), Some(INVALID_TOKEN_CHALLENGE));
         let r = ApiError::InvalidCredentials.error_response();
+        assert_eq!(header(&r, header::WWW_AUTHENTICATE).as_deref(), Some(BEARER_CHALLENGE));
+        let r = ApiError::InvalidCode.error_response();
         assert_eq!(header(&r, header::WWW_AUTHENTICATE).as_deref(), Some(BEARER_CHALLENGE));
         let r = ApiError::MethodNotAllowed { allow: "GET, HEAD".into() }.error_response();
         assert_eq!(header(&r, header::ALLOW).as_deref(), Some("GET, HEAD"));
