@@ -370,6 +370,8 @@ async fn an_email_change_is_confirmed_by_a_link_to_the_new_address_with_a_notice
     let lab = Lab::with(LifecycleSettings::default(), Some(limited(3)));
     let app = init_service(build_app(lab.state.clone())).await;
     let tokens = signed_up(&app, "ada@example.com").await;
+    let welcome = lab.mail("ada@example.com", "Welcome to Storefront").await;
+    let stale_verification = link_token(&welcome, "verify-email");
     register(&app, "grace@example.com", PASSWORD).await;
     lab.mails().await;
     let change = |body: Value| request(Method::POST, "/api/v1/users/me/email", &tokens.access, Some(body));
@@ -401,6 +403,8 @@ async fn an_email_change_is_confirmed_by_a_link_to_the_new_address_with_a_notice
     );
     send(&app, post_token("/api/v1/auth/email/confirm-change", &token)).await.problem(422, "invalid_link");
     login(&app, "ada.king@example.com", PASSWORD).await;
+    // The old address's verification link proves nothing about the new one.
+    send(&app, post_token("/api/v1/auth/email/verify", &stale_verification)).await.problem(422, "invalid_link");
     assert_eq!(audit_actions(&lab.state, AuditAction::UserEmailChanged).await.len(), 1);
 
     // Taken between the request and the confirmation.
