@@ -4,11 +4,4 @@
 
 pub mod factors;
 pub mod links;
-
-use crate::LifecycleStores;
-use crate::suite::support::new_user;
-use storefront_domain::User;
-
-pub(crate) async fn create_user(stores: &LifecycleStores, raw_email: &str) -> User {
-    stores.users.create(new_user(raw_email)).await.unwrap()
-}
+pub mod support;

@@ -1,7 +1,7 @@
 //! `SecondFactorRepository`: a pending secret enabled once by a fresh step, each time step
 //! accepted once, recovery codes used once, and turning the factor off.
 
-use super::create_user;
+use super::support::create_user;
 use crate::LifecycleStores;
 use crate::suite::support::{new_session, now};
 use futures::future::join_all;

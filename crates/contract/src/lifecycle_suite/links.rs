@@ -1,7 +1,7 @@
 //! `LinkTokenRepository`: tokens stored by hash, single use, expiring, of one purpose; the
 //! verification, reset and email change each one transaction.
 
-use super::create_user;
+use super::support::create_user;
 use crate::LifecycleStores;
 use crate::suite::support::{email, new_session, now};
 use chrono::{DateTime, Duration, Utc};
