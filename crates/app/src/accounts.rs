@@ -1,6 +1,7 @@
 //! Accounts: registration, the caller's profile, password change and account deletion.
 
-use crate::ClientContext;
+use crate::client::ClientContext;
+use crate::credentials::CurrentPassword;
 use crate::ports::{Clock, IdGenerator, NewUser, PasswordHasher, ProfileChanges, UserRepository};
 use crate::rate_limit::{ClientAction, RateLimits};
 use crate::{AppError, Principal};
@@ -87,7 +88,13 @@ impl AccountService {
         Ok(self.users.create(user).await?)
     }
 
-    /// Applies a partial profile update to the caller.
+    fn current_password(&self) -> CurrentPassword {
+        CurrentPassword { users: self.users.clone(), hasher: self.hasher.clone(), limits: self.limits.clone() }
+    }
+
+    /// Applies a partial profile update to the caller. The email address is not changed
+    /// here: the same address is a no-op, another one is refused (the confirmed flow of
+    /// `POST /users/me/email` changes it).
     pub async fn update_profile(&self, principal: &Principal, update: ProfileUpdate) -> Result<User, AppError> {
         let mut violations: Vec<FieldViolation> = Vec::new();
         let changes = ProfileChanges {
@@ -95,11 +102,19 @@ impl AccountService {
                 .name
                 .as_deref()
                 .and_then(|raw| UserName::parse(raw).map_err(|e| violations.push(e.at("name"))).ok()),
-            email: update
-                .email
-                .as_deref()
-                .and_then(|raw| Email::parse(raw).map_err(|e| violations.push(e.at("email"))).ok()),
+            email: None,
         };
+        if let Some(raw) = update.email.as_deref() {
+            match Email::parse(raw) {
+                Ok(email) if email == principal.user.email => {}
+                Ok(_) => violations.push(FieldViolation::new(
+                    "email",
+                    "cannot be changed here; use POST /api/v1/users/me/email, which mails a confirmation link \
+                     to the new address",
+                )),
+                Err(e) => violations.push(e.at("email")),
+            }
+        }
         if !violations.is_empty() {
             return Err(AppError::Validation(violations));
         }
@@ -108,9 +123,7 @@ impl AccountService {
 
     /// Changes the caller's password after checking the current one; every other session
     /// of the caller ends, the current one stays. A wrong current password is a failed
-    /// login: it counts against the account's and the client IP's login limits, and once
-    /// either is reached every attempt answers `RateLimited` before any bcrypt work (a
-    /// stolen access token must not become an unlimited password oracle).
+    /// login (see `CurrentPassword::confirm`).
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn change_password(
         &self,
@@ -121,29 +134,7 @@ impl AccountService {
     ) -> Result<(), AppError> {
         let new = NewPassword::parse(new.expose(), &principal.user.email)
             .map_err(|e| AppError::Validation(vec![e.at("new_password")]))?;
-        let ip = client.ip.as_deref();
-        let account = principal.user.email.as_str();
-        self.limits.admit(ClientAction::Login, ip).await?;
-        if let Err(refused) = self.limits.count_login_attempt(account).await {
-            self.limits.forgive(ClientAction::Login, ip).await;
-            return Err(refused);
-        }
-        let verified = match self.users.find_credentials_by_id(principal.user.id).await {
-            Ok(Some(credentials)) => {
-                self.hasher.verify(current, Some(&credentials.password_hash)).await.map_err(AppError::from)
-            }
-            Ok(None) => Err(AppError::InvalidToken),
-            Err(error) => Err(error.into()),
-        };
-        if !matches!(verified, Ok(false)) {
-            // Right, or not checked at all (a failure of ours): not a failed login.
-            self.limits.forgive_login(account).await;
-            self.limits.forgive(ClientAction::Login, ip).await;
-        }
-        if !verified? {
-            tracing::info!(security_event = "login_failed", user_id = %principal.user.id, "wrong current password");
-            return Err(AppError::InvalidCredentials);
-        }
+        self.current_password().confirm(principal, current, client).await?;
         let hash = self.hasher.hash(new.as_plain()).await?;
         self.users
             .change_password(principal.user.id, hash, principal.session_id, self.clock.now())

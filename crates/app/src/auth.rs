@@ -1,15 +1,18 @@
 //! Authentication: logins, access and refresh tokens, sessions, and turning a bearer token
 //! into a `Principal` on every request.
 
+use crate::client::ClientContext;
+use crate::credentials::CurrentPassword;
+use crate::mfa::CodeChecker;
 use crate::ports::{
-    AccessClaims, AccessTokenCodec, Clock, IdGenerator, NewRefreshToken, NewSession, PasswordHasher, RefreshTokenMint,
-    RotateOutcome, SessionRepository, UserRepository,
+    AccessClaims, AccessTokenCodec, Clock, IdGenerator, LinkPurpose, LinkTokenRepository, NewLinkToken,
+    NewRefreshToken, NewSession, PasswordHasher, RefreshTokenMint, RotateOutcome, SessionRepository, UserRepository,
 };
 use crate::rate_limit::{ClientAction, RateLimits};
 use crate::{AppError, Principal};
 use chrono::Duration;
 use std::sync::Arc;
-use storefront_domain::{Email, PlainPassword, RefreshDecision, Session, SessionId, UserId};
+use storefront_domain::{Email, PlainPassword, RefreshDecision, Session, SessionId, User, UserId};
 
 /// Token lifetimes, the refresh-reuse grace period and the cap on sessions per user.
 #[derive(Debug, Clone, Copy)]
@@ -36,13 +39,6 @@ impl Default for AuthSettings {
     }
 }
 
-/// Where a login comes from, remembered on its session.
-#[derive(Debug, Clone, Default)]
-pub struct ClientContext {
-    pub user_agent: Option<String>,
-    pub ip: Option<String>,
-}
-
 /// What a successful login or refresh returns.
 #[derive(Debug, Clone)]
 pub struct TokenPair {
@@ -53,7 +49,7 @@ pub struct TokenPair {
 
 /// The outcome of checking a login's credentials.
 enum Verdict {
-    Valid(UserId),
+    Valid(Box<User>),
     /// Wrong email, wrong password or deactivated account; the account, if there is one.
     Refused(Option<UserId>),
 }
@@ -76,6 +72,16 @@ pub struct AuthService {
     ids: Arc<dyn IdGenerator>,
     settings: AuthSettings,
     limits: RateLimits,
+    second_factor: Option<MfaLogin>,
+}
+
+/// What the second step of a login needs: where its `mfa_token` is kept and how long it
+/// works, and the code checker.
+#[derive(Clone)]
+pub struct MfaLogin {
+    pub(crate) links: Arc<dyn LinkTokenRepository>,
+    pub(crate) checker: CodeChecker,
+    pub(crate) mfa_token_ttl: Duration,
 }
 
 impl AuthService {
@@ -100,7 +106,14 @@ impl AuthService {
             ids,
             settings,
             limits: RateLimits::disabled(),
+            second_factor: None,
         }
+    }
+
+    /// The same service, asking accounts with a second factor for it at login.
+    pub fn with_second_factor(mut self, second_factor: MfaLogin) -> Self {
+        self.second_factor = Some(second_factor);
+        self
     }
 
     /// The same service, enforcing `limits` on logins and refreshes (none without this).
@@ -134,9 +147,12 @@ impl AuthService {
         self.limits.admit(ClientAction::Login, client.ip.as_deref()).await?;
         self.limits.count_login_attempt(email).await?;
         match self.verify_credentials(email, password).await {
-            Ok(Verdict::Valid(user_id)) => {
+            Ok(Verdict::Valid(user)) => {
                 self.limits.forgive_login(email).await;
-                self.start_session(user_id, client).await
+                if user.mfa_enabled {
+                    return Err(self.mfa_challenge(&user).await);
+                }
+                self.start_session(user.id, client).await
             }
             Ok(Verdict::Refused(user_id)) => {
                 // Never the email or the password: only the account id, when there is one.
@@ -161,9 +177,61 @@ impl AuthService {
         };
         let password_ok = self.hasher.verify(password, credentials.as_ref().map(|c| &c.password_hash)).await?;
         Ok(match credentials {
-            Some(c) if password_ok && c.user.is_active => Verdict::Valid(c.user.id),
+            Some(c) if password_ok && c.user.is_active => Verdict::Valid(Box::new(c.user)),
             refused => Verdict::Refused(refused.map(|c| c.user.id)),
         })
+    }
+
+    /// The password was right and the account has a second factor: a short-lived, single-use
+    /// `mfa_token` for `complete_mfa`, as the error the login answers.
+    async fn mfa_challenge(&self, user: &User) -> AppError {
+        let Some(mfa) = &self.second_factor else {
+            return AppError::Internal("an account has a second factor but logins cannot check it".into());
+        };
+        let now = self.clock.now();
+        let (mfa_token, hash) = self.refresh_tokens.generate();
+        let link = NewLinkToken {
+            hash,
+            purpose: LinkPurpose::MfaLogin,
+            user_id: user.id,
+            email: user.email.clone(),
+            created_at: now,
+            expires_at: now + mfa.mfa_token_ttl,
+        };
+        match mfa.links.create_link(link).await {
+            Ok(()) => AppError::MfaRequired { mfa_token },
+            Err(error) => error.into(),
+        }
+    }
+
+    /// The second step of a login: the `mfa_token` of a right password and a TOTP or
+    /// recovery code. A wrong code is a failed login of the account (and leaves the token
+    /// usable); a right one spends the token and starts the session.
+    ///
+    /// # Errors
+    /// `InvalidToken` for an unknown, spent or expired `mfa_token`; `InvalidCode`;
+    /// `RateLimited`.
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub async fn complete_mfa(
+        &self,
+        mfa_token: &str,
+        code: &str,
+        client: ClientContext,
+    ) -> Result<TokenPair, AppError> {
+        let Some(mfa) = &self.second_factor else { return Err(AppError::InvalidToken) };
+        let now = self.clock.now();
+        let hash = self.refresh_tokens.hash(mfa_token);
+        let link = mfa.links.find_link(&hash, LinkPurpose::MfaLogin, now).await?.ok_or(AppError::InvalidToken)?;
+        let user = self.users.find_by_id(link.user_id).await?.filter(|u| u.is_active).ok_or(AppError::InvalidToken)?;
+        let attempts =
+            CurrentPassword { users: self.users.clone(), hasher: self.hasher.clone(), limits: self.limits.clone() };
+        let check = mfa.checker.spend(user.id, code, now);
+        attempts.code_attempt(user.email.as_str(), client.ip.as_deref(), check).await?;
+        if mfa.links.spend_link(&hash, LinkPurpose::MfaLogin, self.clock.now()).await?.is_none() {
+            // A concurrent second step with the same token won.
+            return Err(AppError::InvalidToken);
+        }
+        self.start_session(user.id, client).await
     }
 
     /// Starts a new session (refresh-token family) for a user whose identity is proven, and

@@ -1,6 +1,7 @@
 //! The catalogue's use cases: products with owner-based authorization, categories, likes
 //! and reviews.
 
+use crate::lifecycle::VerifiedEmailRule;
 use crate::ports::{
     CategoryRepository, Clock, IdGenerator, NewProduct, NewReview, Page, PageRequest, ProductChanges,
     ProductRepository, ReviewRepository,
@@ -41,6 +42,7 @@ pub struct CatalogService {
     ids: Arc<dyn IdGenerator>,
     /// When a stock change raises `product.stock_low`.
     low_stock: LowStockRule,
+    verified_email: VerifiedEmailRule,
 }
 
 /// Collects field violations while parsing several fields.
@@ -80,7 +82,13 @@ impl CatalogService {
         ids: Arc<dyn IdGenerator>,
         low_stock: LowStockRule,
     ) -> Self {
-        Self { products, categories, reviews, clock, ids, low_stock }
+        Self { products, categories, reviews, clock, ids, low_stock, verified_email: VerifiedEmailRule::default() }
+    }
+
+    /// The same service, refusing reviewers without a verified email if `rule` says so.
+    pub fn with_verified_email_rule(mut self, rule: VerifiedEmailRule) -> Self {
+        self.verified_email = rule;
+        self
     }
 
     pub async fn list_products(
@@ -246,6 +254,7 @@ impl CatalogService {
         product: ProductId,
         input: ReviewInput,
     ) -> Result<Review, AppError> {
+        self.verified_email.check(author)?;
         let mut v = Violations::default();
         let rating = match input.rating {
             Some(raw) => v.check("rating", Rating::parse(raw)),

@@ -30,6 +30,23 @@ pub enum AppError {
     InvalidCredentials,
     #[error("the token is invalid, expired or revoked")]
     InvalidToken,
+    /// A link token (verification, reset, email change) that is unknown, spent or expired.
+    #[error("the link is invalid, used or expired")]
+    InvalidLink,
+    /// The action needs a verified email address (`auth.require_verified_email`).
+    #[error("the email address is not verified")]
+    EmailNotVerified,
+    /// The password was right; the login needs the second factor, presented with this
+    /// `mfa_token`.
+    #[error("a second factor is required")]
+    MfaRequired { mfa_token: String },
+    /// A wrong TOTP or recovery code where it proves the caller's identity (a login, turning
+    /// the second factor off).
+    #[error("the code is not valid")]
+    InvalidCode,
+    /// A wrong TOTP code confirming an enrolment: the request is refused, not the caller.
+    #[error("the code does not match the secret")]
+    InvalidEnrolmentCode,
     #[error("too many requests")]
     RateLimited { retry_after_secs: u64 },
     #[error("a dependency is unavailable: {0}")]

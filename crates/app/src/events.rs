@@ -9,16 +9,20 @@
 //! exactly one effect by recording what they handled (`ProcessedEvents`).
 
 use crate::AppError;
+use crate::lifecycle::LifecycleSettings;
 use crate::ports::{
-    Claim, Clock, DeadLetter, DeadLetters, Delivery, EventOutbox, EventPublisher, EventQueue, Mail, Mailer,
-    OutboxBacklog, Page, PageRequest, ProcessedEvents, QueueLag, StreamEpoch, UserRepository,
+    Claim, Clock, DeadLetter, DeadLetters, Delivery, EventOutbox, EventPublisher, EventQueue, LinkPurpose,
+    LinkTokenRepository, Mail, Mailer, NewLinkToken, OutboxBacklog, Page, PageRequest, ProcessedEvents, QueueLag,
+    RefreshTokenMint, StreamEpoch, UserRepository,
 };
 use async_trait::async_trait;
 use chrono::Duration;
 use futures::StreamExt;
 use std::sync::{Arc, Mutex};
-use storefront_domain::events::{OrderPlaced, ProductStockLow, UserRegistered};
-use storefront_domain::{DomainEvent, EventId, EventType, Permission};
+use storefront_domain::events::{
+    EmailChangeRequested, OrderPlaced, PasswordResetRequested, ProductStockLow, UserRef, UserRegistered,
+};
+use storefront_domain::{DomainEvent, Email, EventId, EventType, Permission, User};
 
 /// Why an event was not handled this time (it will be tried again).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -75,13 +79,30 @@ impl RetryPolicy {
     }
 }
 
-/// The mails events call for: a welcome on `user.registered`, a confirmation on
-/// `order.placed`, and an alert to every active holder of `analytics:read` on
-/// `product.stock_low`. Other events need no mail.
+/// What the account mails need: where link tokens are kept, how they are made, and the
+/// links' base URL and lifetimes.
+#[derive(Clone)]
+pub struct AccountMail {
+    pub links: Arc<dyn LinkTokenRepository>,
+    pub tokens: Arc<dyn RefreshTokenMint>,
+    pub settings: LifecycleSettings,
+}
+
+/// The mails events call for: a welcome carrying a verification link on `user.registered`, a
+/// verification link on `user.verification_requested`, a reset link on
+/// `user.password_reset_requested` (only to an active account with that address), a notice
+/// on `user.password_reset`, a confirmation link to the new address and a notice to the old
+/// one on `user.email_change_requested`, a confirmation on `order.placed`, and an alert to
+/// every active holder of `analytics:read` on `product.stock_low`. Other events need no
+/// mail.
+///
+/// A link's token is made only once the handler holds the mail's claim, and only its hash
+/// is stored: the outbox and the stream never carry a usable token.
 pub struct Notifications {
     users: Arc<dyn UserRepository>,
     mailer: Arc<dyn Mailer>,
     processed: Arc<dyn ProcessedEvents>,
+    account: AccountMail,
     clock: Arc<dyn Clock>,
     /// ISO 4217 code of every amount.
     currency: String,
@@ -96,35 +117,85 @@ impl Notifications {
         users: Arc<dyn UserRepository>,
         mailer: Arc<dyn Mailer>,
         processed: Arc<dyn ProcessedEvents>,
+        account: AccountMail,
         clock: Arc<dyn Clock>,
         currency: String,
         claim_for: Duration,
     ) -> Self {
-        Self { users, mailer, processed, clock, currency, claim_for }
+        Self { users, mailer, processed, account, clock, currency, claim_for }
     }
 
-    /// Sends `mail` for `event` unless `handler` already did. The claim is taken durably
-    /// before sending, so two workers handed the same event at once (a redelivery, a
-    /// takeover) never both send: the second is told to come back later.
-    async fn send_once(&self, handler: &str, event: EventId, mut mail: Mail) -> Result<(), HandlerError> {
-        mail.dedupe_key = format!("{event}.{}", handler.replace(':', "."));
+    /// Claims sending `handler`'s mail for `event`: `true` when this worker is to send it,
+    /// `false` when it was sent already. The claim is taken durably before sending, so two
+    /// workers handed the same event at once (a redelivery, a takeover) never both send:
+    /// the second is told to come back later.
+    async fn claim(&self, handler: &str, event: EventId) -> Result<bool, HandlerError> {
         let now = self.clock.now();
         match self.processed.claim(handler, event, now, now + self.claim_for).await? {
             Claim::Done => {
                 tracing::debug!(handler, %event, "already handled; not sending again");
-                return Ok(());
+                Ok(false)
             }
-            Claim::Busy => {
-                return Err(HandlerError::Deferred(format!("{handler} of {event} is in another worker's hands")));
-            }
-            Claim::Mine => {}
+            Claim::Busy => Err(HandlerError::Deferred(format!("{handler} of {event} is in another worker's hands"))),
+            Claim::Mine => Ok(true),
         }
+    }
+
+    /// Gives a claim back unused, so the retry can claim at once; if that fails too, the
+    /// claim ends by itself.
+    async fn release(&self, handler: &str, event: EventId) {
+        if let Err(release) = self.processed.release_claim(handler, event).await {
+            tracing::warn!(handler, %event, error = %release, "cannot give a claim back; it will expire");
+        }
+    }
+
+    /// Sends `mail` for `event` unless `handler` already did.
+    async fn send_once(&self, handler: &str, event: EventId, mail: Mail) -> Result<(), HandlerError> {
+        if !self.claim(handler, event).await? {
+            return Ok(());
+        }
+        self.deliver(handler, event, mail).await
+    }
+
+    /// Sends a mail carrying a new link token of `purpose` for `user` (to `to`), unless
+    /// `handler` already did: the token is made and stored only under the claim, so a
+    /// retried event mails one working link, never a link the store does not know.
+    async fn send_link_once(
+        &self,
+        handler: &str,
+        event: EventId,
+        user: &User,
+        purpose: LinkPurpose,
+        to: &Email,
+        compose: impl FnOnce(&str) -> Mail,
+    ) -> Result<(), HandlerError> {
+        if !self.claim(handler, event).await? {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        let (token, hash) = self.account.tokens.generate();
+        let settings = &self.account.settings;
+        let link = NewLinkToken {
+            hash,
+            purpose,
+            user_id: user.id,
+            email: to.clone(),
+            created_at: now,
+            expires_at: now + settings.ttl(purpose),
+        };
+        if let Err(e) = self.account.links.create_link(link).await {
+            self.release(handler, event).await;
+            return Err(e.into());
+        }
+        let mail = compose(&settings.link(purpose, &token));
+        self.deliver(handler, event, mail).await
+    }
+
+    /// Sends a claimed mail and records it sent; on failure gives the claim back.
+    async fn deliver(&self, handler: &str, event: EventId, mut mail: Mail) -> Result<(), HandlerError> {
+        mail.dedupe_key = format!("{event}.{}", handler.replace(':', "."));
         if let Err(e) = self.mailer.send(&mail).await {
-            // Given back so the retry can claim at once; if that fails too, the claim
-            // ends by itself.
-            if let Err(release) = self.processed.release_claim(handler, event).await {
-                tracing::warn!(handler, %event, error = %release, "cannot give a claim back; it will expire");
-            }
+            self.release(handler, event).await;
             return Err(HandlerError::Failed(e.to_string()));
         }
         self.processed.mark_processed(handler, event, self.clock.now()).await?;
@@ -133,22 +204,141 @@ impl Notifications {
         Ok(())
     }
 
+    /// The welcome, which carries the account's first verification link (one mail per
+    /// registration; an account verified by then gets the welcome alone).
     async fn welcome(&self, event: &DomainEvent) -> Result<(), HandlerError> {
         let registered: UserRegistered = event.payload_as().map_err(HandlerError::Failed)?;
         // An account deleted since gets no welcome.
         let Some(user) = self.users.find_by_id(registered.user_id).await? else { return Ok(()) };
-        let mail = Mail {
-            to: user.email.as_str().to_owned(),
-            to_name: user.name.as_str().to_owned(),
-            subject: "Welcome to Storefront".into(),
-            body: format!(
-                "Hello {},\n\nyour Storefront account {} is ready. Happy shopping!\n\n— Storefront\n",
-                user.name.as_str(),
-                user.email.as_str()
-            ),
-            dedupe_key: String::new(),
+        let ready = format!("your Storefront account {} is ready. Happy shopping!", user.email.as_str());
+        if user.email_verified {
+            let mail = notice_mail(&user, &user.email, "Welcome to Storefront", &ready);
+            return self.send_once("welcome_email", event.id, mail).await;
+        }
+        let ttl = hours(self.account.settings.email_link_ttl);
+        self.send_link_once("welcome_email", event.id, &user, LinkPurpose::VerifyEmail, &user.email, |link| {
+            link_mail(
+                &user,
+                &user.email,
+                "Welcome to Storefront",
+                &format!("{ready} Please confirm that this is your email address by opening the link below."),
+                link,
+                "Confirm my address",
+                &format!("The link works for {ttl}. If you did not create a Storefront account, ignore this mail."),
+            )
+        })
+        .await
+    }
+
+    /// A verification link to the user's current address, unless it is verified already.
+    async fn verification_link(&self, event: EventId, user: &User) -> Result<(), HandlerError> {
+        if user.email_verified {
+            return Ok(());
+        }
+        self.send_link_once("verification_email", event, user, LinkPurpose::VerifyEmail, &user.email, |link| {
+            link_mail(
+                user,
+                &user.email,
+                "Confirm your email address",
+                "please confirm that this is your email address by opening the link below.",
+                link,
+                "Confirm my address",
+                &format!(
+                    "The link works for {}. If you did not create a Storefront account, ignore this mail.",
+                    hours(self.account.settings.email_link_ttl)
+                ),
+            )
+        })
+        .await
+    }
+
+    async fn verification_requested(&self, event: &DomainEvent) -> Result<(), HandlerError> {
+        let requested: UserRef = event.payload_as().map_err(HandlerError::Failed)?;
+        let Some(user) = self.users.find_by_id(requested.user_id).await? else { return Ok(()) };
+        self.verification_link(event.id, &user).await
+    }
+
+    /// Only an active account with the address gets a link; nothing at all otherwise (the
+    /// request answered the same either way).
+    async fn password_reset_link(&self, event: &DomainEvent) -> Result<(), HandlerError> {
+        let requested: PasswordResetRequested = event.payload_as().map_err(HandlerError::Failed)?;
+        let Ok(email) = Email::parse(&requested.email) else { return Ok(()) };
+        let Some(credentials) = self.users.find_credentials_by_email(&email).await? else { return Ok(()) };
+        let user = credentials.user;
+        if !user.is_active {
+            return Ok(());
+        }
+        let ttl = self.account.settings.password_reset_ttl;
+        self.send_link_once("password_reset_email", event.id, &user, LinkPurpose::ResetPassword, &user.email, |link| {
+            link_mail(
+                &user,
+                &user.email,
+                "Reset your Storefront password",
+                "someone (hopefully you) asked to reset the password of your Storefront account. Choose a new \
+                 password by opening the link below.",
+                link,
+                "Choose a new password",
+                &format!(
+                    "The link works once, for {} minutes. If you did not ask for it, ignore this mail: your \
+                     password stays as it is.",
+                    ttl.num_minutes()
+                ),
+            )
+        })
+        .await
+    }
+
+    async fn password_changed_notice(&self, event: &DomainEvent) -> Result<(), HandlerError> {
+        let reset: UserRef = event.payload_as().map_err(HandlerError::Failed)?;
+        let Some(user) = self.users.find_by_id(reset.user_id).await? else { return Ok(()) };
+        let mail = notice_mail(
+            &user,
+            &user.email,
+            "Your Storefront password was changed",
+            "the password of your Storefront account was just changed through a reset link, and every session \
+             was logged out. If this was not you, reset your password again at once and contact us.",
+        );
+        self.send_once("password_changed_notice", event.id, mail).await
+    }
+
+    async fn email_change(&self, event: &DomainEvent) -> Result<(), HandlerError> {
+        let change: EmailChangeRequested = event.payload_as().map_err(HandlerError::Failed)?;
+        let Some(user) = self.users.find_by_id(change.user_id).await? else { return Ok(()) };
+        let Ok(new_email) = Email::parse(&change.new_email) else {
+            return Err(HandlerError::Failed(format!("{} carries an invalid address", event.id)));
         };
-        self.send_once("welcome_email", event.id, mail).await
+        let old_email = Email::parse(&change.old_email).unwrap_or_else(|_| user.email.clone());
+        self.send_link_once("email_change_link", event.id, &user, LinkPurpose::ChangeEmail, &new_email, |link| {
+            link_mail(
+                &user,
+                &new_email,
+                "Confirm your new email address",
+                &format!(
+                    "you asked to use {} for your Storefront account instead of {}. Confirm by opening the link below.",
+                    new_email.as_str(),
+                    old_email.as_str()
+                ),
+                link,
+                "Confirm my new address",
+                &format!(
+                    "The link works once, for {}. Until then your account keeps its current address.",
+                    hours(self.account.settings.email_link_ttl)
+                ),
+            )
+        })
+        .await?;
+        let notice = notice_mail(
+            &user,
+            &old_email,
+            "Your Storefront email address is about to change",
+            &format!(
+                "someone (hopefully you) asked to change the email address of your Storefront account to {}. \
+                 The change happens only once the new address is confirmed. If this was not you, change your \
+                 password now.",
+                new_email.as_str()
+            ),
+        );
+        self.send_once("email_change_notice", event.id, notice).await
     }
 
     async fn order_confirmation(&self, event: &DomainEvent) -> Result<(), HandlerError> {
@@ -171,6 +361,7 @@ impl Notifications {
             to_name: user.name.as_str().to_owned(),
             subject: format!("Your order {} is confirmed", placed.order_id),
             body,
+            html: None,
             dedupe_key: String::new(),
         };
         self.send_once("order_confirmation", event.id, mail).await
@@ -191,6 +382,7 @@ impl Notifications {
                     low.stock,
                     low.threshold
                 ),
+                html: None,
                 dedupe_key: String::new(),
             };
             // One record per recipient, so that a retry after a failure part-way through
@@ -198,6 +390,70 @@ impl Notifications {
             self.send_once(&format!("low_stock_alert:{}", user.id), event.id, mail).await?;
         }
         Ok(())
+    }
+}
+
+/// A mail with a link, as plain text and as HTML.
+fn link_mail(user: &User, to: &Email, subject: &str, intro: &str, link: &str, action: &str, outro: &str) -> Mail {
+    let name = user.name.as_str();
+    let body = format!("Hello {name},\n\n{intro}\n\n{link}\n\n{outro}\n\n— Storefront\n");
+    let html = format!(
+        "<!DOCTYPE html><html><body><p>Hello {},</p><p>{}</p><p><a href=\"{}\">{}</a></p><p>{}</p>\
+         <p>— Storefront</p></body></html>",
+        escape_html(name),
+        escape_html(intro),
+        escape_html(link),
+        escape_html(action),
+        escape_html(outro)
+    );
+    Mail {
+        to: to.as_str().to_owned(),
+        to_name: name.to_owned(),
+        subject: subject.to_owned(),
+        body,
+        html: Some(html),
+        dedupe_key: String::new(),
+    }
+}
+
+/// A mail without a link, as plain text and as HTML.
+fn notice_mail(user: &User, to: &Email, subject: &str, text: &str) -> Mail {
+    let name = user.name.as_str();
+    Mail {
+        to: to.as_str().to_owned(),
+        to_name: name.to_owned(),
+        subject: subject.to_owned(),
+        body: format!("Hello {name},\n\n{text}\n\n— Storefront\n"),
+        html: Some(format!(
+            "<!DOCTYPE html><html><body><p>Hello {},</p><p>{}</p><p>— Storefront</p></body></html>",
+            escape_html(name),
+            escape_html(text)
+        )),
+        dedupe_key: String::new(),
+    }
+}
+
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A lifetime in words: `24 hours`, `90 minutes`.
+fn hours(ttl: Duration) -> String {
+    if ttl.num_minutes() % 60 == 0 && ttl.num_hours() > 0 {
+        format!("{} hours", ttl.num_hours())
+    } else {
+        format!("{} minutes", ttl.num_minutes())
     }
 }
 
@@ -222,6 +478,10 @@ impl EventHandler for Notifications {
             EventType::UserRegistered => self.welcome(event).await,
             EventType::OrderPlaced => self.order_confirmation(event).await,
             EventType::ProductStockLow => self.low_stock_alert(event).await,
+            EventType::VerificationRequested => self.verification_requested(event).await,
+            EventType::PasswordResetRequested => self.password_reset_link(event).await,
+            EventType::PasswordReset => self.password_changed_notice(event).await,
+            EventType::EmailChangeRequested => self.email_change(event).await,
             EventType::OrderStatusChanged | EventType::OrderCancelled | EventType::ReviewCreated => Ok(()),
         }
     }
@@ -587,6 +847,13 @@ mod tests {
         assert_eq!(waits, vec![2, 4, 8, 10, 10]);
         assert_eq!(policy.backoff(u32::MAX), Duration::seconds(10));
         assert!(!policy.gives_up(3) && policy.gives_up(4));
+    }
+
+    #[test]
+    fn html_is_escaped_and_lifetimes_are_in_words() {
+        assert_eq!(escape_html(r#"<a href="x">&'"#), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(hours(Duration::hours(24)), "24 hours");
+        assert_eq!(hours(Duration::minutes(30)), "30 minutes");
     }
 
     #[test]

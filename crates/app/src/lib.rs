@@ -7,8 +7,12 @@ pub mod accounts;
 pub mod assistant;
 pub mod auth;
 pub mod catalog;
+pub mod client;
+mod credentials;
 pub mod error;
 pub mod events;
+pub mod lifecycle;
+pub mod mfa;
 pub mod orders;
 pub mod ports;
 pub mod rate_limit;
@@ -18,13 +22,16 @@ pub mod users;
 pub use access::{AccessService, EscalationGuard};
 pub use accounts::{AccountService, ProfileUpdate, Registration};
 pub use assistant::{AssistantService, AssistantSettings, ChatInput, ChatTurn, TurnEvent, UsageToday};
-pub use auth::{AuthService, AuthSettings, ClientContext, SessionView, TokenPair};
+pub use auth::{AuthService, AuthSettings, MfaLogin, SessionView, TokenPair};
 pub use catalog::{CatalogService, ProductInput, ReviewInput};
+pub use client::ClientContext;
 pub use error::{AppError, InfraError, StoreError};
 pub use events::{
-    DeadLetterService, EventHandler, HandlerError, HandlingReport, Notifications, OutboxDispatcher, OutboxSettings,
-    Relay, RetryPolicy, StreamWorker, WorkerSettings,
+    AccountMail, DeadLetterService, EventHandler, HandlerError, HandlingReport, Notifications, OutboxDispatcher,
+    OutboxSettings, Relay, RetryPolicy, StreamWorker, WorkerSettings,
 };
+pub use lifecycle::{AccountLifecycleService, LifecycleSettings, VerifiedEmailRule};
+pub use mfa::{SecondFactorService, TotpEnrolment};
 pub use orders::{IdempotentResponse, OrderService, OrderSettings};
 pub use ports::Principal;
 pub use rate_limit::{ClientAction, Quota, RateLimitPolicy, RateLimits, client_bucket};

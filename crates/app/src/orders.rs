@@ -6,6 +6,7 @@ mod units;
 
 pub use units::{move_order, place_order};
 
+use crate::lifecycle::VerifiedEmailRule;
 use crate::ports::{
     BusinessStats, Clock, IdGenerator, IdempotencyBegin, IdempotencyStore, NewOrder, OrderFilter, OrderRepository,
     Page, PageRequest, StoredResponse, TransitionOutcome,
@@ -56,6 +57,7 @@ pub struct OrderService {
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
     settings: OrderSettings,
+    verified_email: VerifiedEmailRule,
 }
 
 impl OrderService {
@@ -66,12 +68,19 @@ impl OrderService {
         ids: Arc<dyn IdGenerator>,
         settings: OrderSettings,
     ) -> Self {
-        Self { orders, idempotency, clock, ids, settings }
+        Self { orders, idempotency, clock, ids, settings, verified_email: VerifiedEmailRule::default() }
+    }
+
+    /// The same service, refusing buyers without a verified email if `rule` says so.
+    pub fn with_verified_email_rule(mut self, rule: VerifiedEmailRule) -> Self {
+        self.verified_email = rule;
+        self
     }
 
     /// Places an order for the caller; every line's stock is taken, or none is.
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn place(&self, buyer: &Principal, lines: Vec<RequestedLine>) -> Result<Order, AppError> {
+        self.verified_email.check(buyer)?;
         let order = self.new_order(buyer, lines)?;
         match place_order(self.orders.as_ref(), &order, self.settings.low_stock_rule()).await? {
             Ok(order) => Ok(order),
@@ -171,6 +180,7 @@ impl OrderService {
     where
         R: FnMut(Result<Order, AppError>) -> StoredResponse,
     {
+        self.verified_email.check(caller)?;
         validate_idempotency_key(key)?;
         let user = caller.user.id;
         let begin = self

@@ -35,17 +35,24 @@ pub struct RateLimitPolicy {
     /// Failed logins of one account (by the email given); once reached, every login of it,
     /// even with the right password, is refused until the window ends.
     pub failed_logins: Quota,
+    /// Verification mails one account may ask for (`POST /auth/email/verification`).
+    pub verification_mails: Quota,
+    /// Password-reset requests for one email address, whoever sends them.
+    pub password_resets_per_email: Quota,
 }
 
 impl Default for RateLimitPolicy {
     /// 60 requests per IP (IPv6: per /64) and action per minute; 10 failed logins per
-    /// account per 15 minutes.
+    /// account per 15 minutes; 3 verification mails per account and 5 password-reset
+    /// requests per address per hour.
     fn default() -> Self {
         Self {
             enabled: true,
             per_ip: Quota { max: 60, window: Duration::from_secs(60) },
             ipv6_prefix: Self::DEFAULT_IPV6_PREFIX,
             failed_logins: Quota { max: 10, window: Duration::from_secs(15 * 60) },
+            verification_mails: Quota { max: 3, window: Duration::from_secs(3600) },
+            password_resets_per_email: Quota { max: 5, window: Duration::from_secs(3600) },
         }
     }
 }
@@ -63,6 +70,8 @@ pub enum ClientAction {
     Refresh,
     /// `POST /users`.
     Register,
+    /// `POST /auth/password/forgot`.
+    PasswordForgot,
 }
 
 impl ClientAction {
@@ -72,12 +81,19 @@ impl ClientAction {
             ClientAction::Login => "login_per_ip",
             ClientAction::Refresh => "refresh_per_ip",
             ClientAction::Register => "register_per_ip",
+            ClientAction::PasswordForgot => "password_forgot_per_ip",
         }
     }
 }
 
 /// The limit name of failed logins per account.
 const FAILED_LOGINS: &str = "failed_logins_per_account";
+
+/// The limit name of verification mails per account.
+const VERIFICATION_MAILS: &str = "verification_mails_per_account";
+
+/// The limit name of password-reset requests per email address.
+const PASSWORD_RESETS: &str = "password_resets_per_email";
 
 /// The longest account key kept (an email is at most 254 characters).
 const MAX_ACCOUNT_KEY_CHARS: usize = 320;
@@ -190,6 +206,42 @@ impl RateLimits {
         }
     }
 
+    /// Counts one verification mail asked for by the account `user_id`.
+    ///
+    /// # Errors
+    /// `RateLimited` past the account's quota of verification mails in this window.
+    pub async fn admit_verification_mail(&self, user_id: &str) -> Result<(), AppError> {
+        let quota = self.policy.verification_mails;
+        self.admit_key(VERIFICATION_MAILS, &format!("{VERIFICATION_MAILS}:{user_id}"), quota).await
+    }
+
+    /// Counts one password-reset request for `email` (normalised like an account key), so
+    /// that nobody can flood one mailbox with reset mails from many addresses.
+    ///
+    /// # Errors
+    /// `RateLimited` past the address's quota in this window (answered whether an account
+    /// has the address or not).
+    pub async fn admit_password_reset_for(&self, email: &str) -> Result<(), AppError> {
+        let normalized: String = email.trim().to_lowercase().chars().take(MAX_ACCOUNT_KEY_CHARS).collect();
+        let quota = self.policy.password_resets_per_email;
+        self.admit_key(PASSWORD_RESETS, &format!("{PASSWORD_RESETS}:{normalized}"), quota).await
+    }
+
+    async fn admit_key(&self, name: &'static str, key: &str, quota: Quota) -> Result<(), AppError> {
+        let Some(limiter) = self.limiter() else { return Ok(()) };
+        match limiter.hit(key, quota.window).await {
+            Ok(usage) if usage.count > quota.max => {
+                tracing::warn!(security_event = "rate_limited", limit = name, "rate limit hit");
+                Err(refusal(name, usage))
+            }
+            Ok(_) => Ok(()),
+            Err(error) => {
+                fail_open(name, &error);
+                Ok(())
+            }
+        }
+    }
+
     /// The login counted by `count_login_attempt` succeeded: it does not use the quota.
     pub async fn forgive_login(&self, account: &str) {
         let Some(limiter) = self.limiter() else { return };
@@ -295,6 +347,7 @@ mod tests {
             per_ip: Quota { max: per_ip, window: Duration::from_secs(60) },
             ipv6_prefix: 64,
             failed_logins: Quota { max: failed_logins, window: Duration::from_secs(900) },
+            ..RateLimitPolicy::default()
         }
     }
 

@@ -5,14 +5,18 @@
 use crate::access::AccessService;
 use crate::accounts::AccountService;
 use crate::assistant::{AssistantService, AssistantSettings};
-use crate::auth::{AuthService, AuthSettings};
+use crate::auth::{AuthService, AuthSettings, MfaLogin};
 use crate::catalog::CatalogService;
+use crate::credentials::CurrentPassword;
 use crate::events::DeadLetterService;
+use crate::lifecycle::{AccountLifecycleService, LifecycleSettings, VerifiedEmailRule};
+use crate::mfa::{CodeChecker, SecondFactorService};
 use crate::orders::{OrderService, OrderSettings};
 use crate::ports::{
     AccessTokenCodec, AuditLog, CategoryRepository, Clock, ConversationRepository, DeadLetters, IdGenerator,
-    IdempotencyStore, LanguageModel, OrderRepository, PasswordHasher, ProductRepository, RefreshTokenMint,
-    ReviewRepository, RoleRepository, SessionRepository, UserAdminRepository, UserRepository,
+    IdempotencyStore, LanguageModel, LinkTokenRepository, OrderRepository, PasswordHasher, ProductRepository,
+    RefreshTokenMint, ReviewRepository, RoleRepository, SecondFactorRepository, SessionRepository, TotpAuthenticator,
+    UserAdminRepository, UserRepository,
 };
 use crate::rate_limit::RateLimits;
 use crate::users::UserAdminService;
@@ -32,6 +36,8 @@ pub trait ServiceStore:
     + IdempotencyStore
     + DeadLetters
     + ConversationRepository
+    + LinkTokenRepository
+    + SecondFactorRepository
     + Clone
     + 'static
 {
@@ -50,6 +56,8 @@ impl<S> ServiceStore for S where
         + IdempotencyStore
         + DeadLetters
         + ConversationRepository
+        + LinkTokenRepository
+        + SecondFactorRepository
         + Clone
         + 'static
 {
@@ -64,6 +72,8 @@ pub struct ServicePorts {
     pub ids: Arc<dyn IdGenerator>,
     /// The assistant's provider.
     pub language_model: Arc<dyn LanguageModel>,
+    /// Second-factor codes (TOTP, RFC 6238).
+    pub totp: Arc<dyn TotpAuthenticator>,
 }
 
 /// What the services are configured with.
@@ -74,6 +84,7 @@ pub struct ServiceSettings {
     /// Enforced on registration, logins and password changes; `None` enforces none.
     pub rate_limits: Option<RateLimits>,
     pub assistant: AssistantSettings,
+    pub lifecycle: LifecycleSettings,
 }
 
 /// Every service of the application.
@@ -87,13 +98,24 @@ pub struct Services {
     pub orders: OrderService,
     pub dead_letters: DeadLetterService,
     pub assistant: AssistantService,
+    pub lifecycle: AccountLifecycleService,
+    pub second_factor: SecondFactorService,
 }
 
 impl Services {
     /// Every service over `store`.
     pub fn new<S: ServiceStore>(store: &S, ports: ServicePorts, settings: ServiceSettings) -> Self {
-        let ServicePorts { hasher, access_tokens, refresh_tokens, clock, ids, language_model } = ports;
+        let ServicePorts { hasher, access_tokens, refresh_tokens, clock, ids, language_model, totp } = ports;
         let port = || Arc::new(store.clone());
+        let limits = settings.rate_limits.clone().unwrap_or_else(RateLimits::disabled);
+        let checker = CodeChecker { factors: port(), totp, digests: refresh_tokens.clone() };
+        let current_password = CurrentPassword { users: port(), hasher: hasher.clone(), limits: limits.clone() };
+        let second_factor = SecondFactorService::new(checker.clone(), current_password, clock.clone());
+        let lifecycle =
+            AccountLifecycleService::new(port(), port(), hasher.clone(), refresh_tokens.clone(), clock.clone())
+                .with_rate_limits(limits);
+        let mfa_login = MfaLogin { links: port(), checker, mfa_token_ttl: settings.lifecycle.mfa_token_ttl };
+        let verified_email = VerifiedEmailRule { required: settings.lifecycle.require_verified_email };
         let mut accounts = AccountService::new(port(), hasher.clone(), clock.clone(), ids.clone());
         let mut auth = AuthService::new(
             port(),
@@ -104,7 +126,8 @@ impl Services {
             clock.clone(),
             ids.clone(),
             settings.auth,
-        );
+        )
+        .with_second_factor(mfa_login);
         let mut assistant =
             AssistantService::new(port(), port(), language_model, clock.clone(), ids.clone(), settings.assistant);
         if let Some(limits) = settings.rate_limits {
@@ -113,11 +136,13 @@ impl Services {
             auth = auth.with_rate_limits(limits);
         }
         let access = AccessService::new(port(), port(), clock.clone());
-        let user_admin = UserAdminService::new(port(), port(), access.guard(), clock.clone());
+        let user_admin = UserAdminService::new(port(), port(), port(), access.guard(), clock.clone());
         let catalog =
-            CatalogService::new(port(), port(), port(), clock.clone(), ids.clone(), settings.orders.low_stock_rule());
-        let orders = OrderService::new(port(), port(), clock.clone(), ids, settings.orders);
+            CatalogService::new(port(), port(), port(), clock.clone(), ids.clone(), settings.orders.low_stock_rule())
+                .with_verified_email_rule(verified_email);
+        let orders = OrderService::new(port(), port(), clock.clone(), ids, settings.orders)
+            .with_verified_email_rule(verified_email);
         let dead_letters = DeadLetterService::new(port(), clock);
-        Self { accounts, auth, access, user_admin, catalog, orders, dead_letters, assistant }
+        Self { accounts, auth, access, user_admin, catalog, orders, dead_letters, lifecycle, second_factor, assistant }
     }
 }

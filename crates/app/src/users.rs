@@ -1,11 +1,15 @@
 //! User administration: listing, reading, changing and deleting other users' accounts.
 
 use crate::access::EscalationGuard;
-use crate::ports::{AuditContext, Clock, Page, PageRequest, UserAdminRepository, UserFilter, UserRepository};
+use crate::ports::{
+    AuditContext, Clock, Page, PageRequest, SecondFactorRepository, UserAdminRepository, UserFilter, UserRepository,
+};
 use crate::{AppError, Principal};
 use std::sync::Arc;
 use storefront_domain::text::search_term;
-use storefront_domain::{AdminUserChange, FieldViolation, GuardedOperation, RoleName, User, UserId, UserName};
+use storefront_domain::{
+    AdminUserChange, AuditAction, FieldViolation, GuardedOperation, RoleName, User, UserId, UserName,
+};
 
 /// An administrator's change as submitted; `None` leaves a field unchanged.
 #[derive(Debug, Clone, Default)]
@@ -19,6 +23,7 @@ pub struct AdminUserUpdate {
 pub struct UserAdminService {
     users: Arc<dyn UserRepository>,
     admin: Arc<dyn UserAdminRepository>,
+    factors: Arc<dyn SecondFactorRepository>,
     guard: EscalationGuard,
     clock: Arc<dyn Clock>,
 }
@@ -28,10 +33,11 @@ impl UserAdminService {
     pub fn new(
         users: Arc<dyn UserRepository>,
         admin: Arc<dyn UserAdminRepository>,
+        factors: Arc<dyn SecondFactorRepository>,
         guard: EscalationGuard,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self { users, admin, guard, clock }
+        Self { users, admin, factors, guard, clock }
     }
 
     pub async fn list(
@@ -97,5 +103,15 @@ impl UserAdminService {
             Err(err) if id == actor.user.id => Err(AppError::on_own_account(err)),
             outcome => Ok(outcome?),
         }
+    }
+
+    /// Turns a user's second factor off (a lost authenticator and lost recovery codes) and
+    /// ends the user's sessions; audited `user.mfa_reset`. Only by a caller that holds every
+    /// permission of the user's role.
+    pub async fn reset_mfa(&self, actor: &Principal, id: UserId) -> Result<(), AppError> {
+        let target = self.get(id).await?;
+        self.guard.may_act_on_user(actor, GuardedOperation::ResetMfa, &target, None).await?;
+        let ctx = AuditContext { actor: actor.user.id, now: self.clock.now() };
+        Ok(self.factors.disable_mfa(id, None, AuditAction::UserMfaReset, ctx).await?)
     }
 }

@@ -15,6 +15,9 @@
 //!
 //! The assistant's `ConversationRepository` has a fifth: `assistant_contract_tests!(factory)`
 //! with `factory` an `async fn() -> storefront_contract::AssistantStores`.
+//! The account life cycle's ports (link tokens, the second factor) have a sixth:
+//! `lifecycle_contract_tests!(factory)` with `factory` an
+//! `async fn() -> storefront_contract::LifecycleStores`.
 //!
 //! The `RateLimiter` port has its own: `rate_limit_contract_tests!(factory)` with `factory`
 //! an `async fn() -> Arc<dyn RateLimiter>` (see `rate_limit_suite`).
@@ -28,9 +31,9 @@ use std::any::Any;
 use std::future::Future;
 use std::sync::Arc;
 use storefront_app::ports::{
-    AuditLog, CategoryRepository, ConversationRepository, DeadLetters, EventOutbox, IdempotencyStore, OrderRepository,
-    ProcessedEvents, ProductRepository, ReviewRepository, RoleRepository, SessionRepository, UserAdminRepository,
-    UserRepository,
+    AuditLog, CategoryRepository, ConversationRepository, DeadLetters, EventOutbox, IdempotencyStore,
+    LinkTokenRepository, OrderRepository, ProcessedEvents, ProductRepository, ReviewRepository, RoleRepository,
+    SecondFactorRepository, SessionRepository, UserAdminRepository, UserRepository,
 };
 
 #[doc(hidden)]
@@ -98,9 +101,23 @@ pub struct AssistantStores {
     pub guard: Box<dyn Any + Send + Sync>,
 }
 
+/// The account life cycle's ports of one adapter, fresh and empty, for one test, with the
+/// ports their changes touch (users, sessions, the audit log, the outbox).
+pub struct LifecycleStores {
+    pub users: Arc<dyn UserRepository>,
+    pub sessions: Arc<dyn SessionRepository>,
+    pub audit: Arc<dyn AuditLog>,
+    pub outbox: Arc<dyn EventOutbox>,
+    pub links: Arc<dyn LinkTokenRepository>,
+    pub factors: Arc<dyn SecondFactorRepository>,
+    /// Keeps whatever backs the stores alive for the test (e.g. a per-test database).
+    pub guard: Box<dyn Any + Send + Sync>,
+}
+
 pub mod assistant_suite;
 pub mod catalog_suite;
 pub mod events_suite;
+pub mod lifecycle_suite;
 pub mod orders_suite;
 pub mod rate_limit_suite;
 pub mod suite;
@@ -485,6 +502,39 @@ macro_rules! __assistant_contract_tests_list {
     };
 }
 
+/// Expands to one test per account-lifecycle contract test (see `contract_tests`).
+#[macro_export]
+macro_rules! lifecycle_contract_tests {
+    ($factory:path) => {
+        $crate::__lifecycle_contract_tests_list!($factory);
+    };
+}
+
+/// The list of account-lifecycle contract tests, `module::test_name`, one per function in
+/// `lifecycle_suite`. A unit test below checks that the list and the suite agree.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __lifecycle_contract_tests_list {
+    ($factory:path) => {
+        $crate::__lifecycle_contract_tests_each! { $factory;
+            links::a_link_is_found_by_hash_and_purpose_until_it_is_spent_once,
+            links::an_expired_link_is_neither_found_nor_spent,
+            links::a_link_for_an_unknown_user_is_refused,
+            links::concurrent_spends_of_one_link_give_it_to_one_caller,
+            links::verifying_marks_the_address_the_link_was_sent_to,
+            links::a_reset_sets_the_password_verifies_ends_sessions_audits_and_raises_its_event,
+            links::an_email_change_moves_the_user_to_the_verified_new_address_once,
+            links::an_email_change_to_an_address_taken_meanwhile_changes_and_spends_nothing,
+            links::raised_events_go_to_the_outbox_in_order,
+            links::purging_deletes_links_expired_or_spent_before_the_cutoff,
+            factors::a_pending_secret_is_enabled_by_a_fresh_step_and_audited,
+            factors::each_time_step_is_accepted_once_and_never_an_older_one,
+            factors::a_recovery_code_is_used_once,
+            factors::turning_the_factor_off_clears_it_ends_the_other_sessions_and_audits,
+        }
+    };
+}
+
 /// Expands the assistant list above into one test function per entry.
 #[doc(hidden)]
 #[macro_export]
@@ -496,6 +546,20 @@ macro_rules! __assistant_contract_tests_each {
                 $crate::__run_contract_test(async {
                     $crate::assistant_suite::$module::$name($factory().await).await
                 });
+            }
+        )*
+    };
+}
+
+/// Expands the lifecycle list above into one test function per entry.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __lifecycle_contract_tests_each {
+    ($factory:path; $($module:ident :: $name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                $crate::__run_contract_test(async { $crate::lifecycle_suite::$module::$name($factory().await).await });
             }
         )*
     };
@@ -598,6 +662,16 @@ mod tests {
         assert_eq!(written(&suite), listed("$crate::__events_contract_tests_each! { $factory;"));
     }
 
+    /// The same for the account-lifecycle suite and `__lifecycle_contract_tests_list`.
+    #[test]
+    fn the_lifecycle_macro_lists_every_lifecycle_contract_test_exactly_once() {
+        let suite = [
+            ("links", include_str!("lifecycle_suite/links.rs")),
+            ("factors", include_str!("lifecycle_suite/factors.rs")),
+        ];
+        assert_eq!(written(&suite), listed("$crate::__lifecycle_contract_tests_each! { $factory;"));
+    }
+
     /// Each macro expands to functions named after the tests alone, so the suites can be
     /// run in one test file only if no name is in two of them, nor twice in one.
     #[test]
@@ -607,6 +681,7 @@ mod tests {
             .chain(&listed("$crate::__catalog_contract_tests_each! { $factory;"))
             .chain(&listed("$crate::__orders_contract_tests_each! { $factory;"))
             .chain(&listed("$crate::__events_contract_tests_each! { $factory;"))
+            .chain(&listed("$crate::__lifecycle_contract_tests_each! { $factory;"))
             .map(|entry| name(entry).to_owned())
             .collect();
         let count = names.len();

@@ -27,10 +27,16 @@ pub enum AuditAction {
     UserDeleted,
     /// An administrative action refused by the no-privilege-escalation rule.
     AccessDenied,
+    UserMfaEnabled,
+    UserMfaDisabled,
+    /// An administrator turned a user's second factor off.
+    UserMfaReset,
+    UserPasswordReset,
+    UserEmailChanged,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 9] = [
+    pub const ALL: [AuditAction; 14] = [
         AuditAction::RoleCreated,
         AuditAction::RoleDeleted,
         AuditAction::RolePermissionGranted,
@@ -40,6 +46,11 @@ impl AuditAction {
         AuditAction::UserDeactivated,
         AuditAction::UserDeleted,
         AuditAction::AccessDenied,
+        AuditAction::UserMfaEnabled,
+        AuditAction::UserMfaDisabled,
+        AuditAction::UserMfaReset,
+        AuditAction::UserPasswordReset,
+        AuditAction::UserEmailChanged,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -53,6 +64,11 @@ impl AuditAction {
             AuditAction::UserDeactivated => "user.deactivated",
             AuditAction::UserDeleted => "user.deleted",
             AuditAction::AccessDenied => "access.denied",
+            AuditAction::UserMfaEnabled => "user.mfa_enabled",
+            AuditAction::UserMfaDisabled => "user.mfa_disabled",
+            AuditAction::UserMfaReset => "user.mfa_reset",
+            AuditAction::UserPasswordReset => "user.password_reset",
+            AuditAction::UserEmailChanged => "user.email_changed",
         }
     }
 
@@ -77,6 +93,17 @@ impl AuditDraft {
 
     pub fn user(action: AuditAction, user: &User, details: Value) -> Self {
         Self { action, target: format!("user:{}", user.id), details }
+    }
+
+    /// A change the user made to its own account (`user.password_reset`,
+    /// `user.mfa_enabled`…), or an administrator's `user.mfa_reset`.
+    pub fn account_change(action: AuditAction, user: &User) -> Self {
+        Self::user(action, user, json!({}))
+    }
+
+    /// `user.email_changed`, from `from` to the user's (new) address.
+    pub fn email_changed(user: &User, from: &crate::Email) -> Self {
+        Self::user(AuditAction::UserEmailChanged, user, json!({ "from": from.as_str(), "to": user.email.as_str() }))
     }
 
     pub fn role_created(role: &RoleName, description: &str) -> Self {
@@ -242,6 +269,8 @@ mod tests {
             name: UserName::parse("A").unwrap(),
             role: RoleName::parse(role).unwrap(),
             is_active: active,
+            email_verified: false,
+            mfa_enabled: false,
             created_at: Utc::now(),
             updated_at: Utc::now(),
         }

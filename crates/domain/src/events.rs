@@ -41,16 +41,28 @@ pub enum EventType {
     ProductStockLow,
     #[serde(rename = "review.created")]
     ReviewCreated,
+    #[serde(rename = "user.verification_requested")]
+    VerificationRequested,
+    #[serde(rename = "user.password_reset_requested")]
+    PasswordResetRequested,
+    #[serde(rename = "user.password_reset")]
+    PasswordReset,
+    #[serde(rename = "user.email_change_requested")]
+    EmailChangeRequested,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 6] = [
+    pub const ALL: [EventType; 10] = [
         EventType::UserRegistered,
         EventType::OrderPlaced,
         EventType::OrderStatusChanged,
         EventType::OrderCancelled,
         EventType::ProductStockLow,
         EventType::ReviewCreated,
+        EventType::VerificationRequested,
+        EventType::PasswordResetRequested,
+        EventType::PasswordReset,
+        EventType::EmailChangeRequested,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -61,6 +73,10 @@ impl EventType {
             EventType::OrderCancelled => "order.cancelled",
             EventType::ProductStockLow => "product.stock_low",
             EventType::ReviewCreated => "review.created",
+            EventType::VerificationRequested => "user.verification_requested",
+            EventType::PasswordResetRequested => "user.password_reset_requested",
+            EventType::PasswordReset => "user.password_reset",
+            EventType::EmailChangeRequested => "user.email_change_requested",
         }
     }
 
@@ -121,6 +137,34 @@ impl DomainEvent {
         Self::new(EventType::UserRegistered, user.created_at, payload)
     }
 
+    /// `user.verification_requested`: the user asked for another verification link.
+    pub fn verification_requested(user: &User, at: DateTime<Utc>) -> Self {
+        Self::new(EventType::VerificationRequested, at, UserRef { user_id: user.id })
+    }
+
+    /// `user.password_reset_requested`, for ANY address asked about, an account's or not:
+    /// the request answers the same whatever the address, and the handler decides whether
+    /// a mail goes out (see `docs/security.md`, enumeration).
+    pub fn password_reset_requested(email: &crate::Email, at: DateTime<Utc>) -> Self {
+        Self::new(EventType::PasswordResetRequested, at, PasswordResetRequested { email: email.as_str().to_owned() })
+    }
+
+    /// `user.password_reset`: a reset link set a new password (a notice goes to the owner).
+    pub fn password_reset(user_id: UserId, at: DateTime<Utc>) -> Self {
+        Self::new(EventType::PasswordReset, at, UserRef { user_id })
+    }
+
+    /// `user.email_change_requested`: a confirmation link goes to `new_email` and a notice
+    /// to the current address.
+    pub fn email_change_requested(user: &User, new_email: &crate::Email, at: DateTime<Utc>) -> Self {
+        let payload = EmailChangeRequested {
+            user_id: user.id,
+            old_email: user.email.as_str().to_owned(),
+            new_email: new_email.as_str().to_owned(),
+        };
+        Self::new(EventType::EmailChangeRequested, at, payload)
+    }
+
     /// `review.created`.
     pub fn review_created(review: &Review) -> Self {
         let payload = ReviewCreated {
@@ -146,6 +190,26 @@ pub struct UserRegistered {
     pub user_id: UserId,
     pub email: String,
     pub name: String,
+}
+
+/// Payload of `user.verification_requested` and `user.password_reset` (v1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRef {
+    pub user_id: UserId,
+}
+
+/// Payload of `user.password_reset_requested` (v1): the address asked about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordResetRequested {
+    pub email: String,
+}
+
+/// Payload of `user.email_change_requested` (v1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailChangeRequested {
+    pub user_id: UserId,
+    pub old_email: String,
+    pub new_email: String,
 }
 
 /// One line of `order.placed` (v1).

@@ -10,6 +10,7 @@ pub mod email;
 pub mod error;
 pub mod events;
 pub mod ids;
+pub mod mfa;
 pub mod orders;
 pub mod password;
 pub mod permission;

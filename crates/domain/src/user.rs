@@ -37,6 +37,11 @@ pub struct User {
     pub name: UserName,
     pub role: RoleName,
     pub is_active: bool,
+    /// Whether the user proved to own `email` (a verification link, a password reset, or a
+    /// confirmed email change).
+    pub email_verified: bool,
+    /// Whether logins need a second factor (a TOTP code or a recovery code).
+    pub mfa_enabled: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -56,6 +56,8 @@ impl From<RegisterRequest> for Registration {
     "name": "Ada Lovelace",
     "role": "user",
     "is_active": true,
+    "email_verified": true,
+    "mfa_enabled": false,
     "created_at": "2025-01-31T09:30:00.123456Z",
     "updated_at": "2025-01-31T09:30:00.123456Z"
 }))]
@@ -67,6 +69,11 @@ pub struct UserResponse {
     #[schema(example = "user")]
     pub role: String,
     pub is_active: bool,
+    /// Whether the owner proved the address (a verification link, a password reset or a
+    /// confirmed email change).
+    pub email_verified: bool,
+    /// Whether logins need a second factor (TOTP or a recovery code).
+    pub mfa_enabled: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -79,6 +86,8 @@ impl From<User> for UserResponse {
             name: u.name.as_str().to_owned(),
             role: u.role.as_str().to_owned(),
             is_active: u.is_active,
+            email_verified: u.email_verified,
+            mfa_enabled: u.mfa_enabled,
             created_at: u.created_at,
             updated_at: u.updated_at,
         }
@@ -99,15 +108,17 @@ pub struct UpdateProfileRequest {
         pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
     )]
     pub name: Option<String>,
+    /// Only the current address (a no-op); another one answers 422: email changes go
+    /// through `POST /api/v1/users/me/email`.
     #[serde(default, deserialize_with = "present")]
-    #[schema(nullable = false, example = "ada.king@example.com", format = Email, max_length = 254)]
+    #[schema(nullable = false, example = "ada@example.com", format = Email, max_length = 254)]
     pub email: Option<String>,
 }
 
 /// A full profile replacement: both fields are required.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"name": "Ada King", "email": "ada.king@example.com"}))]
+#[schema(example = json!({"name": "Ada King", "email": "ada@example.com"}))]
 pub struct ReplaceProfileRequest {
     #[schema(
         example = "Ada King",
@@ -116,7 +127,8 @@ pub struct ReplaceProfileRequest {
         pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
     )]
     pub name: String,
-    #[schema(example = "ada.king@example.com", format = Email, max_length = 254)]
+    /// Must be the current address (email changes go through `POST /api/v1/users/me/email`).
+    #[schema(example = "ada@example.com", format = Email, max_length = 254)]
     pub email: String,
 }
 
@@ -184,7 +196,9 @@ pub async fn me(Authenticated(principal): Authenticated) -> HttpResponse {
 /// Update the caller's profile
 ///
 /// Only the fields present change. Unknown fields (`role`, `is_active`…) and explicit
-/// `null`s are refused with 422, never ignored.
+/// `null`s are refused with 422, never ignored. The email address cannot change here: the
+/// current address is a no-op, another one answers 422 naming `email` (use
+/// `POST /api/v1/users/me/email`, which confirms the new address by mail).
 #[utoipa::path(
     patch,
     path = "/api/v1/users/me",
@@ -195,7 +209,6 @@ pub async fn me(Authenticated(principal): Authenticated) -> HttpResponse {
     responses(
         (status = 200, description = "The updated account", body = UserResponse),
         (status = 401, response = BearerUnauthorized),
-        (status = 409, response = EmailTaken),
         JsonBodyErrors,
         ServerErrors,
     )
@@ -212,7 +225,8 @@ pub async fn update_me(
 
 /// Replace the caller's profile
 ///
-/// Both `name` and `email` are required.
+/// Both `name` and `email` are required; `email` must be the current address (another one
+/// answers 422 naming `email`: use `POST /api/v1/users/me/email`).
 #[utoipa::path(
     put,
     path = "/api/v1/users/me",
@@ -223,7 +237,6 @@ pub async fn update_me(
     responses(
         (status = 200, description = "The updated account", body = UserResponse),
         (status = 401, response = BearerUnauthorized),
-        (status = 409, response = EmailTaken),
         JsonBodyErrors,
         ServerErrors,
     )

@@ -204,6 +204,35 @@ pub async fn delete_user(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Reset a user's second factor
+///
+/// Turns the user's TOTP second factor off (secret and recovery codes gone) for a user who
+/// lost both, and ends every session of the user. Audited as `user.mfa_reset`. Needs every
+/// permission of the user's role (no privilege escalation); otherwise 403 `forbidden`,
+/// audited as `access.denied`. A user without a second factor answers 204 too.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/{id}/mfa",
+    tag = "users",
+    operation_id = "reset_user_mfa",
+    security(("oauth2" = []), ("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The user's id")),
+    responses(
+        (status = 204, description = "The second factor is off; the user's sessions ended"),
+        PermissionErrors,
+        (status = 404, response = NotFound),
+        ServerErrors,
+    )
+)]
+pub async fn reset_mfa(
+    caller: RequirePermission<UsersManage>,
+    state: Data<AppState>,
+    id: Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    state.user_admin.reset_mfa(caller.principal(), user_id(&id)?).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 /// What an audit entry records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 pub enum AuditActionName {
@@ -226,6 +255,21 @@ pub enum AuditActionName {
     /// A refused attempt to grant, assign or act on permissions the caller does not hold.
     #[serde(rename = "access.denied")]
     AccessDenied,
+    /// The user turned its second factor (TOTP) on.
+    #[serde(rename = "user.mfa_enabled")]
+    UserMfaEnabled,
+    /// The user turned its second factor off.
+    #[serde(rename = "user.mfa_disabled")]
+    UserMfaDisabled,
+    /// An administrator turned a user's second factor off.
+    #[serde(rename = "user.mfa_reset")]
+    UserMfaReset,
+    /// The user set a new password through a reset link.
+    #[serde(rename = "user.password_reset")]
+    UserPasswordReset,
+    /// The user confirmed a new email address.
+    #[serde(rename = "user.email_changed")]
+    UserEmailChanged,
 }
 
 impl From<AuditAction> for AuditActionName {
@@ -240,6 +284,11 @@ impl From<AuditAction> for AuditActionName {
             AuditAction::UserDeactivated => Self::UserDeactivated,
             AuditAction::UserDeleted => Self::UserDeleted,
             AuditAction::AccessDenied => Self::AccessDenied,
+            AuditAction::UserMfaEnabled => Self::UserMfaEnabled,
+            AuditAction::UserMfaDisabled => Self::UserMfaDisabled,
+            AuditAction::UserMfaReset => Self::UserMfaReset,
+            AuditAction::UserPasswordReset => Self::UserPasswordReset,
+            AuditAction::UserEmailChanged => Self::UserEmailChanged,
         }
     }
 }

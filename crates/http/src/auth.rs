@@ -6,8 +6,8 @@ use crate::body::{ApiJson, FormBody};
 use crate::client::ClientInfo;
 use crate::error::{ApiError, OAuthError, OAuthErrorCode};
 use crate::responses::{
-    BearerUnauthorized, InvalidCredentials, InvalidRefreshToken, JsonBodyErrors, NotFound, OAuthTokenError,
-    PayloadTooLarge, RateLimited, ServerErrors, UnsupportedMediaType,
+    BearerUnauthorized, InvalidRefreshToken, JsonBodyErrors, LoginUnauthorized, NotFound, OAuthMfaRequired,
+    OAuthTokenError, PayloadTooLarge, RateLimited, ServerErrors, UnsupportedMediaType,
 };
 use crate::state::AppState;
 use actix_web::HttpResponse;
@@ -53,7 +53,7 @@ impl From<TokenPair> for TokenResponse {
     }
 }
 
-fn token_response(pair: TokenPair) -> HttpResponse {
+pub(crate) fn token_response(pair: TokenPair) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")))
@@ -76,6 +76,12 @@ pub struct TokenForm {
     /// For `grant_type=refresh_token`.
     #[schema(nullable = false)]
     refresh_token: Option<String>,
+    /// For `grant_type=urn:storefront:grant-type:mfa-otp`: from the `mfa_required` error.
+    #[schema(nullable = false)]
+    mfa_token: Option<String>,
+    /// For `grant_type=urn:storefront:grant-type:mfa-otp`: a TOTP or recovery code.
+    #[schema(nullable = false)]
+    otp: Option<String>,
     /// Accepted and ignored: tokens carry no scopes; permissions come from the role.
     #[schema(nullable = false)]
     scope: Option<String>,
@@ -94,13 +100,27 @@ enum GrantTypeName {
     Password,
     /// A refresh (RFC 6749 §6): `refresh_token`.
     RefreshToken,
+    /// The second step of a login with a second factor: `mfa_token` and `otp`.
+    #[schema(rename = "urn:storefront:grant-type:mfa-otp")]
+    MfaOtp,
 }
 
 /// A grant, as parsed from the token endpoint's form.
 enum TokenGrant {
-    Password { username: String, password: PlainPassword },
+    Password {
+        username: String,
+        password: PlainPassword,
+    },
     RefreshToken(String),
+    /// The second factor of a password grant that answered `mfa_required`.
+    MfaOtp {
+        mfa_token: String,
+        otp: String,
+    },
 }
+
+/// The grant type of a login's second step (an extension grant, RFC 6749 §4.5).
+pub const MFA_OTP_GRANT: &str = "urn:storefront:grant-type:mfa-otp";
 
 fn invalid_request(description: impl Into<String>) -> OAuthError {
     OAuthError::new(OAuthErrorCode::InvalidRequest, description)
@@ -137,9 +157,13 @@ impl TokenGrant {
                 password: PlainPassword::new(require("password")?),
             }),
             "refresh_token" => Ok(TokenGrant::RefreshToken(require("refresh_token")?)),
+            MFA_OTP_GRANT => Ok(TokenGrant::MfaOtp { mfa_token: require("mfa_token")?, otp: require("otp")? }),
             other => Err(OAuthError::new(
                 OAuthErrorCode::UnsupportedGrantType,
-                format!("The grant type `{}` is not supported; use `password` or `refresh_token`.", shown(other)),
+                format!(
+                    "The grant type `{}` is not supported; use `password`, `refresh_token` or `{MFA_OTP_GRANT}`.",
+                    shown(other)
+                ),
             )),
         }
     }
@@ -165,6 +189,14 @@ impl TokenGrant {
 /// Rate-limited like `/auth/login` and `/auth/refresh` (per client IP for each grant, and
 /// failed password grants per account): over a limit it answers 429 `rate_limited` as
 /// problem details with `Retry-After`, not as an OAuth2 error.
+///
+/// **Second factor.** For an account with TOTP on, a right password grant answers 403
+/// `{"error":"mfa_required","error_description":…,"mfa_token":…}`; the login continues with
+/// `grant_type=urn:storefront:grant-type:mfa-otp&mfa_token=…&otp=…` (a TOTP or recovery
+/// code; a wrong one is `invalid_grant` and a failed login of the account), or at
+/// `POST /api/v1/auth/mfa`. Swagger UI's **Authorize** button cannot do this second step:
+/// for such an account, log in with `/api/v1/auth/login` and `/api/v1/auth/mfa` and paste
+/// the access token into the `bearer` scheme.
 #[utoipa::path(
     post,
     path = "/api/v1/auth/token",
@@ -175,6 +207,7 @@ impl TokenGrant {
         (status = 200, description = "Tokens issued", body = TokenResponse,
             headers(("Cache-Control" = String, description = "`no-store`"), ("Pragma" = String, description = "`no-cache`"))),
         (status = 400, response = OAuthTokenError),
+        (status = 403, response = OAuthMfaRequired),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 429, response = RateLimited),
@@ -193,12 +226,27 @@ pub async fn token(
         TokenGrant::RefreshToken(token) => {
             (state.auth.refresh(&token, &client).await, "The refresh token is invalid, expired or revoked.")
         }
+        TokenGrant::MfaOtp { mfa_token, otp } => (
+            state.auth.complete_mfa(&mfa_token, &otp, client).await,
+            "The mfa_token is invalid or expired, or the code is not valid.",
+        ),
     };
     match outcome {
         Ok(pair) => Ok(token_response(pair)),
-        Err(AppError::InvalidCredentials | AppError::InvalidToken) => {
+        Err(AppError::InvalidCredentials | AppError::InvalidToken | AppError::InvalidCode) => {
             Err(OAuthError::new(OAuthErrorCode::InvalidGrant, refusal).into())
         }
+        Err(AppError::MfaRequired { mfa_token }) => Err(OAuthError {
+            mfa_token: Some(mfa_token),
+            ..OAuthError::new(
+                OAuthErrorCode::MfaRequired,
+                format!(
+                    "The account has a second factor: present the mfa_token with a code (grant_type={MFA_OTP_GRANT}, \
+                     or POST /api/v1/auth/mfa)."
+                ),
+            )
+        }
+        .into()),
         Err(other) => Err(other.into()),
     }
 }
@@ -221,6 +269,9 @@ pub struct LoginRequest {
 /// Rate-limited per client IP, and per account for failed logins: once an account has had
 /// too many failed logins (10 in 15 minutes by default) every login of it answers 429, even
 /// with the right password, until the window ends.
+///
+/// For an account with a second factor, the right password answers 401 `mfa_required`
+/// with an `mfa_token` member in the problem: POST it with a code to `/api/v1/auth/mfa`.
 #[utoipa::path(
     post,
     path = "/api/v1/auth/login",
@@ -230,7 +281,7 @@ pub struct LoginRequest {
     responses(
         (status = 200, description = "Tokens issued", body = TokenResponse,
             headers(("Cache-Control" = String, description = "`no-store`"))),
-        (status = 401, response = InvalidCredentials),
+        (status = 401, response = LoginUnauthorized),
         (status = 429, response = RateLimited),
         JsonBodyErrors,
         ServerErrors,
@@ -444,7 +495,7 @@ mod tests {
                 assert_eq!(username, "ada@example.com");
                 assert_eq!(password.expose(), "päss word");
             }
-            TokenGrant::RefreshToken(_) => panic!("expected a password grant"),
+            _ => panic!("expected a password grant"),
         }
     }
 
@@ -470,6 +521,16 @@ mod tests {
         ] {
             assert_eq!(error_of(body), OAuthErrorCode::InvalidRequest, "{body:?}");
         }
+    }
+
+    #[test]
+    fn the_mfa_otp_grant_needs_its_token_and_code() {
+        let grant = parse("grant_type=urn%3Astorefront%3Agrant-type%3Amfa-otp&mfa_token=t&otp=123456").unwrap();
+        assert!(matches!(grant, TokenGrant::MfaOtp { mfa_token, otp } if mfa_token == "t" && otp == "123456"));
+        assert_eq!(
+            error_of("grant_type=urn%3Astorefront%3Agrant-type%3Amfa-otp&mfa_token=t"),
+            OAuthErrorCode::InvalidRequest
+        );
     }
 
     #[test]

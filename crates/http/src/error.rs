@@ -72,6 +72,21 @@ pub enum ApiError {
     InvalidTransition(String),
     #[error("idempotency key reused")]
     IdempotencyKeyReused,
+    /// A link token (verification, reset, email change) that is unknown, spent or expired.
+    #[error("invalid link")]
+    InvalidLink,
+    /// The action needs a verified email address.
+    #[error("email not verified")]
+    EmailNotVerified,
+    /// The password was right; the login continues at `POST /auth/mfa` with `mfa_token`.
+    #[error("mfa required")]
+    MfaRequired { mfa_token: String },
+    /// A wrong second-factor code proving the caller's identity.
+    #[error("invalid code")]
+    InvalidCode,
+    /// A wrong code confirming a TOTP enrolment.
+    #[error("invalid enrolment code")]
+    InvalidEnrolmentCode,
     #[error("rate limited for {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     /// A dependency cannot serve now (the cause is logged, never shown).
@@ -160,6 +175,11 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub errors: Option<Vec<FieldError>>,
+    /// For `mfa_required`: the token to present with the second factor at
+    /// `POST /api/v1/auth/mfa` (single use, valid 5 minutes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub mfa_token: Option<String>,
 }
 
 /// The `error` values of RFC 6749 §5.2 this server answers.
@@ -169,6 +189,9 @@ pub enum OAuthErrorCode {
     InvalidRequest,
     InvalidGrant,
     UnsupportedGrantType,
+    /// Not RFC 6749's: the password was right and the account has a second factor (403,
+    /// with `mfa_token`).
+    MfaRequired,
 }
 
 impl OAuthErrorCode {
@@ -177,6 +200,16 @@ impl OAuthErrorCode {
             OAuthErrorCode::InvalidRequest => "invalid_request",
             OAuthErrorCode::InvalidGrant => "invalid_grant",
             OAuthErrorCode::UnsupportedGrantType => "unsupported_grant_type",
+            OAuthErrorCode::MfaRequired => "mfa_required",
+        }
+    }
+
+    /// 400 for RFC 6749's errors; 403 for `mfa_required` (the grant was right, the account
+    /// needs more).
+    pub const fn status(self) -> StatusCode {
+        match self {
+            OAuthErrorCode::MfaRequired => StatusCode::FORBIDDEN,
+            _ => StatusCode::BAD_REQUEST,
         }
     }
 }
@@ -188,11 +221,16 @@ pub struct OAuthError {
     pub error: OAuthErrorCode,
     #[serde(rename = "error_description")]
     pub description: String,
+    /// For `mfa_required`: the token to present with the code, at `/api/v1/auth/mfa` or in
+    /// the grant `urn:storefront:grant-type:mfa-otp`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub mfa_token: Option<String>,
 }
 
 impl OAuthError {
     pub fn new(error: OAuthErrorCode, description: impl Into<String>) -> Self {
-        Self { error, description: description.into() }
+        Self { error, description: description.into(), mfa_token: None }
     }
 }
 
@@ -230,6 +268,11 @@ impl From<AppError> for ApiError {
             AppError::InvalidCredentials => ApiError::InvalidCredentials,
             AppError::InvalidToken => ApiError::InvalidToken,
             AppError::RateLimited { retry_after_secs } => ApiError::RateLimited { retry_after_secs },
+            AppError::InvalidLink => ApiError::InvalidLink,
+            AppError::EmailNotVerified => ApiError::EmailNotVerified,
+            AppError::MfaRequired { mfa_token } => ApiError::MfaRequired { mfa_token },
+            AppError::InvalidCode => ApiError::InvalidCode,
+            AppError::InvalidEnrolmentCode => ApiError::InvalidEnrolmentCode,
             AppError::Unavailable(why) => ApiError::Unavailable(why),
             AppError::Internal(why) => ApiError::Internal(why),
             AppError::PromptRejected(kind) => ApiError::PromptRejected(kind.as_str()),
@@ -289,6 +332,15 @@ problem_codes! {
     InvalidTransition = "invalid_transition" => CONFLICT;
     IdempotencyKeyReused = "idempotency_key_reused" => UNPROCESSABLE_ENTITY;
     RateLimited = "rate_limited" => TOO_MANY_REQUESTS;
+    InvalidLink = "invalid_link" => UNPROCESSABLE_ENTITY;
+    EmailNotVerified = "email_not_verified" => FORBIDDEN;
+    MfaRequired = "mfa_required" => UNAUTHORIZED;
+    /// A wrong second-factor code where it proves who the caller is (a login's second
+    /// step, turning the factor off).
+    InvalidCode = "invalid_code" => UNAUTHORIZED;
+    /// The same `code` at 422, as the contract has it: a wrong first code confirming an
+    /// enrolment is a bad request, not a failed authentication.
+    InvalidEnrolmentCode = "invalid_code" => UNPROCESSABLE_ENTITY;
     ServiceUnavailable = "service_unavailable" => SERVICE_UNAVAILABLE;
     Internal = "internal" => INTERNAL_SERVER_ERROR;
     PromptRejected = "prompt_rejected" => UNPROCESSABLE_ENTITY;
@@ -325,6 +377,11 @@ impl ApiError {
             ApiError::InvalidTransition(_) => Code::InvalidTransition,
             ApiError::IdempotencyKeyReused => Code::IdempotencyKeyReused,
             ApiError::RateLimited { .. } => Code::RateLimited,
+            ApiError::InvalidLink => Code::InvalidLink,
+            ApiError::EmailNotVerified => Code::EmailNotVerified,
+            ApiError::MfaRequired { .. } => Code::MfaRequired,
+            ApiError::InvalidCode => Code::InvalidCode,
+            ApiError::InvalidEnrolmentCode => Code::InvalidEnrolmentCode,
             ApiError::Unavailable(_) => Code::ServiceUnavailable,
             ApiError::Internal(_) => Code::Internal,
             ApiError::PromptRejected(_) => Code::PromptRejected,
@@ -338,7 +395,7 @@ impl ApiError {
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
         match (self, self.code()) {
             (_, Some(code)) => (code.status(), code.as_str()),
-            (ApiError::OAuth(err), None) => (StatusCode::BAD_REQUEST, err.error.as_str()),
+            (ApiError::OAuth(err), None) => (err.error.status(), err.error.as_str()),
             (_, None) => (StatusCode::INTERNAL_SERVER_ERROR, Code::Internal.as_str()),
         }
     }
@@ -356,6 +413,10 @@ impl ApiError {
             request_id,
             errors: match self {
                 ApiError::Validation(errors) | ApiError::InsufficientStock(errors) => Some(errors.clone()),
+                _ => None,
+            },
+            mfa_token: match self {
+                ApiError::MfaRequired { mfa_token } => Some(mfa_token.clone()),
                 _ => None,
             },
         })
@@ -390,6 +451,17 @@ impl ApiError {
             ApiError::RateLimited { retry_after_secs } => {
                 format!("Too many requests; retry in {retry_after_secs} seconds.")
             }
+            ApiError::InvalidLink => "The link is unknown, already used or expired; ask for a new one.".into(),
+            ApiError::EmailNotVerified => {
+                "This action needs a verified email address: open the link we mailed you, or ask for a new one \
+                 with POST /api/v1/auth/email/verification."
+                    .into()
+            }
+            ApiError::MfaRequired { .. } => "The password is right; this account also needs its second factor: \
+                                             POST the `mfa_token` with a code to /api/v1/auth/mfa."
+                .into(),
+            ApiError::InvalidCode => "The code is not valid.".into(),
+            ApiError::InvalidEnrolmentCode => "The code does not match the authenticator's secret.".into(),
             ApiError::Unavailable(_) => "The service is temporarily unavailable; retry shortly.".into(),
             ApiError::Internal(_) => "An unexpected error occurred.".into(),
             ApiError::PromptRejected(kind) => {
@@ -436,7 +508,9 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(status);
         response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
         match self {
-            ApiError::Unauthorized | ApiError::InvalidCredentials => {
+            // A wrong code is refused credentials too (RFC 6750's challenge on the bearer
+            // endpoint that takes it, `DELETE /users/me/mfa/totp`).
+            ApiError::Unauthorized | ApiError::InvalidCredentials | ApiError::InvalidCode => {
                 response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static(BEARER_CHALLENGE)));
             }
             ApiError::InvalidToken => {
@@ -512,6 +586,11 @@ mod tests {
             ),
             (ApiError::IdempotencyKeyReused, 422, "idempotency_key_reused"),
             (ApiError::RateLimited { retry_after_secs: 30 }, 429, "rate_limited"),
+            (ApiError::InvalidLink, 422, "invalid_link"),
+            (ApiError::EmailNotVerified, 403, "email_not_verified"),
+            (ApiError::MfaRequired { mfa_token: "t".into() }, 401, "mfa_required"),
+            (ApiError::InvalidCode, 401, "invalid_code"),
+            (ApiError::InvalidEnrolmentCode, 422, "invalid_code"),
             (ApiError::Unavailable("pool timed out".into()), 503, "service_unavailable"),
             (ApiError::Internal("boom".into()), 500, "internal"),
             (ApiError::PromptRejected("instruction_override"), 422, "prompt_rejected"),
@@ -524,6 +603,7 @@ mod tests {
                 400,
                 "unsupported_grant_type",
             ),
+            (ApiError::OAuth(OAuthError::new(OAuthErrorCode::MfaRequired, "x")), 403, "mfa_required"),
         ]
     }
 
@@ -538,9 +618,9 @@ mod tests {
 
     #[test]
     fn every_code_of_the_table_is_answered_by_some_error() {
-        let answered: Vec<&str> = every_error().iter().map(|(e, ..)| e.status_and_code().1).collect();
+        let answered: Vec<Code> = every_error().iter().filter_map(|(e, ..)| e.code()).collect();
         for code in Code::ALL {
-            assert!(answered.contains(&code.as_str()), "no error answers {code:?}");
+            assert!(answered.contains(code), "no error answers {code:?}");
         }
     }
 
@@ -579,12 +659,30 @@ mod tests {
             (AppError::InvalidCredentials, "invalid_credentials"),
             (AppError::InvalidToken, "invalid_token"),
             (AppError::RateLimited { retry_after_secs: 5 }, "rate_limited"),
+            (AppError::InvalidLink, "invalid_link"),
+            (AppError::EmailNotVerified, "email_not_verified"),
+            (AppError::MfaRequired { mfa_token: "t".into() }, "mfa_required"),
+            (AppError::InvalidCode, "invalid_code"),
+            (AppError::InvalidEnrolmentCode, "invalid_code"),
             (AppError::Unavailable("db down".into()), "service_unavailable"),
             (AppError::Internal("bug".into()), "internal"),
         ];
         for (app, code) in cases {
             assert_eq!(ApiError::from(app).status_and_code().1, code);
         }
+    }
+
+    #[test]
+    fn mfa_required_carries_its_token_in_the_problem_and_the_oauth_error() {
+        let body = body_json(ApiError::MfaRequired { mfa_token: "abc".into() }.error_response());
+        assert_eq!((body["code"].as_str(), body["mfa_token"].as_str()), (Some("mfa_required"), Some("abc")));
+        let oauth = OAuthError { mfa_token: Some("abc".into()), ..OAuthError::new(OAuthErrorCode::MfaRequired, "x") };
+        let r = ApiError::OAuth(oauth).error_response();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        assert_eq!(
+            body_json(r),
+            serde_json::json!({"error": "mfa_required", "error_description": "x", "mfa_token": "abc"})
+        );
     }
 
     #[test]
@@ -602,6 +700,8 @@ mod tests {
         let r = ApiError::InvalidToken.error_response();
         assert_eq!(header(&r, header::WWW_AUTHENTICATE).as_deref(), Some(INVALID_TOKEN_CHALLENGE));
         let r = ApiError::InvalidCredentials.error_response();
+        assert_eq!(header(&r, header::WWW_AUTHENTICATE).as_deref(), Some(BEARER_CHALLENGE));
+        let r = ApiError::InvalidCode.error_response();
         assert_eq!(header(&r, header::WWW_AUTHENTICATE).as_deref(), Some(BEARER_CHALLENGE));
         let r = ApiError::MethodNotAllowed { allow: "GET, HEAD".into() }.error_response();
         assert_eq!(header(&r, header::ALLOW).as_deref(), Some("GET, HEAD"));

@@ -35,7 +35,10 @@ offer answers 405 `method_not_allowed` with an `Allow` header (`HEAD` is offered
 query string). Without it a protected operation answers 401 `unauthorized`; with an
 invalid, expired or revoked token (or one whose session has ended) 401 `invalid_token`; both
 with a `WWW-Authenticate: Bearer` challenge (RFC 6750). In Swagger UI, use **Authorize**
-with the password flow (your email as username; leave the client fields empty)."#;
+with the password flow (your email as username; leave the client fields empty). Swagger UI's
+Authorize cannot do the second step of an account with a second factor (TOTP): log such an
+account in with `POST /api/v1/auth/login` and `POST /api/v1/auth/mfa`, then paste the access
+token into the `bearer` scheme."#;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -53,7 +56,6 @@ with the password flow (your email as username; leave the client fields empty)."
             UnsupportedMediaType,
             PayloadTooLarge,
             BearerUnauthorized,
-            InvalidCredentials,
             PasswordChangeUnauthorized,
             InvalidRefreshToken,
             NotFound,
@@ -70,12 +72,20 @@ with the password flow (your email as username; leave the client fields empty)."
             ChatRejected,
             ChatLimited,
             AssistantUnavailable,
+            LinkRejected,
+            ResetRejected,
+            UnverifiedEmail,
+            LoginUnauthorized,
+            MfaUnauthorized,
+            SecondFactorUnauthorized,
+            EnrolmentRejected,
+            OAuthMfaRequired,
         )
     ),
     modifiers(&SecuritySchemes),
     tags(
         (name = "accounts", description = "Registration and the caller's own account"),
-        (name = "auth", description = "Tokens, logins and sessions"),
+        (name = "auth", description = "Tokens, logins and sessions; email verification, password reset and the login's second factor"),
         (name = "health", description = "Liveness and readiness"),
         (name = "docs", description = "This documentation: `/docs` (Swagger UI) and `/openapi.json`"),
         (name = "users", description = "User administration"),

@@ -7,7 +7,7 @@
 use crate::catalog::{categories, products, reviews};
 use crate::permissions::{self, Guard};
 use crate::routing::Endpoint;
-use crate::{accounts, admin, assistant, auth, docs, events, health, orders, roles, stats};
+use crate::{accounts, admin, assistant, auth, docs, events, health, lifecycle, mfa, orders, roles, stats};
 use actix_web::Resource;
 use actix_web::http::Method;
 use std::sync::LazyLock;
@@ -134,6 +134,18 @@ const DECLARATIONS: &[Declaration] = declarations! {
     assistant::delete_conversation => required(Permission::AiUse);
     assistant::list_messages => required(Permission::AiUse);
     assistant::my_ai_usage => Access::Bearer;
+    // The account life cycle (#17): verification, reset, email change, the second factor.
+    lifecycle::request_verification => Access::Bearer;
+    lifecycle::verify_email => Access::Public;
+    lifecycle::forgot_password => Access::Public;
+    lifecycle::reset_password => Access::Public;
+    lifecycle::change_email => Access::Bearer;
+    lifecycle::confirm_email_change => Access::Public;
+    mfa::enrol_totp => Access::Bearer;
+    mfa::confirm_totp => Access::Bearer;
+    mfa::disable_totp => Access::Bearer;
+    mfa::login_mfa => Access::Public;
+    admin::reset_mfa => required(Permission::UsersManage);
 };
 
 /// One routed and documented operation, as the table yields it.

@@ -14,7 +14,7 @@ use crate::query::{ApiQuery, Paginated, Pagination};
 use crate::request_id::in_request_scope;
 use crate::responses::{
     BearerUnauthorized, InvalidTransition, JsonBodyErrors, MalformedBody, NotFound, PayloadTooLarge, PermissionErrors,
-    PlacementConflict, PlacementRejected, ServerErrors, UnsupportedMediaType, ValidationFailed,
+    PlacementConflict, PlacementRejected, ServerErrors, UnsupportedMediaType, UnverifiedEmail, ValidationFailed,
 };
 use crate::state::{API_PREFIX, AppState};
 use actix_web::body::MessageBody;
@@ -375,6 +375,7 @@ async fn place(state: &AppState, caller: &Principal, body: &[u8]) -> Result<Orde
             )),
         (status = 400, response = MalformedBody),
         (status = 401, response = BearerUnauthorized),
+        (status = 403, response = UnverifiedEmail),
         (status = 409, response = PlacementConflict),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),

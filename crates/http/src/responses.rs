@@ -115,12 +115,6 @@ reusable_responses! {
         ],
         &[CHALLENGE],
     );
-    /// 401 `invalid_credentials` at login.
-    InvalidCredentials => problem(
-        "Unknown email, wrong password or deactivated account (indistinguishable on purpose)",
-        vec![example("invalid_credentials", ApiError::InvalidCredentials)],
-        &[("WWW-Authenticate", "`Bearer realm=\"storefront\"`")],
-    );
     /// 401 on a password change: no or bad token, or a wrong current password.
     PasswordChangeUnauthorized => problem(
         "No bearer token (`unauthorized`), a bad one (`invalid_token`), or a wrong current password (`invalid_credentials`)",
@@ -246,6 +240,69 @@ reusable_responses! {
         ],
         &[RETRY_AFTER],
     );
+    /// 422 of an operation spending a link token: a bad body, or `invalid_link`.
+    LinkRejected => problem(
+        "A field is missing or invalid (`validation_failed`), or the link's token is unknown, already used or \
+         expired (`invalid_link`: ask for a new link)",
+        vec![
+            example("invalid_link", ApiError::InvalidLink),
+            example("missing_field", invalid("token", "missing field `token`")),
+        ],
+        &[],
+    );
+    /// 422 of a password reset: a bad body or new password, or `invalid_link`.
+    ResetRejected => problem(
+        "The new password fails the policy, a field is missing (`validation_failed`), or the link's token is \
+         unknown, already used or expired (`invalid_link`)",
+        vec![
+            example("invalid_link", ApiError::InvalidLink),
+            example("policy", invalid("new_password", "must be at least 8 characters")),
+        ],
+        &[],
+    );
+    /// 403 `email_not_verified` (with `auth.require_verified_email`).
+    UnverifiedEmail => problem(
+        "The deployment requires a verified email address for this action and the caller's is not \
+         (`email_not_verified`)",
+        vec![example("email_not_verified", ApiError::EmailNotVerified)],
+        &[],
+    );
+    /// 401 at login: wrong credentials, or the second factor is needed.
+    LoginUnauthorized => problem(
+        "Unknown email, wrong password or deactivated account (`invalid_credentials`, indistinguishable on \
+         purpose); or the password is right and the account has a second factor (`mfa_required`, with an \
+         `mfa_token` to POST with a code to `/api/v1/auth/mfa`)",
+        vec![
+            example("invalid_credentials", ApiError::InvalidCredentials),
+            example("mfa_required", ApiError::MfaRequired { mfa_token: "hT4f0Q3c8Jw9vP1xk2LzR5sN7aY6mB0dE3gU9iO2qWc".into() }),
+        ],
+        &[],
+    );
+    /// 401 of the login's second step.
+    MfaUnauthorized => problem(
+        "A wrong TOTP or recovery code (`invalid_code`; counted as a failed login of the account, the `mfa_token` \
+         stays usable), or an `mfa_token` that is unknown, used or expired (`invalid_token`: log in again)",
+        vec![example("invalid_code", ApiError::InvalidCode), example("invalid_token", ApiError::InvalidToken)],
+        &[],
+    );
+    /// 401 of an operation that needs the password and a second-factor code.
+    SecondFactorUnauthorized => problem(
+        "No bearer token (`unauthorized`), a bad one (`invalid_token`), a wrong current password \
+         (`invalid_credentials`) or a wrong code (`invalid_code`); wrong passwords and codes count as failed logins",
+        vec![
+            example("unauthorized", ApiError::Unauthorized),
+            example("invalid_token", ApiError::InvalidToken),
+            example("invalid_credentials", ApiError::InvalidCredentials),
+            example("invalid_code", ApiError::InvalidCode),
+        ],
+        &[CHALLENGE],
+    );
+    /// 422 of a TOTP enrolment's confirmation.
+    EnrolmentRejected => problem(
+        "The code does not match the pending secret (`invalid_code`), or the body is invalid (`validation_failed`)",
+        vec![example("invalid_code", ApiError::InvalidEnrolmentCode), example("missing_field", invalid("code", "missing field `code`"))],
+        &[],
+    );
     /// 500 `internal`.
     InternalError => problem(
         "An unexpected error; its cause is logged with the request id, never returned",
@@ -276,6 +333,33 @@ reusable_responses! {
                 .build(),
         )
     };
+}
+
+/// 403 `mfa_required` from the OAuth2 token endpoint, in RFC 6749's error shape.
+pub struct OAuthMfaRequired;
+
+impl<'r> ToResponse<'r> for OAuthMfaRequired {
+    fn response() -> (&'r str, RefOr<Response>) {
+        let value = json!({
+            "error": OAuthErrorCode::MfaRequired.as_str(),
+            "error_description": "The account has a second factor: present the mfa_token with a code.",
+            "mfa_token": "hT4f0Q3c8Jw9vP1xk2LzR5sN7aY6mB0dE3gU9iO2qWc"
+        });
+        let example = ExampleBuilder::new().summary("mfa_required").value(Some(value)).build();
+        let content = ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("OAuthError")))
+            .examples_from_iter([("mfa_required", example)])
+            .build();
+        let response = ResponseBuilder::new()
+            .description(
+                "The password grant's credentials are right and the account has a second factor: `mfa_required` with \
+                 an `mfa_token` for the grant `urn:storefront:grant-type:mfa-otp` (or `POST /api/v1/auth/mfa`)",
+            )
+            .content("application/json", content)
+            .header("Cache-Control", string_header("`no-store`"))
+            .build();
+        ("OAuthMfaRequired", RefOr::T(response))
+    }
 }
 
 /// A reference to a reusable response declared above.

@@ -7,8 +7,8 @@ use crate::cors::CorsConfig;
 use std::sync::Arc;
 use storefront_app::ports::ReadinessProbe;
 use storefront_app::{
-    AccessService, AccountService, AssistantService, AuthService, CatalogService, DeadLetterService, OrderService,
-    Services, UserAdminService,
+    AccessService, AccountLifecycleService, AccountService, AssistantService, AuthService, CatalogService,
+    DeadLetterService, OrderService, SecondFactorService, Services, UserAdminService,
 };
 
 /// Where the versioned API lives.
@@ -25,6 +25,8 @@ pub struct AppState {
     pub orders: OrderService,
     pub dead_letters: DeadLetterService,
     pub assistant: AssistantService,
+    pub lifecycle: AccountLifecycleService,
+    pub second_factor: SecondFactorService,
     /// Checked by `/health/ready` (the database, …).
     pub readiness: Vec<Arc<dyn ReadinessProbe>>,
     pub config: HttpConfig,
@@ -33,8 +35,32 @@ pub struct AppState {
 impl AppState {
     /// The state over the application's services (`Services::new`).
     pub fn new(services: Services, readiness: Vec<Arc<dyn ReadinessProbe>>, config: HttpConfig) -> Self {
-        let Services { accounts, auth, access, user_admin, catalog, orders, dead_letters, assistant } = services;
-        Self { accounts, auth, access, user_admin, catalog, orders, dead_letters, assistant, readiness, config }
+        let Services {
+            accounts,
+            auth,
+            access,
+            user_admin,
+            catalog,
+            orders,
+            dead_letters,
+            assistant,
+            lifecycle,
+            second_factor,
+        } = services;
+        Self {
+            accounts,
+            auth,
+            access,
+            user_admin,
+            catalog,
+            orders,
+            dead_letters,
+            assistant,
+            lifecycle,
+            second_factor,
+            readiness,
+            config,
+        }
     }
 }
 

@@ -30,7 +30,11 @@ async fn registering_answers_201_with_location_and_the_user_object() {
     assert!(is_rfc3339_utc(&user["created_at"]) && is_rfc3339_utc(&user["updated_at"]));
     let mut keys: Vec<_> = user.as_object().unwrap().keys().cloned().collect();
     keys.sort();
-    assert_eq!(keys, ["created_at", "email", "id", "is_active", "name", "role", "updated_at"]);
+    assert_eq!(
+        keys,
+        ["created_at", "email", "email_verified", "id", "is_active", "mfa_enabled", "name", "role", "updated_at"]
+    );
+    assert_eq!((user["email_verified"].as_bool(), user["mfa_enabled"].as_bool()), (Some(false), Some(false)));
 }
 
 #[actix_web::test]
@@ -118,12 +122,14 @@ async fn patching_me_changes_only_the_fields_sent() {
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.json()["name"], "Ada King");
     assert_eq!(reply.json()["email"], "ada@example.com");
+    // The same address (in any case) is a no-op.
     let req = TestRequest::patch()
         .uri("/api/v1/users/me")
         .insert_header(bearer(&tokens.access))
-        .set_json(json!({"email": "Ada.King@Example.com"}));
+        .set_json(json!({"email": " Ada@Example.com"}));
     let reply = send(&app, req).await;
-    assert_eq!(reply.json()["email"], "ada.king@example.com");
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.json()["email"], "ada@example.com");
     assert_eq!(reply.json()["name"], "Ada King");
     let req = TestRequest::patch().uri("/api/v1/users/me").insert_header(bearer(&tokens.access)).set_json(json!({}));
     assert_eq!(send(&app, req).await.status, StatusCode::OK);
@@ -151,15 +157,22 @@ async fn patching_me_with_a_role_answers_422_and_changes_nothing() {
 }
 
 #[actix_web::test]
-async fn patching_me_to_a_taken_email_answers_409_email_taken() {
+async fn patching_or_putting_me_with_another_email_answers_422_pointing_to_the_confirmed_flow() {
     let app = init_service(build_app(state())).await;
     register(&app, "grace@example.com", PASSWORD).await;
     let tokens = signed_up(&app, "ada@example.com").await;
-    let req = TestRequest::patch()
-        .uri("/api/v1/users/me")
-        .insert_header(bearer(&tokens.access))
-        .set_json(json!({"email": "GRACE@example.com"}));
-    send(&app, req).await.problem(409, "email_taken");
+    for (req, body) in [
+        (TestRequest::patch(), json!({"email": "GRACE@example.com"})),
+        (TestRequest::patch(), json!({"email": "new@example.com"})),
+        (TestRequest::put(), json!({"name": "Ada", "email": "new@example.com"})),
+    ] {
+        let req = req.uri("/api/v1/users/me").insert_header(bearer(&tokens.access)).set_json(body.clone());
+        let reply = send(&app, req).await;
+        let problem = reply.problem(422, "validation_failed");
+        assert_eq!(problem["errors"][0]["field"], "email", "{body}");
+        assert!(problem["errors"][0]["message"].as_str().unwrap().contains("POST /api/v1/users/me/email"));
+    }
+    assert_eq!(get_me(&app, &tokens.access).await.json()["email"], "ada@example.com");
 }
 
 #[actix_web::test]
@@ -185,11 +198,11 @@ async fn putting_me_needs_both_fields() {
     let req = TestRequest::put()
         .uri("/api/v1/users/me")
         .insert_header(bearer(&tokens.access))
-        .set_json(json!({"name": "Ada King", "email": "king@example.com"}));
+        .set_json(json!({"name": "Ada King", "email": "ada@example.com"}));
     let reply = send(&app, req).await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.json()["name"], "Ada King");
-    assert_eq!(reply.json()["email"], "king@example.com");
+    assert_eq!(reply.json()["email"], "ada@example.com");
 }
 
 #[actix_web::test]

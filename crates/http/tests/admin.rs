@@ -43,7 +43,10 @@ async fn listing_users_answers_a_page_of_user_objects_newest_first_with_the_tota
     assert_eq!(emails(&page), ["cy@example.com", "bob@example.com", "ada@example.com", "admin@example.com"]);
     let mut keys: Vec<_> = page["items"][0].as_object().unwrap().keys().cloned().collect();
     keys.sort();
-    assert_eq!(keys, ["created_at", "email", "id", "is_active", "name", "role", "updated_at"]);
+    assert_eq!(
+        keys,
+        ["created_at", "email", "email_verified", "id", "is_active", "mfa_enabled", "name", "role", "updated_at"]
+    );
     let mut envelope: Vec<_> = page.as_object().unwrap().keys().cloned().collect();
     envelope.sort();
     assert_eq!(envelope, ["items", "limit", "offset", "total"]);

@@ -1017,10 +1017,16 @@ async fn a_seller_moving_stock_across_the_threshold_in_a_loop_raises_one_low_sto
 
     // What the alert handler makes of the outbox: one mail to the one analytics:read holder.
     let mailer = Arc::new(RecordingMailer::default());
+    let account = storefront_app::AccountMail {
+        links: Arc::new(store.clone()),
+        tokens: Arc::new(storefront_auth::RandomRefreshTokens),
+        settings: storefront_app::LifecycleSettings::default(),
+    };
     let notifications = Notifications::new(
         Arc::new(store.clone()),
         mailer.clone(),
         Arc::new(store.clone()),
+        account,
         Arc::new(SystemClock),
         "USD".into(),
         chrono::Duration::seconds(60),

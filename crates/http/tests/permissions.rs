@@ -191,6 +191,12 @@ async fn probe(world: &World, n: usize, op: &Operation) -> Option<Probe> {
             let victim = create_user_with_role(&world.state, &format!("bare-{n}@example.com"), &role).await;
             Probe::new(Method::DELETE, format!("/api/v1/users/{}", victim.id), StatusCode::NO_CONTENT)
         }
+        ("delete", "/api/v1/users/{id}/mfa") => {
+            // As for a deletion: a user whose role the holder covers.
+            let role = world.role(&format!("second-factor-{n}"), &[]).await;
+            let victim = create_user_with_role(&world.state, &format!("mfa-{n}@example.com"), &role).await;
+            Probe::new(Method::DELETE, format!("/api/v1/users/{}/mfa", victim.id), StatusCode::NO_CONTENT)
+        }
         ("post", "/api/v1/products") => Probe::new(Method::POST, "/api/v1/products", StatusCode::CREATED)
             .json(json!({"name": format!("Created {n}"), "price_cents": 1999, "stock": 3})),
         ("patch", "/api/v1/products/{id}") => {

@@ -27,6 +27,7 @@ fn policy(per_ip: u64, failed_logins: u64, failed_logins_window: Duration) -> Ra
         per_ip: Quota { max: per_ip, window: Duration::from_secs(60) },
         ipv6_prefix: RateLimitPolicy::DEFAULT_IPV6_PREFIX,
         failed_logins: Quota { max: failed_logins, window: failed_logins_window },
+        ..RateLimitPolicy::default()
     }
 }
 

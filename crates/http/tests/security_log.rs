@@ -69,6 +69,7 @@ async fn security_events_are_logged_with_the_caller_and_never_a_secret() {
         per_ip: Quota { max: 1000, window: Duration::from_secs(60) },
         ipv6_prefix: RateLimitPolicy::DEFAULT_IPV6_PREFIX,
         failed_logins: Quota { max: 2, window: Duration::from_secs(900) },
+        ..RateLimitPolicy::default()
     };
     let limits = RateLimits::new(Arc::new(MemoryRateLimiter::new()), policy);
     state.auth = state.auth.clone().with_rate_limits(limits);

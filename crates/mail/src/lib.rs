@@ -3,7 +3,7 @@
 //! that writes each mail as a log line instead of sending it.
 
 use async_trait::async_trait;
-use lettre::message::Mailbox;
+use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
@@ -111,13 +111,17 @@ impl Mailer for SmtpMailer {
             Some(mail.to_name.clone()),
             mail.to.parse().map_err(|e: lettre::address::AddressError| MailError(format!("recipient: {e}")))?,
         );
-        let message = Message::builder()
+        let builder = Message::builder()
             .message_id(Some(format!("<{}@storefront>", mail.dedupe_key)))
             .from(self.from.clone())
             .to(to)
-            .subject(mail.subject.clone())
-            .body(mail.body.clone())
-            .map_err(|e| MailError(format!("message: {e}")))?;
+            .subject(mail.subject.clone());
+        let message = match &mail.html {
+            // multipart/alternative: clients show the HTML, or the text where HTML is off.
+            Some(html) => builder.multipart(MultiPart::alternative_plain_html(mail.body.clone(), html.clone())),
+            None => builder.body(mail.body.clone()),
+        }
+        .map_err(|e| MailError(format!("message: {e}")))?;
         self.transport.send(message).await.map_err(|e| MailError(e.to_string()))?;
         tracing::info!(to = %mail.to, subject = %mail.subject, "mail sent");
         Ok(())

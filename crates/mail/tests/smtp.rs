@@ -24,6 +24,7 @@ fn mail() -> Mail {
         to_name: "Ada Lovelace".into(),
         subject: "Welcome to Storefront".into(),
         body: "Hello Ada,\n\nyour account is ready.\n".into(),
+        html: None,
         dedupe_key: "01938a4e-6f70-7c52-9a1e-3b1f8d3c2a10.welcome_email".into(),
     }
 }
@@ -47,6 +48,25 @@ async fn the_smtp_mailer_delivers_to_a_real_smtp_server_with_recipient_subject_a
         "the same id on every attempt"
     );
     assert!(message.body().contains("your account is ready."), "{}", message.raw);
+}
+
+#[tokio::test]
+async fn a_mail_with_html_is_sent_as_multipart_alternative_with_both_bodies() {
+    let sink = SmtpSink::start();
+    let mailer = SmtpMailer::new(&settings(sink.port)).unwrap();
+    let link = "https://shop.example.test/verify-email?token=q3Jt0Z2y1bYh3kqM6b8sS9yX0vD4eW7nJ5rT2uL1oPc";
+    let mail = Mail {
+        body: format!("Hello Ada,\n\nconfirm your address:\n\n{link}\n"),
+        html: Some(format!("<p>Hello Ada,</p><p><a href=\"{link}\">Confirm my address</a></p>")),
+        ..mail()
+    };
+
+    mailer.send(&mail).await.unwrap();
+
+    let message = &sink.wait_for(1, Duration::from_secs(10)).await[0];
+    assert!(message.header("Content-Type").unwrap().starts_with("multipart/alternative"), "{}", message.raw);
+    assert!(message.plain_text().contains(link), "{}", message.raw);
+    assert!(message.html().unwrap().contains(&format!("<a href=\"{link}\">")), "{}", message.raw);
 }
 
 #[tokio::test]

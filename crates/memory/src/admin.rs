@@ -12,7 +12,7 @@ use storefront_domain::{
 };
 
 impl State {
-    fn record(&mut self, draft: AuditDraft, ctx: AuditContext) {
+    pub(crate) fn record(&mut self, draft: AuditDraft, ctx: AuditContext) {
         self.audit.push(AuditEntry {
             id: uuid::Uuid::now_v7(),
             at: ctx.now,

@@ -12,6 +12,7 @@ mod admin;
 mod assistant;
 mod catalog;
 mod events;
+mod lifecycle;
 mod orders;
 mod rate_limit;
 mod records;

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
-use storefront_app::ports::{AuditEntry, ReadinessProbe, RefreshTokenHash};
+use storefront_app::ports::{AuditEntry, LinkPurpose, LinkToken, ReadinessProbe, RefreshTokenHash};
 use storefront_domain::{
     CategoryId, EventId, Order, OrderId, PasswordHash, Permission, ProductId, ReviewId, RoleName, Session, SessionId,
     User, UserId,
@@ -55,6 +55,8 @@ pub(crate) struct State {
     pub(crate) processed: HashMap<(String, EventId), Processing>,
     /// Conversations with the assistant, their messages and the daily usage.
     pub(crate) assistant: AssistantData,
+    /// Link tokens by hash.
+    pub(crate) links: HashMap<RefreshTokenHash, StoredLink>,
 }
 
 pub(crate) struct StoredRole {
@@ -94,6 +96,7 @@ impl Default for State {
             outbox: Vec::new(),
             processed: HashMap::new(),
             assistant: AssistantData::default(),
+            links: HashMap::new(),
         }
     }
 }
@@ -101,6 +104,28 @@ impl Default for State {
 pub(crate) struct StoredUser {
     pub(crate) user: User,
     pub(crate) password_hash: PasswordHash,
+    /// The TOTP secret, pending while `user.mfa_enabled` is false.
+    pub(crate) totp_secret: Option<String>,
+    pub(crate) totp_last_step: Option<i64>,
+    /// Recovery codes' hashes and when each was used.
+    pub(crate) recovery_codes: Vec<(RefreshTokenHash, Option<DateTime<Utc>>)>,
+}
+
+impl StoredUser {
+    pub(crate) fn new(user: User, password_hash: PasswordHash) -> Self {
+        Self { user, password_hash, totp_secret: None, totp_last_step: None, recovery_codes: Vec::new() }
+    }
+}
+
+pub(crate) struct StoredLink {
+    pub(crate) link: LinkToken,
+    pub(crate) used_at: Option<DateTime<Utc>>,
+}
+
+impl StoredLink {
+    pub(crate) fn is_live(&self, purpose: LinkPurpose, now: DateTime<Utc>) -> bool {
+        self.link.purpose == purpose && self.used_at.is_none() && self.link.expires_at > now
+    }
 }
 
 pub(crate) struct StoredSession {

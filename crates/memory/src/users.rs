@@ -40,6 +40,7 @@ impl State {
         // Tokens whose session is gone belonged to this user (sessions never change owner).
         let State { sessions, refresh_tokens, .. } = self;
         refresh_tokens.retain(|_, token| sessions.contains_key(&token.session_id));
+        self.links.retain(|_, stored| stored.link.user_id != id);
         Ok(())
     }
 }
@@ -60,10 +61,12 @@ impl UserRepository for MemoryStore {
             name: new.name,
             role: new.role,
             is_active: true,
+            email_verified: false,
+            mfa_enabled: false,
             created_at: new.created_at,
             updated_at: new.created_at,
         };
-        state.users.insert(user.id, StoredUser { user: user.clone(), password_hash: new.password_hash });
+        state.users.insert(user.id, StoredUser::new(user.clone(), new.password_hash));
         state.append_events(vec![DomainEvent::user_registered(&user)]);
         Ok(user)
     }

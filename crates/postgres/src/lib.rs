@@ -10,6 +10,7 @@ mod audit;
 mod catalog;
 mod error;
 mod events;
+mod lifecycle;
 mod migrations;
 mod orders;
 mod pool;

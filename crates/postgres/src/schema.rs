@@ -34,6 +34,10 @@ diesel::table! {
         is_active -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        email_verified -> Bool,
+        mfa_enabled -> Bool,
+        totp_secret -> Nullable<Text>,
+        totp_last_step -> Nullable<BigInt>,
     }
 }
 
@@ -201,6 +205,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    link_tokens (hash) {
+        hash -> Text,
+        purpose -> Text,
+        user_id -> Uuid,
+        email -> Text,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     chat_messages (id) {
         id -> Uuid,
         conversation_id -> Uuid,
@@ -226,6 +242,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    recovery_codes (user_id, hash) {
+        user_id -> Uuid,
+        hash -> Text,
+        used_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::joinable!(role_permissions -> roles (role_name));
 diesel::joinable!(role_permissions -> permissions (permission));
 diesel::joinable!(users -> roles (role));
@@ -244,6 +268,8 @@ diesel::joinable!(idempotency_keys -> users (user_id));
 diesel::joinable!(conversations -> users (user_id));
 diesel::joinable!(chat_messages -> conversations (conversation_id));
 diesel::joinable!(ai_usage_daily -> users (user_id));
+diesel::joinable!(link_tokens -> users (user_id));
+diesel::joinable!(recovery_codes -> users (user_id));
 
 // `audit_log` joins nothing: its `actor_id` deliberately has no foreign key.
 diesel::allow_tables_to_appear_in_same_query!(
@@ -266,6 +292,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     conversations,
     chat_messages,
     ai_usage_daily,
+    link_tokens,
+    recovery_codes,
 );
 
 #[cfg(test)]
@@ -331,7 +359,20 @@ mod tests {
             declared!(roles: name, description, builtin, created_at),
             declared!(permissions: name, description),
             declared!(role_permissions: role_name, permission),
-            declared!(users: id, email, name, password_hash, role, is_active, created_at, updated_at),
+            declared!(
+                users: id,
+                email,
+                name,
+                password_hash,
+                role,
+                is_active,
+                created_at,
+                updated_at,
+                email_verified,
+                mfa_enabled,
+                totp_secret,
+                totp_last_step,
+            ),
             declared!(sessions: id, user_id, created_at, last_used_at, expires_at, user_agent, ip, revoked_at),
             declared!(refresh_tokens: token_hash, session_id, created_at, expires_at, used_at),
             declared!(audit_log: id, at, actor_id, action, target, details),
@@ -404,6 +445,8 @@ mod tests {
                 handled_at,
             ),
             declared!(processed_events: handler, event_id, processed_at, claimed_until),
+            declared!(link_tokens: hash, purpose, user_id, email, created_at, expires_at, used_at),
+            declared!(recovery_codes: user_id, hash, used_at),
         ];
         let database = TestDatabase::create().await;
         let mut conn = AsyncPgConnection::establish(&database.url).await.unwrap();

@@ -24,7 +24,7 @@ use storefront_domain::{AdminUserChange, RoleName, User, UserId, plan_admin_chan
 /// and skipped if it no longer matches: of two concurrent demotions of the last two
 /// admins, the second one sees only its own target left.
 const LOCK_TARGET_AND_ACTIVE_ADMINS: &str = "\
-SELECT id, email, name, role, is_active, created_at, updated_at
+SELECT id, email, name, role, is_active, email_verified, mfa_enabled, created_at, updated_at
 FROM users
 WHERE id = $1 OR (role = $2 AND is_active)
 ORDER BY id

@@ -27,6 +27,8 @@ pub(crate) struct UserRow {
     name: String,
     role: String,
     is_active: bool,
+    email_verified: bool,
+    mfa_enabled: bool,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -44,6 +46,8 @@ impl TryFrom<UserRow> for User {
             name: UserName::parse(&row.name).map_err(|_| corrupt("name"))?,
             role: RoleName::parse(&row.role).map_err(|_| corrupt("role"))?,
             is_active: row.is_active,
+            email_verified: row.email_verified,
+            mfa_enabled: row.mfa_enabled,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -101,7 +105,7 @@ struct PrincipalRow {
 /// One round trip for every authenticated request: the active user, only if the session
 /// is its own and still active, with its role's grants.
 const LOAD_PRINCIPAL: &str = "\
-SELECT u.id, u.email, u.name, u.role, u.is_active, u.created_at, u.updated_at,
+SELECT u.id, u.email, u.name, u.role, u.is_active, u.email_verified, u.mfa_enabled, u.created_at, u.updated_at,
        ARRAY(SELECT rp.permission FROM role_permissions rp WHERE rp.role_name = u.role) AS permissions
 FROM users u
 JOIN sessions s ON s.user_id = u.id
@@ -145,7 +149,8 @@ impl UserRepository for PgStore {
             let mut conn = self.conn().await?;
             // The admins hold every permission whatever is stored (`PermissionSet::for_role`).
             let holders = diesel::sql_query(
-                "SELECT u.id, u.email, u.name, u.role, u.is_active, u.created_at, u.updated_at FROM users u \
+                "SELECT u.id, u.email, u.name, u.role, u.is_active, u.email_verified, u.mfa_enabled, u.created_at, \
+                 u.updated_at FROM users u \
                  WHERE u.is_active AND (u.role = $2 OR EXISTS (\
                      SELECT 1 FROM role_permissions rp WHERE rp.role_name = u.role AND rp.permission = $1)) \
                  ORDER BY u.email",

@@ -402,10 +402,16 @@ impl Mailer for CountingMailer {
 }
 
 fn notifications(store: &MemoryStore, mailer: Arc<CountingMailer>) -> Notifications {
+    let account = storefront_app::AccountMail {
+        links: Arc::new(store.clone()),
+        tokens: Arc::new(storefront_auth::RandomRefreshTokens),
+        settings: storefront_app::LifecycleSettings::default(),
+    };
     Notifications::new(
         Arc::new(store.clone()),
         mailer,
         Arc::new(store.clone()),
+        account,
         Arc::new(SystemClock),
         "USD".into(),
         Duration::seconds(30),

@@ -15,7 +15,7 @@ use storefront_app::RateLimits;
 use storefront_app::ports::RateLimiter;
 use storefront_app::ports::{SystemClock, UuidV7Generator};
 use storefront_app::{AuthSettings, OrderSettings, ServicePorts, ServiceSettings, Services};
-use storefront_auth::{BcryptHasher, HashingLimits, JwtCodec, RandomRefreshTokens};
+use storefront_auth::{BcryptHasher, HashingLimits, JwtCodec, RandomRefreshTokens, RfcTotp};
 use storefront_http::{AppState, HttpConfig, TrustedProxies};
 use storefront_memory::MemoryRateLimiter;
 use storefront_redis::{RedisConnection, RedisRateLimiter, RedisSettings};
@@ -64,6 +64,7 @@ pub fn build_services(settings: &Settings, store: &Store) -> Result<AppState, St
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidV7Generator),
         language_model: crate::assistant::language_model(settings)?,
+        totp: Arc::new(RfcTotp),
     };
     let service_settings = ServiceSettings {
         auth: AuthSettings {
@@ -80,6 +81,7 @@ pub fn build_services(settings: &Settings, store: &Store) -> Result<AppState, St
         },
         rate_limits: Some(rate_limits(settings)?),
         assistant: crate::assistant::assistant_settings(settings),
+        lifecycle: settings.lifecycle(),
     };
     let services = match store {
         Store::Postgres(pg) => Services::new(pg, ports, service_settings),
@@ -118,15 +120,16 @@ impl Application {
             dispatch_seeded_events(&settings, &store).await?;
         }
         let mut background = Background::default();
-        let purging = (state.orders.clone(), state.auth.clone());
+        let purging = (state.orders.clone(), state.auth.clone(), state.lifecycle.clone());
         let every = Duration::from_secs(settings.orders.idempotency_purge_interval_secs);
-        // The retention job: idempotency keys past their retention, and sessions and
-        // refresh tokens that expired or were ended.
+        // The retention job: idempotency keys past their retention, sessions and refresh
+        // tokens that expired or were ended, and link tokens expired or spent.
         background.periodic("idempotency_purge", every, move || {
-            let (orders, auth) = purging.clone();
+            let (orders, auth, lifecycle) = purging.clone();
             async move {
                 orders.purge_idempotency_keys().await?;
-                auth.purge_ended_sessions().await.map(|_| ())
+                auth.purge_ended_sessions().await?;
+                lifecycle.purge_links().await.map(|_| ())
             }
         });
         crate::events::spawn_for_serve(&settings, &store, &mut background)?;

@@ -10,9 +10,10 @@ use crate::store::{Ports, Store};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use storefront_app::ports::{Mailer, ProcessedEvents, SystemClock, UserRepository};
-use storefront_app::{AppError, EventHandler, HandlingReport, Notifications, OutboxDispatcher};
+use storefront_app::ports::{LinkTokenRepository, Mailer, ProcessedEvents, SystemClock, UserRepository};
+use storefront_app::{AccountMail, AppError, EventHandler, HandlingReport, Notifications, OutboxDispatcher};
 use storefront_app::{Relay, StreamWorker, WorkerSettings};
+use storefront_auth::RandomRefreshTokens;
 use storefront_mail::{LogMailer, SmtpMailer, SmtpSecurity, SmtpSettings};
 use storefront_redis::{RedisConnection, RedisEventStream, RedisSettings, StreamNames};
 use tokio::sync::watch;
@@ -45,17 +46,20 @@ pub fn mailer(settings: &MailSettings, sent_at_once: usize) -> Result<Arc<dyn Ma
     }
 }
 
-/// The handlers of every event: the notification mails.
+/// The handlers of every event: the notification mails (with the account links they make).
 pub fn handlers(
     settings: &Settings,
     users: Arc<dyn UserRepository>,
     processed: Arc<dyn ProcessedEvents>,
+    links: Arc<dyn LinkTokenRepository>,
 ) -> Result<Arc<dyn EventHandler>, String> {
     let mailer = mailer(&settings.mail, settings.events.concurrency)?;
+    let account = AccountMail { links, tokens: Arc::new(RandomRefreshTokens), settings: settings.lifecycle() };
     Ok(Arc::new(Notifications::new(
         users,
         mailer,
         processed,
+        account,
         Arc::new(SystemClock),
         settings.catalog.currency.clone(),
         one_send_at_most(settings) * 3,
@@ -328,7 +332,8 @@ pub async fn run_worker(settings: Settings) -> Result<(), String> {
         Some(url) => {
             let ports = store.ports();
             let clock = Arc::new(SystemClock);
-            let handler = handlers(&settings, Arc::clone(&ports.users), Arc::clone(&ports.processed))?;
+            let handler =
+                handlers(&settings, Arc::clone(&ports.users), Arc::clone(&ports.processed), Arc::clone(&ports.links))?;
             let publisher = event_stream(&settings, url, Duration::ZERO).map_err(|e| e.to_string())?;
             let relay = Arc::new(Relay::new(
                 Arc::clone(&ports.outbox),
@@ -421,7 +426,8 @@ pub fn spawn_in_process_dispatch(
 
 pub(crate) fn in_process_dispatcher(settings: &Settings, store: &Store) -> Result<OutboxDispatcher, StartupError> {
     let ports = store.ports();
-    let handler = handlers(settings, ports.users.clone(), ports.processed.clone()).map_err(StartupError::Mail)?;
+    let handler = handlers(settings, ports.users.clone(), ports.processed.clone(), ports.links.clone())
+        .map_err(StartupError::Mail)?;
     Ok(OutboxDispatcher::new(
         ports.outbox,
         handler,

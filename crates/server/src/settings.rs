@@ -58,6 +58,7 @@ pub struct Settings {
     pub events: EventsSettings,
     pub log: LogSettings,
     pub ai: AiConfig,
+    pub public: PublicSettings,
     #[serde(skip, default = "default_env")]
     pub env: RunEnv,
     /// What loading found wrong but forgivable outside production (unknown keys), to be
@@ -103,6 +104,10 @@ pub struct RateLimitSettings {
     pub failed_logins_window_secs: u64,
     /// IPv6 clients are counted by this prefix length (0..=128); IPv4 by address.
     pub ipv6_prefix: u8,
+    pub verification_mails_max: u64,
+    pub verification_mails_window_secs: u64,
+    pub password_resets_per_email_max: u64,
+    pub password_resets_per_email_window_secs: u64,
 }
 
 impl RateLimitSettings {
@@ -116,6 +121,14 @@ impl RateLimitSettings {
             failed_logins: Quota {
                 max: self.failed_logins_max,
                 window: Duration::from_secs(self.failed_logins_window_secs),
+            },
+            verification_mails: Quota {
+                max: self.verification_mails_max,
+                window: Duration::from_secs(self.verification_mails_window_secs),
+            },
+            password_resets_per_email: Quota {
+                max: self.password_resets_per_email_max,
+                window: Duration::from_secs(self.password_resets_per_email_window_secs),
             },
         }
     }
@@ -182,6 +195,32 @@ pub struct AuthConfig {
     pub refresh_reuse_grace_secs: i64,
     pub issuer: String,
     pub audience: String,
+    /// Placing orders and writing reviews need a verified email address.
+    pub require_verified_email: bool,
+    pub password_reset_ttl_secs: i64,
+    /// Verification and email-change links.
+    pub email_link_ttl_secs: i64,
+    /// The `mfa_token` between a login's password and its second factor.
+    pub mfa_token_ttl_secs: i64,
+}
+
+/// Where the public front end lives (the links in mails point there).
+#[derive(Debug, Clone, Deserialize)]
+pub struct PublicSettings {
+    pub app_url: String,
+}
+
+impl Settings {
+    /// The account life cycle's settings.
+    pub fn lifecycle(&self) -> storefront_app::LifecycleSettings {
+        storefront_app::LifecycleSettings {
+            app_url: self.public.app_url.clone(),
+            require_verified_email: self.auth.require_verified_email,
+            password_reset_ttl: chrono::Duration::seconds(self.auth.password_reset_ttl_secs),
+            email_link_ttl: chrono::Duration::seconds(self.auth.email_link_ttl_secs),
+            mfa_token_ttl: chrono::Duration::seconds(self.auth.mfa_token_ttl_secs),
+        }
+    }
 }
 
 impl std::fmt::Debug for AuthConfig {
@@ -523,6 +562,21 @@ impl Settings {
         }
         if self.auth.access_ttl_secs <= 0 || self.auth.refresh_ttl_secs <= 0 || self.auth.refresh_reuse_grace_secs < 0 {
             return Err(SettingsError::Invalid("token lifetimes must be positive".into()));
+        }
+        // Up to about ten years: a valid chrono::Duration.
+        let link_ttls =
+            [self.auth.password_reset_ttl_secs, self.auth.email_link_ttl_secs, self.auth.mfa_token_ttl_secs];
+        if link_ttls.iter().any(|ttl| !(1..=315_360_000).contains(ttl)) {
+            return Err(SettingsError::Invalid(
+                "auth.password_reset_ttl_secs, email_link_ttl_secs and mfa_token_ttl_secs must be within 1..=315360000"
+                    .into(),
+            ));
+        }
+        let app_url = self.public.app_url.trim();
+        if !(app_url.starts_with("http://") || app_url.starts_with("https://")) || app_url.contains(['?', '#', ' ']) {
+            return Err(SettingsError::Invalid(
+                "public.app_url must be an http(s) URL without query or fragment, e.g. https://shop.example.com".into(),
+            ));
         }
         let currency = &self.catalog.currency;
         if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {

@@ -68,6 +68,30 @@ impl ReceivedMail {
     }
 }
 
+impl ReceivedMail {
+    /// The `text/plain` part of a `multipart/alternative` message (the whole body of a
+    /// single-part one), decoded.
+    pub fn plain_text(&self) -> String {
+        self.part("text/plain").unwrap_or_else(|| self.body())
+    }
+
+    /// The `text/html` part of a multipart message, decoded.
+    pub fn html(&self) -> Option<String> {
+        self.part("text/html")
+    }
+
+    fn part(&self, media_type: &str) -> Option<String> {
+        let content_type = self.header("Content-Type")?;
+        let boundary = content_type.split(';').map(str::trim).find_map(|p| p.strip_prefix("boundary="))?;
+        let boundary = format!("--{}", boundary.trim_matches('"'));
+        let raw = self.raw.replace("\r\n", "\n");
+        raw.split(&boundary)
+            .map(|part| ReceivedMail { raw: part.trim_start_matches('\n').to_owned() })
+            .find(|part| part.header("Content-Type").is_some_and(|t| t.to_ascii_lowercase().starts_with(media_type)))
+            .map(|part| part.body())
+    }
+}
+
 /// RFC 2045 quoted-printable: `=XX` is a byte, `=` at the end of a line joins it to the next.
 fn decode_quoted_printable(text: &str) -> String {
     let mut bytes = Vec::with_capacity(text.len());

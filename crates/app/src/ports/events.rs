@@ -238,6 +238,8 @@ pub struct Mail {
     pub subject: String,
     /// Plain text.
     pub body: String,
+    /// The same as HTML, sent as the alternative to `body` when present.
+    pub html: Option<String>,
     /// The same for every attempt to send this mail (handler and event), so that a mail
     /// sent again after a crash between sending and recording carries the same
     /// `Message-ID` and the receiving side can recognise the duplicate.

@@ -5,6 +5,7 @@ mod admin;
 mod assistant;
 mod catalog;
 mod events;
+mod lifecycle;
 mod orders;
 mod rate_limit;
 mod security;
@@ -22,12 +23,16 @@ pub use events::{
     Claim, DeadLetter, DeadLetters, Delivery, EventOutbox, EventPublisher, EventQueue, Mail, MailError, Mailer,
     OutboxBacklog, OutboxEntry, ProcessedEvents, QueueLag, StreamEpoch,
 };
+pub use lifecycle::{
+    EmailChangeOutcome, LinkPurpose, LinkToken, LinkTokenRepository, NewLinkToken, SecondFactorRepository, TotpState,
+};
 pub use orders::{
     BusinessStats, IdempotencyBegin, IdempotencyStore, LowStockProduct, NewOrder, OrderFilter, OrderRepository,
     OrderUnit, StoredResponse, TopProduct, TransitionOutcome,
 };
 pub use security::{
     AccessClaims, AccessTokenCodec, HashingError, PasswordHasher, RefreshTokenHash, RefreshTokenMint, TokenError,
+    TotpAuthenticator, TotpProvisioning,
 };
 pub use sessions::{NewRefreshToken, NewSession, RotateOutcome, SessionRepository};
 pub use system::{Clock, IdGenerator, ReadinessProbe, SystemClock, UuidV7Generator};

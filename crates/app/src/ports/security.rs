@@ -67,3 +67,27 @@ pub trait RefreshTokenMint: Send + Sync {
     /// The hash of a presented token.
     fn hash(&self, presented: &str) -> RefreshTokenHash;
 }
+
+/// What an authenticator app needs to add an account: the `otpauth://` URI and the same as
+/// a QR code (SVG, drawn by the server: no third party sees the secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TotpProvisioning {
+    pub otpauth_uri: String,
+    pub qr_svg: String,
+}
+
+/// RFC 6238 TOTP (SHA-1, 6 digits, 30 s steps) and the recovery codes that stand in for it.
+pub trait TotpAuthenticator: Send + Sync {
+    /// A new random secret (160 bits), base32 without padding.
+    fn new_secret(&self) -> String;
+
+    /// The provisioning URI and QR code of `secret` for `account` (the user's email).
+    fn provisioning(&self, secret: &str, account: &str) -> Result<TotpProvisioning, TokenError>;
+
+    /// Whether `code` is the code of `secret` for time step `step`, compared in constant
+    /// time. A secret that is not base32 matches nothing.
+    fn code_matches(&self, secret: &str, step: i64, code: &str) -> bool;
+
+    /// `count` new random recovery codes, as shown to the user.
+    fn recovery_codes(&self, count: usize) -> Vec<String>;
+}

@@ -187,13 +187,21 @@ pub async fn list_reviews(
         (status = 201, description = "The review was created", body = ReviewResponse,
             headers(("Location" = String, description = "`/api/v1/reviews/{id}`"))),
         (status = 401, response = BearerUnauthorized),
-        (status = 403, description = "The product is the caller's own (`forbidden`)", body = Problem,
+        (status = 403, description = "The product is the caller's own (`forbidden`), or the deployment requires a \
+            verified email address and the caller's is not (`email_not_verified`)", body = Problem,
             content_type = "application/problem+json",
-            example = json!({
-                "type": "about:blank", "title": "Forbidden", "status": 403,
-                "detail": "You do not have the permission this action needs.", "code": "forbidden",
-                "request_id": "0192f5a4-3c1e-7d2a-9b7e-5f1d2c3b4a59"
-            })),
+            examples(
+                ("forbidden" = (summary = "forbidden", value = json!({
+                    "type": "about:blank", "title": "Forbidden", "status": 403,
+                    "detail": "You do not have the permission this action needs.", "code": "forbidden",
+                    "request_id": "0192f5a4-3c1e-7d2a-9b7e-5f1d2c3b4a59"
+                }))),
+                ("email_not_verified" = (summary = "email_not_verified", value = json!({
+                    "type": "about:blank", "title": "Forbidden", "status": 403,
+                    "detail": "This action needs a verified email address.", "code": "email_not_verified",
+                    "request_id": "0192f5a4-3c1e-7d2a-9b7e-5f1d2c3b4a59"
+                })))
+            )),
         (status = 404, response = NotFound),
         (status = 409, description = "The caller has already reviewed this product (`review_exists`)", body = Problem,
             content_type = "application/problem+json",

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use storefront_app::ports::{SystemClock, UuidV7Generator};
 use storefront_app::{AuthSettings, Principal, Registration, ServicePorts, ServiceSettings, Services};
-use storefront_auth::{BcryptHasher, JwtCodec, RandomRefreshTokens};
+use storefront_auth::{BcryptHasher, JwtCodec, RandomRefreshTokens, RfcTotp};
 use storefront_domain::{Permission, PlainPassword, RoleName, User};
 use storefront_http::{AppState, HttpConfig};
 use storefront_memory::MemoryStore;
@@ -49,6 +49,7 @@ pub fn state_for(
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidV7Generator),
         language_model,
+        totp: Arc::new(RfcTotp),
     };
     // No rate limits unless `settings` has them: the tests about them add their own.
     let services = Services::new(&store, ports, settings);
