@@ -17,7 +17,7 @@ pub mod users;
 pub use access::{AccessService, EscalationGuard};
 pub use accounts::{AccountService, ProfileUpdate, Registration};
 pub use auth::{AuthService, AuthSettings, ClientContext, SessionView, TokenPair};
-pub use catalog::{CatalogService, ProductInput, ReviewInput};
+pub use catalog::{CatalogService, ProductInput, ProductListing, ReviewInput};
 pub use error::{AppError, InfraError, StoreError};
 pub use events::{
     DeadLetterService, EventHandler, HandlerError, HandlingReport, Notifications, OutboxDispatcher, OutboxSettings,

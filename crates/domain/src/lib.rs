@@ -21,8 +21,8 @@ pub use admin::{
 };
 pub use catalog::{
     Category, CategoryId, CategoryName, CategoryRef, Description, PriceCents, Product, ProductFilter, ProductId,
-    ProductName, ProductSort, ProductSortKey, Rating, Review, ReviewAuthor, ReviewBody, ReviewId, Slug, Stock,
-    rating_average,
+    ProductName, ProductPosition, ProductSort, ProductSortKey, Rating, Review, ReviewAuthor, ReviewBody, ReviewId,
+    Slug, SortValue, Stock, rating_average,
 };
 pub use email::Email;
 pub use error::{FieldViolation, ValidationError};

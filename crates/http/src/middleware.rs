@@ -117,7 +117,9 @@ fn add_headers(headers: &mut HeaderMap, request_id: &str, is_api: bool) {
         headers.insert(REQUEST_ID_HEADER, value);
     }
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    if is_api {
+    // API answers are not stored by caches, unless the handler said how they may be
+    // (the catalogue's conditional reads).
+    if is_api && !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
 }

@@ -2,6 +2,7 @@
 //! and where the API lives, apart from the crate root so that handlers do not depend on
 //! the module that assembles them.
 
+use crate::catalog::cursor::CursorKey;
 use crate::client_ip::TrustedProxies;
 use crate::cors::CorsConfig;
 use std::sync::Arc;
@@ -50,6 +51,10 @@ pub struct HttpConfig {
     pub trusted_proxies: TrustedProxies,
     /// Cross-origin callers (none by default).
     pub cors: CorsConfig,
+    /// Signs the product listing's cursors (derived from the server's secret).
+    pub cursor_key: CursorKey,
+    /// `max-age` of anonymous catalogue reads (`Cache-Control: public, max-age=…`).
+    pub catalog_cache_max_age_secs: u32,
 }
 
 impl HttpConfig {
@@ -65,6 +70,8 @@ impl Default for HttpConfig {
             currency: "USD".into(),
             trusted_proxies: TrustedProxies::default(),
             cors: CorsConfig::default(),
+            cursor_key: CursorKey::random(),
+            catalog_cache_max_age_secs: 0,
         }
     }
 }

@@ -452,7 +452,7 @@ async fn a_connection_whose_statement_was_abandoned_is_checked_before_reuse() {
     let page = PageRequest { limit: 1, offset: 0 };
     let abandoned = tokio::time::timeout(
         StdDuration::from_millis(100),
-        ports::ProductRepository::list(&store, &filter, ProductSort::default(), page, None),
+        ports::ProductRepository::list(&store, &filter, ProductSort::default(), page, None, None),
     );
     let mut holder = raw(&database).await;
     holder.batch_execute("BEGIN; LOCK TABLE products IN ACCESS EXCLUSIVE MODE").await.unwrap();
@@ -512,7 +512,8 @@ async fn a_listing_page_costs_the_same_statements_whatever_its_size() {
         let mut costs = Vec::new();
         for limit in [100, 1] {
             let (listed, cost) =
-                costed(&store, ports::ProductRepository::list(&store, &filter, sort, page(limit), Some(viewer))).await;
+                costed(&store, ports::ProductRepository::list(&store, &filter, sort, page(limit), None, Some(viewer)))
+                    .await;
             let listed = listed.unwrap();
             assert_eq!((listed.items.len(), listed.total), (limit as usize, 150), "{sort:?}");
             assert!(listed.items.iter().any(|p| p.liked_by_me) || limit == 1, "{sort:?}");
@@ -528,7 +529,7 @@ async fn a_listing_page_costs_the_same_statements_whatever_its_size() {
     assert_eq!((cost_100, cost_1), (1, 1), "liked_by");
 
     let product =
-        ports::ProductRepository::list(&store, &ProductFilter::default(), ProductSort::default(), page(1), None)
+        ports::ProductRepository::list(&store, &ProductFilter::default(), ProductSort::default(), page(1), None, None)
             .await
             .unwrap()
             .items[0]
@@ -602,6 +603,7 @@ async fn the_aggregates_follow_every_write_to_likes_and_reviews_even_behind_the_
         &ProductFilter::default(),
         ProductSort::default(),
         PageRequest { limit: 100, offset: 0 },
+        None,
         None,
     )
     .await

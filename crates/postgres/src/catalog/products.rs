@@ -16,7 +16,8 @@ use std::sync::LazyLock;
 use storefront_app::StoreError;
 use storefront_app::ports::{NewProduct, Page, PageRequest, ProductChanges, ProductRepository, StockEvents};
 use storefront_domain::{
-    CategoryId, CategoryRef, Product, ProductFilter, ProductId, ProductSort, ProductSortKey, UserId,
+    CategoryId, CategoryRef, Product, ProductFilter, ProductId, ProductPosition, ProductSort, ProductSortKey,
+    SortValue, UserId,
 };
 use uuid::Uuid;
 
@@ -209,17 +210,50 @@ fn order_by(sort: ProductSort, alias: &str) -> String {
     format!("{key}, {alias}.id {direction}")
 }
 
+/// `ProductSort::is_after(x, position)` over products aliased `x`, its values bound in
+/// `params`: a row comparison on the sort's own index columns, so that a keyset page
+/// starts with an index seek (unrated products, last both ways, are the one exception).
+fn after_position(sort: ProductSort, position: &ProductPosition, params: &mut Params) -> String {
+    let beyond = if sort.descending { "<" } else { ">" };
+    let id = params.add(Param::Uuid(position.id.0));
+    let (column, value) = match &position.value {
+        SortValue::CreatedAt(at) => ("x.created_at", params.add(Param::Timestamptz(*at))),
+        SortValue::Price(cents) => ("x.price_cents", params.add(Param::BigInt(*cents))),
+        SortValue::Name(name) => ("x.name COLLATE \"C\"", params.add(Param::Text(name.clone()))),
+        SortValue::Likes(likes) => {
+            ("x.like_count", params.add(Param::BigInt(i64::try_from(*likes).unwrap_or(i64::MAX))))
+        }
+        // After a rated position come the rated beyond it, then every unrated product;
+        // after an unrated one, only the unrated beyond it by id.
+        SortValue::Rating(Some(tenths)) => {
+            let tenths = params.add(Param::BigInt(*tenths));
+            return format!("(x.rating_tenths IS NULL OR (x.rating_tenths, x.id) {beyond} ({tenths}, {id}))");
+        }
+        SortValue::Rating(None) => return format!("(x.rating_tenths IS NULL AND x.id {beyond} {id})"),
+    };
+    format!("({column}, x.id) {beyond} ({value}, {id})")
+}
+
 /// The listing statement: the count of all matches, left-joined with the page (so that a
 /// page past the end still carries the total), each page row with its categories and
-/// `liked_by_me`. The page is re-sorted outside, as a join does not keep an order.
+/// `liked_by_me`. The page is re-sorted outside, as a join does not keep an order. A
+/// keyset page (`after`) narrows the page, never the total.
 fn list_statement(
     filter: &ProductFilter,
     sort: ProductSort,
     page: PageRequest,
+    after: Option<&ProductPosition>,
     viewer: Option<UserId>,
 ) -> (String, Params) {
     let mut params = Params::default();
     let matching = matching(filter, &mut params);
+    let paged = match after {
+        None => matching.clone(),
+        Some(position) => {
+            let after = after_position(sort, position, &mut params);
+            if matching.is_empty() { format!("WHERE {after}") } else { format!("{matching} AND {after}") }
+        }
+    };
     let (limit, offset) = limit_offset(page);
     let limit = params.add(Param::BigInt(limit));
     let offset = params.add(Param::BigInt(offset));
@@ -227,7 +261,7 @@ fn list_statement(
     let sql = format!(
         "SELECT t.total, {PRODUCT_COLUMNS}, {liked}\n\
          FROM (SELECT count(*) AS total FROM products x {matching}) t\n\
-         LEFT JOIN (SELECT x.* FROM products x {matching} ORDER BY {inner_order} LIMIT {limit} OFFSET {offset}) p ON true\n\
+         LEFT JOIN (SELECT x.* FROM products x {paged} ORDER BY {inner_order} LIMIT {limit} OFFSET {offset}) p ON true\n\
          {CATEGORIES_OF_P}\n\
          ORDER BY {outer_order}",
         liked = liked_by_me(viewer.as_deref()),
@@ -406,12 +440,13 @@ impl ProductRepository for PgStore {
         filter: &ProductFilter,
         sort: ProductSort,
         page: PageRequest,
+        after: Option<&ProductPosition>,
         viewer: Option<UserId>,
     ) -> Result<Page<Product>, StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;
             // One statement, hence one snapshot: the page and the total agree.
-            let (sql, params) = list_statement(filter, sort, page, viewer);
+            let (sql, params) = list_statement(filter, sort, page, after, viewer);
             let rows = params.query(&sql).load::<PageRow>(&mut conn).await.map_err(error::from_diesel)?;
             page_of(rows)
         })
