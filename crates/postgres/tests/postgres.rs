@@ -253,6 +253,7 @@ async fn migrations_run_on_an_empty_database_and_down_sql_removes_everything() {
     let mut conn = raw(&database).await;
     // Newest first, as diesel reverts them.
     for down in [
+        include_str!("../../../migrations/2026-12-07-100001_category_listing/down.sql"),
         include_str!("../../../migrations/2026-12-06-000002_low_stock_alerts/down.sql"),
         include_str!("../../../migrations/2026-12-06-000001_events_owed_until_handled/down.sql"),
         include_str!("../../../migrations/2026-12-01-000003_hot_stock/down.sql"),
@@ -548,6 +549,15 @@ WHERE like_count <> (SELECT count(*) FROM likes l WHERE l.product_id = p.id)
    OR review_count <> (SELECT count(*) FROM reviews r WHERE r.product_id = p.id)
    OR rating_sum <> (SELECT coalesce(sum(rating), 0) FROM reviews r WHERE r.product_id = p.id)";
 
+/// Links whose copies of their product's sort keys differ from the product's, plus
+/// categories whose kept product count differs from their links.
+const WRONG_LINK_COPIES: &str = "\
+SELECT (SELECT count(*) FROM product_categories l JOIN products p ON p.id = l.product_id
+        WHERE (l.created_at, l.price_cents, l.name, l.like_count, l.rating_tenths)
+              IS DISTINCT FROM (p.created_at, p.price_cents, p.name, p.like_count, p.rating_tenths))
+     + (SELECT count(*) FROM categories c
+        WHERE c.product_count <> (SELECT count(*) FROM product_categories l WHERE l.category_id = c.id)) AS n";
+
 #[tokio::test]
 async fn the_aggregates_follow_every_write_to_likes_and_reviews_even_behind_the_stores_back() {
     let database = TestDatabase::create().await;
@@ -555,6 +565,7 @@ async fn the_aggregates_follow_every_write_to_likes_and_reviews_even_behind_the_
     let (owner, viewer) = seed_catalogue(&store, &database, 60).await;
     let mut conn = raw(&database).await;
     assert_eq!(count(&mut conn, WRONG_AGGREGATES).await, 0, "after bulk inserts");
+    assert_eq!(count(&mut conn, WRONG_LINK_COPIES).await, 0, "links, after bulk inserts");
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM products WHERE like_count = 1").await, 30);
 
     // Direct changes of every kind: more likers and reviewers, rating changes, deletions,
@@ -589,13 +600,16 @@ async fn the_aggregates_follow_every_write_to_likes_and_reviews_even_behind_the_
     .await
     .unwrap();
     assert_eq!(count(&mut conn, WRONG_AGGREGATES).await, 0, "after direct changes");
+    assert_eq!(count(&mut conn, WRONG_LINK_COPIES).await, 0, "links, after direct changes");
 
     // A liker and reviewer deleted through the store: its likes and reviews on the owner's
     // products go, and their counts follow.
     store.delete(fans[0]).await.unwrap();
     assert_eq!(count(&mut conn, WRONG_AGGREGATES).await, 0, "after deleting a fan");
+    assert_eq!(count(&mut conn, WRONG_LINK_COPIES).await, 0, "links, after deleting a fan");
     store.delete(viewer).await.unwrap();
     assert_eq!(count(&mut conn, WRONG_AGGREGATES).await, 0, "after deleting the viewer");
+    assert_eq!(count(&mut conn, WRONG_LINK_COPIES).await, 0, "links, after deleting the viewer");
 
     // What the store shows is the domain's rounding of what is stored.
     let listed = ports::ProductRepository::list(
@@ -621,6 +635,20 @@ async fn the_aggregates_follow_every_write_to_likes_and_reviews_even_behind_the_
         rated += usize::from(expected.is_some());
     }
     assert!(rated > 10, "{rated} rated products");
+
+    // Renames, new prices, new links to a second category and links removed: the links'
+    // copies and the categories' counts follow.
+    conn.batch_execute(
+        "UPDATE products SET name = name || ' v2', price_cents = price_cents + 7 WHERE price_cents % 3 = 0;
+         INSERT INTO categories (id, name, slug) VALUES (gen_random_uuid(), 'Games', 'games');
+         INSERT INTO product_categories SELECT id, (SELECT id FROM categories WHERE slug = 'games') FROM products
+         WHERE price_cents % 2 = 0;
+         DELETE FROM product_categories WHERE product_id IN (SELECT id FROM products WHERE price_cents % 5 = 0);",
+    )
+    .await
+    .unwrap();
+    assert_eq!(count(&mut conn, WRONG_LINK_COPIES).await, 0, "links, after renames, prices and links");
+    assert!(count(&mut conn, "SELECT product_count AS n FROM categories WHERE slug = 'games'").await > 10);
 
     store.delete(owner).await.unwrap();
     for table in ["products", "product_categories", "likes", "reviews"] {
