@@ -70,9 +70,9 @@ impl Params {
         format!("${}", self.0.len())
     }
 
-    /// The query `sql` with these parameters bound. Boxed queries are never cached as
+    /// The query `sql` with these parameters bound. Boxed queries are not cached as
     /// prepared statements, so PostgreSQL plans each with its actual values (a `q` pattern
-    /// is then a constant the trigram index can use).
+    /// is then a constant the trigram index can use), unless wrapped in `prepared`.
     fn query(self, sql: &str) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
         self.0.into_iter().fold(diesel::sql_query(sql).into_boxed(), |query, param| match param {
             Param::Text(value) => query.bind::<Text, _>(value),

@@ -508,20 +508,29 @@ async fn a_listing_page_costs_the_same_statements_whatever_its_size() {
     // The first call opens the connection, which is not what is measured.
     ports::ProductRepository::get(&store, ProductId(Uuid::now_v7()), None).await.unwrap();
 
-    for sort in ["-created_at", "-likes", "rating", "name"] {
-        let sort: ProductSort = sort.parse().unwrap();
-        let mut costs = Vec::new();
-        for limit in [100, 1] {
-            let (listed, cost) =
-                costed(&store, ports::ProductRepository::list(&store, &filter, sort, page(limit), None, Some(viewer)))
-                    .await;
-            let listed = listed.unwrap();
-            assert_eq!((listed.items.len(), listed.total), (limit as usize, 150), "{sort:?}");
-            assert!(listed.items.iter().any(|p| p.liked_by_me) || limit == 1, "{sort:?}");
-            costs.push(cost);
+    // With a search text (planned per execution) and without (kept prepared, driven from
+    // the category's links), from the start and after a keyset position.
+    let in_books = ProductFilter { category: Some("books".into()), ..Default::default() };
+    for filter in [&filter, &in_books] {
+        for sort in ["-created_at", "-likes", "rating", "name"] {
+            let sort: ProductSort = sort.parse().unwrap();
+            let mut costs = Vec::new();
+            for limit in [100, 1, 1] {
+                let listing = ports::ProductRepository::list(&store, filter, sort, page(limit), None, Some(viewer));
+                let (listed, cost) = costed(&store, listing).await;
+                let listed = listed.unwrap();
+                assert_eq!((listed.items.len(), listed.total), (limit as usize, 150), "{sort:?}");
+                assert!(listed.items.iter().any(|p| p.liked_by_me) || limit == 1, "{sort:?}");
+                let after = sort.position_of(&listed.items[0]);
+                let next =
+                    ports::ProductRepository::list(&store, filter, sort, page(limit), Some(&after), Some(viewer));
+                let (next, after_cost) = costed(&store, next).await;
+                assert_eq!(next.unwrap().total, 150, "{sort:?}");
+                costs.extend([cost, after_cost]);
+            }
+            // The one listing statement, prepared or not.
+            assert_eq!(costs, [1; 6], "{filter:?} {sort:?}: pages of 100 and of 1, and after a position");
         }
-        // The one listing statement.
-        assert_eq!(costs, [1, 1], "{sort:?}: statements for a page of 100 and of 1");
     }
 
     let (liked, cost_100) = costed(&store, ports::ProductRepository::liked_by(&store, viewer, page(100))).await;

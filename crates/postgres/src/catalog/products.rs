@@ -319,6 +319,15 @@ fn list_statement(
     (sql, params)
 }
 
+/// Whether one plan of the listing statement serves every value of its parameters, so
+/// that it is kept prepared on the connection (planning costs more than running a
+/// category page): true unless a `q` pattern (whose trigrams decide whether the GIN
+/// indexes help) or a price range (whose width decides between the price index and a
+/// sort) is given. The texts kept are few: one per sort, filter shape and viewer presence.
+fn plan_fits_every_value(filter: &ProductFilter) -> bool {
+    filter.q.is_none() && filter.min_price.is_none() && filter.max_price.is_none()
+}
+
 /// One product by id (`$1`) as seen by nobody in particular, or (`$2`) by a viewer: two
 /// fixed statements, kept prepared on each connection.
 fn load_statement(viewer: bool) -> &'static str {
@@ -495,7 +504,13 @@ impl ProductRepository for PgStore {
             let mut conn = self.conn().await?;
             // One statement, hence one snapshot: the page and the total agree.
             let (sql, params) = list_statement(filter, sort, page, after, viewer);
-            let rows = params.query(&sql).load::<PageRow>(&mut conn).await.map_err(error::from_diesel)?;
+            let query = params.query(&sql);
+            let rows = if plan_fits_every_value(filter) {
+                prepared(query).load::<PageRow>(&mut conn).await
+            } else {
+                query.load::<PageRow>(&mut conn).await
+            }
+            .map_err(error::from_diesel)?;
             page_of(rows)
         })
         .await
