@@ -70,22 +70,36 @@ CREATE TRIGGER products_copy_sort_keys_to_links
 
 -- Keeps categories.product_count equal to the category's links, cascades included (when
 -- the category itself is being deleted its row is already gone and the UPDATE matches
--- nothing).
-CREATE FUNCTION product_categories_maintain_count() RETURNS trigger
+-- nothing). Once per statement, one UPDATE per category the statement touched: a bulk
+-- load or a product's several links change each category's row once, not once per link
+-- (a row updated thousands of times in one transaction makes every next update slower).
+CREATE FUNCTION product_categories_count_added() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        UPDATE categories SET product_count = product_count + 1 WHERE id = NEW.category_id;
-    ELSE
-        UPDATE categories SET product_count = product_count - 1 WHERE id = OLD.category_id;
-    END IF;
+    UPDATE categories c SET product_count = c.product_count + a.n
+    FROM (SELECT category_id, count(*) AS n FROM added GROUP BY category_id) a
+    WHERE c.id = a.category_id;
     RETURN NULL;
 END;
 $$;
 
-CREATE TRIGGER product_categories_maintain_count
-    AFTER INSERT OR DELETE ON product_categories
-    FOR EACH ROW EXECUTE FUNCTION product_categories_maintain_count();
+CREATE FUNCTION product_categories_count_removed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE categories c SET product_count = c.product_count - r.n
+    FROM (SELECT category_id, count(*) AS n FROM removed GROUP BY category_id) r
+    WHERE c.id = r.category_id;
+    RETURN NULL;
+END;
+$$;
+
+CREATE TRIGGER product_categories_count_added
+    AFTER INSERT ON product_categories REFERENCING NEW TABLE AS added
+    FOR EACH STATEMENT EXECUTE FUNCTION product_categories_count_added();
+
+CREATE TRIGGER product_categories_count_removed
+    AFTER DELETE ON product_categories REFERENCING OLD TABLE AS removed
+    FOR EACH STATEMENT EXECUTE FUNCTION product_categories_count_removed();
 
 -- One index per sort order within a category, each ending in the product id like the
 -- order itself; `(category_id, …)` also serves the cascade when a category is deleted,
