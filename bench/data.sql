@@ -1,11 +1,17 @@
 -- The benchmark's data set, loaded in bulk into a fresh, migrated database: 2,000 users,
--- 50 categories, 10,000 products, 50,000 likes, 20,000 reviews and 5,000 orders with their
--- lines. The like and review aggregates are filled in by the catalogue's triggers, as for
--- any write. Deterministic (no random()), so every run measures the same data.
+-- 50 categories, 10,000 products (psql variable `products`, a multiple of 10,000: `bench/run
+-- --products N`), 5 likes and 2 reviews per product, and 5,000 orders with their lines.
+-- The like and review aggregates are filled in by the catalogue's triggers, as for any
+-- write. Deterministic (no random()), so every run measures the same data.
 --
--- psql variables: seed_user_id (the user registered over HTTP, whose bcrypt hash every bench
--- user shares, so that any of them can log in with the bench password) and password_hash.
+-- psql variables: products (default 10000), seed_user_id (the user registered over HTTP,
+-- whose bcrypt hash every bench user shares, so that any of them can log in with the bench
+-- password) and password_hash.
 \set ON_ERROR_STOP on
+\if :{?products}
+\else
+\set products 10000
+\endif
 
 BEGIN;
 
@@ -24,11 +30,11 @@ INSERT INTO categories (id, name, slug, created_at)
 SELECT ('00000000-0000-4000-9000-' || lpad(to_hex(n), 12, '0'))::uuid, 'Category ' || n, 'category-' || n, now()
 FROM generate_series(1, 50) n;
 
--- Product n (1..10000); products 1..1000 have ample stock (the order scenario buys them),
+-- Product n (1..products); products 1..1000 have ample stock (the order scenario buys them),
 -- the others 0..499 units (one in ten sold out). Owners are the first 100 bench users.
 CREATE TEMPORARY TABLE bench_products (n int PRIMARY KEY, id uuid NOT NULL) ON COMMIT DROP;
 INSERT INTO bench_products
-SELECT n, ('00000000-0000-4000-a000-' || lpad(to_hex(n), 12, '0'))::uuid FROM generate_series(1, 10000) n;
+SELECT n, ('00000000-0000-4000-a000-' || lpad(to_hex(n), 12, '0'))::uuid FROM generate_series(1, :products) n;
 
 INSERT INTO products (id, owner_id, name, description, price_cents, stock, created_at, updated_at)
 SELECT p.id,
@@ -39,8 +45,8 @@ SELECT p.id,
          || ' item for everyday use, made to last; model ' || md5(p.n::text),
        100 + (p.n * 7919) % 99900,
        CASE WHEN p.n <= 1000 THEN 1000000 WHEN p.n % 10 = 0 THEN 0 ELSE (p.n * 31) % 500 END,
-       now() - ((p.n * 104729) % 525600) * interval '1 minute',
-       now() - ((p.n * 104729) % 525600) * interval '1 minute'
+       now() - ((p.n::bigint * 104729) % 525600) * interval '1 minute',
+       now() - ((p.n::bigint * 104729) % 525600) * interval '1 minute'
 FROM bench_products p;
 
 -- One to three categories per product.
@@ -52,24 +58,26 @@ CROSS JOIN LATERAL (VALUES (1 + p.n % 50, true), (1 + (p.n * 7 + 3) % 50, p.n % 
 WHERE c.wanted
 ON CONFLICT DO NOTHING;
 
--- 25 likes per user: 4729 is coprime with 10000, so k = 1..25 name 25 distinct products.
+-- 25 likes per user per 10,000 products: 4729 is coprime with 10^k, so distinct k name
+-- distinct products.
 INSERT INTO likes (user_id, product_id, created_at)
 SELECT u.id, p.id, now() - ((u.n * 25 + k) % 1440) * interval '1 minute'
 FROM bench_users u
-CROSS JOIN generate_series(1, 25) k
-JOIN bench_products p ON p.n = 1 + (u.n * 7919 + k * 4729) % 10000;
+CROSS JOIN generate_series(1, 25 * :products / 10000) k
+JOIN bench_products p ON p.n = 1 + (u.n * 7919 + k * 4729) % :products;
 
--- Up to 11 reviews per user, on products it neither owns nor likes, 20,000 in all.
+-- Up to 11 reviews per user per 10,000 products, on products it neither owns nor likes,
+-- 2 per product in all.
 INSERT INTO reviews (id, product_id, author_id, rating, body, created_at, updated_at)
 SELECT ('00000000-0000-4000-b000-' || lpad(to_hex(row_number() OVER (ORDER BY u.n, k)::int), 12, '0'))::uuid,
        p.id, u.id, 1 + (u.n + k) % 5, 'Bench review ' || k,
        now() - ((u.n * 11 + k) % 1440) * interval '1 minute', now() - ((u.n * 11 + k) % 1440) * interval '1 minute'
 FROM bench_users u
-CROSS JOIN generate_series(26, 36) k
-JOIN bench_products p ON p.n = 1 + (u.n * 7919 + k * 4729) % 10000
+CROSS JOIN generate_series(25 * :products / 10000 + 1, 36 * :products / 10000) k
+JOIN bench_products p ON p.n = 1 + (u.n * 7919 + k * 4729) % :products
 WHERE 1 + p.n % 100 <> u.n
 ORDER BY u.n, k
-LIMIT 20000;
+LIMIT 2 * :products;
 
 -- 5,000 orders of one to three lines, over products outside the ample-stock set, in every
 -- status; snapshot names and prices from the products, totals from the lines.

@@ -15,6 +15,11 @@ function pick(list)
   return list[math.random(#list)]
 end
 
+-- How many times 10,000 products the data set holds (`bench/run --products`).
+function products_scale()
+  return math.floor((tonumber(os.getenv("BENCH_PRODUCTS")) or 10000) / 10000)
+end
+
 math.randomseed(os.time())
 
 function done(summary, latency, requests)

@@ -338,7 +338,7 @@ impl AssistantService {
             }
             let filter = ProductFilter { q: Some(word), ..ProductFilter::default() };
             let page = PageRequest { limit: u32::try_from(limit).unwrap_or(u32::MAX), offset: 0 };
-            let hits = self.products.list(&filter, ProductSort::default(), page, None).await?;
+            let hits = self.products.list(&filter, ProductSort::default(), page, None, None).await?;
             for product in hits.items {
                 if found.len() < limit && !found.iter().any(|f| f.id == product.id) {
                     found.push(ProductFact {

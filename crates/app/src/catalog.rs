@@ -12,8 +12,8 @@ use std::sync::Arc;
 use storefront_domain::text::search_term;
 use storefront_domain::{
     Category, CategoryId, CategoryName, Description, FieldViolation, LowStockRule, Permission, PriceCents, Product,
-    ProductFilter, ProductId, ProductName, ProductSort, RaisedEvents, Rating, Review, ReviewBody, ReviewId, Slug,
-    Stock, ValidationError, stock_change_events,
+    ProductFilter, ProductId, ProductName, ProductPosition, ProductSort, RaisedEvents, Rating, Review, ReviewBody,
+    ReviewId, Slug, Stock, ValidationError, stock_change_events,
 };
 
 /// A product as submitted for creation (bounds are checked here).
@@ -31,6 +31,16 @@ pub struct ProductInput {
 pub struct ReviewInput {
     pub rating: Option<i64>,
     pub body: Option<String>,
+}
+
+/// A page of the product listing, with where the next page starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProductListing {
+    pub items: Vec<Product>,
+    /// How many products match, on every page.
+    pub total: u64,
+    /// The position of this page's last product when more follow; `None` on the last page.
+    pub next: Option<ProductPosition>,
 }
 
 #[derive(Clone)]
@@ -91,13 +101,16 @@ impl CatalogService {
         self
     }
 
+    /// A page of the products `filter` selects in `sort` order, from `page.offset` or, with
+    /// `after` (a previous page's `next`), right after that position.
     pub async fn list_products(
         &self,
         filter: ProductFilter,
         sort: ProductSort,
         page: PageRequest,
+        after: Option<ProductPosition>,
         viewer: Option<&Principal>,
-    ) -> Result<Page<Product>, AppError> {
+    ) -> Result<ProductListing, AppError> {
         if let (Some(min), Some(max)) = (filter.min_price, filter.max_price)
             && min > max
         {
@@ -111,7 +124,14 @@ impl CatalogService {
         if let Some(Err(e)) = filter.q.as_deref().map(search_term) {
             return Err(AppError::Validation(vec![e.at("q")]));
         }
-        Ok(self.products.list(&filter, sort, page, viewer.map(|p| p.user.id)).await?)
+        // One more than asked for says whether a next page exists, in the same statement.
+        let probe = PageRequest { limit: page.limit.saturating_add(1), offset: page.offset };
+        let Page { mut items, total } =
+            self.products.list(&filter, sort, probe, after.as_ref(), viewer.map(|p| p.user.id)).await?;
+        let more = items.len() > page.limit as usize;
+        items.truncate(page.limit as usize);
+        let next = if more { items.last().map(|last| sort.position_of(last)) } else { None };
+        Ok(ProductListing { items, total, next })
     }
 
     pub async fn product(&self, id: ProductId, viewer: Option<&Principal>) -> Result<Product, AppError> {

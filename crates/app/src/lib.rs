@@ -23,7 +23,7 @@ pub use access::{AccessService, EscalationGuard};
 pub use accounts::{AccountService, ProfileUpdate, Registration};
 pub use assistant::{AssistantService, AssistantSettings, ChatInput, ChatTurn, TurnEvent, UsageToday};
 pub use auth::{AuthService, AuthSettings, MfaLogin, SessionView, TokenPair};
-pub use catalog::{CatalogService, ProductInput, ReviewInput};
+pub use catalog::{CatalogService, ProductInput, ProductListing, ReviewInput};
 pub use client::ClientContext;
 pub use error::{AppError, InfraError, StoreError};
 pub use events::{

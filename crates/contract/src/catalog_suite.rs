@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod categories;
+pub mod cursors;
 pub mod likes;
 pub mod listing;
 pub mod products;

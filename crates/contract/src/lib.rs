@@ -312,6 +312,9 @@ macro_rules! __catalog_contract_tests_list {
             listing::pages_do_not_overlap_and_carry_the_total_of_all_matches,
             listing::listed_products_show_what_get_shows_to_the_same_viewer,
             listing::listing_agrees_with_the_reference_filter_and_order_on_a_seeded_random_catalogue,
+            cursors::a_walk_by_keyset_positions_returns_the_whole_listing_once_for_every_sort_and_filter,
+            cursors::a_keyset_page_past_the_last_match_is_empty_and_keeps_the_total,
+            cursors::a_keyset_walk_neither_repeats_nor_skips_a_product_when_others_are_inserted_meanwhile,
             accounts::deleting_a_user_as_an_admin_removes_its_products_likes_and_reviews_and_fixes_other_counts,
             accounts::deleting_ones_own_account_removes_its_products_likes_and_reviews_and_fixes_other_counts,
             accounts::deleting_a_user_leaves_other_users_catalogue_alone,
@@ -624,6 +627,7 @@ mod tests {
             ("reviews", include_str!("catalog_suite/reviews.rs")),
             ("listing", include_str!("catalog_suite/listing.rs")),
             ("accounts", include_str!("catalog_suite/accounts.rs")),
+            ("cursors", include_str!("catalog_suite/cursors.rs")),
         ];
         assert_eq!(written(&suite), listed("$crate::__catalog_contract_tests_each! { $factory;"));
     }

@@ -346,25 +346,99 @@ impl ProductFilter {
     }
 }
 
+/// A product's value of the key a listing is sorted by, as the order compares it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SortValue {
+    CreatedAt(DateTime<Utc>),
+    Price(i64),
+    Name(String),
+    Likes(u64),
+    /// The one-decimal average in tenths (what the order compares); `None` when unrated.
+    Rating(Option<i64>),
+}
+
+/// A place in a sorted listing: the sort key value and id of a product. A keyset page
+/// starts right after it, so a walk from page to page never repeats or skips a product
+/// that exists throughout, whatever is inserted or deleted meanwhile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductPosition {
+    pub value: SortValue,
+    pub id: ProductId,
+}
+
+/// The tenths of a one-decimal average (`rating_average` makes them exactly).
+fn tenths(average: f64) -> i64 {
+    (average * 10.0).round() as i64
+}
+
 impl ProductSort {
-    /// The reference ordering, which every adapter must match.
-    pub fn compare(&self, a: &Product, b: &Product) -> std::cmp::Ordering {
+    /// Where `product` stands in this order.
+    pub fn position_of(&self, product: &Product) -> ProductPosition {
+        let value = match self.key {
+            ProductSortKey::CreatedAt => SortValue::CreatedAt(product.created_at),
+            ProductSortKey::Price => SortValue::Price(product.price_cents),
+            ProductSortKey::Name => SortValue::Name(product.name.clone()),
+            ProductSortKey::Likes => SortValue::Likes(product.like_count),
+            ProductSortKey::Rating => SortValue::Rating(product.rating_avg.map(tenths)),
+        };
+        ProductPosition { value, id: product.id }
+    }
+
+    /// The reference order of two positions of this sort, which every adapter must match:
+    /// names by code point, unrated last both ways, ties broken by id in the same
+    /// direction (so the order is total and pages never overlap). Values of another key
+    /// than this sort's compare by key, which keeps the order total.
+    pub fn compare_positions(&self, a: &ProductPosition, b: &ProductPosition) -> std::cmp::Ordering {
         use std::cmp::Ordering;
-        let primary = match self.key {
-            ProductSortKey::CreatedAt => a.created_at.cmp(&b.created_at),
-            ProductSortKey::Price => a.price_cents.cmp(&b.price_cents),
-            ProductSortKey::Name => a.name.cmp(&b.name),
-            ProductSortKey::Likes => a.like_count.cmp(&b.like_count),
-            ProductSortKey::Rating => match (a.rating_avg, b.rating_avg) {
+        let primary = match (&a.value, &b.value) {
+            (SortValue::CreatedAt(x), SortValue::CreatedAt(y)) => x.cmp(y),
+            (SortValue::Price(x), SortValue::Price(y)) => x.cmp(y),
+            (SortValue::Name(x), SortValue::Name(y)) => x.cmp(y),
+            (SortValue::Likes(x), SortValue::Likes(y)) => x.cmp(y),
+            (SortValue::Rating(x), SortValue::Rating(y)) => match (x, y) {
                 // Unrated last, whatever the direction.
                 (None, None) => Ordering::Equal,
                 (None, Some(_)) => return Ordering::Greater,
                 (Some(_), None) => return Ordering::Less,
-                (Some(x), Some(y)) => x.total_cmp(&y),
+                (Some(x), Some(y)) => x.cmp(y),
             },
+            (x, y) => return Self::key_rank(x).cmp(&Self::key_rank(y)),
         };
         let ordered = primary.then_with(|| a.id.cmp(&b.id));
         if self.descending { ordered.reverse() } else { ordered }
+    }
+
+    fn key_rank(value: &SortValue) -> u8 {
+        match value {
+            SortValue::CreatedAt(_) => 0,
+            SortValue::Price(_) => 1,
+            SortValue::Name(_) => 2,
+            SortValue::Likes(_) => 3,
+            SortValue::Rating(_) => 4,
+        }
+    }
+
+    /// The reference ordering of products, which every adapter must match.
+    pub fn compare(&self, a: &Product, b: &Product) -> std::cmp::Ordering {
+        self.compare_positions(&self.position_of(a), &self.position_of(b))
+    }
+
+    /// Whether `product` comes strictly after `position` in this order: the reference of
+    /// a keyset page, which holds the matches after its position.
+    pub fn is_after(&self, product: &Product, position: &ProductPosition) -> bool {
+        self.compare_positions(&self.position_of(product), position).is_gt()
+    }
+
+    /// This sort as the listing's `sort` parameter spells it (`-price`).
+    pub fn as_param(&self) -> String {
+        let name = match self.key {
+            ProductSortKey::CreatedAt => "created_at",
+            ProductSortKey::Price => "price",
+            ProductSortKey::Name => "name",
+            ProductSortKey::Likes => "likes",
+            ProductSortKey::Rating => "rating",
+        };
+        if self.descending { format!("-{name}") } else { name.to_owned() }
     }
 }
 
@@ -432,6 +506,48 @@ mod tests {
         assert!(ProductName::parse("  ").is_err() && ProductName::parse(&"x".repeat(201)).is_err());
         assert!(Description::parse(&"x".repeat(5001)).is_err());
         assert!(ReviewBody::parse(&"x".repeat(2001)).is_err());
+    }
+
+    fn product(id: u128, name: &str, rating_avg: Option<f64>) -> Product {
+        let at = DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap_or_default();
+        Product {
+            id: ProductId(uuid::Uuid::from_u128(id)),
+            owner_id: UserId(uuid::Uuid::nil()),
+            name: name.into(),
+            description: String::new(),
+            price_cents: 100,
+            stock: 1,
+            categories: Vec::new(),
+            like_count: 0,
+            review_count: 0,
+            rating_avg,
+            liked_by_me: false,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    #[test]
+    fn a_keyset_position_keeps_exactly_what_follows_it_in_the_order() {
+        let products = [
+            product(1, "b", Some(4.3)),
+            product(2, "a", None),
+            product(3, "b", Some(4.3)),
+            product(4, "c", Some(1.0)),
+            product(5, "a", None),
+        ];
+        for raw in ["name", "-name", "rating", "-rating", "created_at", "-price", "likes"] {
+            let sort: ProductSort = raw.parse().unwrap();
+            let mut sorted = products.to_vec();
+            sorted.sort_by(|a, b| sort.compare(a, b));
+            assert_eq!(sort.as_param(), raw);
+            for (i, at) in sorted.iter().enumerate() {
+                let position = sort.position_of(at);
+                let after: Vec<_> = sorted.iter().filter(|p| sort.is_after(p, &position)).map(|p| p.id).collect();
+                let expected: Vec<_> = sorted[i + 1..].iter().map(|p| p.id).collect();
+                assert_eq!(after, expected, "{raw} after {i}");
+            }
+        }
     }
 
     proptest! {

@@ -29,8 +29,8 @@ pub use assistant::{
 };
 pub use catalog::{
     Category, CategoryId, CategoryName, CategoryRef, Description, PriceCents, Product, ProductFilter, ProductId,
-    ProductName, ProductSort, ProductSortKey, Rating, Review, ReviewAuthor, ReviewBody, ReviewId, Slug, Stock,
-    rating_average,
+    ProductName, ProductPosition, ProductSort, ProductSortKey, Rating, Review, ReviewAuthor, ReviewBody, ReviewId,
+    Slug, SortValue, Stock, rating_average,
 };
 pub use email::Email;
 pub use error::{FieldViolation, ValidationError};

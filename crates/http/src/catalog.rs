@@ -7,6 +7,7 @@
 //! before anything is said about the request's shape, however soon each extractor completes.
 
 pub mod categories;
+pub mod cursor;
 pub mod products;
 pub mod reviews;
 

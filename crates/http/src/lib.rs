@@ -11,6 +11,7 @@ mod body;
 mod catalog;
 mod client;
 mod client_ip;
+mod conditional;
 mod cors;
 mod docs;
 mod error;
@@ -36,6 +37,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, web};
 
+pub use catalog::cursor::CursorKey;
 pub use client_ip::TrustedProxies;
 pub use cors::CorsConfig;
 pub use error::{ApiError, Code, FieldError, Problem};

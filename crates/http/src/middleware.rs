@@ -117,7 +117,8 @@ fn add_headers(headers: &mut HeaderMap, request_id: &str, is_api: bool) {
         headers.insert(REQUEST_ID_HEADER, value);
     }
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    // A handler that chose its own caching (the chat's event stream: `no-cache`) keeps it.
+    // API answers are not stored by caches, unless the handler said how they may be (the
+    // catalogue's conditional reads; the chat's event stream, `no-cache`).
     if is_api && !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }

@@ -2,6 +2,7 @@
 //! and where the API lives, apart from the crate root so that handlers do not depend on
 //! the module that assembles them.
 
+use crate::catalog::cursor::CursorKey;
 use crate::client_ip::TrustedProxies;
 use crate::cors::CorsConfig;
 use std::sync::Arc;
@@ -79,6 +80,10 @@ pub struct HttpConfig {
     pub cors: CorsConfig,
     /// How long a chat stream may stay silent before a comment line keeps it open.
     pub sse_keep_alive: std::time::Duration,
+    /// Signs the product listing's cursors (derived from the server's secret).
+    pub cursor_key: CursorKey,
+    /// `max-age` of anonymous catalogue reads (`Cache-Control: public, max-age=…`).
+    pub catalog_cache_max_age_secs: u32,
 }
 
 impl HttpConfig {
@@ -97,6 +102,8 @@ impl Default for HttpConfig {
             trusted_proxies: TrustedProxies::default(),
             cors: CorsConfig::default(),
             sse_keep_alive: Self::SSE_KEEP_ALIVE,
+            cursor_key: CursorKey::random(),
+            catalog_cache_max_age_secs: 0,
         }
     }
 }

@@ -31,7 +31,8 @@ async fn the_listing_is_newest_first_by_default_and_paginated() {
     let all = get(&app, "/api/v1/products", None).await;
     assert_eq!(all.status, StatusCode::OK);
     let all = all.json();
-    assert_eq!(keys(&all), ["items", "limit", "offset", "total"]);
+    assert_eq!(keys(&all), ["items", "limit", "next_cursor", "offset", "total"]);
+    assert_eq!(all["next_cursor"], Value::Null, "a last page has no next one");
     assert_eq!((all["total"].clone(), all["limit"].clone(), all["offset"].clone()), (json!(5), json!(20), json!(0)));
     assert_eq!(item_ids(&all), ids);
     for item in all["items"].as_array().unwrap() {

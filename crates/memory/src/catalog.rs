@@ -15,8 +15,8 @@ use storefront_app::ports::{
     StockEvents,
 };
 use storefront_domain::{
-    Category, CategoryId, CategoryName, CategoryRef, DomainEvent, Product, ProductFilter, ProductId, ProductSort,
-    Rating, Review, ReviewAuthor, ReviewBody, ReviewId, Slug, UserId, rating_average,
+    Category, CategoryId, CategoryName, CategoryRef, DomainEvent, Product, ProductFilter, ProductId, ProductPosition,
+    ProductSort, Rating, Review, ReviewAuthor, ReviewBody, ReviewId, Slug, UserId, rating_average,
 };
 
 /// A product's likes and reviews, summed up.
@@ -199,13 +199,18 @@ impl ProductRepository for MemoryStore {
         filter: &ProductFilter,
         sort: ProductSort,
         page: PageRequest,
+        after: Option<&ProductPosition>,
         viewer: Option<UserId>,
     ) -> Result<Page<Product>, StoreError> {
         let state = self.state.lock().await;
         let mut matching: Vec<Product> =
             state.product_views(|_| true, viewer).into_iter().filter(|p| filter.matches(p)).collect();
         matching.sort_by(|a, b| sort.compare(a, b));
-        Ok(page_of(matching, page))
+        let total = matching.len() as u64;
+        if let Some(position) = after {
+            matching.retain(|p| sort.is_after(p, position));
+        }
+        Ok(Page { total, ..page_of(matching, page) })
     }
 
     async fn update(

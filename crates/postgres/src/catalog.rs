@@ -11,10 +11,11 @@ mod products;
 mod reviews;
 
 use crate::error::TxError;
+use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::sql_types::{BigInt, Text, Uuid as SqlUuid};
+use diesel::sql_types::{BigInt, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use storefront_app::StoreError;
 use storefront_app::ports::PageRequest;
@@ -54,6 +55,7 @@ enum Param {
     Text(String),
     Uuid(Uuid),
     BigInt(i64),
+    Timestamptz(DateTime<Utc>),
 }
 
 /// The bind parameters of a query being assembled, numbered in the order they are added.
@@ -68,14 +70,15 @@ impl Params {
         format!("${}", self.0.len())
     }
 
-    /// The query `sql` with these parameters bound. Boxed queries are never cached as
+    /// The query `sql` with these parameters bound. Boxed queries are not cached as
     /// prepared statements, so PostgreSQL plans each with its actual values (a `q` pattern
-    /// is then a constant the trigram index can use).
+    /// is then a constant the trigram index can use), unless wrapped in `prepared`.
     fn query(self, sql: &str) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
         self.0.into_iter().fold(diesel::sql_query(sql).into_boxed(), |query, param| match param {
             Param::Text(value) => query.bind::<Text, _>(value),
             Param::Uuid(value) => query.bind::<SqlUuid, _>(value),
             Param::BigInt(value) => query.bind::<BigInt, _>(value),
+            Param::Timestamptz(value) => query.bind::<Timestamptz, _>(value),
         })
     }
 }

@@ -6,9 +6,10 @@
 //! keys such a statement by its SQL text and bind types, so the first execution on a
 //! connection prepares it and every later one is a single round trip.
 //!
-//! Only for SQL whose text is fixed (a constant, or built once): the cache holds one entry
-//! per distinct text for the life of the connection. The product listing, assembled from
-//! the filters at run time, stays uncached on purpose (see `catalog::Params::query`).
+//! Only for SQL whose texts are few (a constant, built once, or one of a small set): the
+//! cache holds one entry per distinct text for the life of the connection. The product
+//! listing, assembled from the filters at run time, is cached only when its plan fits
+//! every value (`catalog::products::plan_fits_every_value`: a few hundred texts at most).
 //!
 //! Declaring the query cacheable overrides `QueryFragment::is_safe_to_cache_prepared`,
 //! which diesel documents as an extension point for backends

@@ -81,6 +81,7 @@ diesel::table! {
         name -> Text,
         slug -> Text,
         created_at -> Timestamptz,
+        product_count -> BigInt,
     }
 }
 
@@ -108,6 +109,11 @@ diesel::table! {
     product_categories (product_id, category_id) {
         product_id -> Uuid,
         category_id -> Uuid,
+        created_at -> Timestamptz,
+        price_cents -> BigInt,
+        name -> Text,
+        like_count -> BigInt,
+        rating_tenths -> Nullable<BigInt>,
     }
 }
 
@@ -376,7 +382,7 @@ mod tests {
             declared!(sessions: id, user_id, created_at, last_used_at, expires_at, user_agent, ip, revoked_at),
             declared!(refresh_tokens: token_hash, session_id, created_at, expires_at, used_at),
             declared!(audit_log: id, at, actor_id, action, target, details),
-            declared!(categories: id, name, slug, created_at),
+            declared!(categories: id, name, slug, created_at, product_count),
             declared!(
                 products: id,
                 owner_id,
@@ -392,7 +398,7 @@ mod tests {
                 updated_at,
                 low_stock_alerted_at,
             ),
-            declared!(product_categories: product_id, category_id),
+            declared!(product_categories: product_id, category_id, created_at, price_cents, name, like_count, rating_tenths),
             declared!(likes: user_id, product_id, created_at),
             declared!(reviews: id, product_id, author_id, rating, body, created_at, updated_at),
             declared!(orders: id, user_id, status, total_cents, created_at, updated_at),

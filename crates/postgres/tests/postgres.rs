@@ -257,6 +257,9 @@ async fn migrations_run_on_an_empty_database_and_down_sql_removes_everything() {
     // Newest first, as diesel reverts them.
     for down in [
         include_str!("../../../migrations/2026-12-07-300001_assistant/down.sql"),
+        include_str!("../../../migrations/2026-12-07-200002_second_factor/down.sql"),
+        include_str!("../../../migrations/2026-12-07-200001_account_lifecycle/down.sql"),
+        include_str!("../../../migrations/2026-12-07-100001_category_listing/down.sql"),
         include_str!("../../../migrations/2026-12-06-000002_low_stock_alerts/down.sql"),
         include_str!("../../../migrations/2026-12-06-000001_events_owed_until_handled/down.sql"),
         include_str!("../../../migrations/2026-12-01-000003_hot_stock/down.sql"),
@@ -277,7 +280,7 @@ async fn migrations_run_on_an_empty_database_and_down_sql_removes_everything() {
     assert_eq!(count(&mut conn, functions).await, 0, "the triggers' functions (and pg_trgm's) are gone too");
 
     run_migrations(&database.url).await.unwrap();
-    assert_eq!(count(&mut conn, tables).await, 20);
+    assert_eq!(count(&mut conn, tables).await, 22);
 }
 
 #[tokio::test]
@@ -456,7 +459,7 @@ async fn a_connection_whose_statement_was_abandoned_is_checked_before_reuse() {
     let page = PageRequest { limit: 1, offset: 0 };
     let abandoned = tokio::time::timeout(
         StdDuration::from_millis(100),
-        ports::ProductRepository::list(&store, &filter, ProductSort::default(), page, None),
+        ports::ProductRepository::list(&store, &filter, ProductSort::default(), page, None, None),
     );
     let mut holder = raw(&database).await;
     holder.batch_execute("BEGIN; LOCK TABLE products IN ACCESS EXCLUSIVE MODE").await.unwrap();
@@ -511,19 +514,29 @@ async fn a_listing_page_costs_the_same_statements_whatever_its_size() {
     // The first call opens the connection, which is not what is measured.
     ports::ProductRepository::get(&store, ProductId(Uuid::now_v7()), None).await.unwrap();
 
-    for sort in ["-created_at", "-likes", "rating", "name"] {
-        let sort: ProductSort = sort.parse().unwrap();
-        let mut costs = Vec::new();
-        for limit in [100, 1] {
-            let (listed, cost) =
-                costed(&store, ports::ProductRepository::list(&store, &filter, sort, page(limit), Some(viewer))).await;
-            let listed = listed.unwrap();
-            assert_eq!((listed.items.len(), listed.total), (limit as usize, 150), "{sort:?}");
-            assert!(listed.items.iter().any(|p| p.liked_by_me) || limit == 1, "{sort:?}");
-            costs.push(cost);
+    // With a search text (planned per execution) and without (kept prepared, driven from
+    // the category's links), from the start and after a keyset position.
+    let in_books = ProductFilter { category: Some("books".into()), ..Default::default() };
+    for filter in [&filter, &in_books] {
+        for sort in ["-created_at", "-likes", "rating", "name"] {
+            let sort: ProductSort = sort.parse().unwrap();
+            let mut costs = Vec::new();
+            for limit in [100, 1, 1] {
+                let listing = ports::ProductRepository::list(&store, filter, sort, page(limit), None, Some(viewer));
+                let (listed, cost) = costed(&store, listing).await;
+                let listed = listed.unwrap();
+                assert_eq!((listed.items.len(), listed.total), (limit as usize, 150), "{sort:?}");
+                assert!(listed.items.iter().any(|p| p.liked_by_me) || limit == 1, "{sort:?}");
+                let after = sort.position_of(&listed.items[0]);
+                let next =
+                    ports::ProductRepository::list(&store, filter, sort, page(limit), Some(&after), Some(viewer));
+                let (next, after_cost) = costed(&store, next).await;
+                assert_eq!(next.unwrap().total, 150, "{sort:?}");
+                costs.extend([cost, after_cost]);
+            }
+            // The one listing statement, prepared or not.
+            assert_eq!(costs, [1; 6], "{filter:?} {sort:?}: pages of 100 and of 1, and after a position");
         }
-        // The one listing statement.
-        assert_eq!(costs, [1, 1], "{sort:?}: statements for a page of 100 and of 1");
     }
 
     let (liked, cost_100) = costed(&store, ports::ProductRepository::liked_by(&store, viewer, page(100))).await;
@@ -532,7 +545,7 @@ async fn a_listing_page_costs_the_same_statements_whatever_its_size() {
     assert_eq!((cost_100, cost_1), (1, 1), "liked_by");
 
     let product =
-        ports::ProductRepository::list(&store, &ProductFilter::default(), ProductSort::default(), page(1), None)
+        ports::ProductRepository::list(&store, &ProductFilter::default(), ProductSort::default(), page(1), None, None)
             .await
             .unwrap()
             .items[0]
@@ -551,6 +564,15 @@ WHERE like_count <> (SELECT count(*) FROM likes l WHERE l.product_id = p.id)
    OR review_count <> (SELECT count(*) FROM reviews r WHERE r.product_id = p.id)
    OR rating_sum <> (SELECT coalesce(sum(rating), 0) FROM reviews r WHERE r.product_id = p.id)";
 
+/// Links whose copies of their product's sort keys differ from the product's, plus
+/// categories whose kept product count differs from their links.
+const WRONG_LINK_COPIES: &str = "\
+SELECT (SELECT count(*) FROM product_categories l JOIN products p ON p.id = l.product_id
+        WHERE (l.created_at, l.price_cents, l.name, l.like_count, l.rating_tenths)
+              IS DISTINCT FROM (p.created_at, p.price_cents, p.name, p.like_count, p.rating_tenths))
+     + (SELECT count(*) FROM categories c
+        WHERE c.product_count <> (SELECT count(*) FROM product_categories l WHERE l.category_id = c.id)) AS n";
+
 #[tokio::test]
 async fn the_aggregates_follow_every_write_to_likes_and_reviews_even_behind_the_stores_back() {
     let database = TestDatabase::create().await;
@@ -558,6 +580,7 @@ async fn the_aggregates_follow_every_write_to_likes_and_reviews_even_behind_the_
     let (owner, viewer) = seed_catalogue(&store, &database, 60).await;
     let mut conn = raw(&database).await;
     assert_eq!(count(&mut conn, WRONG_AGGREGATES).await, 0, "after bulk inserts");
+    assert_eq!(count(&mut conn, WRONG_LINK_COPIES).await, 0, "links, after bulk inserts");
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM products WHERE like_count = 1").await, 30);
 
     // Direct changes of every kind: more likers and reviewers, rating changes, deletions,
@@ -592,13 +615,16 @@ async fn the_aggregates_follow_every_write_to_likes_and_reviews_even_behind_the_
     .await
     .unwrap();
     assert_eq!(count(&mut conn, WRONG_AGGREGATES).await, 0, "after direct changes");
+    assert_eq!(count(&mut conn, WRONG_LINK_COPIES).await, 0, "links, after direct changes");
 
     // A liker and reviewer deleted through the store: its likes and reviews on the owner's
     // products go, and their counts follow.
     store.delete(fans[0]).await.unwrap();
     assert_eq!(count(&mut conn, WRONG_AGGREGATES).await, 0, "after deleting a fan");
+    assert_eq!(count(&mut conn, WRONG_LINK_COPIES).await, 0, "links, after deleting a fan");
     store.delete(viewer).await.unwrap();
     assert_eq!(count(&mut conn, WRONG_AGGREGATES).await, 0, "after deleting the viewer");
+    assert_eq!(count(&mut conn, WRONG_LINK_COPIES).await, 0, "links, after deleting the viewer");
 
     // What the store shows is the domain's rounding of what is stored.
     let listed = ports::ProductRepository::list(
@@ -606,6 +632,7 @@ async fn the_aggregates_follow_every_write_to_likes_and_reviews_even_behind_the_
         &ProductFilter::default(),
         ProductSort::default(),
         PageRequest { limit: 100, offset: 0 },
+        None,
         None,
     )
     .await
@@ -623,6 +650,20 @@ async fn the_aggregates_follow_every_write_to_likes_and_reviews_even_behind_the_
         rated += usize::from(expected.is_some());
     }
     assert!(rated > 10, "{rated} rated products");
+
+    // Renames, new prices, new links to a second category and links removed: the links'
+    // copies and the categories' counts follow.
+    conn.batch_execute(
+        "UPDATE products SET name = name || ' v2', price_cents = price_cents + 7 WHERE price_cents % 3 = 0;
+         INSERT INTO categories (id, name, slug) VALUES (gen_random_uuid(), 'Games', 'games');
+         INSERT INTO product_categories SELECT id, (SELECT id FROM categories WHERE slug = 'games') FROM products
+         WHERE price_cents % 2 = 0;
+         DELETE FROM product_categories WHERE product_id IN (SELECT id FROM products WHERE price_cents % 5 = 0);",
+    )
+    .await
+    .unwrap();
+    assert_eq!(count(&mut conn, WRONG_LINK_COPIES).await, 0, "links, after renames, prices and links");
+    assert!(count(&mut conn, "SELECT product_count AS n FROM categories WHERE slug = 'games'").await > 10);
 
     store.delete(owner).await.unwrap();
     for table in ["products", "product_categories", "likes", "reviews"] {

@@ -16,7 +16,7 @@ use storefront_app::ports::RateLimiter;
 use storefront_app::ports::{SystemClock, UuidV7Generator};
 use storefront_app::{AuthSettings, OrderSettings, ServicePorts, ServiceSettings, Services};
 use storefront_auth::{BcryptHasher, HashingLimits, JwtCodec, RandomRefreshTokens, RfcTotp};
-use storefront_http::{AppState, HttpConfig, TrustedProxies};
+use storefront_http::{AppState, CursorKey, HttpConfig, TrustedProxies};
 use storefront_memory::MemoryRateLimiter;
 use storefront_redis::{RedisConnection, RedisRateLimiter, RedisSettings};
 
@@ -53,10 +53,13 @@ pub fn build_services(settings: &Settings, store: &Store) -> Result<AppState, St
         )
         .map_err(|e| StartupError::Hasher(e.0))?,
     );
+    // One secret for the tokens and the listing's cursors (random per process when none is
+    // configured, so both must come from the same draw).
+    let jwt_secret = settings.jwt_secret();
     let ports = ServicePorts {
         hasher,
         access_tokens: Arc::new(JwtCodec::new(
-            &settings.jwt_secret(),
+            &jwt_secret,
             settings.auth.issuer.clone(),
             settings.auth.audience.clone(),
         )),
@@ -94,6 +97,8 @@ pub fn build_services(settings: &Settings, store: &Store) -> Result<AppState, St
         trusted_proxies: TrustedProxies::parse(&settings.server.trusted_proxies).map_err(StartupError::Config)?,
         cors: settings.cors.config(),
         sse_keep_alive: HttpConfig::SSE_KEEP_ALIVE,
+        cursor_key: CursorKey::derive(&jwt_secret),
+        catalog_cache_max_age_secs: settings.catalog.cache_max_age_secs,
     };
     Ok(AppState::new(services, vec![store.ports().readiness], config))
 }

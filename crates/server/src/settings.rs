@@ -254,6 +254,8 @@ pub struct CatalogSettings {
     pub low_stock_threshold: i64,
     /// At most one `product.stock_low` per product per this many seconds.
     pub low_stock_alert_window_secs: i64,
+    /// `max-age` of anonymous catalogue reads (`Cache-Control: public, max-age=…`).
+    pub cache_max_age_secs: u32,
 }
 
 impl CatalogSettings {

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use storefront_domain::{
     Category, CategoryId, CategoryName, Description, PriceCents, Product, ProductFilter, ProductId, ProductName,
-    ProductSort, RaisedEvents, Rating, Review, ReviewBody, ReviewId, Slug, Stock, UserId,
+    ProductPosition, ProductSort, RaisedEvents, Rating, Review, ReviewBody, ReviewId, Slug, Stock, UserId,
 };
 
 /// A product to insert.
@@ -64,13 +64,17 @@ pub trait ProductRepository: Send + Sync {
     async fn get(&self, id: ProductId, viewer: Option<UserId>) -> Result<Option<Product>, StoreError>;
 
     /// One page of the products matching `filter` (`ProductFilter::matches`), in the
-    /// order `ProductSort::compare` defines, with the count of all matches. A page costs
-    /// a constant number of queries whatever its size.
+    /// order `ProductSort::compare` defines, with the count of all matches (`after` does
+    /// not change it). With `after`, only the matches that come after that position
+    /// (`ProductSort::is_after`) are paged, `page.offset` of them skipped first: a keyset
+    /// page, whose cost does not grow with the depth. A page costs a constant number of
+    /// queries whatever its size.
     async fn list(
         &self,
         filter: &ProductFilter,
         sort: ProductSort,
         page: PageRequest,
+        after: Option<&ProductPosition>,
         viewer: Option<UserId>,
     ) -> Result<Page<Product>, StoreError>;
 

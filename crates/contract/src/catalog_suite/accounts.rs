@@ -54,10 +54,11 @@ async fn deleting_a_user_removes_its_catalogue(stores: CatalogStores, path: Dele
 
     assert_eq!(stores.products.get(theirs.id, None).await.unwrap(), None, "{path:?}");
     assert_eq!(stores.products.get(also_theirs.id, None).await.unwrap(), None, "{path:?}");
-    let listed = stores.products.list(&ProductFilter::default(), ProductSort::default(), all(), None).await.unwrap();
+    let listed =
+        stores.products.list(&ProductFilter::default(), ProductSort::default(), all(), None, None).await.unwrap();
     assert_eq!(listed.items.iter().map(|p| p.id).collect::<Vec<_>>(), vec![kept.id], "{path:?}");
     let owned = ProductFilter { owner_id: Some(doomed.id), ..Default::default() };
-    assert_eq!(stores.products.list(&owned, ProductSort::default(), all(), None).await.unwrap().total, 0);
+    assert_eq!(stores.products.list(&owned, ProductSort::default(), all(), None, None).await.unwrap().total, 0);
 
     let after = get(&stores, kept.id, None).await;
     assert_eq!((after.like_count, after.review_count, after.rating_avg), (1, 1, Some(4.0)), "{path:?}");

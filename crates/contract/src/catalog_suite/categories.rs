@@ -79,10 +79,12 @@ pub async fn updating_a_category_renames_it_on_its_products_too(stores: CatalogS
     let shown = get(&stores, product.id, None).await.categories;
     assert_eq!((shown[0].name.as_str(), shown[0].slug.as_str()), ("Paper goods", "paper-goods"));
     let by_new_slug = ProductFilter { category: Some("paper-goods".into()), ..Default::default() };
-    let listed = stores.products.list(&by_new_slug, ProductSort::default(), super::support::all(), None).await.unwrap();
+    let listed =
+        stores.products.list(&by_new_slug, ProductSort::default(), super::support::all(), None, None).await.unwrap();
     assert_eq!(listed.total, 1);
     let by_old_slug = ProductFilter { category: Some("books".into()), ..Default::default() };
-    let listed = stores.products.list(&by_old_slug, ProductSort::default(), super::support::all(), None).await.unwrap();
+    let listed =
+        stores.products.list(&by_old_slug, ProductSort::default(), super::support::all(), None, None).await.unwrap();
     assert_eq!(listed.total, 0, "the old slug no longer selects it");
 }
 

@@ -52,7 +52,8 @@ pub async fn liked_by_me_is_true_only_for_a_viewer_who_likes_the_product(stores:
 
 /// Whether the only product is listed as liked by `viewer`.
 async fn listed_as_liked(stores: &CatalogStores, viewer: Option<UserId>) -> bool {
-    let page = stores.products.list(&ProductFilter::default(), ProductSort::default(), all(), viewer).await.unwrap();
+    let page =
+        stores.products.list(&ProductFilter::default(), ProductSort::default(), all(), None, viewer).await.unwrap();
     page.items[0].liked_by_me
 }
 

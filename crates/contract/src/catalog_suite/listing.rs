@@ -24,7 +24,7 @@ const SORTS: [&str; 10] =
     ["created_at", "-created_at", "price", "-price", "name", "-name", "likes", "-likes", "rating", "-rating"];
 
 async fn list(stores: &CatalogStores, filter: &ProductFilter, order: &str) -> Vec<Product> {
-    let page = stores.products.list(filter, sort(order), all(), None).await.unwrap();
+    let page = stores.products.list(filter, sort(order), all(), None, None).await.unwrap();
     assert_eq!(page.total as usize, page.items.len(), "every match fits on one page");
     page.items
 }
@@ -45,14 +45,16 @@ pub async fn listing_without_filters_returns_every_product_newest_first_by_defau
         create_product_with(&stores, owner.id, name, |p| p.created_at = t0 + Duration::minutes(minutes)).await;
     }
 
-    let page = stores.products.list(&ProductFilter::default(), ProductSort::default(), all(), None).await.unwrap();
+    let page =
+        stores.products.list(&ProductFilter::default(), ProductSort::default(), all(), None, None).await.unwrap();
 
     assert_eq!(names(&page.items), vec!["Newest", "Middle", "Oldest"]);
     assert_eq!(page.total, 3);
 }
 
 pub async fn listing_an_empty_catalogue_returns_nothing(stores: CatalogStores) {
-    let page = stores.products.list(&ProductFilter::default(), ProductSort::default(), all(), None).await.unwrap();
+    let page =
+        stores.products.list(&ProductFilter::default(), ProductSort::default(), all(), None, None).await.unwrap();
 
     assert_eq!((page.items.len(), page.total), (0, 0));
 }
@@ -311,8 +313,11 @@ pub async fn pages_do_not_overlap_and_carry_the_total_of_all_matches(stores: Cat
 
     let mut paged = Vec::new();
     for offset in [0, 3, 6] {
-        let page =
-            stores.products.list(&ProductFilter::default(), sort("-created_at"), page(3, offset), None).await.unwrap();
+        let page = stores
+            .products
+            .list(&ProductFilter::default(), sort("-created_at"), page(3, offset), None, None)
+            .await
+            .unwrap();
         assert_eq!(page.total, 7, "offset {offset}");
         assert_eq!(page.items.len(), if offset == 6 { 1 } else { 3 }, "offset {offset}");
         paged.extend(page.items);
@@ -320,9 +325,9 @@ pub async fn pages_do_not_overlap_and_carry_the_total_of_all_matches(stores: Cat
     assert_eq!(paged, everything);
 
     let in_stock = ProductFilter { in_stock: true, ..Default::default() };
-    let first = stores.products.list(&in_stock, sort("name"), page(2, 0), None).await.unwrap();
+    let first = stores.products.list(&in_stock, sort("name"), page(2, 0), None, None).await.unwrap();
     assert_eq!((names(&first.items), first.total), (vec!["Item 1", "Item 3"], 3));
-    let beyond = stores.products.list(&in_stock, sort("name"), page(2, 50), None).await.unwrap();
+    let beyond = stores.products.list(&in_stock, sort("name"), page(2, 50), None, None).await.unwrap();
     assert_eq!((beyond.items.len(), beyond.total), (0, 3), "a page past the end is empty but keeps the total");
 }
 
@@ -344,7 +349,7 @@ pub async fn listed_products_show_what_get_shows_to_the_same_viewer(stores: Cata
     create_review(&stores, reviewed.id, fan.id, 1).await;
 
     for viewer in [None, Some(fan.id), Some(critic.id), Some(owner.id)] {
-        let listed = stores.products.list(&ProductFilter::default(), sort("name"), all(), viewer).await.unwrap();
+        let listed = stores.products.list(&ProductFilter::default(), sort("name"), all(), None, viewer).await.unwrap();
         let expected = vec![get(&stores, liked.id, viewer).await, get(&stores, reviewed.id, viewer).await];
         assert_eq!(listed.items, expected, "seen by {viewer:?}");
     }
@@ -396,7 +401,7 @@ async fn paged_through(
     let mut total = None;
     loop {
         let request = PageRequest { limit, offset: items.len() as u64 };
-        let page = stores.products.list(filter, order, request, viewer).await.unwrap();
+        let page = stores.products.list(filter, order, request, None, viewer).await.unwrap();
         assert_eq!(*total.get_or_insert(page.total), page.total, "the total is the same on every page");
         let fetched = page.items.len();
         assert!(fetched <= limit as usize);

@@ -77,7 +77,8 @@ pub async fn creating_a_product_with_an_unknown_category_returns_invalid_referen
 
     assert_eq!(err, StoreError::InvalidReference("category_ids".into()));
     assert_eq!(stores.products.get(new.id, None).await.unwrap(), None);
-    let listed = stores.products.list(&ProductFilter::default(), ProductSort::default(), all(), None).await.unwrap();
+    let listed =
+        stores.products.list(&ProductFilter::default(), ProductSort::default(), all(), None, None).await.unwrap();
     assert_eq!(listed.total, 0);
     let categories = stores.categories.list().await.unwrap();
     assert_eq!(categories[0].product_count, 0, "no link was left behind");

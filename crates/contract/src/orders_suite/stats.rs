@@ -22,7 +22,8 @@ async fn stats(stores: &OrderStores, threshold: i64) -> BusinessStats {
 }
 
 async fn every_product(stores: &OrderStores) -> Vec<Product> {
-    let listed = stores.products.list(&ProductFilter::default(), ProductSort::default(), all(), None).await.unwrap();
+    let listed =
+        stores.products.list(&ProductFilter::default(), ProductSort::default(), all(), None, None).await.unwrap();
     assert!(listed.total <= 100, "the tests list at most one page of products");
     listed.items
 }

@@ -3,13 +3,14 @@
 
 use super::path_id;
 use crate::body::{ApiJson, present};
+use crate::conditional::{Audience, IfNoneMatch, conditional_json};
 use crate::error::{ApiError, Problem};
 use crate::permissions::{CategoriesManage, RequirePermission};
 use crate::responses::{JsonBodyErrors, NotFound, PermissionErrors, ServerErrors};
 use crate::state::{API_PREFIX, AppState};
-use actix_web::HttpResponse;
 use actix_web::http::header;
 use actix_web::web::{Data, Path};
+use actix_web::{HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use storefront_domain::{Category, CategoryId};
 use utoipa::ToSchema;
@@ -82,20 +83,33 @@ pub struct UpdateCategoryRequest {
 
 /// List categories
 ///
-/// Every category (a small complete collection, so a plain array), ordered by name.
+/// Every category (a small complete collection, so a plain array), ordered by name. The
+/// answer carries a weak `ETag`; `If-None-Match` naming it answers 304 with no body.
 #[utoipa::path(
     get,
     path = "/api/v1/categories",
     tag = "categories",
     operation_id = "list_categories",
+    params(IfNoneMatch),
     responses(
-        (status = 200, description = "Every category", body = [CategoryResponse]),
+        (status = 200, description = "Every category", body = [CategoryResponse],
+            headers(
+                ("ETag" = String, description = "Weak tag of this body: send it back in `If-None-Match`"),
+                ("Cache-Control" = String, description = "`public, max-age=<catalog.cache_max_age_secs>`: \
+                    the same for every caller"),
+            )),
+        (status = 304, description = "`If-None-Match` names the current list: no body",
+            headers(
+                ("ETag" = String, description = "The tag that matched"),
+                ("Cache-Control" = String, description = "As on the 200"),
+            )),
         ServerErrors,
     )
 )]
-pub async fn list_categories(state: Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn list_categories(req: HttpRequest, state: Data<AppState>) -> Result<HttpResponse, ApiError> {
     let categories = state.catalog.categories().await?;
-    Ok(HttpResponse::Ok().json(categories.into_iter().map(CategoryResponse::from).collect::<Vec<_>>()))
+    let body: Vec<CategoryResponse> = categories.into_iter().map(CategoryResponse::from).collect();
+    conditional_json(&req, &body, Audience::Everyone, state.config.catalog_cache_max_age_secs)
 }
 
 /// A category

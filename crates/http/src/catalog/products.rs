@@ -1,9 +1,11 @@
 //! Products (`/products`, `/products/{id}`), likes (`/products/{id}/like`) and the caller's
 //! liked products (`/users/me/likes`), with their DTOs.
 
+use super::cursor::CursorKey;
 use super::{Viewer, merge_errors, path_id};
 use crate::bearer::Authenticated;
 use crate::body::{ApiJson, integer, present, present_integer};
+use crate::conditional::{Audience, IfNoneMatch, conditional_json};
 use crate::error::{ApiError, FieldError, Problem};
 use crate::permissions::{ProductsCreate, RequirePermission};
 use crate::query::{ApiQuery, Paginated, Pagination};
@@ -11,14 +13,16 @@ use crate::responses::{
     BearerUnauthorized, JsonBodyErrors, NotFound, PermissionErrors, ServerErrors, ValidationFailed,
 };
 use crate::state::{API_PREFIX, AppState};
-use actix_web::HttpResponse;
 use actix_web::http::header;
 use actix_web::web::{Data, Path};
+use actix_web::{HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use storefront_app::ProductInput;
 use storefront_app::ports::Page;
-use storefront_domain::{CategoryId, CategoryRef, Product, ProductFilter, ProductId, ProductSort, UserId};
+use storefront_domain::{
+    CategoryId, CategoryRef, Product, ProductFilter, ProductId, ProductPosition, ProductSort, UserId,
+};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -240,6 +244,25 @@ pub struct ProductsQuery {
     /// ties are broken by id in the same direction; unrated products come last either way.
     #[param(inline, value_type = Option<ProductSortName>, example = "-price")]
     pub sort: Option<String>,
+    /// Continue a walk: the `next_cursor` of the previous page, with the same `sort` and
+    /// filters (another sort or filter, or an altered cursor, answers 422 naming `cursor`),
+    /// never with `offset` (422). A page by cursor costs the same however deep it is, and
+    /// a walk by cursor never repeats or skips a product that exists throughout it.
+    #[param(
+        example = "MDE5MmY1YTQtM2MxZS03ZDJhLTliN2UtNWYxZDJjM2I0YTgwCjIwMjUtMDEtMzFUMDk6MzA6MDAuMTIzNDU2MDAwWgfnZRsWi1y7OcQ3wyiwXeY"
+    )]
+    pub cursor: Option<String>,
+    /// Only whether it was given (`Pagination` reads its value): it excludes `cursor`.
+    #[param(ignore)]
+    offset: Option<String>,
+}
+
+/// What the listing asks for, parsed.
+struct ListingRequest {
+    filter: ProductFilter,
+    sort: ProductSort,
+    cursor: Option<String>,
+    offset_given: bool,
 }
 
 // Documentation only (`ProductSort` parses `sort`): clients get an enum, not a free string.
@@ -272,7 +295,7 @@ enum ProductSortName {
 
 impl ProductsQuery {
     /// The filter and order asked for, or 422 naming every parameter that does not parse.
-    fn parse(self) -> Result<(ProductFilter, ProductSort), ApiError> {
+    fn parse(self) -> Result<ListingRequest, ApiError> {
         fn check<T>(errors: &mut Vec<FieldError>, field: &str, parsed: Result<T, String>) -> Option<T> {
             parsed.map_err(|message| errors.push(FieldError::new(field, message))).ok()
         }
@@ -309,11 +332,59 @@ impl ProductsQuery {
             max_price,
             in_stock,
         };
-        Ok((filter, sort))
+        Ok(ListingRequest { filter, sort, cursor: self.cursor, offset_given: self.offset.is_some() })
     }
 }
 
+/// One page of products, by offset or by cursor.
+#[derive(Serialize, ToSchema)]
+pub struct ProductListPage {
+    /// This page's products.
+    pub items: Vec<ProductResponse>,
+    /// How many products match (every page together, whatever the cursor).
+    #[schema(example = 42)]
+    pub total: u64,
+    /// The `limit` applied.
+    #[schema(example = 20)]
+    pub limit: u32,
+    /// The `offset` applied; `null` when the page was asked for by `cursor`.
+    #[schema(example = 0, required = true)]
+    pub offset: Option<u64>,
+    /// Where the next page starts (pass it as `?cursor=` with the same `sort` and
+    /// filters); `null` on the last page.
+    #[schema(
+        example = "MDE5MmY1YTQtM2MxZS03ZDJhLTliN2UtNWYxZDJjM2I0YTgwCjIwMjUtMDEtMzFUMDk6MzA6MDAuMTIzNDU2MDAwWgfnZRsWi1y7OcQ3wyiwXeY",
+        required = true
+    )]
+    pub next_cursor: Option<String>,
+}
+
+/// The keyset position `?cursor=` names for this listing, or 422 naming `cursor` (and
+/// `offset`, when both are given).
+fn position(request: &ListingRequest, key: &CursorKey) -> Result<Option<ProductPosition>, ApiError> {
+    let Some(cursor) = &request.cursor else { return Ok(None) };
+    if request.offset_given {
+        let message = "must not be combined with `offset`: a cursor says where the page starts";
+        return Err(ApiError::Validation(vec![
+            FieldError::new("cursor", message),
+            FieldError::new("offset", "must not be combined with `cursor`"),
+        ]));
+    }
+    key.open(request.sort, &request.filter, cursor).map(Some).ok_or_else(|| {
+        ApiError::Validation(vec![FieldError::new(
+            "cursor",
+            "is not a cursor of this listing: it was altered, or made for another sort or other filters",
+        )])
+    })
+}
+
 /// List products
+///
+/// Pages go by `offset` or, for walks through long listings, by `cursor`: every page
+/// carries `next_cursor` (null on the last page), a keyset position whose page costs the
+/// same however deep it is and which never repeats or skips a product that exists
+/// throughout the walk; a deep `offset` costs more the deeper it goes. The answer carries a
+/// weak `ETag`, and `If-None-Match` naming it answers 304.
 ///
 /// Anyone may list products. With a valid bearer token `liked_by_me` says whether the
 /// caller likes each product; without one it is always `false`; a token that is sent but not
@@ -325,9 +396,15 @@ impl ProductsQuery {
     tag = "products",
     operation_id = "list_products",
     security((), ("oauth2" = []), ("bearer" = [])),
-    params(ProductsQuery, Pagination),
+    params(ProductsQuery, Pagination, IfNoneMatch),
     responses(
-        (status = 200, description = "One page of products", body = Paginated<ProductResponse>,
+        (status = 200, description = "One page of products", body = ProductListPage,
+            headers(
+                ("ETag" = String, description = "Weak tag of this body: send it back in `If-None-Match`"),
+                ("Cache-Control" = String, description = "`public, max-age=<catalog.cache_max_age_secs>` when \
+                    anonymous; `private` with a bearer token (`liked_by_me` is the caller's)"),
+                ("Vary" = String, description = "`Authorization`: the body depends on the caller"),
+            ),
             example = json!({
                 "items": [{
                     "id": "0192f5a4-3c1e-7d2a-9b7e-5f1d2c3b4a80",
@@ -347,8 +424,15 @@ impl ProductsQuery {
                 }],
                 "total": 1,
                 "limit": 20,
-                "offset": 0
+                "offset": 0,
+                "next_cursor": null
             })),
+        (status = 304, description = "`If-None-Match` names the current page: no body",
+            headers(
+                ("ETag" = String, description = "The tag that matched"),
+                ("Cache-Control" = String, description = "As on the 200"),
+                ("Vary" = String, description = "`Authorization`"),
+            )),
         (status = 401, description = "A bearer token was sent but is invalid, expired or revoked (`invalid_token`); \
             without a token the list is served anonymously",
             body = Problem, content_type = "application/problem+json",
@@ -363,14 +447,30 @@ impl ProductsQuery {
     )
 )]
 pub async fn list_products(
+    req: HttpRequest,
     viewer: Viewer,
     state: Data<AppState>,
     query: Result<ApiQuery<ProductsQuery>, ApiError>,
     pagination: Result<Pagination, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
-    let ((filter, sort), pagination) = merge_errors(query.and_then(|ApiQuery(q)| q.parse()), pagination)?;
-    let page = state.catalog.list_products(filter, sort, pagination.page(), viewer.principal()).await?;
-    Ok(HttpResponse::Ok().json(product_page(page, pagination, &state.config.currency)))
+    let (request, pagination) = merge_errors(query.and_then(|ApiQuery(q)| q.parse()), pagination)?;
+    let after = position(&request, &state.config.cursor_key)?;
+    let mut page = pagination.page();
+    if after.is_some() {
+        page.offset = 0;
+    }
+    let ListingRequest { filter, sort, .. } = request;
+    let listing = state.catalog.list_products(filter.clone(), sort, page, after.clone(), viewer.principal()).await?;
+    let currency = &state.config.currency;
+    let body = ProductListPage {
+        items: listing.items.into_iter().map(|p| ProductResponse::new(p, currency)).collect(),
+        total: listing.total,
+        limit: page.limit,
+        offset: if after.is_some() { None } else { Some(page.offset) },
+        next_cursor: listing.next.map(|next| state.config.cursor_key.seal(sort, &filter, &next)),
+    };
+    let audience = Audience::Caller { authenticated: viewer.principal().is_some() };
+    conditional_json(&req, &body, audience, state.config.catalog_cache_max_age_secs)
 }
 
 /// Create a product
@@ -406,6 +506,7 @@ pub async fn create_product(
 
 /// A product
 ///
+/// The answer carries a weak `ETag`; `If-None-Match` naming it answers 304 with no body.
 /// With a valid bearer token `liked_by_me` says whether the caller likes it; a token that is
 /// sent but not valid answers 401.
 #[utoipa::path(
@@ -414,9 +515,21 @@ pub async fn create_product(
     tag = "products",
     operation_id = "get_product",
     security((), ("oauth2" = []), ("bearer" = [])),
-    params(("id" = Uuid, Path, description = "The product's id")),
+    params(("id" = Uuid, Path, description = "The product's id"), IfNoneMatch),
     responses(
-        (status = 200, description = "The product", body = ProductResponse),
+        (status = 200, description = "The product", body = ProductResponse,
+            headers(
+                ("ETag" = String, description = "Weak tag of this body: send it back in `If-None-Match`"),
+                ("Cache-Control" = String, description = "`public, max-age=<catalog.cache_max_age_secs>` when \
+                    anonymous; `private` with a bearer token (`liked_by_me` is the caller's)"),
+                ("Vary" = String, description = "`Authorization`: the body depends on the caller"),
+            )),
+        (status = 304, description = "`If-None-Match` names the product as it is: no body",
+            headers(
+                ("ETag" = String, description = "The tag that matched"),
+                ("Cache-Control" = String, description = "As on the 200"),
+                ("Vary" = String, description = "`Authorization`"),
+            )),
         (status = 401, description = "A bearer token was sent but is invalid, expired or revoked (`invalid_token`)",
             body = Problem, content_type = "application/problem+json",
             headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"storefront\", error=\"invalid_token\"`")),
@@ -429,9 +542,16 @@ pub async fn create_product(
         ServerErrors,
     )
 )]
-pub async fn get_product(viewer: Viewer, state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn get_product(
+    req: HttpRequest,
+    viewer: Viewer,
+    state: Data<AppState>,
+    id: Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let product = state.catalog.product(path_id(&id)?, viewer.principal()).await?;
-    Ok(HttpResponse::Ok().json(ProductResponse::new(product, &state.config.currency)))
+    let body = ProductResponse::new(product, &state.config.currency);
+    let audience = Audience::Caller { authenticated: viewer.principal().is_some() };
+    conditional_json(&req, &body, audience, state.config.catalog_cache_max_age_secs)
 }
 
 /// Change a product

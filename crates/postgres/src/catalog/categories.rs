@@ -17,10 +17,9 @@ use uuid::Uuid;
 const CATEGORIES_PKEY: &str = "categories_pkey";
 const CATEGORIES_SLUG_KEY: &str = "categories_slug_key";
 
-/// A category with its product count, over `categories` aliased `c`.
-const CATEGORY_COLUMNS: &str = "\
-c.id, c.name, c.slug, \
-(SELECT count(*) FROM product_categories pc WHERE pc.category_id = c.id) AS product_count";
+/// A category with its product count (kept on its row by a trigger on the links), over
+/// `categories` aliased `c`.
+const CATEGORY_COLUMNS: &str = "c.id, c.name, c.slug, c.product_count";
 
 #[derive(QueryableByName)]
 struct CategoryRow {

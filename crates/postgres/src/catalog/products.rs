@@ -16,7 +16,8 @@ use std::sync::LazyLock;
 use storefront_app::StoreError;
 use storefront_app::ports::{NewProduct, Page, PageRequest, ProductChanges, ProductRepository, StockEvents};
 use storefront_domain::{
-    CategoryId, CategoryRef, Product, ProductFilter, ProductId, ProductSort, ProductSortKey, UserId,
+    CategoryId, CategoryRef, Product, ProductFilter, ProductId, ProductPosition, ProductSort, ProductSortKey,
+    SortValue, UserId,
 };
 use uuid::Uuid;
 
@@ -158,9 +159,9 @@ fn escape_like(s: &str) -> String {
     escaped
 }
 
-/// The WHERE clause of `ProductFilter::matches` over products aliased `x` (empty when
-/// nothing is filtered), its values bound in `params`.
-fn matching(filter: &ProductFilter, params: &mut Params) -> String {
+/// The conditions of `ProductFilter::matches` over products aliased `x`, but the
+/// category's, its values bound in `params`.
+fn conditions_but_category(filter: &ProductFilter, params: &mut Params) -> Vec<String> {
     let mut conditions = Vec::new();
     if let Some(q) = &filter.q {
         // Plain-text substring, case-insensitive: both sides lower-cased by the same
@@ -169,13 +170,6 @@ fn matching(filter: &ProductFilter, params: &mut Params) -> String {
         let pattern = params.add(Param::Text(format!("%{}%", escape_like(q))));
         conditions.push(format!(
             "(lower(x.name) LIKE lower({pattern}) ESCAPE '\\' OR lower(x.description) LIKE lower({pattern}) ESCAPE '\\')"
-        ));
-    }
-    if let Some(slug) = &filter.category {
-        let slug = params.add(Param::Text(slug.clone()));
-        conditions.push(format!(
-            "EXISTS (SELECT 1 FROM product_categories pc JOIN categories c ON c.id = pc.category_id \
-             WHERE pc.product_id = x.id AND c.slug = {slug})"
         ));
     }
     if let Some(owner) = filter.owner_id {
@@ -190,13 +184,29 @@ fn matching(filter: &ProductFilter, params: &mut Params) -> String {
     if filter.in_stock {
         conditions.push("x.stock > 0".to_owned());
     }
+    conditions
+}
+
+/// `WHERE` and the conditions, or nothing without any.
+fn where_clause(conditions: &[String]) -> String {
     if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) }
+}
+
+/// The id of the category with this slug, as a scalar subquery (NULL, matching no link,
+/// when there is none).
+fn category_id(slug: &str, params: &mut Params) -> String {
+    format!("(SELECT c.id FROM categories c WHERE c.slug = {})", params.add(Param::Text(slug.to_owned())))
 }
 
 /// The ORDER BY of `ProductSort::compare` over products aliased `alias`: names by bytes
 /// (`COLLATE "C"`, as Rust compares strings), unrated last both ways, ties by id in the
 /// same direction. Each has an index of the same shape.
 fn order_by(sort: ProductSort, alias: &str) -> String {
+    ordered_by(sort, alias, "id")
+}
+
+/// `order_by` over a row source whose product id column is `id` (a link's `product_id`).
+fn ordered_by(sort: ProductSort, alias: &str, id: &str) -> String {
     let direction = if sort.descending { "DESC" } else { "ASC" };
     let key = match sort.key {
         ProductSortKey::CreatedAt => format!("{alias}.created_at {direction}"),
@@ -206,35 +216,116 @@ fn order_by(sort: ProductSort, alias: &str) -> String {
         // The tenths order exactly as the one-decimal averages they give.
         ProductSortKey::Rating => format!("{alias}.rating_tenths {direction} NULLS LAST"),
     };
-    format!("{key}, {alias}.id {direction}")
+    format!("{key}, {alias}.{id} {direction}")
+}
+
+/// `ProductSort::is_after(row, position)` over a row source aliased `alias` with the sort
+/// keys' columns and the product id in `id`, its values bound in `params`: a row comparison
+/// on the sort's own index columns, so that a keyset page starts with an index seek
+/// (unrated products, last both ways, are the one exception).
+fn after_position(sort: ProductSort, position: &ProductPosition, alias: &str, id: &str, params: &mut Params) -> String {
+    let beyond = if sort.descending { "<" } else { ">" };
+    let id_value = params.add(Param::Uuid(position.id.0));
+    let (column, value) = match &position.value {
+        SortValue::CreatedAt(at) => ("created_at", params.add(Param::Timestamptz(*at))),
+        SortValue::Price(cents) => ("price_cents", params.add(Param::BigInt(*cents))),
+        SortValue::Name(name) => ("name", params.add(Param::Text(name.clone()))),
+        SortValue::Likes(likes) => ("like_count", params.add(Param::BigInt(i64::try_from(*likes).unwrap_or(i64::MAX)))),
+        // After a rated position come the rated beyond it, then every unrated product;
+        // after an unrated one, only the unrated beyond it by id.
+        SortValue::Rating(Some(tenths)) => {
+            let tenths = params.add(Param::BigInt(*tenths));
+            return format!(
+                "({alias}.rating_tenths IS NULL OR ({alias}.rating_tenths, {alias}.{id}) {beyond} ({tenths}, {id_value}))"
+            );
+        }
+        SortValue::Rating(None) => {
+            return format!("({alias}.rating_tenths IS NULL AND {alias}.{id} {beyond} {id_value})");
+        }
+    };
+    let collate = if column == "name" { " COLLATE \"C\"" } else { "" };
+    format!("({alias}.{column}{collate}, {alias}.{id}) {beyond} ({value}, {id_value})")
 }
 
 /// The listing statement: the count of all matches, left-joined with the page (so that a
 /// page past the end still carries the total), each page row with its categories and
-/// `liked_by_me`. The page is re-sorted outside, as a join does not keep an order.
+/// `liked_by_me`. The page is re-sorted outside, as a join does not keep an order. A
+/// keyset page (`after`) narrows the page, never the total.
+///
+/// With a category, the page is driven from the category's links, which carry their
+/// products' sort keys (kept by triggers): one ordered range of a link index, joined to
+/// the products by primary key, reads about as many rows as the page holds. The total is
+/// then the count the category's row keeps, unless other filters narrow it (then the
+/// category's matching links are counted).
 fn list_statement(
     filter: &ProductFilter,
     sort: ProductSort,
     page: PageRequest,
+    after: Option<&ProductPosition>,
     viewer: Option<UserId>,
 ) -> (String, Params) {
     let mut params = Params::default();
-    let matching = matching(filter, &mut params);
+    let others = conditions_but_category(filter, &mut params);
+    let (total, rows) = match &filter.category {
+        None => {
+            let mut paged = others.clone();
+            if let Some(position) = after {
+                paged.push(after_position(sort, position, "x", "id", &mut params));
+            }
+            let total = format!("SELECT count(*) AS total FROM products x {}", where_clause(&others));
+            let rows =
+                format!("SELECT x.* FROM products x {} ORDER BY {}", where_clause(&paged), ordered_by(sort, "x", "id"));
+            (total, rows)
+        }
+        Some(slug) => {
+            let category = category_id(slug, &mut params);
+            let mut matching = vec![format!("l.category_id = {category}")];
+            matching.extend(others.iter().cloned());
+            let total = if others.is_empty() {
+                format!(
+                    "SELECT COALESCE((SELECT c.product_count FROM categories c WHERE c.id = {category}), 0) AS total"
+                )
+            } else {
+                format!(
+                    "SELECT count(*) AS total FROM product_categories l JOIN products x ON x.id = l.product_id {}",
+                    where_clause(&matching)
+                )
+            };
+            let mut paged = matching;
+            if let Some(position) = after {
+                paged.push(after_position(sort, position, "l", "product_id", &mut params));
+            }
+            let rows = format!(
+                "SELECT x.* FROM product_categories l JOIN products x ON x.id = l.product_id {} ORDER BY {}",
+                where_clause(&paged),
+                ordered_by(sort, "l", "product_id")
+            );
+            (total, rows)
+        }
+    };
     let (limit, offset) = limit_offset(page);
     let limit = params.add(Param::BigInt(limit));
     let offset = params.add(Param::BigInt(offset));
     let viewer = viewer.map(|v| params.add(Param::Uuid(v.as_uuid())));
     let sql = format!(
         "SELECT t.total, {PRODUCT_COLUMNS}, {liked}\n\
-         FROM (SELECT count(*) AS total FROM products x {matching}) t\n\
-         LEFT JOIN (SELECT x.* FROM products x {matching} ORDER BY {inner_order} LIMIT {limit} OFFSET {offset}) p ON true\n\
+         FROM ({total}) t\n\
+         LEFT JOIN ({rows} LIMIT {limit} OFFSET {offset}) p ON true\n\
          {CATEGORIES_OF_P}\n\
          ORDER BY {outer_order}",
         liked = liked_by_me(viewer.as_deref()),
-        inner_order = order_by(sort, "x"),
         outer_order = order_by(sort, "p"),
     );
     (sql, params)
+}
+
+/// Whether one plan of the listing statement serves every value of its parameters, so
+/// that it is kept prepared on the connection (planning costs more than running a
+/// category page): true unless a `q` pattern (whose trigrams decide whether the GIN
+/// indexes help) or a price range (whose width decides between the price index and a
+/// sort) is given. The texts kept are few: one per sort, filter shape and viewer presence.
+fn plan_fits_every_value(filter: &ProductFilter) -> bool {
+    filter.q.is_none() && filter.min_price.is_none() && filter.max_price.is_none()
 }
 
 /// One product by id (`$1`) as seen by nobody in particular, or (`$2`) by a viewer: two
@@ -406,13 +497,20 @@ impl ProductRepository for PgStore {
         filter: &ProductFilter,
         sort: ProductSort,
         page: PageRequest,
+        after: Option<&ProductPosition>,
         viewer: Option<UserId>,
     ) -> Result<Page<Product>, StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;
             // One statement, hence one snapshot: the page and the total agree.
-            let (sql, params) = list_statement(filter, sort, page, viewer);
-            let rows = params.query(&sql).load::<PageRow>(&mut conn).await.map_err(error::from_diesel)?;
+            let (sql, params) = list_statement(filter, sort, page, after, viewer);
+            let query = params.query(&sql);
+            let rows = if plan_fits_every_value(filter) {
+                prepared(query).load::<PageRow>(&mut conn).await
+            } else {
+                query.load::<PageRow>(&mut conn).await
+            }
+            .map_err(error::from_diesel)?;
             page_of(rows)
         })
         .await
@@ -542,7 +640,6 @@ mod tests {
 
     #[test]
     fn every_filter_is_a_bound_parameter() {
-        let mut params = Params::default();
         let filter = ProductFilter {
             q: Some("'; DROP TABLE products; --".into()),
             category: Some("books".into()),
@@ -551,12 +648,17 @@ mod tests {
             max_price: Some(2),
             in_stock: true,
         };
-        let clause = matching(&filter, &mut params);
-        assert!(!clause.contains("DROP"), "{clause}");
-        assert_eq!(params.0.len(), 5);
-        assert!(clause.contains("c.slug = $2") && clause.contains("x.owner_id = $3"), "{clause}");
-        assert!(clause.contains("x.price_cents >= $4 AND x.price_cents <= $5 AND x.stock > 0"), "{clause}");
-        assert_eq!(matching(&ProductFilter::default(), &mut Params::default()), "");
+        let page = PageRequest { limit: 20, offset: 0 };
+        let (sql, params) = list_statement(&filter, ProductSort::default(), page, None, None);
+        assert!(!sql.contains("DROP"), "{sql}");
+        // q, owner, min, max, slug, limit, offset.
+        assert_eq!(params.0.len(), 7);
+        assert!(sql.contains("x.owner_id = $2") && sql.contains("c.slug = $5"), "{sql}");
+        assert!(sql.contains("x.price_cents >= $3 AND x.price_cents <= $4 AND x.stock > 0"), "{sql}");
+        assert!(sql.contains("FROM product_categories l JOIN products x"), "a category drives the page: {sql}");
+        let (sql, params) = list_statement(&ProductFilter::default(), ProductSort::default(), page, None, None);
+        assert!(sql.contains("FROM products x  ORDER BY x.created_at DESC"), "{sql}");
+        assert_eq!(params.0.len(), 2);
     }
 
     #[test]
