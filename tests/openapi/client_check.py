@@ -22,7 +22,7 @@ from storefront_api_client.models import (
     LoginRequest,
     OrderItemRequest,
     OrderResponse,
-    PaginatedProductResponse,
+    ProductListPage,
     PlaceOrderRequest,
     Problem,
     ProductResponse,
@@ -62,8 +62,8 @@ def main(base_url: str) -> None:
     assert isinstance(product, ProductResponse)
 
     page = list_products.sync(client=buyer, q="generated walnut", sort=ListProductsSort.PRICE, limit=5)
-    check(isinstance(page, PaginatedProductResponse), f"list_products answered {page!r}")
-    assert isinstance(page, PaginatedProductResponse)
+    check(isinstance(page, ProductListPage), f"list_products answered {page!r}")
+    assert isinstance(page, ProductListPage)
     # The page's items are the same model a single read answers.
     check(any(isinstance(item, ProductResponse) and item.id == product.id for item in page.items), "listed")
 

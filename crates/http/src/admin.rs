@@ -62,6 +62,8 @@ pub struct UsersQuery {
                     "name": "Ada Lovelace",
                     "role": "user",
                     "is_active": true,
+                    "email_verified": true,
+                    "mfa_enabled": false,
                     "created_at": "2025-01-31T09:30:00.123456Z",
                     "updated_at": "2025-01-31T09:30:00.123456Z"
                 }],
