@@ -6,28 +6,18 @@ use crate::catalog::cursor::CursorKey;
 use crate::client_ip::TrustedProxies;
 use crate::cors::CorsConfig;
 use std::sync::Arc;
+use storefront_app::Services;
 use storefront_app::ports::ReadinessProbe;
-use storefront_app::{
-    AccessService, AccountLifecycleService, AccountService, AssistantService, AuthService, CatalogService,
-    DeadLetterService, OrderService, SecondFactorService, Services, UserAdminService,
-};
 
 /// Where the versioned API lives.
 pub const API_PREFIX: &str = "/api/v1";
 
-/// What the handlers share: the services, the readiness probes and HTTP settings.
+/// What the handlers share: the services, the readiness probes and HTTP settings. The
+/// services are reached through it directly (`state.catalog`: it dereferences to
+/// `Services`), so a new service is added to `Services` alone.
 #[derive(Clone)]
 pub struct AppState {
-    pub accounts: AccountService,
-    pub auth: AuthService,
-    pub access: AccessService,
-    pub user_admin: UserAdminService,
-    pub catalog: CatalogService,
-    pub orders: OrderService,
-    pub dead_letters: DeadLetterService,
-    pub assistant: AssistantService,
-    pub lifecycle: AccountLifecycleService,
-    pub second_factor: SecondFactorService,
+    pub services: Services,
     /// Checked by `/health/ready` (the database, …).
     pub readiness: Vec<Arc<dyn ReadinessProbe>>,
     pub config: HttpConfig,
@@ -36,32 +26,21 @@ pub struct AppState {
 impl AppState {
     /// The state over the application's services (`Services::new`).
     pub fn new(services: Services, readiness: Vec<Arc<dyn ReadinessProbe>>, config: HttpConfig) -> Self {
-        let Services {
-            accounts,
-            auth,
-            access,
-            user_admin,
-            catalog,
-            orders,
-            dead_letters,
-            assistant,
-            lifecycle,
-            second_factor,
-        } = services;
-        Self {
-            accounts,
-            auth,
-            access,
-            user_admin,
-            catalog,
-            orders,
-            dead_letters,
-            assistant,
-            lifecycle,
-            second_factor,
-            readiness,
-            config,
-        }
+        Self { services, readiness, config }
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.services
+    }
+}
+
+impl std::ops::DerefMut for AppState {
+    fn deref_mut(&mut self) -> &mut Services {
+        &mut self.services
     }
 }
 

@@ -371,7 +371,10 @@ fn broken_state(error: StoreError) -> storefront_http::AppState {
         ids,
         Default::default(),
     );
-    storefront_http::AppState { accounts, auth, ..healthy }
+    let mut state = healthy;
+    state.accounts = accounts;
+    state.auth = auth;
+    state
 }
 
 #[actix_web::test]
