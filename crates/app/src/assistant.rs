@@ -3,6 +3,7 @@
 //! limits (requests per minute, a daily token budget), stream the reply from a task of its
 //! own and store it — whole, interrupted by the client leaving, or failed.
 
+pub mod analysis;
 mod grounding;
 mod tokens;
 

@@ -487,6 +487,29 @@ impl EventHandler for Notifications {
     }
 }
 
+/// Several handlers as one: each event goes to every handler, in order; the first failure
+/// stops the round and the event is tried again, so every handler must tolerate an event
+/// it already handled (see the module).
+pub struct HandlerChain {
+    handlers: Vec<Arc<dyn EventHandler>>,
+}
+
+impl HandlerChain {
+    pub fn new(handlers: Vec<Arc<dyn EventHandler>>) -> Self {
+        Self { handlers }
+    }
+}
+
+#[async_trait]
+impl EventHandler for HandlerChain {
+    async fn handle(&self, event: &DomainEvent) -> Result<(), HandlerError> {
+        for handler in &self.handlers {
+            handler.handle(event).await?;
+        }
+        Ok(())
+    }
+}
+
 /// How the relay and the dispatcher take events from the outbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OutboxSettings {

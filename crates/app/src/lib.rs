@@ -27,8 +27,8 @@ pub use catalog::{CatalogService, ProductInput, ProductListing, ReviewInput};
 pub use client::ClientContext;
 pub use error::{AppError, InfraError, StoreError};
 pub use events::{
-    AccountMail, DeadLetterService, EventHandler, HandlerError, HandlingReport, Notifications, OutboxDispatcher,
-    OutboxSettings, Relay, RetryPolicy, StreamWorker, WorkerSettings,
+    AccountMail, DeadLetterService, EventHandler, HandlerChain, HandlerError, HandlingReport, Notifications,
+    OutboxDispatcher, OutboxSettings, Relay, RetryPolicy, StreamWorker, WorkerSettings,
 };
 pub use lifecycle::{AccountLifecycleService, LifecycleSettings, VerifiedEmailRule};
 pub use mfa::{SecondFactorService, TotpEnrolment};

@@ -4,6 +4,7 @@
 
 use crate::access::AccessService;
 use crate::accounts::AccountService;
+use crate::assistant::analysis::{ModelTextAnalysis, TextAnalysis};
 use crate::assistant::{AssistantService, AssistantSettings};
 use crate::auth::{AuthService, AuthSettings, MfaLogin};
 use crate::catalog::CatalogService;
@@ -98,6 +99,8 @@ pub struct Services {
     pub orders: OrderService,
     pub dead_letters: DeadLetterService,
     pub assistant: AssistantService,
+    /// The text utilities (summarize, moderate, classify, generate) on the provider.
+    pub analysis: Arc<dyn TextAnalysis>,
     pub lifecycle: AccountLifecycleService,
     pub second_factor: SecondFactorService,
 }
@@ -128,6 +131,7 @@ impl Services {
             settings.auth,
         )
         .with_second_factor(mfa_login);
+        let analysis: Arc<dyn TextAnalysis> = Arc::new(ModelTextAnalysis::new(language_model.clone()));
         let mut assistant =
             AssistantService::new(port(), port(), language_model, clock.clone(), ids.clone(), settings.assistant);
         if let Some(limits) = settings.rate_limits {
@@ -143,6 +147,18 @@ impl Services {
         let orders = OrderService::new(port(), port(), clock.clone(), ids, settings.orders)
             .with_verified_email_rule(verified_email);
         let dead_letters = DeadLetterService::new(port(), clock);
-        Self { accounts, auth, access, user_admin, catalog, orders, dead_letters, lifecycle, second_factor, assistant }
+        Self {
+            accounts,
+            auth,
+            access,
+            user_admin,
+            catalog,
+            orders,
+            dead_letters,
+            lifecycle,
+            second_factor,
+            assistant,
+            analysis,
+        }
     }
 }

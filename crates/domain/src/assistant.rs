@@ -3,6 +3,7 @@
 //! passes before it leaves the server (`guards`: prompt-injection screening and PII
 //! redaction).
 
+pub mod analysis;
 pub mod guards;
 
 use crate::ValidationError;

@@ -22,6 +22,9 @@ pub use admin::{
     AdminUserChange, AdminUserChangePlan, AuditAction, AuditDraft, GuardedOperation, LastAdminViolation,
     PrivilegeEscalation, Role, authorize_delegation, plan_admin_change, plan_user_deletion,
 };
+pub use assistant::analysis::{
+    Classification, GenerationKind, Moderation, ModerationCategories, Sentiment, Tone, clamp_score,
+};
 pub use assistant::guards::{InjectionKind, PiiKind, Redacted, redact_pii, screen_prompt};
 pub use assistant::{
     ChatMessage, ChatRole, ChatText, Conversation, ConversationTitle, DailyUsage, MessageStatus, TokenUsage,

@@ -11,7 +11,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use storefront_app::ports::{LinkTokenRepository, Mailer, ProcessedEvents, SystemClock, UserRepository};
-use storefront_app::{AccountMail, AppError, EventHandler, HandlingReport, Notifications, OutboxDispatcher};
+use storefront_app::{
+    AccountMail, AppError, EventHandler, HandlerChain, HandlingReport, Notifications, OutboxDispatcher,
+};
 use storefront_app::{Relay, StreamWorker, WorkerSettings};
 use storefront_auth::RandomRefreshTokens;
 use storefront_mail::{LogMailer, SmtpMailer, SmtpSecurity, SmtpSettings};
@@ -46,7 +48,8 @@ pub fn mailer(settings: &MailSettings, sent_at_once: usize) -> Result<Arc<dyn Ma
     }
 }
 
-/// The handlers of every event: the notification mails (with the account links they make).
+/// The handlers of every event, in order: the notification mails (with the account links
+/// they make).
 pub fn handlers(
     settings: &Settings,
     users: Arc<dyn UserRepository>,
@@ -55,7 +58,7 @@ pub fn handlers(
 ) -> Result<Arc<dyn EventHandler>, String> {
     let mailer = mailer(&settings.mail, settings.events.concurrency)?;
     let account = AccountMail { links, tokens: Arc::new(RandomRefreshTokens), settings: settings.lifecycle() };
-    Ok(Arc::new(Notifications::new(
+    let notifications = Notifications::new(
         users,
         mailer,
         processed,
@@ -63,7 +66,8 @@ pub fn handlers(
         Arc::new(SystemClock),
         settings.catalog.currency.clone(),
         one_send_at_most(settings) * 3,
-    )))
+    );
+    Ok(Arc::new(HandlerChain::new(vec![Arc::new(notifications)])))
 }
 
 /// The longest one mail can take to send (the SMTP timeout), at least ten seconds.
