@@ -255,7 +255,7 @@ pub struct ReviewAuthor {
     pub name: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Review {
     pub id: ReviewId,
     pub product_id: ProductId,
@@ -263,6 +263,11 @@ pub struct Review {
     pub rating: u8,
     pub body: String,
     pub verified_purchase: bool,
+    /// The revision of the text: 1 when written, one more each time an edit changes the
+    /// body. A moderation verdict is for one revision (`crate::moderation::verdict_outcome`).
+    pub revision: i64,
+    /// Whether it is shown, and why; see `crate::moderation::ReviewViewer` for who sees it.
+    pub moderation: crate::moderation::ReviewModeration,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -134,6 +134,12 @@ diesel::table! {
         body -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        revision -> BigInt,
+        moderation_status -> Text,
+        toxicity -> Nullable<Double>,
+        checked_at -> Nullable<Timestamptz>,
+        decided_revision -> Nullable<BigInt>,
+        decided_by -> Nullable<Uuid>,
     }
 }
 
