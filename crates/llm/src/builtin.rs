@@ -1,10 +1,21 @@
-//! `BuiltinModel`: answers from the products the catalogue search found, word by word.
+//! `BuiltinModel`: answers the chat from the products the catalogue search found, and the
+//! text utilities with documented deterministic methods (see each module), word by word.
+//! Utility answers take the shape their prompts ask a language model for (plain text, or
+//! one JSON object), so the application reads both providers with one parser.
+
+mod classify;
+mod generate;
+mod moderate;
+mod summarize;
+mod words;
 
 use async_trait::async_trait;
 use futures::StreamExt;
 use std::time::Duration;
 use storefront_app::assistant::money;
-use storefront_app::ports::{CompletionEvent, CompletionRequest, CompletionStream, LanguageModel, ModelError};
+use storefront_app::ports::{
+    CompletionEvent, CompletionRequest, CompletionStream, CompletionTask, LanguageModel, ModelError,
+};
 
 /// What it is called, as provider and as model.
 const NAME: &str = "builtin";
@@ -26,7 +37,21 @@ impl BuiltinModel {
         Self { word_delay: delay }
     }
 
-    /// The whole reply to `request`.
+    /// The whole answer to `request`, by its task. CPU work (the utilities read the whole
+    /// text): `complete` runs it on the blocking pool.
+    pub fn answer(request: &CompletionRequest) -> String {
+        match &request.task {
+            CompletionTask::Chat => Self::reply(request),
+            CompletionTask::Summarize { text, max_chars } => summarize::summarize(text, *max_chars as usize),
+            CompletionTask::Moderate { text } => moderate::moderate(text).to_string(),
+            CompletionTask::Classify { text, labels } => classify::classify(text, labels).to_string(),
+            CompletionTask::Generate { kind, prompt, max_words, tone } => {
+                generate::generate(*kind, prompt, *max_words as usize, *tone)
+            }
+        }
+    }
+
+    /// The whole chat reply to `request`.
     pub fn reply(request: &CompletionRequest) -> String {
         let intro = "I am Storefront's built-in assistant, not a language model: I answer from the catalogue search.";
         if request.products.is_empty() {
@@ -55,7 +80,12 @@ impl LanguageModel for BuiltinModel {
     }
 
     async fn complete(&self, request: CompletionRequest) -> Result<CompletionStream, ModelError> {
-        let reply = Self::reply(&request);
+        let reply = match request.task {
+            CompletionTask::Chat => Self::reply(&request),
+            _ => tokio::task::spawn_blocking(move || Self::answer(&request))
+                .await
+                .map_err(|error| ModelError::Unavailable(format!("the builtin provider failed: {error}")))?,
+        };
         // Each word with the space before it, so that the deltas add up to the reply.
         let mut words: Vec<String> = Vec::new();
         for (i, word) in reply.split(' ').enumerate() {
@@ -84,6 +114,7 @@ mod tests {
 
     fn request(products: Vec<ProductFact>) -> CompletionRequest {
         CompletionRequest {
+            task: CompletionTask::Chat,
             messages: vec![PromptMessage { role: PromptRole::User, content: "a desk".into() }],
             products,
             max_tokens: 100,
