@@ -164,3 +164,45 @@ mod tests {
         assert!(BuiltinModel::reply(&req).contains("(out of stock)"));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use storefront_domain::{GenerationKind, Tone};
+
+    fn answer(task: CompletionTask) -> String {
+        BuiltinModel::answer(&CompletionRequest {
+            task,
+            messages: Vec::new(),
+            products: Vec::new(),
+            max_tokens: 100,
+            currency: String::new(),
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// Any text, however odd: no panic, and the bounds hold.
+        #[test]
+        fn any_text_is_answered_within_bounds(text in "\\PC{0,300}", max in 20u32..200, words in 10u32..60) {
+            let summary = answer(CompletionTask::Summarize { text: text.clone(), max_chars: max });
+            prop_assert!(summary.chars().count() <= max as usize);
+            let verdict: serde_json::Value =
+                serde_json::from_str(&answer(CompletionTask::Moderate { text: text.clone() })).unwrap_or_default();
+            prop_assert!(verdict["toxicity"].as_f64().is_some_and(|t| (0.0..=1.0).contains(&t)));
+            let labels = vec!["alpha".to_owned(), "beta gamma".to_owned()];
+            let classified: serde_json::Value =
+                serde_json::from_str(&answer(CompletionTask::Classify { text: text.clone(), labels })).unwrap_or_default();
+            prop_assert!(classified["confidence"].as_f64().is_some_and(|c| (0.0..=1.0).contains(&c)));
+            let generated = answer(CompletionTask::Generate {
+                kind: GenerationKind::BlogPost,
+                prompt: text,
+                max_words: words,
+                tone: Tone::Playful,
+            });
+            prop_assert!(generated.split_whitespace().count() <= words as usize);
+        }
+    }
+}

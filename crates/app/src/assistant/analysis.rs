@@ -341,29 +341,19 @@ mod tests {
     #[tokio::test]
     async fn garbage_from_the_provider_is_a_bad_response_for_every_json_operation() {
         let model = Scripted::answering("I'm sorry, I cannot help with that.");
-        let analysis = analysis(&model);
-        assert!(matches!(analysis.moderate("text", CacheMode::Use).await, Err(ModelError::BadResponse(_))));
+        let prose = analysis(&model);
+        assert!(matches!(prose.moderate("text", CacheMode::Use).await, Err(ModelError::BadResponse(_))));
         let labels = vec!["a".to_owned(), "b".to_owned()];
-        assert!(matches!(analysis.classify("text", &labels, CacheMode::Use).await, Err(ModelError::BadResponse(_))));
-        let empty = Scripted::answering("  ");
-        assert!(matches!(
-            analysis_of(&empty).summarize("text", 100, CacheMode::Use).await,
-            Err(ModelError::BadResponse(_))
-        ));
+        assert!(matches!(prose.classify("text", &labels, CacheMode::Use).await, Err(ModelError::BadResponse(_))));
+        let empty = analysis(&Scripted::answering("  "));
+        assert!(matches!(empty.summarize("text", 100, CacheMode::Use).await, Err(ModelError::BadResponse(_))));
         let request = GenerationRequest {
             kind: GenerationKind::Email,
             prompt: "desk".into(),
             max_words: 10,
             tone: Tone::Neutral,
         };
-        assert!(matches!(
-            analysis_of(&empty).generate(&request, CacheMode::Use).await,
-            Err(ModelError::BadResponse(_))
-        ));
-    }
-
-    fn analysis_of(model: &Arc<Scripted>) -> ModelTextAnalysis {
-        analysis(model)
+        assert!(matches!(empty.generate(&request, CacheMode::Use).await, Err(ModelError::BadResponse(_))));
     }
 
     #[tokio::test]
