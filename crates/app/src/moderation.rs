@@ -71,12 +71,8 @@ impl ReviewModerationHandler {
     /// moderator to look at; anything else is redacted (`redact_pii`) and sent.
     async fn check(&self, review: &Review) -> Result<ReviewVerdict, HandlerError> {
         let text = review.body.trim();
-        let unchecked = |status| ReviewVerdict {
-            revision: review.revision,
-            status,
-            toxicity: None,
-            checked_at: self.clock.now(),
-        };
+        let unchecked =
+            |status| ReviewVerdict { revision: review.revision, status, toxicity: None, checked_at: self.clock.now() };
         if text.is_empty() {
             return Ok(unchecked(ModerationStatus::Approved));
         }
@@ -85,9 +81,11 @@ impl ReviewModerationHandler {
             return Ok(unchecked(ModerationStatus::Flagged));
         }
         let redacted = redact_pii(text);
-        let answer = self.analysis.moderate(&redacted.text, CacheMode::Use).await.map_err(|e| {
-            HandlerError::Failed(format!("moderating review {} ({}): {e}", review.id, e.kind()))
-        })?;
+        let answer = self
+            .analysis
+            .moderate(&redacted.text, CacheMode::Use)
+            .await
+            .map_err(|e| HandlerError::Failed(format!("moderating review {} ({}): {e}", review.id, e.kind())))?;
         Ok(ReviewVerdict {
             revision: review.revision,
             status: verdict_status(&answer.value),
@@ -121,12 +119,12 @@ impl EventHandler for ReviewModerationHandler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::assistant::analysis::{AnalysisOperation, Analysed, CacheStatus, GenerationRequest};
+    use crate::assistant::analysis::{Analysed, AnalysisOperation, CacheStatus, GenerationRequest};
     use crate::ports::{AuditContext, ModelError, NewReview, Page, PageRequest};
     use chrono::{DateTime, Utc};
     use std::sync::Mutex;
     use storefront_domain::{
-        Classification, ModerationDecision, Moderation, ProductId, Rating, ReviewAuthor, ReviewBody, ReviewModeration,
+        Classification, Moderation, ModerationDecision, ProductId, Rating, ReviewAuthor, ReviewBody, ReviewModeration,
         TokenUsage, UserId, verdict_outcome,
     };
     use uuid::Uuid;

@@ -133,7 +133,13 @@ impl ModerationDecision {
     }
 
     /// The audit entry of deciding on `review` (as it was before, its status `before`).
-    pub fn audit(self, review: ReviewId, product: crate::ProductId, author: UserId, before: ModerationStatus) -> AuditDraft {
+    pub fn audit(
+        self,
+        review: ReviewId,
+        product: crate::ProductId,
+        author: UserId,
+        before: ModerationStatus,
+    ) -> AuditDraft {
         AuditDraft {
             action: self.audit_action(),
             target: format!("review:{review}"),
@@ -251,7 +257,10 @@ mod tests {
         let flagged = Moderation { flagged: true, toxicity: 0.9, ..Moderation::default() };
         assert_eq!(verdict_status(&flagged), ModerationStatus::Flagged);
         assert_eq!(verdict_status(&Moderation::default()), ModerationStatus::Approved);
-        assert_eq!(ModerationDecision::parse("reject").map(ModerationDecision::status), Some(ModerationStatus::Rejected));
+        assert_eq!(
+            ModerationDecision::parse("reject").map(ModerationDecision::status),
+            Some(ModerationStatus::Rejected)
+        );
         assert_eq!(ModerationDecision::parse("approved"), None);
         let entry = ModerationDecision::Reject.audit(
             ReviewId(Uuid::from_u128(1)),

@@ -11,8 +11,8 @@ use std::cmp::Reverse;
 use std::collections::{HashMap, HashSet};
 use storefront_app::StoreError;
 use storefront_app::ports::{
-    AuditContext, CategoryRepository, NewProduct, NewReview, Page, PageRequest, ProductChanges, ProductRepository, ReviewRepository,
-    StockEvents,
+    AuditContext, CategoryRepository, NewProduct, NewReview, Page, PageRequest, ProductChanges, ProductRepository,
+    ReviewRepository, StockEvents,
 };
 use storefront_domain::{
     Category, CategoryId, CategoryName, CategoryRef, DomainEvent, ModerationDecision, ModerationStatus, Product,
@@ -140,7 +140,11 @@ impl State {
     }
 
     /// The reviews `wanted` selects, newest first (created_at, then id, descending), paged.
-    fn review_page(&self, wanted: impl Fn(&StoredReview) -> bool, page: PageRequest) -> Result<Page<Review>, StoreError> {
+    fn review_page(
+        &self,
+        wanted: impl Fn(&StoredReview) -> bool,
+        page: PageRequest,
+    ) -> Result<Page<Review>, StoreError> {
         let mut matching: Vec<(ReviewId, &StoredReview)> =
             self.reviews.iter().filter(|(_, r)| wanted(r)).map(|(&id, r)| (id, r)).collect();
         matching.sort_by_key(|(id, r)| Reverse((r.created_at, *id)));
@@ -475,7 +479,12 @@ impl ReviewRepository for MemoryStore {
         Ok(outcome)
     }
 
-    async fn decide(&self, id: ReviewId, decision: ModerationDecision, ctx: AuditContext) -> Result<Review, StoreError> {
+    async fn decide(
+        &self,
+        id: ReviewId,
+        decision: ModerationDecision,
+        ctx: AuditContext,
+    ) -> Result<Review, StoreError> {
         let mut state = self.state.lock().await;
         let stored = state.reviews.get_mut(&id).ok_or(StoreError::NotFound)?;
         let before = stored.moderation.status;

@@ -342,14 +342,13 @@ pub async fn run_worker(settings: Settings) -> Result<(), String> {
         Some(url) => {
             let ports = store.ports();
             let clock = Arc::new(SystemClock);
-            let handler =
-                handlers(
-                    &settings,
-                    Arc::clone(&ports.users),
-                    Arc::clone(&ports.processed),
-                    Arc::clone(&ports.links),
-                    Arc::clone(&ports.reviews),
-                )?;
+            let handler = handlers(
+                &settings,
+                Arc::clone(&ports.users),
+                Arc::clone(&ports.processed),
+                Arc::clone(&ports.links),
+                Arc::clone(&ports.reviews),
+            )?;
             let publisher = event_stream(&settings, url, Duration::ZERO).map_err(|e| e.to_string())?;
             let relay = Arc::new(Relay::new(
                 Arc::clone(&ports.outbox),

@@ -204,7 +204,8 @@ pub trait ReviewRepository: Send + Sync {
     ///
     /// # Errors
     /// MUST return `NotFound` for an unknown review.
-    async fn decide(&self, id: ReviewId, decision: ModerationDecision, ctx: AuditContext) -> Result<Review, StoreError>;
+    async fn decide(&self, id: ReviewId, decision: ModerationDecision, ctx: AuditContext)
+    -> Result<Review, StoreError>;
 
     /// # Errors
     /// MUST return `NotFound` for an unknown review.

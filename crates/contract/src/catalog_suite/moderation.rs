@@ -34,7 +34,10 @@ pub async fn a_new_review_is_approved_until_checked_at_revision_one(stores: Cata
     let review = create_review(&stores, product.id, author.id, 4).await;
 
     assert_eq!(review.moderation, ReviewModeration::default());
-    assert_eq!((review.moderation.status, review.moderation.toxicity, review.revision), (ModerationStatus::Approved, None, 1));
+    assert_eq!(
+        (review.moderation.status, review.moderation.toxicity, review.revision),
+        (ModerationStatus::Approved, None, 1)
+    );
     assert_eq!(stores.reviews.list_for_product(product.id, all()).await.unwrap().total, 1);
 }
 

@@ -8,7 +8,6 @@ use crate::bearer::Authenticated;
 use crate::body::{ApiJson, integer, present, present_integer};
 use crate::error::{ApiError, Problem};
 use crate::query::{Paginated, Pagination};
-use storefront_app::ports::Page;
 use crate::responses::{
     BearerUnauthorized, JsonBodyErrors, NotFound, PermissionErrors, ServerErrors, ValidationFailed,
 };
@@ -18,6 +17,7 @@ use actix_web::http::header;
 use actix_web::web::{Data, Path};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use storefront_app::ports::Page;
 use storefront_app::{ReviewInput, review_viewer};
 use storefront_domain::{ModerationStatus, ProductId, Review, ReviewAuthor, ReviewId, ReviewModeration, ReviewViewer};
 use utoipa::ToSchema;

@@ -177,7 +177,12 @@ impl PgStore {
     /// The reviews matching `wanted` (a condition on `reviews` over `params`), newest first,
     /// paged; shaped like the product listing: the total left-joined with the page, in one
     /// statement and so one snapshot.
-    async fn review_page(&self, mut params: Params, wanted: &str, page: PageRequest) -> Result<Page<Review>, StoreError> {
+    async fn review_page(
+        &self,
+        mut params: Params,
+        wanted: &str,
+        page: PageRequest,
+    ) -> Result<Page<Review>, StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;
             let (limit, offset) = limit_offset(page);
@@ -342,7 +347,12 @@ impl ReviewRepository for PgStore {
     }
 
     #[tracing::instrument(level = "debug", skip(self, ctx))]
-    async fn decide(&self, id: ReviewId, decision: ModerationDecision, ctx: AuditContext) -> Result<Review, StoreError> {
+    async fn decide(
+        &self,
+        id: ReviewId,
+        decision: ModerationDecision,
+        ctx: AuditContext,
+    ) -> Result<Review, StoreError> {
         self.bounded(retrying(|| async move {
             let mut conn = self.conn().await?;
             conn.transaction::<_, TxError, _>(async |conn| {
@@ -358,8 +368,7 @@ impl ReviewRepository for PgStore {
                 .bind::<SqlUuid, _>(ctx.actor.as_uuid())
                 .execute(conn)
                 .await?;
-                let draft =
-                    decision.audit(id, ProductId(locked.product_id), UserId(locked.author_id), before);
+                let draft = decision.audit(id, ProductId(locked.product_id), UserId(locked.author_id), before);
                 audit::record(conn, &[draft], ctx).await?;
                 shown(conn, id).await
             })
