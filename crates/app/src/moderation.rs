@@ -181,13 +181,17 @@ mod tests {
         }
     }
 
+    /// A change that lands while a check runs: on the review and the revision a moderator
+    /// decided on.
+    type Meanwhile = Box<dyn FnOnce(&mut Review, &mut Option<i64>) + Send>;
+
     /// One review (or none), with the revision a moderator decided on; verdicts follow
     /// the domain's rule as the stores do. Only what the handler uses is served.
     #[derive(Default)]
     struct OneReview {
         review: Mutex<Option<(Review, Option<i64>)>>,
         /// Runs before `record_verdict` (an edit or a decision landing mid-check).
-        before_verdict: Mutex<Option<Box<dyn FnOnce(&mut Review, &mut Option<i64>) + Send>>>,
+        before_verdict: Mutex<Option<Meanwhile>>,
     }
 
     impl OneReview {
