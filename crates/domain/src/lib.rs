@@ -34,7 +34,7 @@ pub use assistant::{
 pub use catalog::{
     Category, CategoryId, CategoryName, CategoryRef, Description, PriceCents, Product, ProductFilter, ProductId,
     ProductName, ProductPosition, ProductSort, ProductSortKey, Rating, Review, ReviewAuthor, ReviewBody, ReviewId,
-    Slug, SortValue, Stock, rating_average,
+    ReviewViewer, Slug, SortValue, Stock, rating_average,
 };
 pub use email::Email;
 pub use error::{FieldViolation, ValidationError};
@@ -44,8 +44,8 @@ pub use events::{
 };
 pub use ids::{ChatMessageId, ConversationId, SessionId, UserId};
 pub use moderation::{
-    ModerationDecision, ModerationStatus, ReviewModeration, ReviewVerdict, ReviewViewer, VerdictOutcome,
-    verdict_outcome, verdict_status,
+    ModerationDecision, ModerationStatus, ReviewModeration, ReviewVerdict, VerdictOutcome, verdict_outcome,
+    verdict_status,
 };
 pub use orders::{
     Order, OrderId, OrderLine, OrderRequest, OrderStatus, PlacementError, RequestedLine, Shortage, StockedProduct,

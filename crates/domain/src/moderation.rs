@@ -1,9 +1,12 @@
 //! Review moderation (post-moderation): a review is shown as soon as it is written
 //! (approved by default), checked afterwards by the text analysis, and hidden when the
-//! check flags it or a moderator rejects it. The rules of who sees what, and when a verdict
-//! may be stored, live here once; the stores filter and lock as these functions say.
+//! check flags it or a moderator rejects it. When a verdict may be stored and what a
+//! decision does live here once (who sees a hidden review is `catalog::ReviewViewer`); the
+//! stores lock and filter as these functions say.
 
-use crate::{AuditAction, AuditDraft, Moderation, Permission, PermissionSet, Review, ReviewId, UserId};
+use crate::admin::{AuditAction, AuditDraft};
+use crate::assistant::analysis::Moderation;
+use crate::ids::{ProductId, ReviewId, UserId};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -136,7 +139,7 @@ impl ModerationDecision {
     pub fn audit(
         self,
         review: ReviewId,
-        product: crate::ProductId,
+        product: ProductId,
         author: UserId,
         before: ModerationStatus,
     ) -> AuditDraft {
@@ -153,67 +156,10 @@ impl ModerationDecision {
     }
 }
 
-/// Who is looking at reviews: anonymous, a user, or a moderator (a holder of
-/// `reviews:moderate`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct ReviewViewer {
-    pub user: Option<UserId>,
-    pub moderator: bool,
-}
-
-impl ReviewViewer {
-    /// An anonymous caller.
-    pub const PUBLIC: ReviewViewer = ReviewViewer { user: None, moderator: false };
-
-    /// A signed-in user holding `permissions`.
-    pub fn user(user: UserId, permissions: &PermissionSet) -> Self {
-        Self { user: Some(user), moderator: permissions.contains(Permission::ReviewsModerate) }
-    }
-
-    fn is_author(&self, review: &Review) -> bool {
-        self.user == Some(review.author.id)
-    }
-
-    /// Whether a product's review list shows `review` to this viewer: a public review, or
-    /// the viewer's own whatever its status. (Moderators find hidden reviews in their
-    /// queue, not among the product's reviews.)
-    pub fn lists(&self, review: &Review) -> bool {
-        review.moderation.status.is_public() || self.is_author(review)
-    }
-
-    /// Whether the viewer may read `review` by its id: a public review, its author, or a
-    /// moderator. Anyone else is told it does not exist.
-    pub fn sees(&self, review: &Review) -> bool {
-        self.lists(review) || self.moderator
-    }
-
-    /// Whether the review is shown to this viewer with its `moderation`: to its author and
-    /// to moderators.
-    pub fn sees_moderation(&self, review: &Review) -> bool {
-        self.moderator || self.is_author(review)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ProductId, ReviewAuthor};
     use uuid::Uuid;
-
-    fn review(author: u128, status: ModerationStatus) -> Review {
-        Review {
-            id: ReviewId(Uuid::from_u128(1)),
-            product_id: ProductId(Uuid::from_u128(2)),
-            author: ReviewAuthor { id: UserId(Uuid::from_u128(author)), name: "A".into() },
-            rating: 3,
-            body: String::new(),
-            verified_purchase: false,
-            revision: 1,
-            moderation: ReviewModeration { status, ..ReviewModeration::default() },
-            created_at: DateTime::UNIX_EPOCH,
-            updated_at: DateTime::UNIX_EPOCH,
-        }
-    }
 
     #[test]
     fn statuses_round_trip_and_only_approved_is_public() {
@@ -224,23 +170,6 @@ mod tests {
         assert!(ModerationStatus::Approved.is_public());
         assert!(!ModerationStatus::Flagged.is_public() && !ModerationStatus::Rejected.is_public());
         assert_eq!(ReviewModeration::default().status, ModerationStatus::Approved, "approved until checked");
-    }
-
-    #[test]
-    fn a_hidden_review_is_listed_for_its_author_alone_and_readable_by_moderators() {
-        let author = ReviewViewer { user: Some(UserId(Uuid::from_u128(7))), moderator: false };
-        let stranger = ReviewViewer { user: Some(UserId(Uuid::from_u128(8))), moderator: false };
-        let moderator = ReviewViewer { user: Some(UserId(Uuid::from_u128(9))), moderator: true };
-        for status in [ModerationStatus::Flagged, ModerationStatus::Rejected] {
-            let hidden = review(7, status);
-            assert!(author.lists(&hidden) && author.sees(&hidden) && author.sees_moderation(&hidden));
-            assert!(!stranger.lists(&hidden) && !stranger.sees(&hidden) && !stranger.sees_moderation(&hidden));
-            assert!(!ReviewViewer::PUBLIC.lists(&hidden) && !ReviewViewer::PUBLIC.sees(&hidden));
-            assert!(!moderator.lists(&hidden) && moderator.sees(&hidden) && moderator.sees_moderation(&hidden));
-        }
-        let shown = review(7, ModerationStatus::Approved);
-        assert!(ReviewViewer::PUBLIC.lists(&shown) && stranger.sees(&shown));
-        assert!(!ReviewViewer::PUBLIC.sees_moderation(&shown) && !stranger.sees_moderation(&shown));
     }
 
     #[test]
