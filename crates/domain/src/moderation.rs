@@ -136,13 +136,7 @@ impl ModerationDecision {
     }
 
     /// The audit entry of deciding on `review` (as it was before, its status `before`).
-    pub fn audit(
-        self,
-        review: ReviewId,
-        product: ProductId,
-        author: UserId,
-        before: ModerationStatus,
-    ) -> AuditDraft {
+    pub fn audit(self, review: ReviewId, product: ProductId, author: UserId, before: ModerationStatus) -> AuditDraft {
         AuditDraft {
             action: self.audit_action(),
             target: format!("review:{review}"),
