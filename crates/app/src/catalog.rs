@@ -343,7 +343,8 @@ impl CatalogService {
         }
     }
 
-    /// Edits a review: its author only.
+    /// Edits a review: its author only (a hidden review is unknown to anyone but its author
+    /// and moderators).
     pub async fn update_review(
         &self,
         caller: &Principal,
@@ -355,6 +356,9 @@ impl CatalogService {
         let body = input.body.as_deref().and_then(|raw| v.check("body", ReviewBody::parse(raw)));
         v.finish()?;
         let review = self.reviews.get(id).await?.ok_or(AppError::NotFound)?;
+        if !review_viewer(Some(caller)).sees(&review) {
+            return Err(AppError::NotFound);
+        }
         if review.author.id != caller.user.id {
             return Err(AppError::Forbidden);
         }

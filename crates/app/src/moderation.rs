@@ -46,13 +46,18 @@ impl ReviewModerationHandler {
         let verdict = self.check(&review).await?;
         match self.reviews.record_verdict(id, verdict).await {
             Ok(VerdictOutcome::Recorded) => {
-                tracing::info!(
-                    review = %id,
-                    revision = verdict.revision,
-                    status = verdict.status.as_str(),
-                    toxicity = verdict.toxicity,
-                    "review moderated"
-                );
+                // A hidden review is news for the log; an approved one (most) is not.
+                if verdict.status.is_public() {
+                    tracing::debug!(review = %id, revision = verdict.revision, toxicity = verdict.toxicity, "review approved");
+                } else {
+                    tracing::info!(
+                        review = %id,
+                        revision = verdict.revision,
+                        status = verdict.status.as_str(),
+                        toxicity = verdict.toxicity,
+                        "review hidden by moderation"
+                    );
+                }
                 Ok(())
             }
             Ok(outcome) => {

@@ -87,6 +87,9 @@ async fn a_toxic_review_is_flagged_hidden_from_the_public_but_not_its_author_and
     let toxic_uri = format!("/api/v1/reviews/{toxic_id}");
     get(&app, &toxic_uri, None).await.problem(404, "not_found");
     get(&app, &toxic_uri, Some(&fan.access)).await.problem(404, "not_found");
+    let edit = call(Method::PATCH, &toxic_uri, Some(&fan.access), Some(json!({"rating": 5})));
+    send(&app, edit).await.problem(404, "not_found");
+    send(&app, call(Method::DELETE, &toxic_uri, Some(&fan.access), None)).await.problem(404, "not_found");
 
     // Its author still sees it, with why.
     let own = get(&app, &reviews_uri, Some(&author.access)).await.json();
