@@ -996,7 +996,9 @@ impl storefront_app::ports::Mailer for RecordingMailer {
 async fn a_seller_moving_stock_across_the_threshold_in_a_loop_raises_one_low_stock_alert() {
     use std::sync::Arc;
     use storefront_app::ports::{EventOutbox, PageRequest, SystemClock};
-    use storefront_app::{Notifications, OutboxDispatcher, OutboxSettings, RetryPolicy};
+    use storefront_app::{
+        HandlerChain, Notifications, OutboxDispatcher, OutboxSettings, RetryPolicy, ReviewModerationHandler,
+    };
     use storefront_domain::EventType;
 
     let store = storefront_memory::MemoryStore::new();
@@ -1037,9 +1039,13 @@ async fn a_seller_moving_stock_across_the_threshold_in_a_loop_raises_one_low_sto
         "USD".into(),
         chrono::Duration::seconds(60),
     );
+    // The handlers as the server chains them: the mails, then review moderation.
+    let moderation =
+        ReviewModerationHandler::new(Arc::new(store.clone()), state.analysis.clone(), Arc::new(SystemClock));
+    let handlers = HandlerChain::new(vec![Arc::new(notifications), Arc::new(moderation)]);
     let dispatcher = OutboxDispatcher::new(
         Arc::new(store.clone()),
-        Arc::new(notifications),
+        Arc::new(handlers),
         Arc::new(SystemClock),
         RetryPolicy::default(),
         OutboxSettings::default(),
