@@ -4,6 +4,7 @@
 //! own and store it — whole, interrupted by the client leaving, or failed.
 
 pub mod analysis;
+pub mod insights;
 mod grounding;
 mod tokens;
 
@@ -278,7 +279,14 @@ impl AssistantService {
             usage: None,
             created_at: now,
         };
-        let request_usage = UsageDelta { day: usage_day(now), requests: 1, prompt_tokens: 0, completion_tokens: 0 };
+        let request_usage = UsageDelta {
+            day: usage_day(now),
+            provider: provider.clone(),
+            model: self.model.model().to_owned(),
+            requests: 1,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+        };
         self.conversations.append_message(user, &user_message, request_usage).await.map_err(gone_is_not_found)?;
 
         let reply_id = ChatMessageId(self.ids.new_id());
@@ -444,6 +452,8 @@ impl Upstream {
         };
         let delta = UsageDelta {
             day: usage_day(now),
+            provider: provider.clone(),
+            model: self.model.model().to_owned(),
             requests: 0,
             prompt_tokens: usage.prompt_tokens,
             completion_tokens: usage.completion_tokens,

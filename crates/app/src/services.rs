@@ -5,6 +5,7 @@
 use crate::access::AccessService;
 use crate::accounts::AccountService;
 use crate::assistant::analysis::{ModelTextAnalysis, TextAnalysis};
+use crate::assistant::insights::{InsightService, InsightSettings};
 use crate::assistant::{AssistantService, AssistantSettings};
 use crate::auth::{AuthService, AuthSettings, MfaLogin};
 use crate::catalog::CatalogService;
@@ -16,7 +17,7 @@ use crate::orders::{OrderService, OrderSettings};
 use crate::ports::{
     AccessTokenCodec, AuditLog, CategoryRepository, Clock, ConversationRepository, DeadLetters, IdGenerator,
     IdempotencyStore, LanguageModel, LinkTokenRepository, OrderRepository, PasswordHasher, ProductRepository,
-    RefreshTokenMint, ReviewRepository, RoleRepository, SecondFactorRepository, SessionRepository, TotpAuthenticator,
+    RefreshTokenMint, ReviewRepository, ReviewSummaryRepository, RoleRepository, SecondFactorRepository, SessionRepository, TotpAuthenticator,
     UserAdminRepository, UserRepository,
 };
 use crate::rate_limit::RateLimits;
@@ -39,6 +40,7 @@ pub trait ServiceStore:
     + ConversationRepository
     + LinkTokenRepository
     + SecondFactorRepository
+    + ReviewSummaryRepository
     + Clone
     + 'static
 {
@@ -59,6 +61,7 @@ impl<S> ServiceStore for S where
         + ConversationRepository
         + LinkTokenRepository
         + SecondFactorRepository
+        + ReviewSummaryRepository
         + Clone
         + 'static
 {
@@ -86,6 +89,7 @@ pub struct ServiceSettings {
     pub rate_limits: Option<RateLimits>,
     pub assistant: AssistantSettings,
     pub lifecycle: LifecycleSettings,
+    pub insights: InsightSettings,
 }
 
 /// Every service of the application.
@@ -103,6 +107,8 @@ pub struct Services {
     pub analysis: Arc<dyn TextAnalysis>,
     pub lifecycle: AccountLifecycleService,
     pub second_factor: SecondFactorService,
+    /// Review summaries, description suggestions and the AI usage report.
+    pub insights: InsightService,
 }
 
 impl Services {
@@ -134,16 +140,19 @@ impl Services {
         let analysis: Arc<dyn TextAnalysis> = Arc::new(ModelTextAnalysis::new(language_model.clone()));
         let mut assistant =
             AssistantService::new(port(), port(), language_model, clock.clone(), ids.clone(), settings.assistant);
+        let catalog =
+            CatalogService::new(port(), port(), port(), clock.clone(), ids.clone(), settings.orders.low_stock_rule())
+                .with_verified_email_rule(verified_email);
+        let mut insights =
+            InsightService::new(catalog.clone(), port(), port(), analysis.clone(), clock.clone(), settings.insights);
         if let Some(limits) = settings.rate_limits {
+            insights = insights.with_rate_limits(limits.clone());
             accounts = accounts.with_rate_limits(limits.clone());
             assistant = assistant.with_rate_limits(limits.clone());
             auth = auth.with_rate_limits(limits);
         }
         let access = AccessService::new(port(), port(), clock.clone());
         let user_admin = UserAdminService::new(port(), port(), port(), access.guard(), clock.clone());
-        let catalog =
-            CatalogService::new(port(), port(), port(), clock.clone(), ids.clone(), settings.orders.low_stock_rule())
-                .with_verified_email_rule(verified_email);
         let orders = OrderService::new(port(), port(), clock.clone(), ids, settings.orders)
             .with_verified_email_rule(verified_email);
         let dead_letters = DeadLetterService::new(port(), clock);
@@ -159,6 +168,7 @@ impl Services {
             second_factor,
             assistant,
             analysis,
+            insights,
         }
     }
 }

@@ -112,6 +112,7 @@ impl State {
         self.product_categories.retain(|(p, _)| *p != id);
         self.likes.retain(|(p, _), _| *p != id);
         self.reviews.retain(|_, r| r.product_id != id);
+        self.assistant.summaries.remove(&id);
         true
     }
 

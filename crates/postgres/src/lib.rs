@@ -6,6 +6,7 @@
 #[macro_use]
 mod paging;
 mod assistant;
+mod summaries;
 mod audit;
 mod catalog;
 mod error;
