@@ -80,6 +80,11 @@ pub struct ServicePorts {
     pub totp: Arc<dyn TotpAuthenticator>,
 }
 
+/// The text utilities on `model`, as the services and the event handlers use them.
+pub fn text_analysis(model: Arc<dyn LanguageModel>) -> Arc<dyn TextAnalysis> {
+    Arc::new(ModelTextAnalysis::new(model))
+}
+
 /// What the services are configured with.
 #[derive(Clone, Default)]
 pub struct ServiceSettings {
@@ -137,7 +142,7 @@ impl Services {
             settings.auth,
         )
         .with_second_factor(mfa_login);
-        let analysis: Arc<dyn TextAnalysis> = Arc::new(ModelTextAnalysis::new(language_model.clone()));
+        let analysis = text_analysis(language_model.clone());
         let mut assistant =
             AssistantService::new(port(), port(), language_model, clock.clone(), ids.clone(), settings.assistant);
         let catalog =

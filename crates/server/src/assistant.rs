@@ -2,9 +2,16 @@
 
 use crate::error::StartupError;
 use crate::settings::{AiProviderName, Settings};
+use crate::store::Store;
+use storefront_app::assistant::insights::{InsightService, ReviewSummaryRefresh};
+use storefront_app::ports::{SystemClock, UuidV7Generator};
+use storefront_app::services::text_analysis;
+use storefront_app::{CatalogService, EventHandler, ServiceStore};
 use std::sync::Arc;
 use std::time::Duration;
 use storefront_app::AssistantSettings;
+use storefront_app::assistant::insights::InsightSettings;
+use storefront_domain::{PriceTable, TokenPrice};
 use storefront_app::ports::LanguageModel;
 use storefront_llm::{BuiltinModel, OpenAiModel, OpenAiSettings};
 
@@ -38,4 +45,43 @@ pub fn assistant_settings(settings: &Settings) -> AssistantSettings {
         currency: settings.catalog.currency.clone(),
         ..AssistantSettings::default()
     }
+}
+
+/// The catalogue features' settings: the per-user limits shared with the chat, and the
+/// price table of the usage report.
+pub fn insight_settings(settings: &Settings) -> InsightSettings {
+    let ai = &settings.ai;
+    let prices = ai
+        .prices
+        .iter()
+        .map(|p| {
+            let price =
+                TokenPrice { prompt_per_million: p.prompt_per_million, completion_per_million: p.completion_per_million };
+            (p.provider.clone(), p.model.clone(), price)
+        })
+        .collect();
+    InsightSettings {
+        requests_per_minute: ai.requests_per_minute,
+        daily_token_budget: ai.daily_token_budget,
+        prices: PriceTable::new(prices),
+        ..InsightSettings::default()
+    }
+}
+
+/// The event handler that keeps review summaries fresh, over `store`.
+pub fn review_summary_refresh(settings: &Settings, store: &Store) -> Result<Arc<dyn EventHandler>, StartupError> {
+    let insights = match store {
+        Store::Postgres(pg) => insight_service(settings, pg)?,
+        Store::Memory(memory) => insight_service(settings, memory)?,
+    };
+    Ok(Arc::new(ReviewSummaryRefresh::new(insights)))
+}
+
+fn insight_service<S: ServiceStore>(settings: &Settings, store: &S) -> Result<InsightService, StartupError> {
+    let port = || Arc::new(store.clone());
+    let clock = Arc::new(SystemClock);
+    let catalog =
+        CatalogService::new(port(), port(), port(), clock.clone(), Arc::new(UuidV7Generator), settings.catalog.low_stock_rule());
+    let analysis = text_analysis(language_model(settings)?);
+    Ok(InsightService::new(catalog, port(), port(), analysis, clock, insight_settings(settings)))
 }

@@ -10,7 +10,7 @@ use crate::store::{Ports, Store};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use storefront_app::ports::{LinkTokenRepository, Mailer, ProcessedEvents, SystemClock, UserRepository};
+use storefront_app::ports::{Mailer, SystemClock};
 use storefront_app::{
     AccountMail, AppError, EventHandler, HandlerChain, HandlingReport, Notifications, OutboxDispatcher,
 };
@@ -49,13 +49,9 @@ pub fn mailer(settings: &MailSettings, sent_at_once: usize) -> Result<Arc<dyn Ma
 }
 
 /// The handlers of every event, in order: the notification mails (with the account links
-/// they make).
-pub fn handlers(
-    settings: &Settings,
-    users: Arc<dyn UserRepository>,
-    processed: Arc<dyn ProcessedEvents>,
-    links: Arc<dyn LinkTokenRepository>,
-) -> Result<Arc<dyn EventHandler>, String> {
+/// they make), then the review summaries' refresh.
+pub fn handlers(settings: &Settings, store: &Store) -> Result<Arc<dyn EventHandler>, String> {
+    let Ports { users, processed, links, .. } = store.ports();
     let mailer = mailer(&settings.mail, settings.events.concurrency)?;
     let account = AccountMail { links, tokens: Arc::new(RandomRefreshTokens), settings: settings.lifecycle() };
     let notifications = Notifications::new(
@@ -67,7 +63,8 @@ pub fn handlers(
         settings.catalog.currency.clone(),
         one_send_at_most(settings) * 3,
     );
-    Ok(Arc::new(HandlerChain::new(vec![Arc::new(notifications)])))
+    let summaries = crate::assistant::review_summary_refresh(settings, store).map_err(|e| e.to_string())?;
+    Ok(Arc::new(HandlerChain::new(vec![Arc::new(notifications), summaries])))
 }
 
 /// The longest one mail can take to send (the SMTP timeout), at least ten seconds.
@@ -336,8 +333,7 @@ pub async fn run_worker(settings: Settings) -> Result<(), String> {
         Some(url) => {
             let ports = store.ports();
             let clock = Arc::new(SystemClock);
-            let handler =
-                handlers(&settings, Arc::clone(&ports.users), Arc::clone(&ports.processed), Arc::clone(&ports.links))?;
+            let handler = handlers(&settings, &store)?;
             let publisher = event_stream(&settings, url, Duration::ZERO).map_err(|e| e.to_string())?;
             let relay = Arc::new(Relay::new(
                 Arc::clone(&ports.outbox),
@@ -430,8 +426,7 @@ pub fn spawn_in_process_dispatch(
 
 pub(crate) fn in_process_dispatcher(settings: &Settings, store: &Store) -> Result<OutboxDispatcher, StartupError> {
     let ports = store.ports();
-    let handler = handlers(settings, ports.users.clone(), ports.processed.clone(), ports.links.clone())
-        .map_err(StartupError::Mail)?;
+    let handler = handlers(settings, store).map_err(StartupError::Mail)?;
     Ok(OutboxDispatcher::new(
         ports.outbox,
         handler,

@@ -412,6 +412,18 @@ pub struct AiConfig {
     pub max_tokens: u32,
     /// The builtin provider's pause before each word (0: none), to show streaming.
     pub builtin_word_delay_ms: u64,
+    /// What tokens cost per provider and model, for the usage report (`[[ai.prices]]`).
+    #[serde(default)]
+    pub prices: Vec<AiPrice>,
+}
+
+/// One line of the price table: US dollars per million tokens of one provider and model.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct AiPrice {
+    pub provider: String,
+    pub model: String,
+    pub prompt_per_million: f64,
+    pub completion_per_million: f64,
 }
 
 impl std::fmt::Debug for AiConfig {
@@ -428,6 +440,7 @@ impl std::fmt::Debug for AiConfig {
             .field("history_token_budget", &self.history_token_budget)
             .field("max_tokens", &self.max_tokens)
             .field("builtin_word_delay_ms", &self.builtin_word_delay_ms)
+            .field("prices", &self.prices)
             .finish()
     }
 }
@@ -444,6 +457,15 @@ impl AiConfig {
             return Err(SettingsError::Invalid(
                 "ai.timeout_secs, ai.requests_per_minute and ai.max_tokens must be at least 1".into(),
             ));
+        }
+        let priced = |p: f64| p.is_finite() && p >= 0.0;
+        if let Some(bad) =
+            self.prices.iter().find(|p| !priced(p.prompt_per_million) || !priced(p.completion_per_million))
+        {
+            return Err(SettingsError::Invalid(format!(
+                "ai.prices: the prices of {}/{} must be finite and not negative",
+                bad.provider, bad.model
+            )));
         }
         Ok(())
     }
