@@ -4,8 +4,8 @@
 //! own and store it — whole, interrupted by the client leaving, or failed.
 
 pub mod analysis;
-pub mod insights;
 mod grounding;
+pub mod insights;
 mod tokens;
 
 pub use grounding::money;

@@ -17,8 +17,8 @@ use crate::orders::{OrderService, OrderSettings};
 use crate::ports::{
     AccessTokenCodec, AuditLog, CategoryRepository, Clock, ConversationRepository, DeadLetters, IdGenerator,
     IdempotencyStore, LanguageModel, LinkTokenRepository, OrderRepository, PasswordHasher, ProductRepository,
-    RefreshTokenMint, ReviewRepository, ReviewSummaryRepository, RoleRepository, SecondFactorRepository, SessionRepository, TotpAuthenticator,
-    UserAdminRepository, UserRepository,
+    RefreshTokenMint, ReviewRepository, ReviewSummaryRepository, RoleRepository, SecondFactorRepository,
+    SessionRepository, TotpAuthenticator, UserAdminRepository, UserRepository,
 };
 use crate::rate_limit::RateLimits;
 use crate::users::UserAdminService;

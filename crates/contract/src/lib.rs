@@ -32,9 +32,9 @@ use std::future::Future;
 use std::sync::Arc;
 use storefront_app::ports::{
     AuditLog, CategoryRepository, ConversationRepository, DeadLetters, EventOutbox, IdempotencyStore,
-    LinkTokenRepository, OrderRepository, ProcessedEvents, ProductRepository, ReviewRepository, ReviewSummaryRepository,
-    RoleRepository,
-    SecondFactorRepository, SessionRepository, UserAdminRepository, UserRepository,
+    LinkTokenRepository, OrderRepository, ProcessedEvents, ProductRepository, ReviewRepository,
+    ReviewSummaryRepository, RoleRepository, SecondFactorRepository, SessionRepository, UserAdminRepository,
+    UserRepository,
 };
 
 #[doc(hidden)]

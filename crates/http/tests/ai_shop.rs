@@ -135,15 +135,16 @@ async fn a_summary_is_served_for_a_product_with_reviews_and_neutral_without() {
 
     let empty = send(&app, summary_of(&desk)).await;
     assert_eq!(empty.status.as_u16(), 200, "{:?}", empty.body);
-    assert_eq!(
-        empty.json(),
-        json!({"summary": null, "review_count": 0, "rating_avg": null, "generated_at": null})
-    );
+    assert_eq!(empty.json(), json!({"summary": null, "review_count": 0, "rating_avg": null, "generated_at": null}));
 
     for (n, rating) in [(1, 5), (2, 4)] {
         let reviewer = signed_up(&app, &format!("reviewer{n}@example.com")).await;
         let body = json!({"rating": rating, "body": format!("Lovely desk, number {n}")});
-        let posted = send(&app, request(Method::POST, &format!("/api/v1/products/{desk}/reviews"), &reviewer.access, Some(body))).await;
+        let posted = send(
+            &app,
+            request(Method::POST, &format!("/api/v1/products/{desk}/reviews"), &reviewer.access, Some(body)),
+        )
+        .await;
         assert_eq!(posted.status.as_u16(), 201, "{:?}", posted.body);
     }
     let served = send(&app, summary_of(&desk)).await;
@@ -174,7 +175,13 @@ async fn the_owner_and_products_update_any_get_a_suggestion_nobody_else() {
     let reply = send(&app, suggestion(&desk, &owner.access, Some(json!({"tone": "playful"})))).await;
     assert_eq!(reply.status.as_u16(), 200, "{:?}", reply.body);
     assert_eq!(reply.json(), json!({"description": "Product: Walnut desk, described playful."}));
-    let bare = send(&app, TestRequest::post().uri(&format!("/api/v1/products/{desk}/description/suggestion")).insert_header(bearer(&owner.access))).await;
+    let bare = send(
+        &app,
+        TestRequest::post()
+            .uri(&format!("/api/v1/products/{desk}/description/suggestion"))
+            .insert_header(bearer(&owner.access)),
+    )
+    .await;
     assert_eq!(bare.status.as_u16(), 200, "no body: the neutral tone");
     assert_eq!(bare.json()["description"], "Product: Walnut desk, described neutral.");
     let product = send(&app, TestRequest::get().uri(&format!("/api/v1/products/{desk}"))).await.json();
@@ -186,9 +193,8 @@ async fn the_owner_and_products_update_any_get_a_suggestion_nobody_else() {
 
     let stranger = signed_up(&app, "stranger@example.com").await;
     send(&app, suggestion(&desk, &stranger.access, Some(json!({})))).await.problem(403, "forbidden");
-    let anonymous = TestRequest::post()
-        .uri(&format!("/api/v1/products/{desk}/description/suggestion"))
-        .set_json(json!({}));
+    let anonymous =
+        TestRequest::post().uri(&format!("/api/v1/products/{desk}/description/suggestion")).set_json(json!({}));
     send(&app, anonymous).await.problem(401, "unauthorized");
     let unknown = "0192f5a4-3c1e-7d2a-9b7e-5f1d2c3b4b10";
     send(&app, suggestion(unknown, &owner.access, Some(json!({})))).await.problem(404, "not_found");
@@ -247,7 +253,10 @@ async fn the_usage_report_counts_days_providers_cost_and_top_users() {
     assert_eq!(report["total"], json!({"requests": 2, "prompt_tokens": 8_000, "completion_tokens": 2_000}));
     assert_eq!(report["total_cost_usd"], json!(0.0024));
     let top = &report["top_users"][0];
-    assert_eq!((top["email"].clone(), top["tokens"].clone(), top["requests"].clone()), (json!("owner@example.com"), json!(10_000), json!(2)));
+    assert_eq!(
+        (top["email"].clone(), top["tokens"].clone(), top["requests"].clone()),
+        (json!("owner@example.com"), json!(10_000), json!(2))
+    );
     assert_eq!(report["top_users"].as_array().unwrap().len(), 1);
 
     let earlier = send(&app, usage_report("?from=2020-01-01&to=2020-01-31", &admin.access)).await.json();

@@ -4,9 +4,9 @@
 //! their product.
 
 use crate::admin::page_of;
+use crate::records::AssistantData;
 use crate::store::MemoryStore;
 use async_trait::async_trait;
-use crate::records::AssistantData;
 use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::{BTreeMap, HashMap};
 use storefront_app::StoreError;
@@ -14,9 +14,7 @@ use storefront_app::ports::{
     ConversationRepository, GeneratedSummary, NewConversation, Page, PageRequest, ProviderDayUsage,
     ReviewSummaryRepository, StoredReviewSummary, UsageDelta, UsageReport, UserUsage,
 };
-use storefront_domain::{
-    ChatMessage, Conversation, ConversationId, DailyUsage, ProductId, RegenerationRule, UserId,
-};
+use storefront_domain::{ChatMessage, Conversation, ConversationId, DailyUsage, ProductId, RegenerationRule, UserId};
 
 fn sorted_messages(messages: &[ChatMessage]) -> Vec<ChatMessage> {
     let mut sorted = messages.to_vec();

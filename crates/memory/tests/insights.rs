@@ -8,10 +8,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use storefront_app::assistant::insights::{InsightService, InsightSettings, ReviewSummaryRefresh};
 use storefront_app::assistant::analysis::{
     Analysed, AnalysisOperation, CacheMode, CacheStatus, GenerationRequest, TextAnalysis,
 };
+use storefront_app::assistant::insights::{InsightService, InsightSettings, ReviewSummaryRefresh};
 use storefront_app::ports::{
     Clock, ConversationRepository, ModelError, NewProduct, NewReview, ProductRepository, ReviewRepository,
     UserRepository, UuidV7Generator,
@@ -117,46 +117,44 @@ struct World {
     product: ProductId,
 }
 
-fn world_with(settings: InsightSettings) -> impl std::future::Future<Output = World> {
-    async move {
-        let store = MemoryStore::new();
-        let clock = Arc::new(ManualClock(Mutex::new(DateTime::from_timestamp(1_796_000_000, 0).unwrap())));
-        let analysis = Arc::new(FakeAnalysis::default());
-        let catalog = CatalogService::new(
-            Arc::new(store.clone()),
-            Arc::new(store.clone()),
-            Arc::new(store.clone()),
-            clock.clone(),
-            Arc::new(UuidV7Generator),
-            LowStockRule { threshold: 5, window: TimeDelta::hours(1) },
-        );
-        let insights = InsightService::new(
-            catalog,
-            Arc::new(store.clone()),
-            Arc::new(store.clone()),
-            analysis.clone(),
-            clock.clone(),
-            settings,
-        );
-        let owner = UserRepository::create(&store, new_user("owner@example.com")).await.unwrap();
-        let product = ProductRepository::create(
-            &store,
-            NewProduct {
-                id: ProductId(Uuid::now_v7()),
-                owner_id: owner.id,
-                name: ProductName::parse("Oak desk").unwrap(),
-                description: Description::parse("Solid oak. Questions: seller@example.com").unwrap(),
-                price: PriceCents::parse(12_000).unwrap(),
-                stock: Stock::parse(3).unwrap(),
-                category_ids: Vec::new(),
-                created_at: clock.now(),
-            },
-        )
-        .await
-        .unwrap()
-        .id;
-        World { store, clock, analysis, insights, owner, product }
-    }
+async fn world_with(settings: InsightSettings) -> World {
+    let store = MemoryStore::new();
+    let clock = Arc::new(ManualClock(Mutex::new(DateTime::from_timestamp(1_796_000_000, 0).unwrap())));
+    let analysis = Arc::new(FakeAnalysis::default());
+    let catalog = CatalogService::new(
+        Arc::new(store.clone()),
+        Arc::new(store.clone()),
+        Arc::new(store.clone()),
+        clock.clone(),
+        Arc::new(UuidV7Generator),
+        LowStockRule { threshold: 5, window: TimeDelta::hours(1) },
+    );
+    let insights = InsightService::new(
+        catalog,
+        Arc::new(store.clone()),
+        Arc::new(store.clone()),
+        analysis.clone(),
+        clock.clone(),
+        settings,
+    );
+    let owner = UserRepository::create(&store, new_user("owner@example.com")).await.unwrap();
+    let product = ProductRepository::create(
+        &store,
+        NewProduct {
+            id: ProductId(Uuid::now_v7()),
+            owner_id: owner.id,
+            name: ProductName::parse("Oak desk").unwrap(),
+            description: Description::parse("Solid oak. Questions: seller@example.com").unwrap(),
+            price: PriceCents::parse(12_000).unwrap(),
+            stock: Stock::parse(3).unwrap(),
+            category_ids: Vec::new(),
+            created_at: clock.now(),
+        },
+    )
+    .await
+    .unwrap()
+    .id;
+    World { store, clock, analysis, insights, owner, product }
 }
 
 async fn world() -> World {

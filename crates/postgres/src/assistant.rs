@@ -9,10 +9,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::sql_types::{BigInt, Date, Text};
 use diesel::upsert::excluded;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use storefront_app::StoreError;
-use diesel::sql_types::{BigInt, Date, Text};
 use storefront_app::ports::{
     ConversationRepository, NewConversation, Page, PageRequest, ProviderDayUsage, UsageDelta, UsageReport, UserUsage,
 };

@@ -6,7 +6,6 @@
 #[macro_use]
 mod paging;
 mod assistant;
-mod summaries;
 mod audit;
 mod catalog;
 mod error;
@@ -21,6 +20,7 @@ mod readiness;
 mod roles;
 mod schema;
 mod sessions;
+mod summaries;
 mod user_admin;
 mod users;
 

@@ -83,10 +83,7 @@ impl ReviewSummaryRepository for PgStore {
                 ))
                 .on_conflict(review_summaries::product_id)
                 .do_update()
-                .set((
-                    review_summaries::stale.eq(true),
-                    review_summaries::revision.eq(review_summaries::revision + 1),
-                ))
+                .set((review_summaries::stale.eq(true), review_summaries::revision.eq(review_summaries::revision + 1)))
                 .execute(&mut conn)
                 .await
                 .map_err(unknown_product)?;

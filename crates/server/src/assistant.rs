@@ -3,16 +3,16 @@
 use crate::error::StartupError;
 use crate::settings::{AiProviderName, Settings};
 use crate::store::Store;
-use storefront_app::assistant::insights::{InsightService, ReviewSummaryRefresh};
-use storefront_app::ports::{SystemClock, UuidV7Generator};
-use storefront_app::services::text_analysis;
-use storefront_app::{CatalogService, EventHandler, ServiceStore};
 use std::sync::Arc;
 use std::time::Duration;
 use storefront_app::AssistantSettings;
 use storefront_app::assistant::insights::InsightSettings;
-use storefront_domain::{PriceTable, TokenPrice};
+use storefront_app::assistant::insights::{InsightService, ReviewSummaryRefresh};
 use storefront_app::ports::LanguageModel;
+use storefront_app::ports::{SystemClock, UuidV7Generator};
+use storefront_app::services::text_analysis;
+use storefront_app::{CatalogService, EventHandler, ServiceStore};
+use storefront_domain::{PriceTable, TokenPrice};
 use storefront_llm::{BuiltinModel, OpenAiModel, OpenAiSettings};
 
 /// The configured provider.
@@ -55,8 +55,10 @@ pub fn insight_settings(settings: &Settings) -> InsightSettings {
         .prices
         .iter()
         .map(|p| {
-            let price =
-                TokenPrice { prompt_per_million: p.prompt_per_million, completion_per_million: p.completion_per_million };
+            let price = TokenPrice {
+                prompt_per_million: p.prompt_per_million,
+                completion_per_million: p.completion_per_million,
+            };
             (p.provider.clone(), p.model.clone(), price)
         })
         .collect();
@@ -80,8 +82,14 @@ pub fn review_summary_refresh(settings: &Settings, store: &Store) -> Result<Arc<
 fn insight_service<S: ServiceStore>(settings: &Settings, store: &S) -> Result<InsightService, StartupError> {
     let port = || Arc::new(store.clone());
     let clock = Arc::new(SystemClock);
-    let catalog =
-        CatalogService::new(port(), port(), port(), clock.clone(), Arc::new(UuidV7Generator), settings.catalog.low_stock_rule());
+    let catalog = CatalogService::new(
+        port(),
+        port(),
+        port(),
+        clock.clone(),
+        Arc::new(UuidV7Generator),
+        settings.catalog.low_stock_rule(),
+    );
     let analysis = text_analysis(language_model(settings)?);
     Ok(InsightService::new(catalog, port(), port(), analysis, clock, insight_settings(settings)))
 }

@@ -76,7 +76,10 @@ pub async fn a_stored_summary_is_fresh_unless_reviews_changed_since_its_claim(st
     let stored = stores.summaries.review_summary(product).await.unwrap().unwrap();
     assert_eq!(stored.summary.as_deref(), Some("Sturdy and easy to build."));
     assert_eq!((stored.review_count, stored.rating_avg), (2, Some(4.5)));
-    assert_eq!((stored.generated_at, stored.provider.as_deref(), stored.model.as_deref()), (Some(t0), Some("builtin"), Some("builtin")));
+    assert_eq!(
+        (stored.generated_at, stored.provider.as_deref(), stored.model.as_deref()),
+        (Some(t0), Some("builtin"), Some("builtin"))
+    );
     assert!(!stored.stale, "nothing changed since the claim");
 
     stores.summaries.mark_summary_stale(product).await.unwrap();
@@ -95,8 +98,14 @@ pub async fn a_stored_summary_is_fresh_unless_reviews_changed_since_its_claim(st
 pub async fn an_unknown_product_has_no_summary_to_mark_or_claim(stores: AssistantStores) {
     let ghost = ProductId(Uuid::now_v7());
     assert_eq!(stores.summaries.mark_summary_stale(ghost).await.unwrap_err(), StoreError::NotFound);
-    assert_eq!(stores.summaries.claim_summary_regeneration(ghost, now(), RULE).await.unwrap_err(), StoreError::NotFound);
-    assert_eq!(stores.summaries.store_review_summary(ghost, &generated(0, now())).await.unwrap_err(), StoreError::NotFound);
+    assert_eq!(
+        stores.summaries.claim_summary_regeneration(ghost, now(), RULE).await.unwrap_err(),
+        StoreError::NotFound
+    );
+    assert_eq!(
+        stores.summaries.store_review_summary(ghost, &generated(0, now())).await.unwrap_err(),
+        StoreError::NotFound
+    );
     assert_eq!(stores.summaries.review_summary(ghost).await.unwrap(), None);
 }
 

@@ -103,11 +103,8 @@ pub async fn the_report_ranks_users_by_tokens_in_the_period(stores: AssistantSto
     usage.record_usage(idle.id, &used(day(5), "openai", "m", 5, 0, 0)).await.unwrap();
 
     let report = usage.usage_report(day(5), day(8), 2).await.unwrap();
-    let ranked: Vec<(UserId, &str, u64, u64)> = report
-        .top_users
-        .iter()
-        .map(|u| (u.user_id, u.email.as_str(), u.usage.tokens(), u.usage.requests))
-        .collect();
+    let ranked: Vec<(UserId, &str, u64, u64)> =
+        report.top_users.iter().map(|u| (u.user_id, u.email.as_str(), u.usage.tokens(), u.usage.requests)).collect();
     assert_eq!(ranked, vec![(bob.id, "bob@example.com", 320, 2), (ada.id, "ada@example.com", 150, 3)]);
     assert_eq!(report.top_users[0].name, bob.name.as_str());
     let all = usage.usage_report(day(5), day(8), 10).await.unwrap();
