@@ -334,7 +334,7 @@ impl CatalogService {
         if review.author.id != caller.user.id && !caller.permissions.contains(Permission::ReviewsModerate) {
             return Err(AppError::Forbidden);
         }
-        Ok(self.reviews.delete(id).await?)
+        Ok(self.reviews.delete(id, self.clock.now()).await?)
     }
 }
 

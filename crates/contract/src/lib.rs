@@ -448,6 +448,7 @@ macro_rules! __events_contract_tests_list {
             raising::orders_and_stock_changes_share_one_low_stock_window_per_product,
             raising::a_refused_product_change_writes_no_event,
             raising::creating_a_review_writes_review_created_and_a_refused_one_nothing,
+            raising::deleting_a_review_writes_review_deleted_and_an_unknown_one_nothing,
             delivery::due_events_are_leased_oldest_first_and_not_again_until_the_lease_runs_out,
             delivery::released_events_are_due_again_at_once,
             delivery::published_events_stay_owed_and_are_due_again_at_their_redelivery_time,

@@ -1,5 +1,5 @@
 //! Domain events: what happened (an account registered, an order placed or moved, a product
-//! running low, a review written), each with an id, a type, a version, a time and a JSON
+//! running low, a review written or deleted), each with an id, a type, a version, a time and a JSON
 //! payload; and the rules saying which events a change raises, so that every adapter writes
 //! exactly the same events in the same transaction as the change.
 
@@ -41,6 +41,8 @@ pub enum EventType {
     ProductStockLow,
     #[serde(rename = "review.created")]
     ReviewCreated,
+    #[serde(rename = "review.deleted")]
+    ReviewDeleted,
     #[serde(rename = "user.verification_requested")]
     VerificationRequested,
     #[serde(rename = "user.password_reset_requested")]
@@ -52,13 +54,14 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 10] = [
+    pub const ALL: [EventType; 11] = [
         EventType::UserRegistered,
         EventType::OrderPlaced,
         EventType::OrderStatusChanged,
         EventType::OrderCancelled,
         EventType::ProductStockLow,
         EventType::ReviewCreated,
+        EventType::ReviewDeleted,
         EventType::VerificationRequested,
         EventType::PasswordResetRequested,
         EventType::PasswordReset,
@@ -73,6 +76,7 @@ impl EventType {
             EventType::OrderCancelled => "order.cancelled",
             EventType::ProductStockLow => "product.stock_low",
             EventType::ReviewCreated => "review.created",
+            EventType::ReviewDeleted => "review.deleted",
             EventType::VerificationRequested => "user.verification_requested",
             EventType::PasswordResetRequested => "user.password_reset_requested",
             EventType::PasswordReset => "user.password_reset",
@@ -176,6 +180,12 @@ impl DomainEvent {
         Self::new(EventType::ReviewCreated, review.created_at, payload)
     }
 
+    /// `review.deleted`, when `review` is deleted at `at`.
+    pub fn review_deleted(review: ReviewId, product: ProductId, author: UserId, at: DateTime<Utc>) -> Self {
+        let payload = ReviewDeleted { review_id: review, product_id: product, author_id: author };
+        Self::new(EventType::ReviewDeleted, at, payload)
+    }
+
     /// `product.stock_low`: the product's stock has just fallen to `stock`, at or below the
     /// threshold.
     pub fn product_stock_low(product_id: ProductId, name: &str, stock: i64, threshold: i64, at: DateTime<Utc>) -> Self {
@@ -272,6 +282,14 @@ pub struct ReviewCreated {
     pub product_id: ProductId,
     pub author_id: UserId,
     pub rating: u8,
+}
+
+/// Payload of `review.deleted` (v1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewDeleted {
+    pub review_id: ReviewId,
+    pub product_id: ProductId,
+    pub author_id: UserId,
 }
 
 /// Whether a stock change from `before` to `after` crosses the low-stock threshold

@@ -221,6 +221,26 @@ async fn a_burst_of_reviews_regenerates_the_summary_once_per_minute() {
 }
 
 #[tokio::test]
+async fn a_deleted_review_refreshes_the_summary_past_the_minute() {
+    let w = world().await;
+    let handler = ReviewSummaryRefresh::new(w.insights.clone());
+    let first = w.review(1, 5).await;
+    w.review(2, 1).await;
+    handler.handle(&first).await.unwrap();
+    assert_eq!(w.summaries_made(), 1);
+    let created: storefront_domain::events::ReviewCreated = first.payload_as().unwrap();
+
+    w.clock.advance(TimeDelta::seconds(61));
+    ReviewRepository::delete(&w.store, created.review_id, w.clock.now()).await.unwrap();
+    let deleted = DomainEvent::review_deleted(created.review_id, w.product, created.author_id, w.clock.now());
+    handler.handle(&deleted).await.unwrap();
+    assert_eq!(w.summaries_made(), 2, "the deletion regenerated it");
+    let served = w.insights.review_summary(w.product).await.unwrap();
+    assert_eq!(served.summary.as_deref(), Some("1 reviews: 1/5: Review number 2"));
+    assert_eq!((served.review_count, served.rating_avg), (1, Some(1.0)));
+}
+
+#[tokio::test]
 async fn concurrent_handlers_generate_once() {
     let w = world().await;
     let mut events = Vec::new();

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use std::sync::Arc;
 use std::time::Duration;
-use storefront_domain::events::ReviewCreated;
+use storefront_domain::events::{ReviewCreated, ReviewDeleted};
 use storefront_domain::{
     DailyUsage, DomainEvent, EventType, GenerationKind, PriceTable, Product, ProductId, RegenerationRule, Tone,
     UsagePeriod, UserId, next_budget_reset, redact_pii, screen_prompt, summary_is_stale, usage_day,
@@ -371,7 +371,7 @@ fn truncate_chars(text: String, max: usize) -> String {
     }
 }
 
-/// Keeps review summaries fresh: on `review.created` marks the product's summary stale
+/// Keeps review summaries fresh: on `review.created` and `review.deleted` marks the product's summary stale
 /// and regenerates it when its slot is free. A provider failure is logged, not retried
 /// here: the next read past the interval generates it.
 pub struct ReviewSummaryRefresh {
@@ -389,6 +389,7 @@ impl EventHandler for ReviewSummaryRefresh {
     async fn handle(&self, event: &DomainEvent) -> Result<(), HandlerError> {
         let product = match event.event_type {
             EventType::ReviewCreated => event.payload_as::<ReviewCreated>().map_err(HandlerError::Failed)?.product_id,
+            EventType::ReviewDeleted => event.payload_as::<ReviewDeleted>().map_err(HandlerError::Failed)?.product_id,
             _ => return Ok(()),
         };
         match self.insights.reviews_changed(product).await {
