@@ -40,9 +40,9 @@ pub use users::{NewUser, Principal, ProfileChanges, UserRepository};
 
 // The assistant: a provider of completions, and stored conversations.
 pub use assistant::{
-    CompletionEvent, CompletionRequest, CompletionStream, ConversationRepository, GeneratedSummary, LanguageModel,
-    ModelError, NewConversation, ProductFact, PromptMessage, PromptRole, ProviderDayUsage, ProviderUsage,
-    ReviewSummaryRepository, StoredReviewSummary, UsageDelta, UsageReport, UserUsage,
+    CompletionEvent, CompletionRequest, CompletionStream, CompletionTask, ConversationRepository, GeneratedSummary,
+    LanguageModel, ModelError, NewConversation, ProductFact, PromptMessage, PromptRole, ProviderDayUsage,
+    ProviderUsage, ReviewSummaryRepository, StoredReviewSummary, UsageDelta, UsageReport, UserUsage,
 };
 
 // Abuse resistance: counters for rate limits.
