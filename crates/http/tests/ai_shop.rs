@@ -282,3 +282,52 @@ async fn the_usage_report_refuses_a_bad_period_and_unprivileged_callers() {
     send(&app, usage_report("", &plain.access)).await.problem(403, "forbidden");
     send(&app, TestRequest::get().uri("/api/v1/admin/ai-usage")).await.problem(401, "unauthorized");
 }
+
+/// End to end with the real utilities on the builtin provider: a review's event, handled
+/// by the dispatcher through the summaries' handler, leaves a summary stored before any
+/// read; the suggestion is the builtin's, within its bounds.
+#[actix_web::test]
+async fn with_the_builtin_provider_the_event_stores_a_summary_and_a_suggestion_is_written() {
+    use storefront_app::ports::ReviewSummaryRepository;
+    use storefront_app::{OutboxDispatcher, OutboxSettings, RetryPolicy};
+
+    let store = MemoryStore::new();
+    let state = state_on(store.clone(), storefront_app::AuthSettings::default());
+    let app = init_service(build_app(state.clone())).await;
+    let owner = signed_up(&app, "owner@example.com").await;
+    let desk = product_of(&state, &owner.access, "Walnut desk").await;
+    let reviewer = signed_up(&app, "reviewer@example.com").await;
+    let body = json!({"rating": 5, "body": "The walnut desk is sturdy and beautiful. Assembly took ten minutes. I love the drawer."});
+    let posted =
+        send(&app, request(Method::POST, &format!("/api/v1/products/{desk}/reviews"), &reviewer.access, Some(body)))
+            .await;
+    assert_eq!(posted.status.as_u16(), 201, "{:?}", posted.body);
+
+    let handler = Arc::new(storefront_app::assistant::insights::ReviewSummaryRefresh::new(state.insights.clone()));
+    let dispatcher = OutboxDispatcher::new(
+        Arc::new(store.clone()),
+        handler,
+        Arc::new(SystemClock),
+        RetryPolicy::default(),
+        OutboxSettings::default(),
+    );
+    dispatcher.run_once().await.unwrap();
+    let id = storefront_domain::ProductId(desk.parse().unwrap());
+    let stored = store.review_summary(id).await.unwrap().expect("the handler stored a summary");
+    assert!(!stored.stale);
+    assert_eq!(stored.provider.as_deref(), Some("builtin"));
+    let summary = stored.summary.unwrap();
+    assert!(!summary.is_empty() && summary.chars().count() <= 300, "{summary}");
+
+    let served = send(&app, summary_of(&desk)).await.json();
+    assert_eq!(served["summary"], summary.as_str(), "the stored one is served");
+    assert_eq!((served["review_count"].clone(), served["rating_avg"].clone()), (json!(1), json!(5.0)));
+
+    let reply = send(&app, suggestion(&desk, &owner.access, Some(json!({"tone": "premium"})))).await;
+    assert_eq!(reply.status.as_u16(), 200, "{:?}", reply.body);
+    let description = reply.json()["description"].as_str().unwrap().to_owned();
+    let words = description.split_whitespace().count();
+    assert!((1..=120).contains(&words), "{description}");
+    let usage = send(&app, request(Method::GET, "/api/v1/users/me/ai-usage", &owner.access, None)).await.json();
+    assert_eq!(usage["requests"], 1, "the suggestion counted as the owner's request: {usage}");
+}
