@@ -346,6 +346,7 @@ mod tests {
             "smallint" => "int2".to_owned(),
             "integer" => "int4".to_owned(),
             "bigint" => "int8".to_owned(),
+            "double" => "float8".to_owned(),
             // diesel's `Bytea` is an alias of `Binary`.
             "binary" => "bytea".to_owned(),
             _ => inner,
