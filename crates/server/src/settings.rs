@@ -419,6 +419,7 @@ pub struct AiConfig {
 
 /// One line of the price table: US dollars per million tokens of one provider and model.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AiPrice {
     pub provider: String,
     pub model: String,
@@ -817,5 +818,41 @@ mod tests {
             unknown[1].contains("`server.prot`") && unknown[1].contains("did you mean server.port?"),
             "{unknown:?}"
         );
+    }
+
+    #[test]
+    fn the_price_table_is_read_from_a_file_and_a_negative_price_refused() {
+        let prices = "[[ai.prices]]\nprovider = \"openai\"\nmodel = \"gpt-4o-mini\"\n\
+                      prompt_per_million = 0.15\ncompletion_per_million = 0.6\n";
+        let config = Config::builder()
+            .add_source(File::from_str(EMBEDDED_DEFAULT, FileFormat::Toml))
+            .add_source(File::from_str(prices, FileFormat::Toml))
+            .build()
+            .unwrap();
+        assert_eq!(unknown_keys(&config).unwrap(), Vec::<String>::new());
+        let mut settings: Settings = config.try_deserialize().unwrap();
+        assert_eq!(
+            settings.ai.prices,
+            vec![AiPrice {
+                provider: "openai".into(),
+                model: "gpt-4o-mini".into(),
+                prompt_per_million: 0.15,
+                completion_per_million: 0.6
+            }]
+        );
+        assert!(settings.ai.validate().is_ok());
+        settings.ai.prices[0].completion_per_million = -1.0;
+        let refused = settings.ai.validate().unwrap_err().to_string();
+        assert!(refused.contains("ai.prices") && refused.contains("openai/gpt-4o-mini"), "{refused}");
+
+        let misspelt = Config::builder()
+            .add_source(File::from_str(EMBEDDED_DEFAULT, FileFormat::Toml))
+            .add_source(File::from_str(
+                "[[ai.prices]]\nprovider = \"x\"\nmodel = \"y\"\nprompt = 1.0\n",
+                FileFormat::Toml,
+            ))
+            .build()
+            .unwrap();
+        assert!(misspelt.try_deserialize::<Settings>().is_err(), "a line with a misspelt price is refused");
     }
 }
