@@ -5,6 +5,7 @@
 
 pub mod analysis;
 mod grounding;
+pub mod insights;
 mod tokens;
 
 pub use grounding::money;
@@ -279,7 +280,14 @@ impl AssistantService {
             usage: None,
             created_at: now,
         };
-        let request_usage = UsageDelta { day: usage_day(now), requests: 1, prompt_tokens: 0, completion_tokens: 0 };
+        let request_usage = UsageDelta {
+            day: usage_day(now),
+            provider: provider.clone(),
+            model: self.model.model().to_owned(),
+            requests: 1,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+        };
         self.conversations.append_message(user, &user_message, request_usage).await.map_err(gone_is_not_found)?;
 
         let reply_id = ChatMessageId(self.ids.new_id());
@@ -446,6 +454,8 @@ impl Upstream {
         };
         let delta = UsageDelta {
             day: usage_day(now),
+            provider: provider.clone(),
+            model: self.model.model().to_owned(),
             requests: 0,
             prompt_tokens: usage.prompt_tokens,
             completion_tokens: usage.completion_tokens,

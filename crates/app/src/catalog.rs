@@ -190,6 +190,12 @@ impl CatalogService {
         }
     }
 
+    /// The product, for someone who may change it (its owner, or a holder of
+    /// `products:update_any`): `NotFound` when unknown, else `Forbidden` for anyone else.
+    pub async fn product_to_change(&self, caller: &Principal, id: ProductId) -> Result<Product, AppError> {
+        self.authorize_product(caller, id, Permission::ProductsUpdateAny).await
+    }
+
     /// Changes a product: its owner, or a holder of `products:update_any`.
     pub async fn update_product(
         &self,
@@ -375,7 +381,7 @@ impl CatalogService {
         if review.author.id != caller.user.id && !caller.permissions.contains(Permission::ReviewsModerate) {
             return Err(AppError::Forbidden);
         }
-        Ok(self.reviews.delete(id).await?)
+        Ok(self.reviews.delete(id, self.clock.now()).await?)
     }
 }
 

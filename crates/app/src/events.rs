@@ -485,7 +485,8 @@ impl EventHandler for Notifications {
             EventType::OrderStatusChanged
             | EventType::OrderCancelled
             | EventType::ReviewCreated
-            | EventType::ReviewUpdated => Ok(()),
+            | EventType::ReviewUpdated
+            | EventType::ReviewDeleted => Ok(()),
         }
     }
 }

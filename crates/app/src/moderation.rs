@@ -259,7 +259,7 @@ mod tests {
         async fn decide(&self, _: ReviewId, _: ModerationDecision, _: AuditContext) -> Result<Review, StoreError> {
             unused()
         }
-        async fn delete(&self, _: ReviewId) -> Result<(), StoreError> {
+        async fn delete(&self, _: ReviewId, _: DateTime<Utc>) -> Result<(), StoreError> {
             unused()
         }
     }

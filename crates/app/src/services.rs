@@ -5,6 +5,7 @@
 use crate::access::AccessService;
 use crate::accounts::AccountService;
 use crate::assistant::analysis::{ModelTextAnalysis, TextAnalysis};
+use crate::assistant::insights::{InsightService, InsightSettings};
 use crate::assistant::{AssistantService, AssistantSettings};
 use crate::auth::{AuthService, AuthSettings, MfaLogin};
 use crate::catalog::CatalogService;
@@ -16,8 +17,8 @@ use crate::orders::{OrderService, OrderSettings};
 use crate::ports::{
     AccessTokenCodec, AuditLog, CategoryRepository, Clock, ConversationRepository, DeadLetters, IdGenerator,
     IdempotencyStore, LanguageModel, LinkTokenRepository, OrderRepository, PasswordHasher, ProductRepository,
-    RefreshTokenMint, ReviewRepository, RoleRepository, SecondFactorRepository, SessionRepository, TotpAuthenticator,
-    UserAdminRepository, UserRepository,
+    RefreshTokenMint, ReviewRepository, ReviewSummaryRepository, RoleRepository, SecondFactorRepository,
+    SessionRepository, TotpAuthenticator, UserAdminRepository, UserRepository,
 };
 use crate::rate_limit::RateLimits;
 use crate::users::UserAdminService;
@@ -39,6 +40,7 @@ pub trait ServiceStore:
     + ConversationRepository
     + LinkTokenRepository
     + SecondFactorRepository
+    + ReviewSummaryRepository
     + Clone
     + 'static
 {
@@ -59,6 +61,7 @@ impl<S> ServiceStore for S where
         + ConversationRepository
         + LinkTokenRepository
         + SecondFactorRepository
+        + ReviewSummaryRepository
         + Clone
         + 'static
 {
@@ -77,6 +80,11 @@ pub struct ServicePorts {
     pub totp: Arc<dyn TotpAuthenticator>,
 }
 
+/// The text utilities on `model`, as the services and the event handlers use them.
+pub fn text_analysis(model: Arc<dyn LanguageModel>) -> Arc<dyn TextAnalysis> {
+    Arc::new(ModelTextAnalysis::new(model))
+}
+
 /// What the services are configured with.
 #[derive(Clone, Default)]
 pub struct ServiceSettings {
@@ -86,6 +94,7 @@ pub struct ServiceSettings {
     pub rate_limits: Option<RateLimits>,
     pub assistant: AssistantSettings,
     pub lifecycle: LifecycleSettings,
+    pub insights: InsightSettings,
 }
 
 /// Every service of the application.
@@ -103,6 +112,8 @@ pub struct Services {
     pub analysis: Arc<dyn TextAnalysis>,
     pub lifecycle: AccountLifecycleService,
     pub second_factor: SecondFactorService,
+    /// Review summaries, description suggestions and the AI usage report.
+    pub insights: InsightService,
 }
 
 impl Services {
@@ -131,19 +142,22 @@ impl Services {
             settings.auth,
         )
         .with_second_factor(mfa_login);
-        let analysis: Arc<dyn TextAnalysis> = Arc::new(ModelTextAnalysis::new(language_model.clone()));
+        let analysis = text_analysis(language_model.clone());
         let mut assistant =
             AssistantService::new(port(), port(), language_model, clock.clone(), ids.clone(), settings.assistant);
+        let catalog =
+            CatalogService::new(port(), port(), port(), clock.clone(), ids.clone(), settings.orders.low_stock_rule())
+                .with_verified_email_rule(verified_email);
+        let mut insights =
+            InsightService::new(catalog.clone(), port(), port(), analysis.clone(), clock.clone(), settings.insights);
         if let Some(limits) = settings.rate_limits {
+            insights = insights.with_rate_limits(limits.clone());
             accounts = accounts.with_rate_limits(limits.clone());
             assistant = assistant.with_rate_limits(limits.clone());
             auth = auth.with_rate_limits(limits);
         }
         let access = AccessService::new(port(), port(), clock.clone());
         let user_admin = UserAdminService::new(port(), port(), port(), access.guard(), clock.clone());
-        let catalog =
-            CatalogService::new(port(), port(), port(), clock.clone(), ids.clone(), settings.orders.low_stock_rule())
-                .with_verified_email_rule(verified_email);
         let orders = OrderService::new(port(), port(), clock.clone(), ids, settings.orders)
             .with_verified_email_rule(verified_email);
         let dead_letters = DeadLetterService::new(port(), clock);
@@ -159,6 +173,7 @@ impl Services {
             second_factor,
             assistant,
             analysis,
+            insights,
         }
     }
 }

@@ -32,8 +32,9 @@ use std::future::Future;
 use std::sync::Arc;
 use storefront_app::ports::{
     AuditLog, CategoryRepository, ConversationRepository, DeadLetters, EventOutbox, IdempotencyStore,
-    LinkTokenRepository, OrderRepository, ProcessedEvents, ProductRepository, ReviewRepository, RoleRepository,
-    SecondFactorRepository, SessionRepository, UserAdminRepository, UserRepository,
+    LinkTokenRepository, OrderRepository, ProcessedEvents, ProductRepository, ReviewRepository,
+    ReviewSummaryRepository, RoleRepository, SecondFactorRepository, SessionRepository, UserAdminRepository,
+    UserRepository,
 };
 
 #[doc(hidden)]
@@ -99,6 +100,9 @@ pub struct AssistantStores {
     pub users: Arc<dyn UserRepository>,
     pub user_admin: Arc<dyn UserAdminRepository>,
     pub conversations: Arc<dyn ConversationRepository>,
+    /// The products review summaries belong to.
+    pub products: Arc<dyn ProductRepository>,
+    pub summaries: Arc<dyn ReviewSummaryRepository>,
     /// Keeps whatever backs the stores alive for the test (e.g. a per-test database).
     pub guard: Box<dyn Any + Send + Sync>,
 }
@@ -454,6 +458,7 @@ macro_rules! __events_contract_tests_list {
             raising::a_refused_product_change_writes_no_event,
             raising::creating_a_review_writes_review_created_and_a_refused_one_nothing,
             raising::editing_a_review_writes_review_updated_with_its_text_revision_and_an_unknown_one_nothing,
+            raising::deleting_a_review_writes_review_deleted_and_an_unknown_one_nothing,
             delivery::due_events_are_leased_oldest_first_and_not_again_until_the_lease_runs_out,
             delivery::released_events_are_due_again_at_once,
             delivery::published_events_stay_owed_and_are_due_again_at_their_redelivery_time,
@@ -511,6 +516,15 @@ macro_rules! __assistant_contract_tests_list {
             conversations::deleting_a_conversation_deletes_its_messages,
             conversations::usage_adds_up_per_user_and_day,
             conversations::deleting_the_account_deletes_its_conversations_messages_and_usage,
+            usage::usage_is_kept_per_provider_and_model_and_summed_for_the_budget,
+            usage::recording_usage_for_an_unknown_user_is_an_invalid_reference,
+            usage::the_report_sums_each_day_provider_and_model_in_the_period,
+            usage::the_report_ranks_users_by_tokens_in_the_period,
+            summaries::a_claim_is_granted_once_per_interval,
+            summaries::concurrent_claims_within_an_interval_grant_one,
+            summaries::a_stored_summary_is_fresh_unless_reviews_changed_since_its_claim,
+            summaries::an_unknown_product_has_no_summary_to_mark_or_claim,
+            summaries::a_summary_goes_with_its_product,
         }
     };
 }
@@ -646,7 +660,11 @@ mod tests {
     /// The same for the assistant suite and `__assistant_contract_tests_list`.
     #[test]
     fn the_assistant_macro_lists_every_assistant_contract_test_exactly_once() {
-        let suite = [("conversations", include_str!("assistant_suite/conversations.rs"))];
+        let suite = [
+            ("conversations", include_str!("assistant_suite/conversations.rs")),
+            ("usage", include_str!("assistant_suite/usage.rs")),
+            ("summaries", include_str!("assistant_suite/summaries.rs")),
+        ];
         assert_eq!(written(&suite), listed("$crate::__assistant_contract_tests_each! { $factory;"));
     }
 

@@ -5,6 +5,7 @@
 
 pub mod analysis;
 pub mod guards;
+pub mod insights;
 
 use crate::ValidationError;
 use crate::ids::{ChatMessageId, ConversationId, UserId};

@@ -1,5 +1,5 @@
 //! Domain events: what happened (an account registered, an order placed or moved, a product
-//! running low, a review written), each with an id, a type, a version, a time and a JSON
+//! running low, a review written or deleted), each with an id, a type, a version, a time and a JSON
 //! payload; and the rules saying which events a change raises, so that every adapter writes
 //! exactly the same events in the same transaction as the change.
 
@@ -43,6 +43,8 @@ pub enum EventType {
     ReviewCreated,
     #[serde(rename = "review.updated")]
     ReviewUpdated,
+    #[serde(rename = "review.deleted")]
+    ReviewDeleted,
     #[serde(rename = "user.verification_requested")]
     VerificationRequested,
     #[serde(rename = "user.password_reset_requested")]
@@ -54,7 +56,7 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 11] = [
+    pub const ALL: [EventType; 12] = [
         EventType::UserRegistered,
         EventType::OrderPlaced,
         EventType::OrderStatusChanged,
@@ -62,6 +64,7 @@ impl EventType {
         EventType::ProductStockLow,
         EventType::ReviewCreated,
         EventType::ReviewUpdated,
+        EventType::ReviewDeleted,
         EventType::VerificationRequested,
         EventType::PasswordResetRequested,
         EventType::PasswordReset,
@@ -77,6 +80,7 @@ impl EventType {
             EventType::ProductStockLow => "product.stock_low",
             EventType::ReviewCreated => "review.created",
             EventType::ReviewUpdated => "review.updated",
+            EventType::ReviewDeleted => "review.deleted",
             EventType::VerificationRequested => "user.verification_requested",
             EventType::PasswordResetRequested => "user.password_reset_requested",
             EventType::PasswordReset => "user.password_reset",
@@ -193,6 +197,12 @@ impl DomainEvent {
         Self::new(EventType::ReviewUpdated, review.updated_at, payload)
     }
 
+    /// `review.deleted`, when `review` is deleted at `at`.
+    pub fn review_deleted(review: ReviewId, product: ProductId, author: UserId, at: DateTime<Utc>) -> Self {
+        let payload = ReviewDeleted { review_id: review, product_id: product, author_id: author };
+        Self::new(EventType::ReviewDeleted, at, payload)
+    }
+
     /// `product.stock_low`: the product's stock has just fallen to `stock`, at or below the
     /// threshold.
     pub fn product_stock_low(product_id: ProductId, name: &str, stock: i64, threshold: i64, at: DateTime<Utc>) -> Self {
@@ -300,6 +310,14 @@ pub struct ReviewUpdated {
     pub author_id: UserId,
     pub rating: u8,
     pub revision: i64,
+}
+
+/// Payload of `review.deleted` (v1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewDeleted {
+    pub review_id: ReviewId,
+    pub product_id: ProductId,
+    pub author_id: UserId,
 }
 
 /// Whether a stock change from `before` to `after` crosses the low-stock threshold

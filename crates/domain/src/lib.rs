@@ -27,6 +27,7 @@ pub use assistant::analysis::{
     Classification, GenerationKind, Moderation, ModerationCategories, Sentiment, Tone, clamp_score,
 };
 pub use assistant::guards::{InjectionKind, PiiKind, Redacted, redact_pii, screen_prompt};
+pub use assistant::insights::{PriceTable, RegenerationRule, TokenPrice, UsagePeriod, summary_is_stale};
 pub use assistant::{
     ChatMessage, ChatRole, ChatText, Conversation, ConversationTitle, DailyUsage, MessageStatus, TokenUsage,
     next_budget_reset, usage_day, within_daily_budget,

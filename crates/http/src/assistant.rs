@@ -437,7 +437,7 @@ pub async fn create_conversation(
 }
 
 /// A request without a body at all: no media type and no length (or length 0).
-fn has_no_body(req: &HttpRequest) -> bool {
+pub(crate) fn has_no_body(req: &HttpRequest) -> bool {
     let headers = req.headers();
     let length = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).map(str::trim);
     !headers.contains_key(header::CONTENT_TYPE)

@@ -17,6 +17,7 @@ mod docs;
 mod error;
 mod events;
 mod health;
+mod insights;
 mod lifecycle;
 mod metrics;
 mod mfa;

@@ -273,6 +273,15 @@ async fn probe(world: &World, n: usize, op: &Operation) -> Option<Probe> {
             format!("/api/v1/chat/conversations/{}/messages", world.conversation().await),
             StatusCode::NOT_FOUND,
         ),
+        // The assistant's catalogue features (#19). The product is the admin's: the plain
+        // user is not its owner (403); the holder of products:update_any gets a suggestion.
+        ("post", "/api/v1/products/{id}/description/suggestion") => Probe::new(
+            Method::POST,
+            format!("/api/v1/products/{}/description/suggestion", world.product(n).await),
+            StatusCode::OK,
+        )
+        .json(json!({"tone": "premium"})),
+        ("get", "/api/v1/admin/ai-usage") => Probe::new(Method::GET, "/api/v1/admin/ai-usage", StatusCode::OK),
         _ => return None,
     })
 }

@@ -114,6 +114,7 @@ impl State {
         self.product_categories.retain(|(p, _)| *p != id);
         self.likes.retain(|(p, _), _| *p != id);
         self.reviews.retain(|_, r| r.product_id != id);
+        self.assistant.summaries.remove(&id);
         true
     }
 
@@ -497,8 +498,10 @@ impl ReviewRepository for MemoryStore {
         state.review(id)
     }
 
-    async fn delete(&self, id: ReviewId) -> Result<(), StoreError> {
+    async fn delete(&self, id: ReviewId, now: DateTime<Utc>) -> Result<(), StoreError> {
         let mut state = self.state.lock().await;
-        if state.reviews.remove(&id).is_some() { Ok(()) } else { Err(StoreError::NotFound) }
+        let review = state.reviews.remove(&id).ok_or(StoreError::NotFound)?;
+        state.append_events(vec![DomainEvent::review_deleted(id, review.product_id, review.author_id, now)]);
+        Ok(())
     }
 }

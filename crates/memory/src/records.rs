@@ -5,7 +5,7 @@
 use chrono::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::HashMap;
-use storefront_app::ports::StoredResponse;
+use storefront_app::ports::{StoredResponse, StoredReviewSummary};
 use storefront_domain::{
     ChatMessage, Conversation, ConversationId, DailyUsage, DomainEvent, ProductId, ReviewModeration, UserId,
 };
@@ -99,7 +99,10 @@ pub(crate) struct AssistantData {
     pub(crate) conversations: HashMap<ConversationId, Conversation>,
     /// Each conversation's messages, in the order they were stored.
     pub(crate) messages: HashMap<ConversationId, Vec<ChatMessage>>,
-    pub(crate) usage: HashMap<(UserId, NaiveDate), DailyUsage>,
+    /// Per user, day, provider and model.
+    pub(crate) usage: HashMap<(UserId, NaiveDate, String, String), DailyUsage>,
+    /// Review summaries by product, with their revision (bumped by each staleness mark).
+    pub(crate) summaries: HashMap<ProductId, (StoredReviewSummary, i64)>,
 }
 
 impl AssistantData {
@@ -111,7 +114,7 @@ impl AssistantData {
             self.conversations.remove(&id);
             self.messages.remove(&id);
         }
-        self.usage.retain(|(owner, _), _| *owner != user);
+        self.usage.retain(|(owner, ..), _| *owner != user);
     }
 
     pub(crate) fn owned(&self, id: ConversationId, owner: UserId) -> Option<&Conversation> {

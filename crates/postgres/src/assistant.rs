@@ -9,10 +9,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::sql_types::{BigInt, Date, Text};
 use diesel::upsert::excluded;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use storefront_app::StoreError;
-use storefront_app::ports::{ConversationRepository, NewConversation, Page, PageRequest, UsageDelta};
+use storefront_app::ports::{
+    ConversationRepository, NewConversation, Page, PageRequest, ProviderDayUsage, UsageDelta, UsageReport, UserUsage,
+};
 use storefront_domain::{
     ChatMessage, ChatMessageId, ChatRole, Conversation, ConversationId, DailyUsage, MessageStatus, TokenUsage, UserId,
 };
@@ -258,6 +261,7 @@ impl ConversationRepository for PgStore {
     async fn append_message(&self, owner: UserId, message: &ChatMessage, usage: UsageDelta) -> Result<(), StoreError> {
         let row = MessageRow::from(message);
         let row = &row;
+        let usage = &usage;
         self.bounded(retrying(|| async move {
             let mut conn = self.conn().await?;
             conn.transaction::<_, TxError, _>(async |conn| {
@@ -283,25 +287,7 @@ impl ConversationRepository for PgStore {
                     }
                     other => TxError::Query(other),
                 })?;
-                diesel::insert_into(ai_usage_daily::table)
-                    .values((
-                        ai_usage_daily::user_id.eq(owner.as_uuid()),
-                        ai_usage_daily::day.eq(usage.day),
-                        ai_usage_daily::requests.eq(count(usage.requests)),
-                        ai_usage_daily::prompt_tokens.eq(count(usage.prompt_tokens)),
-                        ai_usage_daily::completion_tokens.eq(count(usage.completion_tokens)),
-                    ))
-                    .on_conflict((ai_usage_daily::user_id, ai_usage_daily::day))
-                    .do_update()
-                    .set((
-                        ai_usage_daily::requests.eq(ai_usage_daily::requests + excluded(ai_usage_daily::requests)),
-                        ai_usage_daily::prompt_tokens
-                            .eq(ai_usage_daily::prompt_tokens + excluded(ai_usage_daily::prompt_tokens)),
-                        ai_usage_daily::completion_tokens
-                            .eq(ai_usage_daily::completion_tokens + excluded(ai_usage_daily::completion_tokens)),
-                    ))
-                    .execute(conn)
-                    .await?;
+                add_usage(conn, owner, usage).await?;
                 Ok(())
             })
             .await
@@ -313,20 +299,161 @@ impl ConversationRepository for PgStore {
     async fn usage_on(&self, owner: UserId, day: NaiveDate) -> Result<DailyUsage, StoreError> {
         self.bounded(async {
             let mut conn = self.conn().await?;
-            let row: Option<(i64, i64, i64)> = ai_usage_daily::table
+            let rows: Vec<(i64, i64, i64)> = ai_usage_daily::table
                 .filter(ai_usage_daily::user_id.eq(owner.as_uuid()).and(ai_usage_daily::day.eq(day)))
                 .select((ai_usage_daily::requests, ai_usage_daily::prompt_tokens, ai_usage_daily::completion_tokens))
-                .first(&mut conn)
+                .load(&mut conn)
                 .await
-                .optional()
                 .map_err(error::from_diesel)?;
-            let unsigned = |n: i64| u64::try_from(n).unwrap_or(0);
-            Ok(row.map_or_else(DailyUsage::default, |(requests, prompt, completion)| DailyUsage {
-                requests: unsigned(requests),
-                prompt_tokens: unsigned(prompt),
-                completion_tokens: unsigned(completion),
+            Ok(rows.into_iter().fold(DailyUsage::default(), |sum, (requests, prompt, completion)| DailyUsage {
+                requests: sum.requests + unsigned(requests),
+                prompt_tokens: sum.prompt_tokens + unsigned(prompt),
+                completion_tokens: sum.completion_tokens + unsigned(completion),
             }))
         })
         .await
     }
+
+    #[tracing::instrument(level = "debug", skip(self))]
+    async fn record_usage(&self, owner: UserId, usage: &UsageDelta) -> Result<(), StoreError> {
+        self.bounded(async {
+            let mut conn = self.conn().await?;
+            add_usage(&mut conn, owner, usage).await.map_err(|e| match e {
+                DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
+                    StoreError::InvalidReference("user_id".into())
+                }
+                other => error::from_diesel(other),
+            })
+        })
+        .await
+    }
+
+    #[tracing::instrument(level = "debug", skip(self))]
+    async fn usage_report(&self, from: NaiveDate, to: NaiveDate, top: u32) -> Result<UsageReport, StoreError> {
+        self.bounded(async {
+            let mut conn = self.conn().await?;
+            let days: Vec<DayRow> = diesel::sql_query(USAGE_BY_DAY)
+                .bind::<Date, _>(from)
+                .bind::<Date, _>(to)
+                .load(&mut conn)
+                .await
+                .map_err(error::from_diesel)?;
+            let users: Vec<TopUserRow> = diesel::sql_query(TOP_USERS)
+                .bind::<Date, _>(from)
+                .bind::<Date, _>(to)
+                .bind::<BigInt, _>(i64::from(top))
+                .load(&mut conn)
+                .await
+                .map_err(error::from_diesel)?;
+            let usage = |requests: i64, prompt: i64, completion: i64| DailyUsage {
+                requests: unsigned(requests),
+                prompt_tokens: unsigned(prompt),
+                completion_tokens: unsigned(completion),
+            };
+            Ok(UsageReport {
+                days: days
+                    .into_iter()
+                    .map(|r| ProviderDayUsage {
+                        day: r.day,
+                        provider: r.provider,
+                        model: r.model,
+                        usage: usage(r.requests, r.prompt_tokens, r.completion_tokens),
+                    })
+                    .collect(),
+                top_users: users
+                    .into_iter()
+                    .map(|r| UserUsage {
+                        user_id: UserId(r.id),
+                        email: r.email,
+                        name: r.name,
+                        usage: usage(r.requests, r.prompt_tokens, r.completion_tokens),
+                    })
+                    .collect(),
+            })
+        })
+        .await
+    }
+}
+
+fn unsigned(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// Adds `usage` to its owner's row of its day, provider and model.
+async fn add_usage(
+    conn: &mut diesel_async::AsyncPgConnection,
+    owner: UserId,
+    usage: &UsageDelta,
+) -> Result<(), DieselError> {
+    diesel::insert_into(ai_usage_daily::table)
+        .values((
+            ai_usage_daily::user_id.eq(owner.as_uuid()),
+            ai_usage_daily::day.eq(usage.day),
+            ai_usage_daily::provider.eq(&usage.provider),
+            ai_usage_daily::model.eq(&usage.model),
+            ai_usage_daily::requests.eq(count(usage.requests)),
+            ai_usage_daily::prompt_tokens.eq(count(usage.prompt_tokens)),
+            ai_usage_daily::completion_tokens.eq(count(usage.completion_tokens)),
+        ))
+        .on_conflict((ai_usage_daily::user_id, ai_usage_daily::day, ai_usage_daily::provider, ai_usage_daily::model))
+        .do_update()
+        .set((
+            ai_usage_daily::requests.eq(ai_usage_daily::requests + excluded(ai_usage_daily::requests)),
+            ai_usage_daily::prompt_tokens.eq(ai_usage_daily::prompt_tokens + excluded(ai_usage_daily::prompt_tokens)),
+            ai_usage_daily::completion_tokens
+                .eq(ai_usage_daily::completion_tokens + excluded(ai_usage_daily::completion_tokens)),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Usage per day, provider and model over a period (sums of bigint are numeric: cast back).
+const USAGE_BY_DAY: &str = "\
+SELECT day, provider, model, sum(requests)::bigint AS requests, sum(prompt_tokens)::bigint AS prompt_tokens,
+       sum(completion_tokens)::bigint AS completion_tokens
+FROM ai_usage_daily WHERE day BETWEEN $1 AND $2
+GROUP BY day, provider, model ORDER BY day, provider, model";
+
+/// The users with the most tokens over a period, most first (then by id).
+const TOP_USERS: &str = "\
+SELECT u.id, u.email, u.name, sum(a.requests)::bigint AS requests, sum(a.prompt_tokens)::bigint AS prompt_tokens,
+       sum(a.completion_tokens)::bigint AS completion_tokens
+FROM ai_usage_daily a JOIN users u ON u.id = a.user_id
+WHERE a.day BETWEEN $1 AND $2
+GROUP BY u.id, u.email, u.name
+HAVING sum(a.prompt_tokens + a.completion_tokens) > 0
+ORDER BY sum(a.prompt_tokens + a.completion_tokens) DESC, u.id
+LIMIT $3";
+
+#[derive(QueryableByName)]
+struct DayRow {
+    #[diesel(sql_type = Date)]
+    day: NaiveDate,
+    #[diesel(sql_type = Text)]
+    provider: String,
+    #[diesel(sql_type = Text)]
+    model: String,
+    #[diesel(sql_type = BigInt)]
+    requests: i64,
+    #[diesel(sql_type = BigInt)]
+    prompt_tokens: i64,
+    #[diesel(sql_type = BigInt)]
+    completion_tokens: i64,
+}
+
+#[derive(QueryableByName)]
+struct TopUserRow {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    id: Uuid,
+    #[diesel(sql_type = Text)]
+    email: String,
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = BigInt)]
+    requests: i64,
+    #[diesel(sql_type = BigInt)]
+    prompt_tokens: i64,
+    #[diesel(sql_type = BigInt)]
+    completion_tokens: i64,
 }

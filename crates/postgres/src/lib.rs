@@ -20,6 +20,7 @@ mod readiness;
 mod roles;
 mod schema;
 mod sessions;
+mod summaries;
 mod user_admin;
 mod users;
 

@@ -245,12 +245,29 @@ diesel::table! {
 }
 
 diesel::table! {
-    ai_usage_daily (user_id, day) {
+    ai_usage_daily (user_id, day, provider, model) {
         user_id -> Uuid,
         day -> Date,
         requests -> BigInt,
         prompt_tokens -> BigInt,
         completion_tokens -> BigInt,
+        provider -> Text,
+        model -> Text,
+    }
+}
+
+diesel::table! {
+    review_summaries (product_id) {
+        product_id -> Uuid,
+        summary -> Nullable<Text>,
+        review_count -> BigInt,
+        rating_avg -> Nullable<Double>,
+        generated_at -> Nullable<Timestamptz>,
+        provider -> Nullable<Text>,
+        model -> Nullable<Text>,
+        stale -> Bool,
+        revision -> BigInt,
+        claimed_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -280,6 +297,7 @@ diesel::joinable!(idempotency_keys -> users (user_id));
 diesel::joinable!(conversations -> users (user_id));
 diesel::joinable!(chat_messages -> conversations (conversation_id));
 diesel::joinable!(ai_usage_daily -> users (user_id));
+diesel::joinable!(review_summaries -> products (product_id));
 diesel::joinable!(link_tokens -> users (user_id));
 diesel::joinable!(recovery_codes -> users (user_id));
 
@@ -304,6 +322,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     conversations,
     chat_messages,
     ai_usage_daily,
+    review_summaries,
     link_tokens,
     recovery_codes,
 );
@@ -438,7 +457,19 @@ mod tests {
                 usage_estimated,
                 created_at,
             ),
-            declared!(ai_usage_daily: user_id, day, requests, prompt_tokens, completion_tokens),
+            declared!(ai_usage_daily: user_id, day, requests, prompt_tokens, completion_tokens, provider, model),
+            declared!(
+                review_summaries: product_id,
+                summary,
+                review_count,
+                rating_avg,
+                generated_at,
+                provider,
+                model,
+                stale,
+                revision,
+                claimed_at,
+            ),
             declared!(
                 order_lines: order_id,
                 line_no,

@@ -14,7 +14,9 @@ async fn factory() -> AssistantStores {
     AssistantStores {
         users: Arc::new(store.clone()),
         user_admin: Arc::new(store.clone()),
-        conversations: Arc::new(store),
+        conversations: Arc::new(store.clone()),
+        products: Arc::new(store.clone()),
+        summaries: Arc::new(store),
         guard: Box::new(database),
     }
 }

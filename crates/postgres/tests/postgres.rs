@@ -257,6 +257,7 @@ async fn migrations_run_on_an_empty_database_and_down_sql_removes_everything() {
     // Newest first, as diesel reverts them.
     for down in [
         include_str!("../../../migrations/2026-12-08-100001_review_moderation/down.sql"),
+        include_str!("../../../migrations/2026-12-07-400003_review_summaries_usage_by_provider/down.sql"),
         include_str!("../../../migrations/2026-12-07-300001_assistant/down.sql"),
         include_str!("../../../migrations/2026-12-07-200002_second_factor/down.sql"),
         include_str!("../../../migrations/2026-12-07-200001_account_lifecycle/down.sql"),
@@ -281,7 +282,7 @@ async fn migrations_run_on_an_empty_database_and_down_sql_removes_everything() {
     assert_eq!(count(&mut conn, functions).await, 0, "the triggers' functions (and pg_trgm's) are gone too");
 
     run_migrations(&database.url).await.unwrap();
-    assert_eq!(count(&mut conn, tables).await, 22);
+    assert_eq!(count(&mut conn, tables).await, 23);
 }
 
 #[tokio::test]

@@ -84,6 +84,7 @@ pub fn build_services(settings: &Settings, store: &Store) -> Result<AppState, St
         },
         rate_limits: Some(rate_limits(settings)?),
         assistant: crate::assistant::assistant_settings(settings),
+        insights: crate::assistant::insight_settings(settings),
         lifecycle: settings.lifecycle(),
     };
     let services = match store {

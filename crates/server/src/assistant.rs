@@ -2,11 +2,17 @@
 
 use crate::error::StartupError;
 use crate::settings::{AiProviderName, Settings};
+use crate::store::Store;
 use std::sync::Arc;
 use std::time::Duration;
 use storefront_app::AssistantSettings;
-use storefront_app::assistant::analysis::{ModelTextAnalysis, TextAnalysis};
+use storefront_app::assistant::analysis::TextAnalysis;
+use storefront_app::assistant::insights::InsightSettings;
+use storefront_app::assistant::insights::{InsightService, ReviewSummaryRefresh};
 use storefront_app::ports::LanguageModel;
+use storefront_app::ports::{SystemClock, UuidV7Generator};
+use storefront_app::{CatalogService, EventHandler, ServiceStore};
+use storefront_domain::{PriceTable, TokenPrice};
 use storefront_llm::{BuiltinModel, OpenAiModel, OpenAiSettings};
 
 /// The configured provider.
@@ -31,7 +37,7 @@ pub fn language_model(settings: &Settings) -> Result<Arc<dyn LanguageModel>, Sta
 /// The text utilities on the configured provider, for the event handlers (review
 /// moderation) of a process that serves no requests or builds them apart from the services.
 pub fn text_analysis(settings: &Settings) -> Result<Arc<dyn TextAnalysis>, StartupError> {
-    Ok(Arc::new(ModelTextAnalysis::new(language_model(settings)?)))
+    Ok(storefront_app::services::text_analysis(language_model(settings)?))
 }
 
 /// The assistant's limits and prompt sizes.
@@ -45,4 +51,51 @@ pub fn assistant_settings(settings: &Settings) -> AssistantSettings {
         currency: settings.catalog.currency.clone(),
         ..AssistantSettings::default()
     }
+}
+
+/// The catalogue features' settings: the per-user limits shared with the chat, and the
+/// price table of the usage report.
+pub fn insight_settings(settings: &Settings) -> InsightSettings {
+    let ai = &settings.ai;
+    let prices = ai
+        .prices
+        .iter()
+        .map(|p| {
+            let price = TokenPrice {
+                prompt_per_million: p.prompt_per_million,
+                completion_per_million: p.completion_per_million,
+            };
+            (p.provider.clone(), p.model.clone(), price)
+        })
+        .collect();
+    InsightSettings {
+        requests_per_minute: ai.requests_per_minute,
+        daily_token_budget: ai.daily_token_budget,
+        prices: PriceTable::new(prices),
+        ..InsightSettings::default()
+    }
+}
+
+/// The event handler that keeps review summaries fresh, over `store`.
+pub fn review_summary_refresh(settings: &Settings, store: &Store) -> Result<Arc<dyn EventHandler>, StartupError> {
+    let insights = match store {
+        Store::Postgres(pg) => insight_service(settings, pg)?,
+        Store::Memory(memory) => insight_service(settings, memory)?,
+    };
+    Ok(Arc::new(ReviewSummaryRefresh::new(insights)))
+}
+
+fn insight_service<S: ServiceStore>(settings: &Settings, store: &S) -> Result<InsightService, StartupError> {
+    let port = || Arc::new(store.clone());
+    let clock = Arc::new(SystemClock);
+    let catalog = CatalogService::new(
+        port(),
+        port(),
+        port(),
+        clock.clone(),
+        Arc::new(UuidV7Generator),
+        settings.catalog.low_stock_rule(),
+    );
+    let analysis = text_analysis(settings)?;
+    Ok(InsightService::new(catalog, port(), port(), analysis, clock, insight_settings(settings)))
 }

@@ -10,9 +10,7 @@ use crate::store::{Ports, Store};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use storefront_app::ports::{
-    LinkTokenRepository, Mailer, ProcessedEvents, ReviewRepository, SystemClock, UserRepository,
-};
+use storefront_app::ports::{Mailer, SystemClock};
 use storefront_app::{
     AccountMail, AppError, EventHandler, HandlerChain, HandlingReport, Notifications, OutboxDispatcher,
     ReviewModerationHandler,
@@ -52,14 +50,9 @@ pub fn mailer(settings: &MailSettings, sent_at_once: usize) -> Result<Arc<dyn Ma
 }
 
 /// The handlers of every event, in order: the notification mails (with the account links
-/// they make), then the moderation of new and edited reviews.
-pub fn handlers(
-    settings: &Settings,
-    users: Arc<dyn UserRepository>,
-    processed: Arc<dyn ProcessedEvents>,
-    links: Arc<dyn LinkTokenRepository>,
-    reviews: Arc<dyn ReviewRepository>,
-) -> Result<Arc<dyn EventHandler>, String> {
+/// they make), the moderation of new and edited reviews, then the review summaries' refresh.
+pub fn handlers(settings: &Settings, store: &Store) -> Result<Arc<dyn EventHandler>, String> {
+    let Ports { users, processed, links, reviews, .. } = store.ports();
     let mailer = mailer(&settings.mail, settings.events.concurrency)?;
     let account = AccountMail { links, tokens: Arc::new(RandomRefreshTokens), settings: settings.lifecycle() };
     let notifications = Notifications::new(
@@ -73,7 +66,8 @@ pub fn handlers(
     );
     let analysis = crate::assistant::text_analysis(settings).map_err(|e| e.to_string())?;
     let moderation = ReviewModerationHandler::new(reviews, analysis, Arc::new(SystemClock));
-    Ok(Arc::new(HandlerChain::new(vec![Arc::new(notifications), Arc::new(moderation)])))
+    let summaries = crate::assistant::review_summary_refresh(settings, store).map_err(|e| e.to_string())?;
+    Ok(Arc::new(HandlerChain::new(vec![Arc::new(notifications), Arc::new(moderation), summaries])))
 }
 
 /// The longest one mail can take to send (the SMTP timeout), at least ten seconds.
@@ -342,13 +336,7 @@ pub async fn run_worker(settings: Settings) -> Result<(), String> {
         Some(url) => {
             let ports = store.ports();
             let clock = Arc::new(SystemClock);
-            let handler = handlers(
-                &settings,
-                Arc::clone(&ports.users),
-                Arc::clone(&ports.processed),
-                Arc::clone(&ports.links),
-                Arc::clone(&ports.reviews),
-            )?;
+            let handler = handlers(&settings, &store)?;
             let publisher = event_stream(&settings, url, Duration::ZERO).map_err(|e| e.to_string())?;
             let relay = Arc::new(Relay::new(
                 Arc::clone(&ports.outbox),
@@ -441,9 +429,7 @@ pub fn spawn_in_process_dispatch(
 
 pub(crate) fn in_process_dispatcher(settings: &Settings, store: &Store) -> Result<OutboxDispatcher, StartupError> {
     let ports = store.ports();
-    let handler =
-        handlers(settings, ports.users.clone(), ports.processed.clone(), ports.links.clone(), ports.reviews.clone())
-            .map_err(StartupError::Mail)?;
+    let handler = handlers(settings, store).map_err(StartupError::Mail)?;
     Ok(OutboxDispatcher::new(
         ports.outbox,
         handler,

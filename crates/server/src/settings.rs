@@ -412,6 +412,19 @@ pub struct AiConfig {
     pub max_tokens: u32,
     /// The builtin provider's pause before each word (0: none), to show streaming.
     pub builtin_word_delay_ms: u64,
+    /// What tokens cost per provider and model, for the usage report (`[[ai.prices]]`).
+    #[serde(default)]
+    pub prices: Vec<AiPrice>,
+}
+
+/// One line of the price table: US dollars per million tokens of one provider and model.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AiPrice {
+    pub provider: String,
+    pub model: String,
+    pub prompt_per_million: f64,
+    pub completion_per_million: f64,
 }
 
 impl std::fmt::Debug for AiConfig {
@@ -428,6 +441,7 @@ impl std::fmt::Debug for AiConfig {
             .field("history_token_budget", &self.history_token_budget)
             .field("max_tokens", &self.max_tokens)
             .field("builtin_word_delay_ms", &self.builtin_word_delay_ms)
+            .field("prices", &self.prices)
             .finish()
     }
 }
@@ -444,6 +458,15 @@ impl AiConfig {
             return Err(SettingsError::Invalid(
                 "ai.timeout_secs, ai.requests_per_minute and ai.max_tokens must be at least 1".into(),
             ));
+        }
+        let priced = |p: f64| p.is_finite() && p >= 0.0;
+        if let Some(bad) =
+            self.prices.iter().find(|p| !priced(p.prompt_per_million) || !priced(p.completion_per_million))
+        {
+            return Err(SettingsError::Invalid(format!(
+                "ai.prices: the prices of {}/{} must be finite and not negative",
+                bad.provider, bad.model
+            )));
         }
         Ok(())
     }
@@ -795,5 +818,41 @@ mod tests {
             unknown[1].contains("`server.prot`") && unknown[1].contains("did you mean server.port?"),
             "{unknown:?}"
         );
+    }
+
+    #[test]
+    fn the_price_table_is_read_from_a_file_and_a_negative_price_refused() {
+        let prices = "[[ai.prices]]\nprovider = \"openai\"\nmodel = \"gpt-4o-mini\"\n\
+                      prompt_per_million = 0.15\ncompletion_per_million = 0.6\n";
+        let config = Config::builder()
+            .add_source(File::from_str(EMBEDDED_DEFAULT, FileFormat::Toml))
+            .add_source(File::from_str(prices, FileFormat::Toml))
+            .build()
+            .unwrap();
+        assert_eq!(unknown_keys(&config).unwrap(), Vec::<String>::new());
+        let mut settings: Settings = config.try_deserialize().unwrap();
+        assert_eq!(
+            settings.ai.prices,
+            vec![AiPrice {
+                provider: "openai".into(),
+                model: "gpt-4o-mini".into(),
+                prompt_per_million: 0.15,
+                completion_per_million: 0.6
+            }]
+        );
+        assert!(settings.ai.validate().is_ok());
+        settings.ai.prices[0].completion_per_million = -1.0;
+        let refused = settings.ai.validate().unwrap_err().to_string();
+        assert!(refused.contains("ai.prices") && refused.contains("openai/gpt-4o-mini"), "{refused}");
+
+        let misspelt = Config::builder()
+            .add_source(File::from_str(EMBEDDED_DEFAULT, FileFormat::Toml))
+            .add_source(File::from_str(
+                "[[ai.prices]]\nprovider = \"x\"\nmodel = \"y\"\nprompt = 1.0\n",
+                FileFormat::Toml,
+            ))
+            .build()
+            .unwrap();
+        assert!(misspelt.try_deserialize::<Settings>().is_err(), "a line with a misspelt price is refused");
     }
 }

@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use futures::stream::BoxStream;
 use std::time::Duration;
 use storefront_domain::{
-    ChatMessage, Conversation, ConversationId, DailyUsage, GenerationKind, ProductId, Tone, UserId,
+    ChatMessage, Conversation, ConversationId, DailyUsage, GenerationKind, ProductId, RegenerationRule, Tone, UserId,
 };
 
 /// Who speaks in a prompt.
@@ -159,10 +159,13 @@ pub struct NewConversation {
     pub now: DateTime<Utc>,
 }
 
-/// What a stored message adds to its owner's usage of its day.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a stored message (or another call to a provider) adds to its owner's usage of
+/// its day with one provider and model.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageDelta {
     pub day: NaiveDate,
+    pub provider: String,
+    pub model: String,
     pub requests: u64,
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
@@ -213,6 +216,109 @@ pub trait ConversationRepository: Send + Sync {
     /// more) or belongs to someone else, and `Conflict` for a message id already stored.
     async fn append_message(&self, owner: UserId, message: &ChatMessage, usage: UsageDelta) -> Result<(), StoreError>;
 
-    /// What `owner` spent on `day` (zeros for a day without use).
+    /// What `owner` spent on `day` (zeros for a day without use), with every provider.
     async fn usage_on(&self, owner: UserId, day: NaiveDate) -> Result<DailyUsage, StoreError>;
+
+    /// Adds `usage` to `owner`'s usage of its day with its provider and model (a call to a
+    /// provider that stores no message: a description suggestion).
+    ///
+    /// # Errors
+    /// MUST return `InvalidReference("user_id")` for an unknown user.
+    async fn record_usage(&self, owner: UserId, usage: &UsageDelta) -> Result<(), StoreError>;
+
+    /// Usage from `from` to `to` (days, both included): one row per day, provider and
+    /// model with a use (oldest day first, then provider, then model), and the `top`
+    /// users by tokens (prompt + completion) over the period, most first (then by id).
+    async fn usage_report(&self, from: NaiveDate, to: NaiveDate, top: u32) -> Result<UsageReport, StoreError>;
+}
+
+/// Usage of one day with one provider and model, every user together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderDayUsage {
+    pub day: NaiveDate,
+    pub provider: String,
+    pub model: String,
+    pub usage: DailyUsage,
+}
+
+/// One user's usage over a report's period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserUsage {
+    pub user_id: UserId,
+    pub email: String,
+    pub name: String,
+    pub usage: DailyUsage,
+}
+
+/// What `ConversationRepository::usage_report` answers.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UsageReport {
+    pub days: Vec<ProviderDayUsage>,
+    pub top_users: Vec<UserUsage>,
+}
+
+/// A product's review summary as stored, with what its freshness is judged by.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredReviewSummary {
+    pub product_id: ProductId,
+    /// `None` until one was generated.
+    pub summary: Option<String>,
+    /// The visible reviews' count and mean rating the summary was made from.
+    pub review_count: u64,
+    pub rating_avg: Option<f64>,
+    pub generated_at: Option<DateTime<Utc>>,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    /// A review changed after (or while) the summary was made.
+    pub stale: bool,
+    /// When the last regeneration was claimed (the debounce's clock).
+    pub claimed_at: Option<DateTime<Utc>>,
+}
+
+/// A summary just generated, from the reviews read after claiming revision `revision`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GeneratedSummary {
+    pub summary: String,
+    pub review_count: u64,
+    pub rating_avg: Option<f64>,
+    pub generated_at: DateTime<Utc>,
+    pub provider: String,
+    pub model: String,
+    pub revision: i64,
+}
+
+/// Review summaries per product, their staleness and the slot that debounces their
+/// regeneration. A product's summary is deleted with the product.
+#[async_trait]
+pub trait ReviewSummaryRepository: Send + Sync {
+    /// The product's summary row, if one was ever marked or claimed.
+    async fn review_summary(&self, product: ProductId) -> Result<Option<StoredReviewSummary>, StoreError>;
+
+    /// Marks the product's summary stale (creating its row) and bumps its revision, so a
+    /// generation under way when the reviews changed does not store it as fresh.
+    ///
+    /// # Errors
+    /// MUST return `NotFound` for an unknown product.
+    async fn mark_summary_stale(&self, product: ProductId) -> Result<(), StoreError>;
+
+    /// Claims the product's regeneration slot: in one transaction, creates its row if
+    /// needed, locks it and, when `rule` allows a regeneration at `now` after the last
+    /// claim, records `now` as the last claim and answers the row's revision; else `None`.
+    /// Of any number of concurrent callers within one interval, one gets the slot.
+    ///
+    /// # Errors
+    /// MUST return `NotFound` for an unknown product.
+    async fn claim_summary_regeneration(
+        &self,
+        product: ProductId,
+        now: DateTime<Utc>,
+        rule: RegenerationRule,
+    ) -> Result<Option<i64>, StoreError>;
+
+    /// Stores a generated summary. It is stored stale when the revision moved on since it
+    /// was claimed (a review changed while it was made).
+    ///
+    /// # Errors
+    /// MUST return `NotFound` when the product (or its row) is gone.
+    async fn store_review_summary(&self, product: ProductId, summary: &GeneratedSummary) -> Result<(), StoreError>;
 }

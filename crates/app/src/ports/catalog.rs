@@ -207,7 +207,10 @@ pub trait ReviewRepository: Send + Sync {
     async fn decide(&self, id: ReviewId, decision: ModerationDecision, ctx: AuditContext)
     -> Result<Review, StoreError>;
 
+    /// Deletes the review, keeps the product's rating right and, in the same transaction,
+    /// writes `review.deleted` (`DomainEvent::review_deleted`, at `now`) to the outbox.
+    ///
     /// # Errors
-    /// MUST return `NotFound` for an unknown review.
-    async fn delete(&self, id: ReviewId) -> Result<(), StoreError>;
+    /// MUST return `NotFound` for an unknown review (writing nothing).
+    async fn delete(&self, id: ReviewId, now: DateTime<Utc>) -> Result<(), StoreError>;
 }

@@ -40,8 +40,9 @@ pub use users::{NewUser, Principal, ProfileChanges, UserRepository};
 
 // The assistant: a provider of completions, and stored conversations.
 pub use assistant::{
-    CompletionEvent, CompletionRequest, CompletionStream, CompletionTask, ConversationRepository, LanguageModel,
-    ModelError, NewConversation, ProductFact, PromptMessage, PromptRole, ProviderUsage, UsageDelta,
+    CompletionEvent, CompletionRequest, CompletionStream, CompletionTask, ConversationRepository, GeneratedSummary,
+    LanguageModel, ModelError, NewConversation, ProductFact, PromptMessage, PromptRole, ProviderDayUsage,
+    ProviderUsage, ReviewSummaryRepository, StoredReviewSummary, UsageDelta, UsageReport, UserUsage,
 };
 
 // Abuse resistance: counters for rate limits.

@@ -51,11 +51,18 @@ fn message(conversation: ConversationId, role: ChatRole, content: &str, offset_m
 }
 
 fn request() -> UsageDelta {
-    UsageDelta { day: day(), requests: 1, prompt_tokens: 0, completion_tokens: 0 }
+    UsageDelta {
+        day: day(),
+        provider: "openai".into(),
+        model: "smollm2".into(),
+        requests: 1,
+        prompt_tokens: 0,
+        completion_tokens: 0,
+    }
 }
 
 fn tokens(prompt: u64, completion: u64) -> UsageDelta {
-    UsageDelta { day: day(), requests: 0, prompt_tokens: prompt, completion_tokens: completion }
+    UsageDelta { requests: 0, prompt_tokens: prompt, completion_tokens: completion, ..request() }
 }
 
 pub async fn a_created_conversation_is_read_back_by_its_owner_only(stores: AssistantStores) {

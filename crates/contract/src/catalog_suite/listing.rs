@@ -516,7 +516,7 @@ pub async fn listing_agrees_with_the_reference_filter_and_order_on_a_seeded_rand
     }
     for review in &reviews {
         match rng.below(6) {
-            0 => stores.reviews.delete(review.id).await.unwrap(),
+            0 => stores.reviews.delete(review.id, now()).await.unwrap(),
             1 => {
                 let rating = Rating::parse(1 + rng.below(5) as i64).unwrap();
                 stores.reviews.update(review.id, Some(rating), None, now()).await.unwrap();

@@ -89,7 +89,7 @@ pub async fn a_hidden_reviews_rating_change_and_deletion_leave_the_aggregates_al
     assert_eq!(changed.revision, 1, "the text did not change");
     let seen = get(&stores, product.id, None).await;
     assert_eq!((seen.review_count, seen.rating_avg), (1, Some(5.0)));
-    stores.reviews.delete(hidden.id).await.unwrap();
+    stores.reviews.delete(hidden.id, now()).await.unwrap();
     let seen = get(&stores, product.id, None).await;
     assert_eq!((seen.review_count, seen.rating_avg), (1, Some(5.0)));
 }

@@ -132,9 +132,9 @@ pub async fn the_review_count_and_rating_follow_creates_updates_and_deletes(stor
     stores.reviews.update(four.id, None, Some(ReviewBody::parse("Changed my mind").unwrap()), now()).await.unwrap();
     assert_eq!(aggregate(get(&stores, product.id, None).await), (2, Some(3.0)), "a new body keeps the rating");
 
-    stores.reviews.delete(four.id).await.unwrap();
+    stores.reviews.delete(four.id, now()).await.unwrap();
     assert_eq!(aggregate(get(&stores, product.id, None).await), (1, Some(5.0)));
-    stores.reviews.delete(five.id).await.unwrap();
+    stores.reviews.delete(five.id, now()).await.unwrap();
     assert_eq!(aggregate(get(&stores, product.id, None).await), (0, None));
     assert_eq!(aggregate(get(&stores, other.id, None).await), (0, None), "other products were never touched");
 }
@@ -184,7 +184,7 @@ pub async fn updating_or_deleting_an_unknown_review_returns_not_found(stores: Ca
     let unknown = ReviewId(Uuid::now_v7());
 
     assert_eq!(stores.reviews.update(unknown, Some(rating(3)), None, now()).await.unwrap_err(), StoreError::NotFound);
-    assert_eq!(stores.reviews.delete(unknown).await.unwrap_err(), StoreError::NotFound);
+    assert_eq!(stores.reviews.delete(unknown, now()).await.unwrap_err(), StoreError::NotFound);
 }
 
 pub async fn a_deleted_review_is_gone_and_its_author_may_review_again(stores: CatalogStores) {
@@ -193,10 +193,10 @@ pub async fn a_deleted_review_is_gone_and_its_author_may_review_again(stores: Ca
     let product = create_product(&stores, owner.id, "Notebook").await;
     let review = create_review(&stores, product.id, author.id, 4).await;
 
-    stores.reviews.delete(review.id).await.unwrap();
+    stores.reviews.delete(review.id, now()).await.unwrap();
 
     assert_eq!(stores.reviews.get(review.id).await.unwrap(), None);
-    assert_eq!(stores.reviews.delete(review.id).await.unwrap_err(), StoreError::NotFound, "a second delete");
+    assert_eq!(stores.reviews.delete(review.id, now()).await.unwrap_err(), StoreError::NotFound, "a second delete");
     create_review(&stores, product.id, author.id, 2).await;
 }
 

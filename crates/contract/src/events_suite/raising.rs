@@ -14,7 +14,8 @@ use storefront_app::catalog::stock_change_rule;
 use storefront_app::orders::move_order;
 use storefront_app::ports::{ProductChanges, TransitionOutcome};
 use storefront_domain::events::{
-    OrderCancelled, OrderPlaced, OrderStatusChanged, ProductStockLow, ReviewCreated, ReviewUpdated, UserRegistered,
+    OrderCancelled, OrderPlaced, OrderStatusChanged, ProductStockLow, ReviewCreated, ReviewDeleted, ReviewUpdated,
+    UserRegistered,
 };
 use storefront_domain::{EventType, OrderStatus, PlacementError, ProductId, ProductName, Rating, ReviewBody, ReviewId};
 use uuid::Uuid;
@@ -259,4 +260,23 @@ pub async fn editing_a_review_writes_review_updated_with_its_text_revision_and_a
     };
     assert_eq!((first, rated.revision), (expected(2, 1), 1), "a new rating is no new text");
     assert_eq!((second, rewritten.revision), (expected(2, 2), 2));
+}
+
+pub async fn deleting_a_review_writes_review_deleted_and_an_unknown_one_nothing(stores: EventStores) {
+    let seller = create_user(&stores, "seller@example.com").await;
+    let author = create_user(&stores, "author@example.com").await;
+    let pen = create_product(&stores, seller.id, "Pen", 20).await;
+    let review = stores.reviews.create(new_review(pen.id, author.id, 4)).await.unwrap();
+    let before = outbox(&stores).await.len();
+    let at = now();
+
+    stores.reviews.delete(review.id, at).await.unwrap();
+    let again = stores.reviews.delete(review.id, at).await.unwrap_err();
+
+    assert_eq!(again, StoreError::NotFound);
+    let events = written_since(&stores, before).await;
+    assert_eq!(types(&events), vec![EventType::ReviewDeleted], "the second delete wrote nothing");
+    assert_eq!(events[0].occurred_at, at);
+    let deleted: ReviewDeleted = events[0].payload_as().unwrap();
+    assert_eq!(deleted, ReviewDeleted { review_id: review.id, product_id: pen.id, author_id: author.id });
 }

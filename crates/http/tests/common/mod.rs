@@ -42,6 +42,17 @@ pub fn state_for(
     settings: ServiceSettings,
     config: HttpConfig,
 ) -> AppState {
+    let services = services_for(&store, language_model, settings);
+    AppState::new(services, vec![Arc::new(store)], config)
+}
+
+/// Every service on `store` with this assistant provider and these settings (for a test
+/// that swaps one of them before building the state).
+pub fn services_for(
+    store: &MemoryStore,
+    language_model: Arc<dyn storefront_app::ports::LanguageModel>,
+    settings: ServiceSettings,
+) -> Services {
     let ports = ServicePorts {
         hasher: Arc::new(BcryptHasher::new(b"test-pepper".to_vec(), 4).unwrap()),
         access_tokens: Arc::new(JwtCodec::new(SECRET, ISSUER, AUDIENCE)),
@@ -52,8 +63,7 @@ pub fn state_for(
         totp: Arc::new(RfcTotp),
     };
     // No rate limits unless `settings` has them: the tests about them add their own.
-    let services = Services::new(&store, ports, settings);
-    AppState::new(services, vec![Arc::new(store)], config)
+    Services::new(store, ports, settings)
 }
 
 pub fn state() -> AppState {

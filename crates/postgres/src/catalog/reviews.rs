@@ -378,13 +378,22 @@ impl ReviewRepository for PgStore {
     }
 
     #[tracing::instrument(level = "debug", skip(self))]
-    async fn delete(&self, id: ReviewId) -> Result<(), StoreError> {
-        self.bounded(async {
+    async fn delete(&self, id: ReviewId, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.bounded(retrying(|| async move {
             let mut conn = self.conn().await?;
-            let deleted =
-                diesel::delete(reviews::table.find(id.0)).execute(&mut conn).await.map_err(error::from_diesel)?;
-            if deleted == 0 { Err(StoreError::NotFound) } else { Ok(()) }
-        })
+            conn.transaction::<_, TxError, _>(async |conn| {
+                let deleted: Option<(Uuid, Uuid)> = diesel::delete(reviews::table.find(id.0))
+                    .returning((reviews::product_id, reviews::author_id))
+                    .get_result(conn)
+                    .await
+                    .optional()?;
+                let (product, author) = deleted.ok_or(TxError::Store(StoreError::NotFound))?;
+                events::append(conn, &[DomainEvent::review_deleted(id, ProductId(product), UserId(author), now)])
+                    .await?;
+                Ok(())
+            })
+            .await
+        }))
         .await
     }
 }
