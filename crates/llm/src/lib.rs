@@ -13,4 +13,4 @@ mod builtin;
 mod openai;
 
 pub use builtin::BuiltinModel;
-pub use openai::{OpenAiModel, OpenAiSettings};
+pub use openai::{OpenAiModel, OpenAiSettings, StructuredOutput};

@@ -15,6 +15,7 @@ use serde::Deserialize;
 use serde_json::json;
 use std::pin::Pin;
 use std::time::Duration;
+use storefront_app::assistant::analysis::answer_schema;
 use storefront_app::ports::{
     CompletionEvent, CompletionRequest, CompletionStream, LanguageModel, ModelError, ProviderUsage,
 };
@@ -37,6 +38,24 @@ pub struct OpenAiSettings {
     pub max_retries: u32,
     /// The first backoff; each next one doubles (a `Retry-After` that asks for longer wins).
     pub initial_backoff: Duration,
+    /// How an answer's JSON Schema is asked for (moderation, classification).
+    pub structured_output: StructuredOutput,
+}
+
+/// How the request asks for an answer that fits a JSON Schema. Providers differ: OpenAI,
+/// Gemini, vLLM, Ollama and llama.cpp's own server take `json_schema`; llama-cpp-python's
+/// server takes a schema only inside `json_object`; some take only plain JSON mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StructuredOutput {
+    /// `{"type": "json_schema", "json_schema": {"name", "strict": true, "schema"}}`.
+    #[default]
+    JsonSchema,
+    /// `{"type": "json_object", "schema"}` (llama-cpp-python, Anyscale).
+    JsonObjectSchema,
+    /// `{"type": "json_object"}`: valid JSON, any shape.
+    JsonObject,
+    /// No `response_format`: the prompt alone asks for JSON.
+    Off,
 }
 
 impl OpenAiSettings {
@@ -48,6 +67,7 @@ impl OpenAiSettings {
             timeout: Duration::from_secs(60),
             max_retries: 2,
             initial_backoff: Duration::from_millis(250),
+            structured_output: StructuredOutput::default(),
         }
     }
 }
@@ -75,13 +95,29 @@ impl OpenAiModel {
     fn body(&self, request: &CompletionRequest) -> serde_json::Value {
         let messages: Vec<serde_json::Value> =
             request.messages.iter().map(|m| json!({"role": m.role.as_str(), "content": m.content})).collect();
-        json!({
+        let mut body = json!({
             "model": self.settings.model,
             "messages": messages,
             "stream": true,
             "stream_options": {"include_usage": true},
             "max_tokens": request.max_tokens,
-        })
+        });
+        if let Some(format) = answer_schema(&request.task).and_then(|schema| self.response_format(schema)) {
+            body["response_format"] = format;
+        }
+        body
+    }
+
+    /// `response_format` for an answer that must fit `schema`, as the provider takes it.
+    fn response_format(&self, schema: serde_json::Value) -> Option<serde_json::Value> {
+        match self.settings.structured_output {
+            StructuredOutput::JsonSchema => Some(
+                json!({"type": "json_schema", "json_schema": {"name": "answer", "strict": true, "schema": schema}}),
+            ),
+            StructuredOutput::JsonObjectSchema => Some(json!({"type": "json_object", "schema": schema})),
+            StructuredOutput::JsonObject => Some(json!({"type": "json_object"})),
+            StructuredOutput::Off => None,
+        }
     }
 
     /// Sends the request until it is accepted, retrying what is worth retrying.

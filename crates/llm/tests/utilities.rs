@@ -9,7 +9,7 @@ use std::time::Duration;
 use storefront_app::assistant::analysis::{CacheMode, CacheStatus, GenerationRequest, ModelTextAnalysis, TextAnalysis};
 use storefront_app::ports::ModelError;
 use storefront_domain::{GenerationKind, Sentiment, Tone};
-use storefront_llm::{BuiltinModel, OpenAiModel, OpenAiSettings};
+use storefront_llm::{BuiltinModel, OpenAiModel, OpenAiSettings, StructuredOutput};
 use storefront_testkit::llm::{FakeUpstream, Reply};
 
 fn builtin() -> ModelTextAnalysis {
@@ -81,7 +81,12 @@ async fn builtin_generation_stays_within_max_words_and_mentions_the_request() {
 }
 
 fn openai(upstream: &FakeUpstream) -> ModelTextAnalysis {
+    openai_with(upstream, StructuredOutput::default())
+}
+
+fn openai_with(upstream: &FakeUpstream, structured_output: StructuredOutput) -> ModelTextAnalysis {
     let mut settings = OpenAiSettings::new(upstream.base_url(), "test-model");
+    settings.structured_output = structured_output;
     settings.timeout = Duration::from_secs(5);
     settings.initial_backoff = Duration::from_millis(10);
     ModelTextAnalysis::new(Arc::new(OpenAiModel::new(settings).unwrap()))
@@ -138,4 +143,52 @@ async fn openai_summaries_longer_than_asked_are_cut() {
     let sent: serde_json::Value = serde_json::from_str(&upstream.requests().await[0]).unwrap();
     assert!(sent["messages"][0]["content"].as_str().unwrap().contains("at most 40 characters"));
     assert_eq!(sent["max_tokens"], 52);
+}
+
+#[tokio::test]
+async fn json_answers_are_asked_for_with_their_schema_in_the_providers_format() {
+    let labels: Vec<String> = ["shipping", "quality"].map(String::from).to_vec();
+    let classified = r#"{"label": "quality", "sentiment": "positive", "confidence": 0.8}"#;
+    let upstream = FakeUpstream::start(vec![streamed(classified), streamed(classified), streamed(classified)]).await;
+
+    let standard = openai_with(&upstream, StructuredOutput::JsonSchema);
+    assert_eq!(standard.classify("Solid oak.", &labels, CacheMode::Use).await.unwrap().value.label, "quality");
+    let llama_cpp_python = openai_with(&upstream, StructuredOutput::JsonObjectSchema);
+    llama_cpp_python.classify("Solid oak.", &labels, CacheMode::Use).await.unwrap();
+    let off = openai_with(&upstream, StructuredOutput::Off);
+    off.classify("Solid oak.", &labels, CacheMode::Use).await.unwrap();
+
+    let sent: Vec<serde_json::Value> =
+        upstream.requests().await.iter().map(|r| serde_json::from_str(r).unwrap()).collect();
+    let format = &sent[0]["response_format"];
+    assert_eq!(format["type"], "json_schema");
+    assert_eq!(format["json_schema"]["strict"], true);
+    let schema = &format["json_schema"]["schema"];
+    assert_eq!(schema["properties"]["label"]["enum"], serde_json::json!(["shipping", "quality"]));
+    assert_eq!(schema["additionalProperties"], false);
+    assert_eq!(sent[1]["response_format"]["type"], "json_object");
+    assert_eq!(&sent[1]["response_format"]["schema"], schema);
+    assert!(sent[2].get("response_format").is_none());
+}
+
+#[tokio::test]
+async fn moderation_asks_for_every_category_and_text_answers_for_no_schema() {
+    let verdict = r#"{"flagged": false, "toxicity": 0, "categories": {"harassment": 0, "hate": 0, "sexual": 0,
+        "violence": 0, "self_harm": 0, "spam": 0}, "issues": []}"#;
+    let upstream =
+        FakeUpstream::start(vec![streamed(verdict), streamed("A solid oak bookshelf, easy to assemble.")]).await;
+    let analysis = openai(&upstream);
+    analysis.moderate("Lovely shelf.", CacheMode::Use).await.unwrap();
+    analysis.summarize(REVIEW, 100, CacheMode::Use).await.unwrap();
+
+    let sent: Vec<serde_json::Value> =
+        upstream.requests().await.iter().map(|r| serde_json::from_str(r).unwrap()).collect();
+    let schema = &sent[0]["response_format"]["json_schema"]["schema"];
+    assert_eq!(
+        schema["properties"]["categories"]["required"],
+        serde_json::json!(["harassment", "hate", "self_harm", "sexual", "spam", "violence"]),
+        "every category, required (in the map's order)"
+    );
+    assert_eq!(schema["required"], serde_json::json!(["categories", "flagged", "issues", "toxicity"]));
+    assert!(sent[1].get("response_format").is_none(), "a summary is plain text");
 }

@@ -1,7 +1,7 @@
 //! The assistant's wiring: which provider answers, and the limits it runs under.
 
 use crate::error::StartupError;
-use crate::settings::{AiProviderName, Settings};
+use crate::settings::{AiProviderName, Settings, StructuredOutputName};
 use crate::store::Store;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +13,7 @@ use storefront_app::ports::LanguageModel;
 use storefront_app::ports::{SystemClock, UuidV7Generator};
 use storefront_app::{CatalogService, EventHandler, ServiceStore};
 use storefront_domain::{PriceTable, TokenPrice};
-use storefront_llm::{BuiltinModel, OpenAiModel, OpenAiSettings};
+use storefront_llm::{BuiltinModel, OpenAiModel, OpenAiSettings, StructuredOutput};
 
 /// The configured provider.
 pub fn language_model(settings: &Settings) -> Result<Arc<dyn LanguageModel>, StartupError> {
@@ -28,6 +28,12 @@ pub fn language_model(settings: &Settings) -> Result<Arc<dyn LanguageModel>, Sta
                 OpenAiSettings::new(ai.base_url.clone().ok_or_else(missing)?, ai.model.clone().ok_or_else(missing)?);
             openai.api_key = ai.api_key.clone().filter(|key| !key.trim().is_empty());
             openai.timeout = Duration::from_secs(ai.timeout_secs);
+            openai.structured_output = match ai.structured_output {
+                StructuredOutputName::JsonSchema => StructuredOutput::JsonSchema,
+                StructuredOutputName::JsonObjectSchema => StructuredOutput::JsonObjectSchema,
+                StructuredOutputName::JsonObject => StructuredOutput::JsonObject,
+                StructuredOutputName::Off => StructuredOutput::Off,
+            };
             tracing::info!(base_url = %openai.base_url, model = %openai.model, "the assistant answers through an OpenAI-compatible API");
             Ok(Arc::new(OpenAiModel::new(openai).map_err(StartupError::Config)?))
         }

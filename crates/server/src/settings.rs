@@ -394,6 +394,20 @@ pub enum AiProviderName {
     Openai,
 }
 
+/// How the `openai` provider asks for JSON that fits a schema (`ai.structured_output`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StructuredOutputName {
+    /// `response_format: {"type": "json_schema", …}` (OpenAI, Gemini, vLLM, Ollama, llama.cpp).
+    JsonSchema,
+    /// `response_format: {"type": "json_object", "schema": …}` (llama-cpp-python).
+    JsonObjectSchema,
+    /// `response_format: {"type": "json_object"}`.
+    JsonObject,
+    /// No `response_format`.
+    Off,
+}
+
 /// The assistant (`ai.*`): its provider and the per-user limits.
 #[derive(Clone, Deserialize)]
 pub struct AiConfig {
@@ -412,6 +426,8 @@ pub struct AiConfig {
     pub max_tokens: u32,
     /// The builtin provider's pause before each word (0: none), to show streaming.
     pub builtin_word_delay_ms: u64,
+    /// How the `openai` provider asks for answers that fit a JSON Schema.
+    pub structured_output: StructuredOutputName,
     /// What tokens cost per provider and model, for the usage report (`[[ai.prices]]`).
     #[serde(default)]
     pub prices: Vec<AiPrice>,
@@ -441,6 +457,7 @@ impl std::fmt::Debug for AiConfig {
             .field("history_token_budget", &self.history_token_budget)
             .field("max_tokens", &self.max_tokens)
             .field("builtin_word_delay_ms", &self.builtin_word_delay_ms)
+            .field("structured_output", &self.structured_output)
             .field("prices", &self.prices)
             .finish()
     }

@@ -14,6 +14,7 @@ mod prompts;
 
 pub use operation::AnalysisOperation;
 pub use parse::FLAG_THRESHOLD;
+pub use prompts::answer_schema;
 
 use super::{AI_ERRORS_METRIC, AI_TOKENS_METRIC, AI_UPSTREAM_LATENCY_METRIC, tokens};
 use crate::ports::{CompletionEvent, CompletionRequest, CompletionTask, LanguageModel, ModelError, PromptMessage};

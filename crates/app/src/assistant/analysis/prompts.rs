@@ -6,15 +6,16 @@
 //! already ran on it (`screen_prompt`), this is the second line of defence.
 
 use super::operation::AnalysisOperation;
-use crate::ports::{PromptMessage, PromptRole};
+use crate::ports::{CompletionTask, PromptMessage, PromptRole};
 use storefront_domain::{GenerationKind, Tone};
 
 /// The version of each operation's prompt and post-processing.
 pub const fn version(operation: AnalysisOperation) -> u32 {
     match operation {
         AnalysisOperation::Summarize => 1,
-        AnalysisOperation::Moderate => 1,
-        AnalysisOperation::Classify => 1,
+        // v2: the answer's JSON Schema goes with the prompt (`answer_schema`).
+        AnalysisOperation::Moderate => 2,
+        AnalysisOperation::Classify => 2,
         AnalysisOperation::Generate => 1,
     }
 }
@@ -108,4 +109,46 @@ pub fn generate(kind: GenerationKind, prompt: &str, max_words: u32, tone: Tone) 
         )),
         user(format!("Write it about:\n<request>\n{prompt}\n</request>")),
     ]
+}
+
+/// The JSON Schema of the answer `task` asks for, when it asks for JSON (moderation and
+/// classification): a provider that can constrain its output to a schema (OpenAI's
+/// structured outputs, llama.cpp's grammars, vLLM's guided decoding) then cannot answer
+/// anything the parser would refuse — a small local model otherwise often answers prose.
+/// Part of the prompt's version: a change here is a change of the prompt.
+pub fn answer_schema(task: &CompletionTask) -> Option<serde_json::Value> {
+    let score = || serde_json::json!({"type": "number", "minimum": 0, "maximum": 1});
+    let object = |properties: serde_json::Value| {
+        let required: Vec<String> = properties.as_object().map(|p| p.keys().cloned().collect()).unwrap_or_default();
+        serde_json::json!({
+            "type": "object",
+            "properties": properties,
+            "required": required,
+            "additionalProperties": false,
+        })
+    };
+    match task {
+        CompletionTask::Moderate { .. } => {
+            let categories = object(serde_json::json!({
+                "harassment": score(), "hate": score(), "sexual": score(),
+                "violence": score(), "self_harm": score(), "spam": score(),
+            }));
+            Some(object(serde_json::json!({
+                "flagged": {"type": "boolean"},
+                "toxicity": score(),
+                "categories": categories,
+                "issues": {"type": "array", "items": {"type": "string"}, "maxItems": 10},
+            })))
+        }
+        CompletionTask::Classify { labels, .. } => {
+            let offered: Vec<&str> =
+                if labels.is_empty() { SENTIMENT_LABELS.to_vec() } else { labels.iter().map(String::as_str).collect() };
+            Some(object(serde_json::json!({
+                "label": {"type": "string", "enum": offered},
+                "sentiment": {"type": "string", "enum": SENTIMENT_LABELS},
+                "confidence": score(),
+            })))
+        }
+        CompletionTask::Chat | CompletionTask::Summarize { .. } | CompletionTask::Generate { .. } => None,
+    }
 }
