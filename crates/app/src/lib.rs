@@ -21,7 +21,10 @@ pub mod users;
 
 pub use access::{AccessService, EscalationGuard};
 pub use accounts::{AccountService, ProfileUpdate, Registration};
-pub use assistant::{AssistantService, AssistantSettings, ChatInput, ChatTurn, TurnEvent, UsageToday};
+pub use assistant::{
+    AiUtilityService, AssistantService, AssistantSettings, ChatInput, ChatTurn, ClassifyInput, GenerateInput,
+    SummarizeInput, TurnEvent, UsageToday,
+};
 pub use auth::{AuthService, AuthSettings, MfaLogin, SessionView, TokenPair};
 pub use catalog::{CatalogService, ProductInput, ProductListing, ReviewInput};
 pub use client::ClientContext;

@@ -5,7 +5,8 @@
 use crate::access::AccessService;
 use crate::accounts::AccountService;
 use crate::assistant::analysis::{ModelTextAnalysis, TextAnalysis};
-use crate::assistant::{AssistantService, AssistantSettings};
+use crate::assistant::cached_analysis::CachedTextAnalysis;
+use crate::assistant::{AiUtilityService, AssistantService, AssistantSettings};
 use crate::auth::{AuthService, AuthSettings, MfaLogin};
 use crate::catalog::CatalogService;
 use crate::credentials::CurrentPassword;
@@ -14,7 +15,7 @@ use crate::lifecycle::{AccountLifecycleService, LifecycleSettings, VerifiedEmail
 use crate::mfa::{CodeChecker, SecondFactorService};
 use crate::orders::{OrderService, OrderSettings};
 use crate::ports::{
-    AccessTokenCodec, AuditLog, CategoryRepository, Clock, ConversationRepository, DeadLetters, IdGenerator,
+    AccessTokenCodec, AnalysisCache, AuditLog, CategoryRepository, Clock, ConversationRepository, DeadLetters, IdGenerator,
     IdempotencyStore, LanguageModel, LinkTokenRepository, OrderRepository, PasswordHasher, ProductRepository,
     RefreshTokenMint, ReviewRepository, RoleRepository, SecondFactorRepository, SessionRepository, TotpAuthenticator,
     UserAdminRepository, UserRepository,
@@ -75,6 +76,9 @@ pub struct ServicePorts {
     pub language_model: Arc<dyn LanguageModel>,
     /// Second-factor codes (TOTP, RFC 6238).
     pub totp: Arc<dyn TotpAuthenticator>,
+    /// Where the text utilities' results are kept (Redis when configured, else in
+    /// process); every use of `Services.analysis` goes through it.
+    pub analysis_cache: Arc<dyn AnalysisCache>,
 }
 
 /// What the services are configured with.
@@ -99,8 +103,11 @@ pub struct Services {
     pub orders: OrderService,
     pub dead_letters: DeadLetterService,
     pub assistant: AssistantService,
-    /// The text utilities (summarize, moderate, classify, generate) on the provider.
+    /// The text utilities (summarize, moderate, classify, generate) on the provider,
+    /// behind the analysis cache.
     pub analysis: Arc<dyn TextAnalysis>,
+    /// The text utilities for users (`/ai/summarize`…): limits, guards, usage.
+    pub ai_utilities: AiUtilityService,
     pub lifecycle: AccountLifecycleService,
     pub second_factor: SecondFactorService,
 }
@@ -108,7 +115,8 @@ pub struct Services {
 impl Services {
     /// Every service over `store`.
     pub fn new<S: ServiceStore>(store: &S, ports: ServicePorts, settings: ServiceSettings) -> Self {
-        let ServicePorts { hasher, access_tokens, refresh_tokens, clock, ids, language_model, totp } = ports;
+        let ServicePorts { hasher, access_tokens, refresh_tokens, clock, ids, language_model, totp, analysis_cache } =
+            ports;
         let port = || Arc::new(store.clone());
         let limits = settings.rate_limits.clone().unwrap_or_else(RateLimits::disabled);
         let checker = CodeChecker { factors: port(), totp, digests: refresh_tokens.clone() };
@@ -131,12 +139,16 @@ impl Services {
             settings.auth,
         )
         .with_second_factor(mfa_login);
-        let analysis: Arc<dyn TextAnalysis> = Arc::new(ModelTextAnalysis::new(language_model.clone()));
+        let model_analysis: Arc<dyn TextAnalysis> = Arc::new(ModelTextAnalysis::new(language_model.clone()));
+        let analysis: Arc<dyn TextAnalysis> = Arc::new(CachedTextAnalysis::new(model_analysis, analysis_cache));
+        let mut ai_utilities =
+            AiUtilityService::new(analysis.clone(), port(), clock.clone(), settings.assistant.clone());
         let mut assistant =
             AssistantService::new(port(), port(), language_model, clock.clone(), ids.clone(), settings.assistant);
         if let Some(limits) = settings.rate_limits {
             accounts = accounts.with_rate_limits(limits.clone());
             assistant = assistant.with_rate_limits(limits.clone());
+            ai_utilities = ai_utilities.with_rate_limits(limits.clone());
             auth = auth.with_rate_limits(limits);
         }
         let access = AccessService::new(port(), port(), clock.clone());
@@ -159,6 +171,7 @@ impl Services {
             second_factor,
             assistant,
             analysis,
+            ai_utilities,
         }
     }
 }

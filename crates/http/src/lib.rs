@@ -3,6 +3,7 @@
 //! services and knows nothing of any store.
 
 mod accounts;
+mod ai_utilities;
 mod admin;
 mod assistant;
 mod auth;

@@ -264,6 +264,16 @@ async fn probe(world: &World, n: usize, op: &Operation) -> Option<Probe> {
             format!("/api/v1/chat/conversations/{}/messages", world.conversation().await),
             StatusCode::NOT_FOUND,
         ),
+        // The text utilities (#19).
+        ("post", "/api/v1/ai/summarize") => Probe::new(Method::POST, "/api/v1/ai/summarize", StatusCode::OK)
+            .json(json!({"text": "A sturdy walnut desk. It fits small rooms."})),
+        ("post", "/api/v1/ai/moderate") => {
+            Probe::new(Method::POST, "/api/v1/ai/moderate", StatusCode::OK).json(json!({"text": "A fine desk."}))
+        }
+        ("post", "/api/v1/ai/classify") => Probe::new(Method::POST, "/api/v1/ai/classify", StatusCode::OK)
+            .json(json!({"text": "A fine desk.", "labels": ["furniture", "lighting"]})),
+        ("post", "/api/v1/ai/generate") => Probe::new(Method::POST, "/api/v1/ai/generate", StatusCode::OK)
+            .json(json!({"kind": "email", "prompt": "a desk sale"})),
         _ => return None,
     })
 }

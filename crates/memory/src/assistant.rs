@@ -95,6 +95,18 @@ impl ConversationRepository for MemoryStore {
         Ok(())
     }
 
+    async fn add_usage(&self, owner: UserId, usage: UsageDelta) -> Result<(), StoreError> {
+        let mut state = self.state.lock().await;
+        if !state.users.contains_key(&owner) {
+            return Err(StoreError::InvalidReference("user_id".into()));
+        }
+        let day = state.assistant.usage.entry((owner, usage.day)).or_default();
+        day.requests += usage.requests;
+        day.prompt_tokens += usage.prompt_tokens;
+        day.completion_tokens += usage.completion_tokens;
+        Ok(())
+    }
+
     async fn usage_on(&self, owner: UserId, day: NaiveDate) -> Result<DailyUsage, StoreError> {
         Ok(self.state.lock().await.assistant.usage.get(&(owner, day)).copied().unwrap_or_default())
     }

@@ -113,6 +113,32 @@ fn count(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+/// Adds `usage` to `owner`'s row of its day (one upsert).
+async fn add_to_usage(
+    conn: &mut diesel_async::AsyncPgConnection,
+    owner: UserId,
+    usage: UsageDelta,
+) -> Result<usize, DieselError> {
+    diesel::insert_into(ai_usage_daily::table)
+        .values((
+            ai_usage_daily::user_id.eq(owner.as_uuid()),
+            ai_usage_daily::day.eq(usage.day),
+            ai_usage_daily::requests.eq(count(usage.requests)),
+            ai_usage_daily::prompt_tokens.eq(count(usage.prompt_tokens)),
+            ai_usage_daily::completion_tokens.eq(count(usage.completion_tokens)),
+        ))
+        .on_conflict((ai_usage_daily::user_id, ai_usage_daily::day))
+        .do_update()
+        .set((
+            ai_usage_daily::requests.eq(ai_usage_daily::requests + excluded(ai_usage_daily::requests)),
+            ai_usage_daily::prompt_tokens.eq(ai_usage_daily::prompt_tokens + excluded(ai_usage_daily::prompt_tokens)),
+            ai_usage_daily::completion_tokens
+                .eq(ai_usage_daily::completion_tokens + excluded(ai_usage_daily::completion_tokens)),
+        ))
+        .execute(conn)
+        .await
+}
+
 #[async_trait]
 impl ConversationRepository for PgStore {
     #[tracing::instrument(level = "debug", skip(self))]
@@ -283,29 +309,25 @@ impl ConversationRepository for PgStore {
                     }
                     other => TxError::Query(other),
                 })?;
-                diesel::insert_into(ai_usage_daily::table)
-                    .values((
-                        ai_usage_daily::user_id.eq(owner.as_uuid()),
-                        ai_usage_daily::day.eq(usage.day),
-                        ai_usage_daily::requests.eq(count(usage.requests)),
-                        ai_usage_daily::prompt_tokens.eq(count(usage.prompt_tokens)),
-                        ai_usage_daily::completion_tokens.eq(count(usage.completion_tokens)),
-                    ))
-                    .on_conflict((ai_usage_daily::user_id, ai_usage_daily::day))
-                    .do_update()
-                    .set((
-                        ai_usage_daily::requests.eq(ai_usage_daily::requests + excluded(ai_usage_daily::requests)),
-                        ai_usage_daily::prompt_tokens
-                            .eq(ai_usage_daily::prompt_tokens + excluded(ai_usage_daily::prompt_tokens)),
-                        ai_usage_daily::completion_tokens
-                            .eq(ai_usage_daily::completion_tokens + excluded(ai_usage_daily::completion_tokens)),
-                    ))
-                    .execute(conn)
-                    .await?;
+                add_to_usage(conn, owner, usage).await?;
                 Ok(())
             })
             .await
         }))
+        .await
+    }
+
+    #[tracing::instrument(level = "debug", skip(self))]
+    async fn add_usage(&self, owner: UserId, usage: UsageDelta) -> Result<(), StoreError> {
+        self.bounded(async {
+            let mut conn = self.conn().await?;
+            add_to_usage(&mut conn, owner, usage).await.map(|_| ()).map_err(|e| match e {
+                DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
+                    StoreError::InvalidReference("user_id".into())
+                }
+                other => error::from_diesel(other),
+            })
+        })
         .await
     }
 

@@ -5,8 +5,10 @@ use crate::settings::{AiProviderName, Settings};
 use std::sync::Arc;
 use std::time::Duration;
 use storefront_app::AssistantSettings;
-use storefront_app::ports::LanguageModel;
+use storefront_app::ports::{AnalysisCache, LanguageModel};
 use storefront_llm::{BuiltinModel, OpenAiModel, OpenAiSettings};
+use storefront_memory::MokaAnalysisCache;
+use storefront_redis::{RedisAnalysisCache, RedisConnection, RedisSettings};
 
 /// The configured provider.
 pub fn language_model(settings: &Settings) -> Result<Arc<dyn LanguageModel>, StartupError> {
@@ -24,6 +26,25 @@ pub fn language_model(settings: &Settings) -> Result<Arc<dyn LanguageModel>, Sta
             tracing::info!(base_url = %openai.base_url, model = %openai.model, "the assistant answers through an OpenAI-compatible API");
             Ok(Arc::new(OpenAiModel::new(openai).map_err(StartupError::Config)?))
         }
+    }
+}
+
+/// Where the text utilities' results are kept: in Redis when it is configured (shared by
+/// every instance; an outage is a MISS, never an error), else in this process, bounded.
+pub fn analysis_cache(settings: &Settings) -> Result<Arc<dyn AnalysisCache>, StartupError> {
+    match &settings.redis.url {
+        Some(url) => {
+            let redis = RedisSettings {
+                url: url.clone(),
+                cluster: settings.redis.cluster,
+                key_prefix: settings.redis.key_prefix.clone(),
+                timeout: Duration::from_millis(settings.redis.timeout_ms),
+            };
+            let connection = RedisConnection::new(redis).map_err(|e| StartupError::Config(e.to_string()))?;
+            tracing::info!("the text utilities' cache is in Redis, shared by every instance");
+            Ok(Arc::new(RedisAnalysisCache::new(connection)))
+        }
+        None => Ok(Arc::new(MokaAnalysisCache::default())),
     }
 }
 

@@ -190,6 +190,13 @@ pub trait ConversationRepository: Send + Sync {
     /// more) or belongs to someone else, and `Conflict` for a message id already stored.
     async fn append_message(&self, owner: UserId, message: &ChatMessage, usage: UsageDelta) -> Result<(), StoreError>;
 
+    /// Adds `usage` to `owner`'s usage of its day, without a message (the text utilities,
+    /// which keep no conversation).
+    ///
+    /// # Errors
+    /// MUST return `InvalidReference("user_id")` (adding nothing) for an unknown user.
+    async fn add_usage(&self, owner: UserId, usage: UsageDelta) -> Result<(), StoreError>;
+
     /// What `owner` spent on `day` (zeros for a day without use).
     async fn usage_on(&self, owner: UserId, day: NaiveDate) -> Result<DailyUsage, StoreError>;
 }

@@ -2,6 +2,7 @@
 //! held as `Arc<dyn Port>`.
 
 mod admin;
+mod analysis_cache;
 mod assistant;
 mod catalog;
 mod events;
@@ -43,6 +44,9 @@ pub use assistant::{
     CompletionEvent, CompletionRequest, CompletionStream, ConversationRepository, LanguageModel, ModelError,
     NewConversation, ProductFact, PromptMessage, PromptRole, ProviderUsage, UsageDelta,
 };
+
+// The text utilities' results.
+pub use analysis_cache::{AnalysisCache, CacheError, CacheKey};
 
 // Abuse resistance: counters for rate limits.
 pub use rate_limit::{RateLimitError, RateLimiter, WindowUsage};
