@@ -5,9 +5,9 @@
 
 pub mod analysis;
 pub mod cached_analysis;
-mod utilities;
 mod grounding;
 mod tokens;
+mod utilities;
 
 pub use grounding::money;
 pub use utilities::{

@@ -15,10 +15,10 @@ use crate::lifecycle::{AccountLifecycleService, LifecycleSettings, VerifiedEmail
 use crate::mfa::{CodeChecker, SecondFactorService};
 use crate::orders::{OrderService, OrderSettings};
 use crate::ports::{
-    AccessTokenCodec, AnalysisCache, AuditLog, CategoryRepository, Clock, ConversationRepository, DeadLetters, IdGenerator,
-    IdempotencyStore, LanguageModel, LinkTokenRepository, OrderRepository, PasswordHasher, ProductRepository,
-    RefreshTokenMint, ReviewRepository, RoleRepository, SecondFactorRepository, SessionRepository, TotpAuthenticator,
-    UserAdminRepository, UserRepository,
+    AccessTokenCodec, AnalysisCache, AuditLog, CategoryRepository, Clock, ConversationRepository, DeadLetters,
+    IdGenerator, IdempotencyStore, LanguageModel, LinkTokenRepository, OrderRepository, PasswordHasher,
+    ProductRepository, RefreshTokenMint, ReviewRepository, RoleRepository, SecondFactorRepository, SessionRepository,
+    TotpAuthenticator, UserAdminRepository, UserRepository,
 };
 use crate::rate_limit::RateLimits;
 use crate::users::UserAdminService;

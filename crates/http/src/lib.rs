@@ -3,8 +3,8 @@
 //! services and knows nothing of any store.
 
 mod accounts;
-mod ai_utilities;
 mod admin;
+mod ai_utilities;
 mod assistant;
 mod auth;
 mod bearer;

@@ -7,7 +7,9 @@
 use crate::catalog::{categories, products, reviews};
 use crate::permissions::{self, Guard};
 use crate::routing::Endpoint;
-use crate::{accounts, admin, ai_utilities, assistant, auth, docs, events, health, lifecycle, mfa, orders, roles, stats};
+use crate::{
+    accounts, admin, ai_utilities, assistant, auth, docs, events, health, lifecycle, mfa, orders, roles, stats,
+};
 use actix_web::Resource;
 use actix_web::http::Method;
 use std::sync::LazyLock;

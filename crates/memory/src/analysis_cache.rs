@@ -70,6 +70,12 @@ impl MokaAnalysisCache {
     pub fn entry_count(&self) -> u64 {
         self.cache.entry_count()
     }
+
+    /// Runs moka's pending maintenance now (evictions over the bound, expirations), which
+    /// it otherwise runs as it goes.
+    pub async fn run_pending_tasks(&self) {
+        self.cache.run_pending_tasks().await;
+    }
 }
 
 impl Default for MokaAnalysisCache {

@@ -15,7 +15,7 @@
 //! Hashing a text of the largest size (20,000 characters) takes well under a millisecond,
 //! so it runs where it is called.
 
-use super::analysis::{AnalysisOperation, Analysed, CacheMode, CacheStatus, GenerationRequest, TextAnalysis};
+use super::analysis::{Analysed, AnalysisOperation, CacheMode, CacheStatus, GenerationRequest, TextAnalysis};
 use crate::ports::{AnalysisCache, CacheKey, ModelError};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
@@ -274,7 +274,15 @@ impl TextAnalysis for CachedTextAnalysis {
         let operation = AnalysisOperation::Moderate;
         let key = self.key(operation, text, |_| {});
         let fresh = self.inner.moderate(text, cache);
-        self.cached(operation, key, cache, fresh, |m: &Moderation| ModerationRecord::from(m), |r| Ok(Moderation::from(r))).await
+        self.cached(
+            operation,
+            key,
+            cache,
+            fresh,
+            |m: &Moderation| ModerationRecord::from(m),
+            |r| Ok(Moderation::from(r)),
+        )
+        .await
     }
 
     async fn classify(
@@ -369,7 +377,12 @@ mod tests {
             let categories = ModerationCategories { harassment: 0.5, spam: 0.25, ..ModerationCategories::default() };
             self.answer(Moderation { flagged, toxicity: 0.75, categories, issues: vec!["profanity: bad".into()] })
         }
-        async fn classify(&self, _: &str, labels: &[String], _: CacheMode) -> Result<Analysed<Classification>, ModelError> {
+        async fn classify(
+            &self,
+            _: &str,
+            labels: &[String],
+            _: CacheMode,
+        ) -> Result<Analysed<Classification>, ModelError> {
             let label = labels.first().cloned().unwrap_or_else(|| "positive".into());
             self.answer(Classification { label, sentiment: Sentiment::Negative, confidence: 0.5 })
         }
@@ -439,7 +452,10 @@ mod tests {
             assert_eq!(m.value.categories.spam, 0.25);
             assert_eq!(m.value.issues, vec!["profanity: bad".to_owned()]);
             let c = cached.classify("text", &labels, CacheMode::Use).await.unwrap();
-            assert_eq!((c.value.label.as_str(), c.value.sentiment, c.value.confidence), ("shoes", Sentiment::Negative, 0.5));
+            assert_eq!(
+                (c.value.label.as_str(), c.value.sentiment, c.value.confidence),
+                ("shoes", Sentiment::Negative, 0.5)
+            );
             let g = cached.generate(&generation("socks", 50), CacheMode::Use).await.unwrap();
             assert_eq!(g.value, "email about socks");
         }

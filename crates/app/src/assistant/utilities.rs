@@ -160,7 +160,12 @@ impl AiUtilityService {
     ///
     /// # Errors
     /// As `summarize`.
-    pub async fn moderate(&self, caller: &Principal, text: String, mode: CacheMode) -> Result<Analysed<Moderation>, AppError> {
+    pub async fn moderate(
+        &self,
+        caller: &Principal,
+        text: String,
+        mode: CacheMode,
+    ) -> Result<Analysed<Moderation>, AppError> {
         let mut problems = Vec::new();
         text_field("text", &text, MAX_TEXT_CHARS, &mut problems);
         refuse_if_any(problems)?;
@@ -212,8 +217,7 @@ impl AiUtilityService {
             problems.push(FieldViolation::new("kind", "must be one of email, blog_post, product_description"));
         }
         text_field("prompt", &input.prompt, MAX_PROMPT_CHARS, &mut problems);
-        let max_words =
-            bounded("max_words", input.max_words, GENERATED_WORDS, DEFAULT_GENERATED_WORDS, &mut problems);
+        let max_words = bounded("max_words", input.max_words, GENERATED_WORDS, DEFAULT_GENERATED_WORDS, &mut problems);
         refuse_if_any(problems)?;
         let Some(kind) = kind else { return Err(AppError::validation("kind", "unknown kind")) };
         let [prompt] = self.admit(caller, "generate", [input.prompt]).await?;
@@ -306,7 +310,8 @@ impl AiUtilityService {
             }
             Err(error) => {
                 self.count(operation, "failed");
-                metrics::counter!(AI_ERRORS_METRIC, "provider" => provider.clone(), "kind" => error.kind()).increment(1);
+                metrics::counter!(AI_ERRORS_METRIC, "provider" => provider.clone(), "kind" => error.kind())
+                    .increment(1);
                 tracing::warn!(provider = %provider, operation, kind = error.kind(), %error, "a text utility's provider failed");
                 if let Err(store) = recorded {
                     tracing::error!(error = %store, "a failed text utility's request could not be counted");
