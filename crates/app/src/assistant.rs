@@ -16,8 +16,9 @@ pub use utilities::{
 
 use crate::AppError;
 use crate::ports::{
-    Clock, CompletionEvent, CompletionRequest, ConversationRepository, IdGenerator, LanguageModel, ModelError,
-    NewConversation, Page, PageRequest, ProductFact, ProductRepository, PromptMessage, PromptRole, UsageDelta,
+    Clock, CompletionEvent, CompletionRequest, CompletionTask, ConversationRepository, IdGenerator, LanguageModel,
+    ModelError, NewConversation, Page, PageRequest, ProductFact, ProductRepository, PromptMessage, PromptRole,
+    UsageDelta,
 };
 use crate::rate_limit::{Quota, RateLimits};
 use crate::{Principal, StoreError};
@@ -289,6 +290,7 @@ impl AssistantService {
 
         let reply_id = ChatMessageId(self.ids.new_id());
         let request = CompletionRequest {
+            task: CompletionTask::Chat,
             messages,
             products,
             max_tokens: self.settings.max_reply_tokens,

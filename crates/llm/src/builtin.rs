@@ -1,10 +1,21 @@
-//! `BuiltinModel`: answers from the products the catalogue search found, word by word.
+//! `BuiltinModel`: answers the chat from the products the catalogue search found, and the
+//! text utilities with documented deterministic methods (see each module), word by word.
+//! Utility answers take the shape their prompts ask a language model for (plain text, or
+//! one JSON object), so the application reads both providers with one parser.
+
+mod classify;
+mod generate;
+mod moderate;
+mod summarize;
+mod words;
 
 use async_trait::async_trait;
 use futures::StreamExt;
 use std::time::Duration;
 use storefront_app::assistant::money;
-use storefront_app::ports::{CompletionEvent, CompletionRequest, CompletionStream, LanguageModel, ModelError};
+use storefront_app::ports::{
+    CompletionEvent, CompletionRequest, CompletionStream, CompletionTask, LanguageModel, ModelError,
+};
 
 /// What it is called, as provider and as model.
 const NAME: &str = "builtin";
@@ -26,7 +37,21 @@ impl BuiltinModel {
         Self { word_delay: delay }
     }
 
-    /// The whole reply to `request`.
+    /// The whole answer to `request`, by its task. CPU work (the utilities read the whole
+    /// text): `complete` runs it on the blocking pool.
+    pub fn answer(request: &CompletionRequest) -> String {
+        match &request.task {
+            CompletionTask::Chat => Self::reply(request),
+            CompletionTask::Summarize { text, max_chars } => summarize::summarize(text, *max_chars as usize),
+            CompletionTask::Moderate { text } => moderate::moderate(text).to_string(),
+            CompletionTask::Classify { text, labels } => classify::classify(text, labels).to_string(),
+            CompletionTask::Generate { kind, prompt, max_words, tone } => {
+                generate::generate(*kind, prompt, *max_words as usize, *tone)
+            }
+        }
+    }
+
+    /// The whole chat reply to `request`.
     pub fn reply(request: &CompletionRequest) -> String {
         let intro = "I am Storefront's built-in assistant, not a language model: I answer from the catalogue search.";
         if request.products.is_empty() {
@@ -55,7 +80,12 @@ impl LanguageModel for BuiltinModel {
     }
 
     async fn complete(&self, request: CompletionRequest) -> Result<CompletionStream, ModelError> {
-        let reply = Self::reply(&request);
+        let reply = match request.task {
+            CompletionTask::Chat => Self::reply(&request),
+            _ => tokio::task::spawn_blocking(move || Self::answer(&request))
+                .await
+                .map_err(|error| ModelError::Unavailable(format!("the builtin provider failed: {error}")))?,
+        };
         // Each word with the space before it, so that the deltas add up to the reply.
         let mut words: Vec<String> = Vec::new();
         for (i, word) in reply.split(' ').enumerate() {
@@ -84,6 +114,7 @@ mod tests {
 
     fn request(products: Vec<ProductFact>) -> CompletionRequest {
         CompletionRequest {
+            task: CompletionTask::Chat,
             messages: vec![PromptMessage { role: PromptRole::User, content: "a desk".into() }],
             products,
             max_tokens: 100,
@@ -131,5 +162,47 @@ mod tests {
         let req = request(vec![lamp]);
         assert_eq!(BuiltinModel::reply(&req), BuiltinModel::reply(&req));
         assert!(BuiltinModel::reply(&req).contains("(out of stock)"));
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use storefront_domain::{GenerationKind, Tone};
+
+    fn answer(task: CompletionTask) -> String {
+        BuiltinModel::answer(&CompletionRequest {
+            task,
+            messages: Vec::new(),
+            products: Vec::new(),
+            max_tokens: 100,
+            currency: String::new(),
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// Any text, however odd: no panic, and the bounds hold.
+        #[test]
+        fn any_text_is_answered_within_bounds(text in "\\PC{0,300}", max in 20u32..200, words in 10u32..60) {
+            let summary = answer(CompletionTask::Summarize { text: text.clone(), max_chars: max });
+            prop_assert!(summary.chars().count() <= max as usize);
+            let verdict: serde_json::Value =
+                serde_json::from_str(&answer(CompletionTask::Moderate { text: text.clone() })).unwrap_or_default();
+            prop_assert!(verdict["toxicity"].as_f64().is_some_and(|t| (0.0..=1.0).contains(&t)));
+            let labels = vec!["alpha".to_owned(), "beta gamma".to_owned()];
+            let classified: serde_json::Value =
+                serde_json::from_str(&answer(CompletionTask::Classify { text: text.clone(), labels })).unwrap_or_default();
+            prop_assert!(classified["confidence"].as_f64().is_some_and(|c| (0.0..=1.0).contains(&c)));
+            let generated = answer(CompletionTask::Generate {
+                kind: GenerationKind::BlogPost,
+                prompt: text,
+                max_words: words,
+                tone: Tone::Playful,
+            });
+            prop_assert!(generated.split_whitespace().count() <= words as usize);
+        }
     }
 }

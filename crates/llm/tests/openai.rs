@@ -7,13 +7,15 @@
 use futures::StreamExt;
 use std::time::Duration;
 use storefront_app::ports::{
-    CompletionEvent, CompletionRequest, LanguageModel, ModelError, PromptMessage, PromptRole, ProviderUsage,
+    CompletionEvent, CompletionRequest, CompletionTask, LanguageModel, ModelError, PromptMessage, PromptRole,
+    ProviderUsage,
 };
 use storefront_llm::{OpenAiModel, OpenAiSettings};
 use storefront_testkit::llm::{FakeUpstream, Reply, Step};
 
 fn request() -> CompletionRequest {
     CompletionRequest {
+        task: CompletionTask::Chat,
         messages: vec![
             PromptMessage { role: PromptRole::System, content: "You are a shop assistant.".into() },
             PromptMessage { role: PromptRole::User, content: "A desk?".into() },

@@ -8,7 +8,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::stream::BoxStream;
 use std::time::Duration;
-use storefront_domain::{ChatMessage, Conversation, ConversationId, DailyUsage, ProductId, UserId};
+use storefront_domain::{
+    ChatMessage, Conversation, ConversationId, DailyUsage, GenerationKind, ProductId, Tone, UserId,
+};
 
 /// Who speaks in a prompt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,9 +47,30 @@ pub struct ProductFact {
     pub stock: i64,
 }
 
+/// Which of the assistant's operations a completion serves, with its input given
+/// structured. A language model reads only the messages (the versioned prompt carries the
+/// same input); the `builtin` provider, which is no language model, answers from this.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum CompletionTask {
+    /// A turn of the shopping chat (answered from `products`).
+    #[default]
+    Chat,
+    /// A summary of `text` of at most `max_chars` characters, as plain text.
+    Summarize { text: String, max_chars: u32 },
+    /// A moderation verdict on `text`, as the JSON object the moderation prompt asks for.
+    Moderate { text: String },
+    /// The label of `labels` that fits `text` and its sentiment, as the JSON object the
+    /// classification prompt asks for.
+    Classify { text: String, labels: Vec<String> },
+    /// Text of `kind` about `prompt` in `tone`, at most `max_words` words, as plain text.
+    Generate { kind: GenerationKind, prompt: String, max_words: u32, tone: Tone },
+}
+
 /// What a provider is asked to complete.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompletionRequest {
+    /// Which operation this is (and its input, for a provider that is not a language model).
+    pub task: CompletionTask,
     /// The system prompt first, then the history, oldest first, then the new message.
     pub messages: Vec<PromptMessage>,
     /// The products the system prompt carries, also given structured (the `builtin`

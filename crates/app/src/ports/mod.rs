@@ -41,8 +41,8 @@ pub use users::{NewUser, Principal, ProfileChanges, UserRepository};
 
 // The assistant: a provider of completions, and stored conversations.
 pub use assistant::{
-    CompletionEvent, CompletionRequest, CompletionStream, ConversationRepository, LanguageModel, ModelError,
-    NewConversation, ProductFact, PromptMessage, PromptRole, ProviderUsage, UsageDelta,
+    CompletionEvent, CompletionRequest, CompletionStream, CompletionTask, ConversationRepository, LanguageModel,
+    ModelError, NewConversation, ProductFact, PromptMessage, PromptRole, ProviderUsage, UsageDelta,
 };
 
 // The text utilities' results.
