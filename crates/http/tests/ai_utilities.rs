@@ -444,3 +444,32 @@ async fn a_failing_provider_answers_503_assistant_unavailable_with_retry_after_a
         assert_eq!(cache.entry_count(), 0, "a failure is never cached");
     }
 }
+
+#[actix_web::test]
+async fn cache_hits_misses_bypasses_and_errors_are_counted_by_operation() {
+    let state = state();
+    let app = init_service(build_app(state.clone())).await;
+    let ada = signed_up(&app, "ada@example.com").await;
+    let body = json!({"text": "A sturdy desk, counted.", "labels": ["desk", "lamp"]});
+    for _ in 0..2 {
+        send(&app, post(CLASSIFY, &ada.access, body.clone())).await;
+    }
+    send(&app, post(CLASSIFY, &ada.access, body).insert_header(("cache-control", "no-cache"))).await;
+    let down = lab(MemoryStore::new(), Arc::new(BuiltinModel::new()), Arc::new(Down), ServiceSettings::default());
+    let down_app = init_service(build_app(down.clone())).await;
+    let bob = signed_up(&down_app, "bob@example.com").await;
+    send(&down_app, post(GENERATE, &bob.access, json!({"kind": "email", "prompt": "a desk sale"}))).await;
+
+    // One recorder for the process: both apps' counts are on either's /metrics.
+    let text = String::from_utf8(send(&app, TestRequest::get().uri("/metrics")).await.body.to_vec()).unwrap();
+    let line = |name: &str, labels: &[&str]| {
+        text.lines().any(|l| l.starts_with(name) && labels.iter().all(|label| l.contains(label)))
+    };
+    for outcome in ["hit", "miss", "bypass"] {
+        let labels = [r#"operation="classify""#, &format!(r#"outcome="{outcome}""#)];
+        assert!(line("ai_cache_total", &labels), "{outcome}: {text}");
+    }
+    assert!(line("ai_cache_errors_total", &[r#"operation="generate""#, r#"stage="get""#]), "{text}");
+    assert!(line("ai_cache_errors_total", &[r#"operation="generate""#, r#"stage="put""#]), "{text}");
+    assert!(line("ai_utility_requests_total", &[r#"operation="classify""#, r#"outcome="hit""#]), "{text}");
+}
