@@ -3,7 +3,7 @@
 
 use crate::lifecycle::VerifiedEmailRule;
 use crate::ports::{
-    CategoryRepository, Clock, IdGenerator, NewProduct, NewReview, Page, PageRequest, ProductChanges,
+    AuditContext, CategoryRepository, Clock, IdGenerator, NewProduct, NewReview, Page, PageRequest, ProductChanges,
     ProductRepository, ReviewRepository,
 };
 use crate::{AppError, Principal, StoreError};
@@ -11,10 +11,17 @@ use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use storefront_domain::text::search_term;
 use storefront_domain::{
-    Category, CategoryId, CategoryName, Description, FieldViolation, LowStockRule, Permission, PriceCents, Product,
-    ProductFilter, ProductId, ProductName, ProductPosition, ProductSort, RaisedEvents, Rating, Review, ReviewBody,
-    ReviewId, Slug, Stock, ValidationError, stock_change_events,
+    Category, CategoryId, CategoryName, Description, FieldViolation, LowStockRule, ModerationDecision,
+    ModerationStatus, Permission, PriceCents, Product, ProductFilter, ProductId, ProductName, ProductPosition,
+    ProductSort, RaisedEvents, Rating, Review, ReviewBody, ReviewId, ReviewViewer, Slug, Stock, ValidationError,
+    stock_change_events,
 };
+
+/// Who is looking at reviews, from the caller (if signed in): the reviews it may see and
+/// whether it sees their `moderation` follow from it (`ReviewViewer`).
+pub fn review_viewer(caller: Option<&Principal>) -> ReviewViewer {
+    caller.map_or(ReviewViewer::PUBLIC, |p| ReviewViewer::user(p.user.id, &p.permissions))
+}
 
 /// A product as submitted for creation (bounds are checked here).
 #[derive(Debug, Clone, Default)]
@@ -257,14 +264,46 @@ impl CatalogService {
         Ok(self.categories.delete(id).await?)
     }
 
-    pub async fn reviews(&self, product: ProductId, page: PageRequest) -> Result<Page<Review>, AppError> {
+    /// The product's reviews as `viewer` lists them: the public ones, and the viewer's own
+    /// whatever its moderation status.
+    pub async fn reviews(
+        &self,
+        product: ProductId,
+        page: PageRequest,
+        viewer: Option<&Principal>,
+    ) -> Result<Page<Review>, AppError> {
         self.products.get(product, None).await?.ok_or(AppError::NotFound)?;
-        Ok(self.reviews.list_for_product(product, page).await?)
+        Ok(match viewer {
+            Some(viewer) => self.reviews.list_for_viewer(product, viewer.user.id, page).await?,
+            None => self.reviews.list_for_product(product, page).await?,
+        })
     }
 
-    /// One review (public, like the product's review list).
-    pub async fn review(&self, id: ReviewId) -> Result<Review, AppError> {
-        self.reviews.get(id).await?.ok_or(AppError::NotFound)
+    /// One review: public, like the product's review list, while it is approved; a hidden
+    /// one only for its author and moderators (`NotFound` for anyone else, so that hiding
+    /// it leaks nothing).
+    pub async fn review(&self, id: ReviewId, viewer: Option<&Principal>) -> Result<Review, AppError> {
+        let review = self.reviews.get(id).await?.ok_or(AppError::NotFound)?;
+        if review_viewer(viewer).sees(&review) { Ok(review) } else { Err(AppError::NotFound) }
+    }
+
+    /// The moderators' queue: the reviews in `status` (default `flagged`), newest first.
+    pub async fn moderation_queue(&self, status: Option<&str>, page: PageRequest) -> Result<Page<Review>, AppError> {
+        let status = match status {
+            None => ModerationStatus::Flagged,
+            Some(raw) => ModerationStatus::parse(raw)
+                .ok_or_else(|| AppError::validation("status", "must be one of flagged, rejected, approved"))?,
+        };
+        Ok(self.reviews.list_by_status(status, page).await?)
+    }
+
+    /// A moderator's decision on a review (the caller holds `reviews:moderate`), audited
+    /// in the same transaction; `NotFound` for an unknown review.
+    pub async fn decide_review(&self, caller: &Principal, id: ReviewId, decision: &str) -> Result<Review, AppError> {
+        let decision = ModerationDecision::parse(decision)
+            .ok_or_else(|| AppError::validation("decision", "must be approve or reject"))?;
+        let ctx = AuditContext { actor: caller.user.id, now: self.clock.now() };
+        Ok(self.reviews.decide(id, decision, ctx).await?)
     }
 
     /// Reviews a product: once per user, never one's own product.
@@ -304,7 +343,8 @@ impl CatalogService {
         }
     }
 
-    /// Edits a review: its author only.
+    /// Edits a review: its author only (a hidden review is unknown to anyone but its author
+    /// and moderators).
     pub async fn update_review(
         &self,
         caller: &Principal,
@@ -316,15 +356,22 @@ impl CatalogService {
         let body = input.body.as_deref().and_then(|raw| v.check("body", ReviewBody::parse(raw)));
         v.finish()?;
         let review = self.reviews.get(id).await?.ok_or(AppError::NotFound)?;
+        if !review_viewer(Some(caller)).sees(&review) {
+            return Err(AppError::NotFound);
+        }
         if review.author.id != caller.user.id {
             return Err(AppError::Forbidden);
         }
         Ok(self.reviews.update(id, rating, body, self.clock.now()).await?)
     }
 
-    /// Deletes a review: its author, or a holder of `reviews:moderate`.
+    /// Deletes a review: its author, or a holder of `reviews:moderate`. A hidden review is
+    /// unknown to anyone else.
     pub async fn delete_review(&self, caller: &Principal, id: ReviewId) -> Result<(), AppError> {
         let review = self.reviews.get(id).await?.ok_or(AppError::NotFound)?;
+        if !review_viewer(Some(caller)).sees(&review) {
+            return Err(AppError::NotFound);
+        }
         if review.author.id != caller.user.id && !caller.permissions.contains(Permission::ReviewsModerate) {
             return Err(AppError::Forbidden);
         }

@@ -482,7 +482,10 @@ impl EventHandler for Notifications {
             EventType::PasswordResetRequested => self.password_reset_link(event).await,
             EventType::PasswordReset => self.password_changed_notice(event).await,
             EventType::EmailChangeRequested => self.email_change(event).await,
-            EventType::OrderStatusChanged | EventType::OrderCancelled | EventType::ReviewCreated => Ok(()),
+            EventType::OrderStatusChanged
+            | EventType::OrderCancelled
+            | EventType::ReviewCreated
+            | EventType::ReviewUpdated => Ok(()),
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod lifecycle;
 pub mod mfa;
+pub mod moderation;
 pub mod orders;
 pub mod ports;
 pub mod rate_limit;
@@ -26,7 +27,7 @@ pub use assistant::{
     SummarizeInput, TurnEvent, UsageToday,
 };
 pub use auth::{AuthService, AuthSettings, MfaLogin, SessionView, TokenPair};
-pub use catalog::{CatalogService, ProductInput, ProductListing, ReviewInput};
+pub use catalog::{CatalogService, ProductInput, ProductListing, ReviewInput, review_viewer};
 pub use client::ClientContext;
 pub use error::{AppError, InfraError, StoreError};
 pub use events::{
@@ -35,6 +36,7 @@ pub use events::{
 };
 pub use lifecycle::{AccountLifecycleService, LifecycleSettings, VerifiedEmailRule};
 pub use mfa::{SecondFactorService, TotpEnrolment};
+pub use moderation::ReviewModerationHandler;
 pub use orders::{IdempotentResponse, OrderService, OrderSettings};
 pub use ports::Principal;
 pub use rate_limit::{ClientAction, Quota, RateLimitPolicy, RateLimits, client_bucket};

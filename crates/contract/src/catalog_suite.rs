@@ -7,6 +7,7 @@ pub mod categories;
 pub mod cursors;
 pub mod likes;
 pub mod listing;
+pub mod moderation;
 pub mod products;
 pub mod reviews;
 pub mod support;

@@ -60,6 +60,8 @@ pub struct CatalogStores {
     pub products: Arc<dyn ProductRepository>,
     pub categories: Arc<dyn CategoryRepository>,
     pub reviews: Arc<dyn ReviewRepository>,
+    /// Where moderators' decisions on reviews are audited.
+    pub audit: Arc<dyn AuditLog>,
     /// Keeps whatever backs the stores alive for the test (e.g. a per-test database).
     pub guard: Box<dyn Any + Send + Sync>,
 }
@@ -300,6 +302,13 @@ macro_rules! __catalog_contract_tests_list {
             reviews::a_deleted_review_is_gone_and_its_author_may_review_again,
             reviews::a_review_shows_its_authors_current_name,
             reviews::reviews_are_listed_newest_first_then_by_id_and_paginated,
+            moderation::a_new_review_is_approved_until_checked_at_revision_one,
+            moderation::a_flagged_review_leaves_the_public_list_and_the_products_count_and_rating,
+            moderation::a_hidden_reviews_rating_change_and_deletion_leave_the_aggregates_alone,
+            moderation::a_verdict_on_an_older_text_is_stale_and_stores_nothing,
+            moderation::a_verdict_never_overrides_a_moderators_decision_on_the_same_text,
+            moderation::a_decision_is_audited_with_the_change,
+            moderation::the_moderation_queue_lists_one_status_newest_first,
             listing::listing_without_filters_returns_every_product_newest_first_by_default,
             listing::listing_an_empty_catalogue_returns_nothing,
             listing::the_text_filter_matches_the_name_or_the_description_whatever_the_case,
@@ -447,6 +456,7 @@ macro_rules! __events_contract_tests_list {
             raising::orders_and_stock_changes_share_one_low_stock_window_per_product,
             raising::a_refused_product_change_writes_no_event,
             raising::creating_a_review_writes_review_created_and_a_refused_one_nothing,
+            raising::editing_a_review_writes_review_updated_with_its_text_revision_and_an_unknown_one_nothing,
             delivery::due_events_are_leased_oldest_first_and_not_again_until_the_lease_runs_out,
             delivery::released_events_are_due_again_at_once,
             delivery::published_events_stay_owed_and_are_due_again_at_their_redelivery_time,
@@ -629,6 +639,7 @@ mod tests {
             ("categories", include_str!("catalog_suite/categories.rs")),
             ("likes", include_str!("catalog_suite/likes.rs")),
             ("reviews", include_str!("catalog_suite/reviews.rs")),
+            ("moderation", include_str!("catalog_suite/moderation.rs")),
             ("listing", include_str!("catalog_suite/listing.rs")),
             ("accounts", include_str!("catalog_suite/accounts.rs")),
             ("cursors", include_str!("catalog_suite/cursors.rs")),

@@ -33,10 +33,14 @@ pub enum AuditAction {
     UserMfaReset,
     UserPasswordReset,
     UserEmailChanged,
+    /// A moderator approved a review (`review:<id>`).
+    ReviewApproved,
+    /// A moderator rejected a review.
+    ReviewRejected,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 14] = [
+    pub const ALL: [AuditAction; 16] = [
         AuditAction::RoleCreated,
         AuditAction::RoleDeleted,
         AuditAction::RolePermissionGranted,
@@ -51,6 +55,8 @@ impl AuditAction {
         AuditAction::UserMfaReset,
         AuditAction::UserPasswordReset,
         AuditAction::UserEmailChanged,
+        AuditAction::ReviewApproved,
+        AuditAction::ReviewRejected,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -69,6 +75,8 @@ impl AuditAction {
             AuditAction::UserMfaReset => "user.mfa_reset",
             AuditAction::UserPasswordReset => "user.password_reset",
             AuditAction::UserEmailChanged => "user.email_changed",
+            AuditAction::ReviewApproved => "review.approved",
+            AuditAction::ReviewRejected => "review.rejected",
         }
     }
 
@@ -81,7 +89,7 @@ impl AuditAction {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditDraft {
     pub action: AuditAction,
-    /// `role:<name>` or `user:<id>`.
+    /// `role:<name>`, `user:<id>` or `review:<id>`.
     pub target: String,
     pub details: Value,
 }

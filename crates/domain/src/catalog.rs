@@ -2,6 +2,7 @@
 //! the listing's filters and sort orders.
 
 pub use crate::ids::{CategoryId, ProductId, ReviewId};
+use crate::permission::{Permission, PermissionSet};
 use crate::text::free_text;
 use crate::{UserId, ValidationError};
 use chrono::{DateTime, Utc};
@@ -255,7 +256,7 @@ pub struct ReviewAuthor {
     pub name: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Review {
     pub id: ReviewId,
     pub product_id: ProductId,
@@ -263,8 +264,55 @@ pub struct Review {
     pub rating: u8,
     pub body: String,
     pub verified_purchase: bool,
+    /// The revision of the text: 1 when written, one more each time an edit changes the
+    /// body. A moderation verdict is for one revision (`crate::moderation::verdict_outcome`).
+    pub revision: i64,
+    /// Whether it is shown, and why; see `crate::moderation::ReviewViewer` for who sees it.
+    pub moderation: crate::moderation::ReviewModeration,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Who is looking at reviews: anonymous, a user, or a moderator (a holder of
+/// `reviews:moderate`). Whom moderation hides a review from, and who sees a review's
+/// `moderation`, is said here once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReviewViewer {
+    pub user: Option<UserId>,
+    pub moderator: bool,
+}
+
+impl ReviewViewer {
+    /// An anonymous caller.
+    pub const PUBLIC: ReviewViewer = ReviewViewer { user: None, moderator: false };
+
+    /// A signed-in user holding `permissions`.
+    pub fn user(user: UserId, permissions: &PermissionSet) -> Self {
+        Self { user: Some(user), moderator: permissions.contains(Permission::ReviewsModerate) }
+    }
+
+    fn is_author(&self, review: &Review) -> bool {
+        self.user == Some(review.author.id)
+    }
+
+    /// Whether a product's review list shows `review` to this viewer: a public review, or
+    /// the viewer's own whatever its status. (Moderators find hidden reviews in their
+    /// queue, not among the product's reviews.)
+    pub fn lists(&self, review: &Review) -> bool {
+        review.moderation.status.is_public() || self.is_author(review)
+    }
+
+    /// Whether the viewer may read `review` by its id: a public review, its author, or a
+    /// moderator. Anyone else is told it does not exist.
+    pub fn sees(&self, review: &Review) -> bool {
+        self.lists(review) || self.moderator
+    }
+
+    /// Whether the review is shown to this viewer with its `moderation`: to its author and
+    /// to moderators.
+    pub fn sees_moderation(&self, review: &Review) -> bool {
+        self.moderator || self.is_author(review)
+    }
 }
 
 /// What the product listing can be sorted by.
@@ -445,6 +493,38 @@ impl ProductSort {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn review(author: u128, status: crate::moderation::ModerationStatus) -> Review {
+        Review {
+            id: ReviewId(uuid::Uuid::from_u128(1)),
+            product_id: ProductId(uuid::Uuid::from_u128(2)),
+            author: ReviewAuthor { id: UserId(uuid::Uuid::from_u128(author)), name: "A".into() },
+            rating: 3,
+            body: String::new(),
+            verified_purchase: false,
+            revision: 1,
+            moderation: crate::moderation::ReviewModeration { status, ..Default::default() },
+            created_at: DateTime::UNIX_EPOCH,
+            updated_at: DateTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn a_hidden_review_is_listed_for_its_author_alone_and_readable_by_moderators() {
+        let author = ReviewViewer { user: Some(UserId(uuid::Uuid::from_u128(7))), moderator: false };
+        let stranger = ReviewViewer { user: Some(UserId(uuid::Uuid::from_u128(8))), moderator: false };
+        let moderator = ReviewViewer { user: Some(UserId(uuid::Uuid::from_u128(9))), moderator: true };
+        for status in [crate::moderation::ModerationStatus::Flagged, crate::moderation::ModerationStatus::Rejected] {
+            let hidden = review(7, status);
+            assert!(author.lists(&hidden) && author.sees(&hidden) && author.sees_moderation(&hidden));
+            assert!(!stranger.lists(&hidden) && !stranger.sees(&hidden) && !stranger.sees_moderation(&hidden));
+            assert!(!ReviewViewer::PUBLIC.lists(&hidden) && !ReviewViewer::PUBLIC.sees(&hidden));
+            assert!(!moderator.lists(&hidden) && moderator.sees(&hidden) && moderator.sees_moderation(&hidden));
+        }
+        let shown = review(7, crate::moderation::ModerationStatus::Approved);
+        assert!(ReviewViewer::PUBLIC.lists(&shown) && stranger.sees(&shown));
+        assert!(!ReviewViewer::PUBLIC.sees_moderation(&shown) && !stranger.sees_moderation(&shown));
+    }
 
     #[test]
     fn product_and_category_names_refuse_control_characters() {

@@ -41,6 +41,8 @@ pub enum EventType {
     ProductStockLow,
     #[serde(rename = "review.created")]
     ReviewCreated,
+    #[serde(rename = "review.updated")]
+    ReviewUpdated,
     #[serde(rename = "user.verification_requested")]
     VerificationRequested,
     #[serde(rename = "user.password_reset_requested")]
@@ -52,13 +54,14 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 10] = [
+    pub const ALL: [EventType; 11] = [
         EventType::UserRegistered,
         EventType::OrderPlaced,
         EventType::OrderStatusChanged,
         EventType::OrderCancelled,
         EventType::ProductStockLow,
         EventType::ReviewCreated,
+        EventType::ReviewUpdated,
         EventType::VerificationRequested,
         EventType::PasswordResetRequested,
         EventType::PasswordReset,
@@ -73,6 +76,7 @@ impl EventType {
             EventType::OrderCancelled => "order.cancelled",
             EventType::ProductStockLow => "product.stock_low",
             EventType::ReviewCreated => "review.created",
+            EventType::ReviewUpdated => "review.updated",
             EventType::VerificationRequested => "user.verification_requested",
             EventType::PasswordResetRequested => "user.password_reset_requested",
             EventType::PasswordReset => "user.password_reset",
@@ -176,6 +180,19 @@ impl DomainEvent {
         Self::new(EventType::ReviewCreated, review.created_at, payload)
     }
 
+    /// `review.updated`: its author changed the rating or the text (as it is after the
+    /// change).
+    pub fn review_updated(review: &Review) -> Self {
+        let payload = ReviewUpdated {
+            review_id: review.id,
+            product_id: review.product_id,
+            author_id: review.author.id,
+            rating: review.rating,
+            revision: review.revision,
+        };
+        Self::new(EventType::ReviewUpdated, review.updated_at, payload)
+    }
+
     /// `product.stock_low`: the product's stock has just fallen to `stock`, at or below the
     /// threshold.
     pub fn product_stock_low(product_id: ProductId, name: &str, stock: i64, threshold: i64, at: DateTime<Utc>) -> Self {
@@ -272,6 +289,17 @@ pub struct ReviewCreated {
     pub product_id: ProductId,
     pub author_id: UserId,
     pub rating: u8,
+}
+
+/// Payload of `review.updated` (v1): the review as changed; `revision` is the revision of
+/// its text after the change (the same as before when only the rating changed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewUpdated {
+    pub review_id: ReviewId,
+    pub product_id: ProductId,
+    pub author_id: UserId,
+    pub rating: u8,
+    pub revision: i64,
 }
 
 /// Whether a stock change from `before` to `after` crosses the low-stock threshold

@@ -11,6 +11,7 @@ pub mod error;
 pub mod events;
 pub mod ids;
 pub mod mfa;
+pub mod moderation;
 pub mod orders;
 pub mod password;
 pub mod permission;
@@ -33,7 +34,7 @@ pub use assistant::{
 pub use catalog::{
     Category, CategoryId, CategoryName, CategoryRef, Description, PriceCents, Product, ProductFilter, ProductId,
     ProductName, ProductPosition, ProductSort, ProductSortKey, Rating, Review, ReviewAuthor, ReviewBody, ReviewId,
-    Slug, SortValue, Stock, rating_average,
+    ReviewViewer, Slug, SortValue, Stock, rating_average,
 };
 pub use email::Email;
 pub use error::{FieldViolation, ValidationError};
@@ -42,6 +43,10 @@ pub use events::{
     stock_change_events, transition_events,
 };
 pub use ids::{ChatMessageId, ConversationId, SessionId, UserId};
+pub use moderation::{
+    ModerationDecision, ModerationStatus, ReviewModeration, ReviewVerdict, VerdictOutcome, verdict_outcome,
+    verdict_status,
+};
 pub use orders::{
     Order, OrderId, OrderLine, OrderRequest, OrderStatus, PlacementError, RequestedLine, Shortage, StockedProduct,
     price_order,

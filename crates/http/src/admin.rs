@@ -272,6 +272,12 @@ pub enum AuditActionName {
     /// The user confirmed a new email address.
     #[serde(rename = "user.email_changed")]
     UserEmailChanged,
+    /// A moderator approved a review (`review:<id>`).
+    #[serde(rename = "review.approved")]
+    ReviewApproved,
+    /// A moderator rejected a review (`review:<id>`).
+    #[serde(rename = "review.rejected")]
+    ReviewRejected,
 }
 
 impl From<AuditAction> for AuditActionName {
@@ -291,6 +297,8 @@ impl From<AuditAction> for AuditActionName {
             AuditAction::UserMfaReset => Self::UserMfaReset,
             AuditAction::UserPasswordReset => Self::UserPasswordReset,
             AuditAction::UserEmailChanged => Self::UserEmailChanged,
+            AuditAction::ReviewApproved => Self::ReviewApproved,
+            AuditAction::ReviewRejected => Self::ReviewRejected,
         }
     }
 }
@@ -314,12 +322,14 @@ pub struct AuditEntryResponse {
     #[schema(required = true)]
     pub actor_id: Option<Uuid>,
     pub action: AuditActionName,
-    /// `role:<name>` or `user:<id>`.
+    /// `role:<name>`, `user:<id>` or `review:<id>`.
     #[schema(example = "role:editor")]
     pub target: String,
     /// What changed: `{"permission"}` for grants, `{"from","to"}` for role changes,
     /// `{"description"}` for a created role, `{"email"}` for a deleted user,
-    /// `{"operation","missing"}` for a refused escalation (`access.denied`), else `{}`.
+    /// `{"operation","missing"}` for a refused escalation (`access.denied`),
+    /// `{"product_id","author_id","from","to"}` for a moderator's decision on a review
+    /// (`from`/`to`: its moderation status), else `{}`.
     #[schema(value_type = Object)]
     pub details: Value,
 }

@@ -1,5 +1,5 @@
-//! The catalogue over HTTP: products and likes (`products`), categories (`categories`) and
-//! reviews (`reviews`), and what they share: the optional viewer, path ids and merged
+//! The catalogue over HTTP: products and likes (`products`), categories (`categories`),
+//! reviews (`reviews`) and their moderation (`moderation`), and what they share: the optional viewer, path ids and merged
 //! validation errors.
 //!
 //! A handler takes its caller first (`RequirePermission<P>`, `Authenticated` or `Viewer`)
@@ -8,6 +8,7 @@
 
 pub mod categories;
 pub mod cursor;
+pub mod moderation;
 pub mod products;
 pub mod reviews;
 

@@ -4,7 +4,7 @@
 //! (`document`), and the row the permission tests walk (`operations`). Adding an endpoint is
 //! its handler plus one line in `DECLARATIONS`.
 
-use crate::catalog::{categories, products, reviews};
+use crate::catalog::{categories, moderation, products, reviews};
 use crate::permissions::{self, Guard};
 use crate::routing::Endpoint;
 use crate::{
@@ -153,6 +153,9 @@ const DECLARATIONS: &[Declaration] = declarations! {
     mfa::disable_totp => Access::Bearer;
     mfa::login_mfa => Access::Public;
     admin::reset_mfa => required(Permission::UsersManage);
+    // Review moderation (#19).
+    moderation::list_moderated_reviews => required(Permission::ReviewsModerate);
+    moderation::decide_review => required(Permission::ReviewsModerate);
 };
 
 /// One routed and documented operation, as the table yields it.

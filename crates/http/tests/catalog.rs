@@ -640,8 +640,14 @@ async fn a_review_is_created_with_its_location_and_listed_newest_first() {
     let first = reply.json();
     assert_eq!(
         keys(&first),
-        ["author", "body", "created_at", "id", "product_id", "rating", "updated_at", "verified_purchase"]
+        ["author", "body", "created_at", "id", "moderation", "product_id", "rating", "updated_at", "verified_purchase"]
     );
+    assert_eq!(
+        first["moderation"],
+        json!({"status": "approved", "toxicity": null, "checked_at": null}),
+        "its author sees it approved until checked"
+    );
+    let first = public(first);
     assert_eq!(reply.header("location"), Some(format!("/api/v1/reviews/{}", first["id"].as_str().unwrap()).as_str()));
     assert_eq!(first["product_id"], id);
     assert_eq!(first["author"], json!({"id": user_id(&reviewers[0].access), "name": "Ada"}));
@@ -653,9 +659,9 @@ async fn a_review_is_created_with_its_location_and_listed_newest_first() {
     let unknown = format!("/api/v1/reviews/{}", uuid::Uuid::now_v7());
     assert_eq!(get(&app, &unknown, None).await.status, StatusCode::NOT_FOUND);
 
-    let second = create_review(&app, &reviewers[1].access, id, 3).await;
+    let second = public(create_review(&app, &reviewers[1].access, id, 3).await);
     assert_eq!(second["body"], "", "the body defaults to empty");
-    let third = create_review(&app, &reviewers[2].access, id, 4).await;
+    let third = public(create_review(&app, &reviewers[2].access, id, 4).await);
 
     let listed = get(&app, &uri, None).await;
     assert_eq!(listed.status, StatusCode::OK);
@@ -866,7 +872,7 @@ async fn deleting_my_account_removes_my_products_likes_and_reviews_and_fixes_the
     set_like(&app, &leaving.access, theirs_id, true).await;
     set_like(&app, &third.access, theirs_id, true).await;
     create_review(&app, &leaving.access, theirs_id, 1).await;
-    let kept = create_review(&app, &third.access, theirs_id, 5).await;
+    let kept = public(create_review(&app, &third.access, theirs_id, 5).await);
     set_like(&app, &staying.access, mine_id, true).await;
     create_review(&app, &staying.access, mine_id, 4).await;
     let before = product(&app, theirs_id).await;
@@ -990,7 +996,9 @@ impl storefront_app::ports::Mailer for RecordingMailer {
 async fn a_seller_moving_stock_across_the_threshold_in_a_loop_raises_one_low_stock_alert() {
     use std::sync::Arc;
     use storefront_app::ports::{EventOutbox, PageRequest, SystemClock};
-    use storefront_app::{Notifications, OutboxDispatcher, OutboxSettings, RetryPolicy};
+    use storefront_app::{
+        HandlerChain, Notifications, OutboxDispatcher, OutboxSettings, RetryPolicy, ReviewModerationHandler,
+    };
     use storefront_domain::EventType;
 
     let store = storefront_memory::MemoryStore::new();
@@ -1031,9 +1039,13 @@ async fn a_seller_moving_stock_across_the_threshold_in_a_loop_raises_one_low_sto
         "USD".into(),
         chrono::Duration::seconds(60),
     );
+    // The handlers as the server chains them: the mails, then review moderation.
+    let moderation =
+        ReviewModerationHandler::new(Arc::new(store.clone()), state.analysis.clone(), Arc::new(SystemClock));
+    let handlers = HandlerChain::new(vec![Arc::new(notifications), Arc::new(moderation)]);
     let dispatcher = OutboxDispatcher::new(
         Arc::new(store.clone()),
-        Arc::new(notifications),
+        Arc::new(handlers),
         Arc::new(SystemClock),
         RetryPolicy::default(),
         OutboxSettings::default(),

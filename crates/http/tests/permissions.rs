@@ -237,6 +237,15 @@ async fn probe(world: &World, n: usize, op: &Operation) -> Option<Probe> {
             format!("/api/v1/admin/events/dead-letters/{}/retry", world.dead_letter(n).await),
             StatusCode::ACCEPTED,
         ),
+        ("get", "/api/v1/admin/reviews") => {
+            Probe::new(Method::GET, "/api/v1/admin/reviews?status=approved", StatusCode::OK)
+        }
+        ("post", "/api/v1/admin/reviews/{id}/decision") => Probe::new(
+            Method::POST,
+            format!("/api/v1/admin/reviews/{}/decision", world.review(n).await),
+            StatusCode::OK,
+        )
+        .json(json!({"decision": "reject"})),
         ("delete", "/api/v1/reviews/{id}") => {
             Probe::new(Method::DELETE, format!("/api/v1/reviews/{}", world.review(n).await), StatusCode::NO_CONTENT)
         }

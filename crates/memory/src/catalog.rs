@@ -11,12 +11,13 @@ use std::cmp::Reverse;
 use std::collections::{HashMap, HashSet};
 use storefront_app::StoreError;
 use storefront_app::ports::{
-    CategoryRepository, NewProduct, NewReview, Page, PageRequest, ProductChanges, ProductRepository, ReviewRepository,
-    StockEvents,
+    AuditContext, CategoryRepository, NewProduct, NewReview, Page, PageRequest, ProductChanges, ProductRepository,
+    ReviewRepository, StockEvents,
 };
 use storefront_domain::{
-    Category, CategoryId, CategoryName, CategoryRef, DomainEvent, Product, ProductFilter, ProductId, ProductPosition,
-    ProductSort, Rating, Review, ReviewAuthor, ReviewBody, ReviewId, Slug, UserId, rating_average,
+    Category, CategoryId, CategoryName, CategoryRef, DomainEvent, ModerationDecision, ModerationStatus, Product,
+    ProductFilter, ProductId, ProductPosition, ProductSort, Rating, Review, ReviewAuthor, ReviewBody, ReviewId,
+    ReviewModeration, ReviewVerdict, Slug, UserId, VerdictOutcome, rating_average, verdict_outcome,
 };
 
 /// A product's likes and reviews, summed up.
@@ -48,7 +49,8 @@ impl State {
                 liked_by_viewer.insert(product);
             }
         }
-        for review in self.reviews.values().filter(|r| wanted(r.product_id)) {
+        // Hidden reviews count for nothing (`ModerationStatus::is_public`).
+        for review in self.reviews.values().filter(|r| wanted(r.product_id) && r.moderation.status.is_public()) {
             let tally = tallies.entry(review.product_id).or_default();
             tally.reviews += 1;
             tally.rating_sum += i64::from(review.rating);
@@ -137,6 +139,20 @@ impl State {
         self.categories.iter().any(|(&id, c)| Some(id) != except && c.slug == slug.as_str())
     }
 
+    /// The reviews `wanted` selects, newest first (created_at, then id, descending), paged.
+    fn review_page(
+        &self,
+        wanted: impl Fn(&StoredReview) -> bool,
+        page: PageRequest,
+    ) -> Result<Page<Review>, StoreError> {
+        let mut matching: Vec<(ReviewId, &StoredReview)> =
+            self.reviews.iter().filter(|(_, r)| wanted(r)).map(|(&id, r)| (id, r)).collect();
+        matching.sort_by_key(|(id, r)| Reverse((r.created_at, *id)));
+        let page = page_of(matching, page);
+        let items = page.items.into_iter().map(|(id, r)| self.review_view(id, r)).collect::<Result<_, _>>()?;
+        Ok(Page { items, total: page.total })
+    }
+
     fn review(&self, id: ReviewId) -> Result<Review, StoreError> {
         let stored = self.reviews.get(&id).ok_or(StoreError::NotFound)?;
         self.review_view(id, stored)
@@ -156,6 +172,8 @@ impl State {
             body: stored.body.clone(),
             // Computed on every read, so that it follows cancellations.
             verified_purchase: self.has_bought(stored.author_id, stored.product_id),
+            revision: stored.revision,
+            moderation: stored.moderation,
             created_at: stored.created_at,
             updated_at: stored.updated_at,
         })
@@ -379,6 +397,10 @@ impl ReviewRepository for MemoryStore {
             author_id: new.author_id,
             rating: new.rating.get(),
             body: new.body.as_str().to_owned(),
+            revision: 1,
+            moderation: ReviewModeration::default(),
+            decided_revision: None,
+            decided_by: None,
             created_at: new.created_at,
             updated_at: new.created_at,
         };
@@ -398,12 +420,25 @@ impl ReviewRepository for MemoryStore {
 
     async fn list_for_product(&self, product: ProductId, page: PageRequest) -> Result<Page<Review>, StoreError> {
         let state = self.state.lock().await;
-        let mut matching: Vec<(ReviewId, &StoredReview)> =
-            state.reviews.iter().filter(|(_, r)| r.product_id == product).map(|(&id, r)| (id, r)).collect();
-        matching.sort_by_key(|(id, r)| Reverse((r.created_at, *id)));
-        let page = page_of(matching, page);
-        let items = page.items.into_iter().map(|(id, r)| state.review_view(id, r)).collect::<Result<_, _>>()?;
-        Ok(Page { items, total: page.total })
+        state.review_page(|r| r.product_id == product && r.moderation.status.is_public(), page)
+    }
+
+    async fn list_for_viewer(
+        &self,
+        product: ProductId,
+        viewer: UserId,
+        page: PageRequest,
+    ) -> Result<Page<Review>, StoreError> {
+        let state = self.state.lock().await;
+        state.review_page(
+            |r| r.product_id == product && (r.moderation.status.is_public() || r.author_id == viewer),
+            page,
+        )
+    }
+
+    async fn list_by_status(&self, status: ModerationStatus, page: PageRequest) -> Result<Page<Review>, StoreError> {
+        let state = self.state.lock().await;
+        state.review_page(|r| r.moderation.status == status, page)
     }
 
     async fn update(
@@ -418,10 +453,47 @@ impl ReviewRepository for MemoryStore {
         if let Some(rating) = rating {
             stored.rating = rating.get();
         }
-        if let Some(body) = body {
+        if let Some(body) = body
+            && body.as_str() != stored.body
+        {
             stored.body = body.as_str().to_owned();
+            stored.revision += 1;
         }
         stored.updated_at = now;
+        let review = state.review(id)?;
+        state.append_events(vec![DomainEvent::review_updated(&review)]);
+        Ok(review)
+    }
+
+    async fn record_verdict(&self, id: ReviewId, verdict: ReviewVerdict) -> Result<VerdictOutcome, StoreError> {
+        let mut state = self.state.lock().await;
+        let stored = state.reviews.get_mut(&id).ok_or(StoreError::NotFound)?;
+        let outcome = verdict_outcome(verdict.revision, stored.revision, stored.decided_revision);
+        if outcome == VerdictOutcome::Recorded {
+            stored.moderation = ReviewModeration {
+                status: verdict.status,
+                toxicity: verdict.toxicity,
+                checked_at: Some(verdict.checked_at),
+            };
+        }
+        Ok(outcome)
+    }
+
+    async fn decide(
+        &self,
+        id: ReviewId,
+        decision: ModerationDecision,
+        ctx: AuditContext,
+    ) -> Result<Review, StoreError> {
+        let mut state = self.state.lock().await;
+        let stored = state.reviews.get_mut(&id).ok_or(StoreError::NotFound)?;
+        let before = stored.moderation.status;
+        stored.moderation.status = decision.status();
+        stored.moderation.checked_at = Some(ctx.now);
+        stored.decided_revision = Some(stored.revision);
+        stored.decided_by = Some(ctx.actor);
+        let draft = decision.audit(id, stored.product_id, stored.author_id, before);
+        state.record(draft, ctx);
         state.review(id)
     }
 

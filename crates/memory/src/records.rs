@@ -6,7 +6,9 @@ use chrono::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::HashMap;
 use storefront_app::ports::StoredResponse;
-use storefront_domain::{ChatMessage, Conversation, ConversationId, DailyUsage, DomainEvent, ProductId, UserId};
+use storefront_domain::{
+    ChatMessage, Conversation, ConversationId, DailyUsage, DomainEvent, ProductId, ReviewModeration, UserId,
+};
 
 /// A product's own columns; likes, reviews and categories are kept beside it.
 pub(crate) struct StoredProduct {
@@ -31,6 +33,12 @@ pub(crate) struct StoredReview {
     pub(crate) author_id: UserId,
     pub(crate) rating: u8,
     pub(crate) body: String,
+    /// The revision of the body (`Review::revision`).
+    pub(crate) revision: i64,
+    pub(crate) moderation: ReviewModeration,
+    /// The revision a moderator last decided on, and who.
+    pub(crate) decided_revision: Option<i64>,
+    pub(crate) decided_by: Option<UserId>,
     pub(crate) created_at: DateTime<Utc>,
     pub(crate) updated_at: DateTime<Utc>,
 }

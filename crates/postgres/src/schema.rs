@@ -134,6 +134,12 @@ diesel::table! {
         body -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        revision -> BigInt,
+        moderation_status -> Text,
+        toxicity -> Nullable<Double>,
+        checked_at -> Nullable<Timestamptz>,
+        decided_revision -> Nullable<BigInt>,
+        decided_by -> Nullable<Uuid>,
     }
 }
 
@@ -327,6 +333,8 @@ mod tests {
             "smallint" => "int2".to_owned(),
             "integer" => "int4".to_owned(),
             "bigint" => "int8".to_owned(),
+            // And the floating-point ones too (`double precision`).
+            "double" => "float8".to_owned(),
             // diesel's `Bytea` is an alias of `Binary`.
             "binary" => "bytea".to_owned(),
             _ => inner,
@@ -400,7 +408,21 @@ mod tests {
             ),
             declared!(product_categories: product_id, category_id, created_at, price_cents, name, like_count, rating_tenths),
             declared!(likes: user_id, product_id, created_at),
-            declared!(reviews: id, product_id, author_id, rating, body, created_at, updated_at),
+            declared!(
+                reviews: id,
+                product_id,
+                author_id,
+                rating,
+                body,
+                created_at,
+                updated_at,
+                revision,
+                moderation_status,
+                toxicity,
+                checked_at,
+                decided_revision,
+                decided_by,
+            ),
             declared!(orders: id, user_id, status, total_cents, created_at, updated_at),
             declared!(conversations: id, user_id, title, created_at, updated_at, message_count),
             declared!(

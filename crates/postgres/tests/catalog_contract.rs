@@ -16,7 +16,8 @@ async fn factory() -> CatalogStores {
         user_admin: Arc::new(store.clone()),
         products: Arc::new(store.clone()),
         categories: Arc::new(store.clone()),
-        reviews: Arc::new(store),
+        reviews: Arc::new(store.clone()),
+        audit: Arc::new(store),
         guard: Box::new(database),
     }
 }

@@ -256,6 +256,7 @@ async fn migrations_run_on_an_empty_database_and_down_sql_removes_everything() {
     let mut conn = raw(&database).await;
     // Newest first, as diesel reverts them.
     for down in [
+        include_str!("../../../migrations/2026-12-08-100001_review_moderation/down.sql"),
         include_str!("../../../migrations/2026-12-07-300001_assistant/down.sql"),
         include_str!("../../../migrations/2026-12-07-200002_second_factor/down.sql"),
         include_str!("../../../migrations/2026-12-07-200001_account_lifecycle/down.sql"),

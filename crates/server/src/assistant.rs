@@ -5,6 +5,7 @@ use crate::settings::{AiProviderName, Settings};
 use std::sync::Arc;
 use std::time::Duration;
 use storefront_app::AssistantSettings;
+use storefront_app::assistant::analysis::{ModelTextAnalysis, TextAnalysis};
 use storefront_app::ports::{AnalysisCache, LanguageModel};
 use storefront_llm::{BuiltinModel, OpenAiModel, OpenAiSettings};
 use storefront_memory::MokaAnalysisCache;
@@ -46,6 +47,12 @@ pub fn analysis_cache(settings: &Settings) -> Result<Arc<dyn AnalysisCache>, Sta
         }
         None => Ok(Arc::new(MokaAnalysisCache::default())),
     }
+}
+
+/// The text utilities on the configured provider, for the event handlers (review
+/// moderation) of a process that serves no requests or builds them apart from the services.
+pub fn text_analysis(settings: &Settings) -> Result<Arc<dyn TextAnalysis>, StartupError> {
+    Ok(Arc::new(ModelTextAnalysis::new(language_model(settings)?)))
 }
 
 /// The assistant's limits and prompt sizes.

@@ -10,9 +10,12 @@ use crate::store::{Ports, Store};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use storefront_app::ports::{LinkTokenRepository, Mailer, ProcessedEvents, SystemClock, UserRepository};
+use storefront_app::ports::{
+    LinkTokenRepository, Mailer, ProcessedEvents, ReviewRepository, SystemClock, UserRepository,
+};
 use storefront_app::{
     AccountMail, AppError, EventHandler, HandlerChain, HandlingReport, Notifications, OutboxDispatcher,
+    ReviewModerationHandler,
 };
 use storefront_app::{Relay, StreamWorker, WorkerSettings};
 use storefront_auth::RandomRefreshTokens;
@@ -49,12 +52,13 @@ pub fn mailer(settings: &MailSettings, sent_at_once: usize) -> Result<Arc<dyn Ma
 }
 
 /// The handlers of every event, in order: the notification mails (with the account links
-/// they make).
+/// they make), then the moderation of new and edited reviews.
 pub fn handlers(
     settings: &Settings,
     users: Arc<dyn UserRepository>,
     processed: Arc<dyn ProcessedEvents>,
     links: Arc<dyn LinkTokenRepository>,
+    reviews: Arc<dyn ReviewRepository>,
 ) -> Result<Arc<dyn EventHandler>, String> {
     let mailer = mailer(&settings.mail, settings.events.concurrency)?;
     let account = AccountMail { links, tokens: Arc::new(RandomRefreshTokens), settings: settings.lifecycle() };
@@ -67,7 +71,9 @@ pub fn handlers(
         settings.catalog.currency.clone(),
         one_send_at_most(settings) * 3,
     );
-    Ok(Arc::new(HandlerChain::new(vec![Arc::new(notifications)])))
+    let analysis = crate::assistant::text_analysis(settings).map_err(|e| e.to_string())?;
+    let moderation = ReviewModerationHandler::new(reviews, analysis, Arc::new(SystemClock));
+    Ok(Arc::new(HandlerChain::new(vec![Arc::new(notifications), Arc::new(moderation)])))
 }
 
 /// The longest one mail can take to send (the SMTP timeout), at least ten seconds.
@@ -336,8 +342,13 @@ pub async fn run_worker(settings: Settings) -> Result<(), String> {
         Some(url) => {
             let ports = store.ports();
             let clock = Arc::new(SystemClock);
-            let handler =
-                handlers(&settings, Arc::clone(&ports.users), Arc::clone(&ports.processed), Arc::clone(&ports.links))?;
+            let handler = handlers(
+                &settings,
+                Arc::clone(&ports.users),
+                Arc::clone(&ports.processed),
+                Arc::clone(&ports.links),
+                Arc::clone(&ports.reviews),
+            )?;
             let publisher = event_stream(&settings, url, Duration::ZERO).map_err(|e| e.to_string())?;
             let relay = Arc::new(Relay::new(
                 Arc::clone(&ports.outbox),
@@ -430,8 +441,9 @@ pub fn spawn_in_process_dispatch(
 
 pub(crate) fn in_process_dispatcher(settings: &Settings, store: &Store) -> Result<OutboxDispatcher, StartupError> {
     let ports = store.ports();
-    let handler = handlers(settings, ports.users.clone(), ports.processed.clone(), ports.links.clone())
-        .map_err(StartupError::Mail)?;
+    let handler =
+        handlers(settings, ports.users.clone(), ports.processed.clone(), ports.links.clone(), ports.reviews.clone())
+            .map_err(StartupError::Mail)?;
     Ok(OutboxDispatcher::new(
         ports.outbox,
         handler,

@@ -5,7 +5,9 @@ use crate::error::StartupError;
 use crate::settings::Settings;
 use std::sync::Arc;
 use std::time::Duration;
-use storefront_app::ports::{EventOutbox, LinkTokenRepository, ProcessedEvents, ReadinessProbe, UserRepository};
+use storefront_app::ports::{
+    EventOutbox, LinkTokenRepository, ProcessedEvents, ReadinessProbe, ReviewRepository, UserRepository,
+};
 use storefront_memory::MemoryStore;
 use storefront_postgres::{PgSettings, PgStore, run_migrations};
 
@@ -47,19 +49,28 @@ pub(crate) struct Ports {
     pub(crate) outbox: Arc<dyn EventOutbox>,
     pub(crate) processed: Arc<dyn ProcessedEvents>,
     pub(crate) links: Arc<dyn LinkTokenRepository>,
+    pub(crate) reviews: Arc<dyn ReviewRepository>,
     pub(crate) readiness: Arc<dyn ReadinessProbe>,
 }
 
 impl Ports {
     fn of<S>(store: &S) -> Self
     where
-        S: UserRepository + EventOutbox + ProcessedEvents + LinkTokenRepository + ReadinessProbe + Clone + 'static,
+        S: UserRepository
+            + EventOutbox
+            + ProcessedEvents
+            + LinkTokenRepository
+            + ReviewRepository
+            + ReadinessProbe
+            + Clone
+            + 'static,
     {
         Self {
             users: Arc::new(store.clone()),
             outbox: Arc::new(store.clone()),
             processed: Arc::new(store.clone()),
             links: Arc::new(store.clone()),
+            reviews: Arc::new(store.clone()),
             readiness: Arc::new(store.clone()),
         }
     }

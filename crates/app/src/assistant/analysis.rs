@@ -8,9 +8,11 @@
 //! Callers pass text that has already been screened and redacted where the text comes
 //! from a user (`screen_prompt`, `redact_pii`).
 
+mod operation;
 mod parse;
 mod prompts;
 
+pub use operation::AnalysisOperation;
 pub use parse::FLAG_THRESHOLD;
 
 use super::{AI_ERRORS_METRIC, AI_TOKENS_METRIC, AI_UPSTREAM_LATENCY_METRIC, tokens};
@@ -20,26 +22,6 @@ use futures::StreamExt;
 use std::sync::Arc;
 use std::time::Instant;
 use storefront_domain::{Classification, GenerationKind, Moderation, TokenUsage, Tone};
-
-/// The four utilities, as cache keys, prompts and metrics name them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AnalysisOperation {
-    Summarize,
-    Moderate,
-    Classify,
-    Generate,
-}
-
-impl AnalysisOperation {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            AnalysisOperation::Summarize => "summarize",
-            AnalysisOperation::Moderate => "moderate",
-            AnalysisOperation::Classify => "classify",
-            AnalysisOperation::Generate => "generate",
-        }
-    }
-}
 
 /// Whether a call may answer from the cache (`Cache-Control: no-cache` skips it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

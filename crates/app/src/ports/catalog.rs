@@ -1,13 +1,14 @@
 //! Persistence of the catalogue: products (with their like and review aggregates),
 //! categories, likes and reviews.
 
-use super::{Page, PageRequest};
+use super::{AuditContext, Page, PageRequest};
 use crate::StoreError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use storefront_domain::{
-    Category, CategoryId, CategoryName, Description, PriceCents, Product, ProductFilter, ProductId, ProductName,
-    ProductPosition, ProductSort, RaisedEvents, Rating, Review, ReviewBody, ReviewId, Slug, Stock, UserId,
+    Category, CategoryId, CategoryName, Description, ModerationDecision, ModerationStatus, PriceCents, Product,
+    ProductFilter, ProductId, ProductName, ProductPosition, ProductSort, RaisedEvents, Rating, Review, ReviewBody,
+    ReviewId, ReviewVerdict, Slug, Stock, UserId, VerdictOutcome,
 };
 
 /// A product to insert.
@@ -140,8 +141,9 @@ pub trait CategoryRepository: Send + Sync {
 
 #[async_trait]
 pub trait ReviewRepository: Send + Sync {
-    /// Inserts a review and, in the same transaction, updates the product's review count
-    /// and rating and writes `review.created` (`DomainEvent::review_created`) to the outbox.
+    /// Inserts a review (revision 1, approved until checked: `ReviewModeration::default()`)
+    /// and, in the same transaction, updates the product's review count and rating and
+    /// writes `review.created` (`DomainEvent::review_created`) to the outbox.
     ///
     /// # Errors
     /// MUST return `AlreadyExists` when the author already reviewed the product (enforced
@@ -149,12 +151,30 @@ pub trait ReviewRepository: Send + Sync {
     /// for an unknown product.
     async fn create(&self, review: NewReview) -> Result<Review, StoreError>;
 
+    /// The review whatever its moderation status (who may see it is the caller's rule).
     async fn get(&self, id: ReviewId) -> Result<Option<Review>, StoreError>;
 
-    /// The product's reviews, newest first (created_at, then id, descending).
+    /// The product's public reviews (`ModerationStatus::is_public`), newest first
+    /// (created_at, then id, descending); `total` counts the same reviews.
     async fn list_for_product(&self, product: ProductId, page: PageRequest) -> Result<Page<Review>, StoreError>;
 
-    /// Changes rating and/or body, bumps `updated_at`, keeps the product's rating right.
+    /// The product's reviews as `viewer` lists them (`ReviewViewer::lists`): the public
+    /// ones and the viewer's own whatever its status, in the order of `list_for_product`.
+    async fn list_for_viewer(
+        &self,
+        product: ProductId,
+        viewer: UserId,
+        page: PageRequest,
+    ) -> Result<Page<Review>, StoreError>;
+
+    /// Every review in `status`, newest first (the moderators' queue).
+    async fn list_by_status(&self, status: ModerationStatus, page: PageRequest) -> Result<Page<Review>, StoreError>;
+
+    /// Changes rating and/or body and bumps `updated_at`; a body that differs from the
+    /// stored one bumps `revision` too. In the same transaction: keeps the product's rating
+    /// right and writes `review.updated` (`DomainEvent::review_updated`, the review as
+    /// changed) to the outbox. The moderation status is kept (a hidden review stays hidden
+    /// until its new text is checked).
     ///
     /// # Errors
     /// MUST return `NotFound` for an unknown review.
@@ -165,6 +185,27 @@ pub trait ReviewRepository: Send + Sync {
         body: Option<ReviewBody>,
         now: DateTime<Utc>,
     ) -> Result<Review, StoreError>;
+
+    /// Offers an automatic check's verdict: in one transaction, locks the review, asks
+    /// `storefront_domain::verdict_outcome` with its revision and the revision a moderator
+    /// last decided on, and stores status, toxicity and `checked_at` only when it answers
+    /// `Recorded`. The product's count and rating follow a change of status in the same
+    /// transaction.
+    ///
+    /// # Errors
+    /// MUST return `NotFound` for an unknown (or deleted) review.
+    async fn record_verdict(&self, id: ReviewId, verdict: ReviewVerdict) -> Result<VerdictOutcome, StoreError>;
+
+    /// A moderator's decision, in one transaction: sets the status the decision gives, with
+    /// `checked_at = ctx.now`, records the revision decided on (so that no verdict on it
+    /// overrides the decision) and who decided, keeps the product's count and rating right,
+    /// and writes the audit entry `ModerationDecision::audit` (actor and time from `ctx`).
+    /// Returns the review as decided.
+    ///
+    /// # Errors
+    /// MUST return `NotFound` for an unknown review.
+    async fn decide(&self, id: ReviewId, decision: ModerationDecision, ctx: AuditContext)
+    -> Result<Review, StoreError>;
 
     /// # Errors
     /// MUST return `NotFound` for an unknown review.

@@ -14,9 +14,10 @@ use storefront_app::catalog::stock_change_rule;
 use storefront_app::orders::move_order;
 use storefront_app::ports::{ProductChanges, TransitionOutcome};
 use storefront_domain::events::{
-    OrderCancelled, OrderPlaced, OrderStatusChanged, ProductStockLow, ReviewCreated, UserRegistered,
+    OrderCancelled, OrderPlaced, OrderStatusChanged, ProductStockLow, ReviewCreated, ReviewUpdated, UserRegistered,
 };
-use storefront_domain::{EventType, OrderStatus, PlacementError, ProductId, ProductName};
+use storefront_domain::{EventType, OrderStatus, PlacementError, ProductId, ProductName, Rating, ReviewBody, ReviewId};
+use uuid::Uuid;
 
 pub async fn creating_a_user_writes_its_user_registered_event(stores: EventStores) {
     let user = create_user(&stores, "ada@example.com").await;
@@ -226,4 +227,36 @@ pub async fn creating_a_review_writes_review_created_and_a_refused_one_nothing(s
     assert_eq!(types(&events), vec![EventType::ReviewCreated]);
     let created: ReviewCreated = events[0].payload_as().unwrap();
     assert_eq!(created, ReviewCreated { review_id: review.id, product_id: pen.id, author_id: author.id, rating: 4 });
+}
+
+pub async fn editing_a_review_writes_review_updated_with_its_text_revision_and_an_unknown_one_nothing(
+    stores: EventStores,
+) {
+    let seller = create_user(&stores, "seller@example.com").await;
+    let author = create_user(&stores, "author@example.com").await;
+    let pen = create_product(&stores, seller.id, "Pen", 20).await;
+    let review = stores.reviews.create(new_review(pen.id, author.id, 4)).await.unwrap();
+    let before = outbox(&stores).await.len();
+    let later = review.created_at + TimeDelta::seconds(5);
+
+    let rated = stores.reviews.update(review.id, Some(Rating::parse(2).unwrap()), None, later).await.unwrap();
+    let rewritten =
+        stores.reviews.update(review.id, None, Some(ReviewBody::parse("Leaks.").unwrap()), later).await.unwrap();
+    let unknown = stores.reviews.update(ReviewId(Uuid::now_v7()), None, None, later).await.unwrap_err();
+
+    assert_eq!(unknown, StoreError::NotFound);
+    let events = written_since(&stores, before).await;
+    assert_eq!(types(&events), vec![EventType::ReviewUpdated, EventType::ReviewUpdated]);
+    assert!(events.iter().all(|e| e.version == 1 && e.occurred_at == later));
+    let first: ReviewUpdated = events[0].payload_as().unwrap();
+    let second: ReviewUpdated = events[1].payload_as().unwrap();
+    let expected = |rating, revision| ReviewUpdated {
+        review_id: review.id,
+        product_id: pen.id,
+        author_id: author.id,
+        rating,
+        revision,
+    };
+    assert_eq!((first, rated.revision), (expected(2, 1), 1), "a new rating is no new text");
+    assert_eq!((second, rewritten.revision), (expected(2, 2), 2));
 }

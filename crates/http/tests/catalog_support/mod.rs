@@ -120,6 +120,12 @@ where
     reply.json()
 }
 
+/// A review as its author got it, shown as anyone else is shown it: without `moderation`.
+pub fn public(mut review: Value) -> Value {
+    review.as_object_mut().unwrap().remove("moderation");
+    review
+}
+
 /// A product as an anonymous caller reads it.
 pub async fn product<S, B>(app: &S, product_id: &str) -> Value
 where

@@ -17,6 +17,9 @@ const MAX_ISSUE_CHARS: usize = 200;
 const LABEL_SIMILARITY: f64 = 0.6;
 /// The confidence of a classification whose provider gave none.
 const DEFAULT_CONFIDENCE: f64 = 0.5;
+/// The most `{` an answer is tried from: a model puts its object early; the bound keeps
+/// reading a misbehaving provider's long answer linear.
+const MAX_OBJECT_STARTS: usize = 64;
 /// What ends a truncated text.
 const ELLIPSIS: char = '…';
 
@@ -36,7 +39,7 @@ pub fn strip_fences(raw: &str) -> &str {
 /// The first JSON object in `raw`: the whole answer, inside a fence, or amid prose.
 pub fn find_object(raw: &str) -> Option<Map<String, Value>> {
     let text = strip_fences(raw);
-    for (start, _) in text.match_indices('{') {
+    for (start, _) in text.match_indices('{').take(MAX_OBJECT_STARTS) {
         let mut values = serde_json::Deserializer::from_str(&text[start..]).into_iter::<Value>();
         if let Some(Ok(Value::Object(object))) = values.next() {
             return Some(object);
@@ -305,6 +308,8 @@ mod tests {
         assert!(find_object("no json here").is_none());
         assert!(find_object("[1, 2]").is_none());
         assert!(find_object("{\"unterminated\": ").is_none());
+        let buried = format!("{}{{\"toxicity\": 0.2}}", "{ ".repeat(MAX_OBJECT_STARTS));
+        assert!(find_object(&buried).is_none(), "only the first {MAX_OBJECT_STARTS} braces are tried");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! The text a user gave is fenced in tags and the system prompt says it is data: a screen
 //! already ran on it (`screen_prompt`), this is the second line of defence.
 
-use super::AnalysisOperation;
+use super::operation::AnalysisOperation;
 use crate::ports::{PromptMessage, PromptRole};
 use storefront_domain::{GenerationKind, Tone};
 
