@@ -2,8 +2,10 @@
 
 Asserts structure and behaviour only: the events of a streamed chat and their order, the
 stored conversation, a client disconnect stored as `interrupted`, and usage recorded
-(`estimated` when the model server sends none). Writes what it measured (time to first
-token, tokens per second) to OUT/measurements.json.
+(`estimated` when the model server sends none); then each text utility once (its shape
+and bounds), and the same call again answered from the cache (`X-Cache: HIT`). Writes what
+it measured (time to first token, tokens per second, a summarize miss and hit) to
+OUT/measurements.json.
 
     python3 check.py BASE_URL OUT_DIR
 """
@@ -34,6 +36,27 @@ def call(method, path, token=None, body=None):
             return response.status, (json.loads(raw) if raw else None)
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"null")
+
+
+UTILITY_CALLS = []
+
+
+def call_with_headers(method, path, token, body, headers=None):
+    """Like `call`, also answering the response's headers; counts the calls that reached the
+    provider or the cache (200 or 503), which are the ones counted as requests."""
+    request = urllib.request.Request(BASE + path, data=json.dumps(body).encode(), method=method)
+    request.add_header("Content-Type", "application/json")
+    request.add_header("Authorization", "Bearer " + token)
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
+    try:
+        with urllib.request.urlopen(request, timeout=300) as response:
+            UTILITY_CALLS.append(response.status)
+            return response.status, json.loads(response.read()), response.headers
+    except urllib.error.HTTPError as error:
+        if error.code == 503:
+            UTILITY_CALLS.append(error.code)
+        return error.code, json.loads(error.read() or b"null"), error.headers
 
 
 def check(condition, message):
@@ -171,6 +194,67 @@ check(
 )
 check(today["tokens_left"] == today["token_budget"] - today["prompt_tokens"] - today["completion_tokens"], "tokens left")
 
+# 6. Each text utility once on the model (shape and bounds), then again from the cache.
+review = (
+    "The walnut desk arrived in two days. Assembly took ten minutes and it is sturdy. "
+    "The drawer runs smoothly, but one corner had a small scratch."
+)
+labels = ["furniture", "lighting", "kitchen"]
+utilities = [
+    ("/api/v1/ai/summarize", {"text": review, "max_chars": 80}),
+    ("/api/v1/ai/moderate", {"text": review}),
+    ("/api/v1/ai/classify", {"text": review, "labels": labels}),
+    ("/api/v1/ai/generate", {"kind": "product_description", "prompt": "a walnut desk for small rooms", "max_words": 40}),
+]
+utility_ms = {}
+utility_failures = []
+
+
+def check_utility(path, body):
+    """One utility on the model, then the same call from the cache; raises SystemExit on a failure."""
+    started = time.monotonic()
+    status, answer, headers = call_with_headers("POST", path, token, body)
+    miss_ms = (time.monotonic() - started) * 1000
+    check(status == 200, f"{path}: {status} {answer}")
+    check(headers.get("X-Cache") == "MISS", f"{path}: first call X-Cache {headers.get('X-Cache')}")
+    if path.endswith("summarize"):
+        check(set(answer) == {"summary", "provider", "model"}, f"summarize: {answer}")
+        check(0 < len(answer["summary"]) <= 80, f"summary length: {answer}")
+        check((answer["provider"], answer["model"]) == ("openai", "smollm2"), f"summarize provider: {answer}")
+    elif path.endswith("moderate"):
+        check(set(answer) == {"flagged", "toxicity", "categories", "issues"}, f"moderate: {answer}")
+        check(isinstance(answer["flagged"], bool) and 0 <= answer["toxicity"] <= 1, f"moderate: {answer}")
+        categories = answer["categories"]
+        check(set(categories) == {"harassment", "hate", "sexual", "violence", "self_harm", "spam"}, f"{categories}")
+        check(all(0 <= v <= 1 for v in categories.values()), f"category scores: {categories}")
+        check(isinstance(answer["issues"], list), f"issues: {answer}")
+    elif path.endswith("classify"):
+        check(set(answer) == {"label", "sentiment", "confidence"}, f"classify: {answer}")
+        check(answer["label"] in labels, f"label from the list: {answer}")
+        check(answer["sentiment"] in ("positive", "neutral", "negative") and 0 <= answer["confidence"] <= 1, f"{answer}")
+    else:
+        check(set(answer) == {"content", "provider", "model"}, f"generate: {answer}")
+        check(0 < len(answer["content"].split()) <= 40, f"generated words: {answer}")
+    started = time.monotonic()
+    status, again, headers = call_with_headers("POST", path, token, body)
+    hit_ms = (time.monotonic() - started) * 1000
+    check(status == 200 and headers.get("X-Cache") == "HIT", f"{path}: second call {status} {headers.get('X-Cache')}")
+    check(again == answer, f"{path}: the hit answers what the miss did")
+    utility_ms[path.rsplit("/", 1)[1]] = {"miss_ms": round(miss_ms), "hit_ms": round(hit_ms, 1)}
+
+
+# Each utility is tried even when one before it failed, so that one run reports them all.
+for path, body in utilities:
+    try:
+        check_utility(path, body)
+    except SystemExit as failure:
+        utility_failures.append(str(failure))
+status, fresh, headers = call_with_headers("POST", utilities[0][0], token, utilities[0][1], {"Cache-Control": "no-cache"})
+check(status == 200 and headers.get("X-Cache") == "MISS", f"no-cache: {status} {headers.get('X-Cache')}")
+status, today = call("GET", "/api/v1/users/me/ai-usage", token)
+# A call the provider failed (503) is a request too.
+check(today["requests"] == 3 + len(UTILITY_CALLS), f"every utility call counted as a request: {today} {UTILITY_CALLS}")
+
 deltas = names.count("delta")
 measured = {
     "time_to_first_token_ms": round((first_delta_at - started) * 1000),
@@ -179,8 +263,11 @@ measured = {
     "completion_tokens": usage["completion_tokens"],
     "usage_estimated": usage["estimated"],
     "tokens_per_second": round(usage["completion_tokens"] / max(finished_at - first_delta_at, 1e-3), 1),
+    "utilities": utility_ms,
 }
 with open(f"{OUT}/measurements.json", "w") as f:
     json.dump(measured, f, indent=2)
-print("real model: streamed chat, stored conversation, JSON chat, disconnect → interrupted, usage: OK")
 print(json.dumps(measured))
+if utility_failures:
+    raise SystemExit("\n".join(utility_failures))
+print("real model: streamed chat, stored conversation, JSON chat, disconnect → interrupted, usage, utilities + cache: OK")

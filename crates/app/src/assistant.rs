@@ -4,9 +4,11 @@
 //! own and store it — whole, interrupted by the client leaving, or failed.
 
 pub mod analysis;
+pub mod cached_analysis;
 mod grounding;
 pub mod insights;
 mod tokens;
+pub mod utilities;
 
 pub use grounding::money;
 
@@ -42,7 +44,8 @@ pub const AI_TIME_TO_FIRST_TOKEN_METRIC: &str = "ai_time_to_first_token_seconds"
 /// `bad_response`).
 pub const AI_ERRORS_METRIC: &str = "ai_errors_total";
 
-/// The limit name of chat requests per user, as in metrics and counter keys.
+/// The limit name of assistant requests per user (chat and the text utilities share it),
+/// as in metrics and counter keys.
 const CHAT_LIMIT: &str = "ai_chat_per_user";
 
 /// How many stored messages are read to choose the history from.

@@ -22,6 +22,7 @@ pub mod users;
 
 pub use access::{AccessService, EscalationGuard};
 pub use accounts::{AccountService, ProfileUpdate, Registration};
+pub use assistant::utilities::{AiUtilityService, ClassifyInput, GenerateInput, SummarizeInput};
 pub use assistant::{AssistantService, AssistantSettings, ChatInput, ChatTurn, TurnEvent, UsageToday};
 pub use auth::{AuthService, AuthSettings, MfaLogin, SessionView, TokenPair};
 pub use catalog::{CatalogService, ProductInput, ProductListing, ReviewInput, review_viewer};

@@ -5,7 +5,9 @@
 use crate::access::AccessService;
 use crate::accounts::AccountService;
 use crate::assistant::analysis::{ModelTextAnalysis, TextAnalysis};
+use crate::assistant::cached_analysis::CachedTextAnalysis;
 use crate::assistant::insights::{InsightService, InsightSettings};
+use crate::assistant::utilities::AiUtilityService;
 use crate::assistant::{AssistantService, AssistantSettings};
 use crate::auth::{AuthService, AuthSettings, MfaLogin};
 use crate::catalog::CatalogService;
@@ -15,10 +17,10 @@ use crate::lifecycle::{AccountLifecycleService, LifecycleSettings, VerifiedEmail
 use crate::mfa::{CodeChecker, SecondFactorService};
 use crate::orders::{OrderService, OrderSettings};
 use crate::ports::{
-    AccessTokenCodec, AuditLog, CategoryRepository, Clock, ConversationRepository, DeadLetters, IdGenerator,
-    IdempotencyStore, LanguageModel, LinkTokenRepository, OrderRepository, PasswordHasher, ProductRepository,
-    RefreshTokenMint, ReviewRepository, ReviewSummaryRepository, RoleRepository, SecondFactorRepository,
-    SessionRepository, TotpAuthenticator, UserAdminRepository, UserRepository,
+    AccessTokenCodec, AnalysisCache, AuditLog, CategoryRepository, Clock, ConversationRepository, DeadLetters,
+    IdGenerator, IdempotencyStore, LanguageModel, LinkTokenRepository, OrderRepository, PasswordHasher,
+    ProductRepository, RefreshTokenMint, ReviewRepository, ReviewSummaryRepository, RoleRepository,
+    SecondFactorRepository, SessionRepository, TotpAuthenticator, UserAdminRepository, UserRepository,
 };
 use crate::rate_limit::RateLimits;
 use crate::users::UserAdminService;
@@ -78,11 +80,16 @@ pub struct ServicePorts {
     pub language_model: Arc<dyn LanguageModel>,
     /// Second-factor codes (TOTP, RFC 6238).
     pub totp: Arc<dyn TotpAuthenticator>,
+    /// Where the text utilities' results are kept (Redis when configured, else in
+    /// process); every use of `Services.analysis` goes through it.
+    pub analysis_cache: Arc<dyn AnalysisCache>,
 }
 
-/// The text utilities on `model`, as the services and the event handlers use them.
-pub fn text_analysis(model: Arc<dyn LanguageModel>) -> Arc<dyn TextAnalysis> {
-    Arc::new(ModelTextAnalysis::new(model))
+/// The text utilities on `model`, behind `cache`, as the services and the event handlers
+/// use them (one cache for both, so a review's moderation and an `/ai/moderate` of the same
+/// text share a result).
+pub fn text_analysis(model: Arc<dyn LanguageModel>, cache: Arc<dyn AnalysisCache>) -> Arc<dyn TextAnalysis> {
+    Arc::new(CachedTextAnalysis::new(Arc::new(ModelTextAnalysis::new(model)), cache))
 }
 
 /// What the services are configured with.
@@ -108,8 +115,11 @@ pub struct Services {
     pub orders: OrderService,
     pub dead_letters: DeadLetterService,
     pub assistant: AssistantService,
-    /// The text utilities (summarize, moderate, classify, generate) on the provider.
+    /// The text utilities (summarize, moderate, classify, generate) on the provider,
+    /// behind the analysis cache.
     pub analysis: Arc<dyn TextAnalysis>,
+    /// The text utilities for users (`/ai/summarize`…): limits, guards, usage.
+    pub ai_utilities: AiUtilityService,
     pub lifecycle: AccountLifecycleService,
     pub second_factor: SecondFactorService,
     /// Review summaries, description suggestions and the AI usage report.
@@ -119,7 +129,8 @@ pub struct Services {
 impl Services {
     /// Every service over `store`.
     pub fn new<S: ServiceStore>(store: &S, ports: ServicePorts, settings: ServiceSettings) -> Self {
-        let ServicePorts { hasher, access_tokens, refresh_tokens, clock, ids, language_model, totp } = ports;
+        let ServicePorts { hasher, access_tokens, refresh_tokens, clock, ids, language_model, totp, analysis_cache } =
+            ports;
         let port = || Arc::new(store.clone());
         let limits = settings.rate_limits.clone().unwrap_or_else(RateLimits::disabled);
         let checker = CodeChecker { factors: port(), totp, digests: refresh_tokens.clone() };
@@ -142,7 +153,9 @@ impl Services {
             settings.auth,
         )
         .with_second_factor(mfa_login);
-        let analysis = text_analysis(language_model.clone());
+        let analysis = text_analysis(language_model.clone(), analysis_cache);
+        let mut ai_utilities =
+            AiUtilityService::new(analysis.clone(), port(), clock.clone(), settings.assistant.clone());
         let mut assistant =
             AssistantService::new(port(), port(), language_model, clock.clone(), ids.clone(), settings.assistant);
         let catalog =
@@ -154,6 +167,7 @@ impl Services {
             insights = insights.with_rate_limits(limits.clone());
             accounts = accounts.with_rate_limits(limits.clone());
             assistant = assistant.with_rate_limits(limits.clone());
+            ai_utilities = ai_utilities.with_rate_limits(limits.clone());
             auth = auth.with_rate_limits(limits);
         }
         let access = AccessService::new(port(), port(), clock.clone());
@@ -174,6 +188,7 @@ impl Services {
             assistant,
             analysis,
             insights,
+            ai_utilities,
         }
     }
 }

@@ -20,7 +20,9 @@
 //! `async fn() -> storefront_contract::LifecycleStores`.
 //!
 //! The `RateLimiter` port has its own: `rate_limit_contract_tests!(factory)` with `factory`
-//! an `async fn() -> Arc<dyn RateLimiter>` (see `rate_limit_suite`).
+//! an `async fn() -> Arc<dyn RateLimiter>` (see `rate_limit_suite`); so has the text
+//! utilities' `AnalysisCache`: `analysis_cache_contract_tests!(factory)` with `factory` an
+//! `async fn() -> Arc<dyn AnalysisCache>` (see `analysis_cache_suite`).
 //!
 //! The calling crate needs only `storefront-contract` as a dev-dependency: the expansion
 //! names everything through `$crate`, including the tokio runtime the tests run on.
@@ -120,6 +122,7 @@ pub struct LifecycleStores {
     pub guard: Box<dyn Any + Send + Sync>,
 }
 
+pub mod analysis_cache_suite;
 pub mod assistant_suite;
 pub mod catalog_suite;
 pub mod events_suite;
@@ -515,6 +518,7 @@ macro_rules! __assistant_contract_tests_list {
             conversations::conversations_are_listed_most_recently_updated_first_and_paginated,
             conversations::deleting_a_conversation_deletes_its_messages,
             conversations::usage_adds_up_per_user_and_day,
+            conversations::usage_without_a_message_adds_to_the_same_day,
             conversations::deleting_the_account_deletes_its_conversations_messages_and_usage,
             usage::usage_is_kept_per_provider_and_model_and_summed_for_the_budget,
             usage::recording_usage_for_an_unknown_user_is_an_invalid_reference,

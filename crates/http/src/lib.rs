@@ -4,6 +4,7 @@
 
 mod accounts;
 mod admin;
+mod ai_utilities;
 mod assistant;
 mod auth;
 mod bearer;

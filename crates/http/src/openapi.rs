@@ -70,6 +70,7 @@ token into the `bearer` scheme."#;
             OAuthTokenError,
             RateLimited,
             ChatRejected,
+            UtilityRejected,
             ChatLimited,
             AssistantUnavailable,
             LinkRejected,
@@ -95,7 +96,7 @@ token into the `bearer` scheme."#;
         (name = "reviews", description = "Product reviews: one per user and product"),
         (name = "orders", description = "Orders: stock taken atomically, idempotent placement, the life cycle"),
         (name = "admin", description = "The business statistics and the dead letters of event processing"),
-        (name = "assistant", description = "The shopping assistant: chat (JSON or Server-Sent Events), conversations, usage"),
+        (name = "assistant", description = "The shopping assistant: chat (JSON or Server-Sent Events), conversations, usage, and the text utilities (summarize, moderate, classify, generate; cached, `X-Cache`)"),
     )
 )]
 struct ApiDoc;

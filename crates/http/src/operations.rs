@@ -7,7 +7,10 @@
 use crate::catalog::{categories, moderation, products, reviews};
 use crate::permissions::{self, Guard};
 use crate::routing::Endpoint;
-use crate::{accounts, admin, assistant, auth, docs, events, health, insights, lifecycle, mfa, orders, roles, stats};
+use crate::{
+    accounts, admin, ai_utilities, assistant, auth, docs, events, health, insights, lifecycle, mfa, orders, roles,
+    stats,
+};
 use actix_web::Resource;
 use actix_web::http::Method;
 use std::sync::LazyLock;
@@ -134,6 +137,11 @@ const DECLARATIONS: &[Declaration] = declarations! {
     assistant::delete_conversation => required(Permission::AiUse);
     assistant::list_messages => required(Permission::AiUse);
     assistant::my_ai_usage => Access::Bearer;
+    // The assistant's text utilities (#19).
+    ai_utilities::summarize => required(Permission::AiUse);
+    ai_utilities::moderate => required(Permission::AiUse);
+    ai_utilities::classify => required(Permission::AiUse);
+    ai_utilities::generate => required(Permission::AiUse);
     // The assistant's catalogue features (#19): review summaries, description
     // suggestions, the usage report.
     insights::review_summary => Access::Public;

@@ -220,10 +220,21 @@ reusable_responses! {
         ],
         &[],
     );
-    /// 429 on `POST /ai/chat`: `rate_limited` or `ai_budget_exceeded`.
+    /// 422 on the text utilities (`/ai/summarize`…): `validation_failed` or `prompt_rejected`.
+    UtilityRejected => problem(
+        "A field is missing or out of its bounds (`validation_failed`, naming the field), or a text looks like a \
+         prompt injection (`prompt_rejected`)",
+        vec![
+            example("validation_failed", invalid("text", "must be at most 20000 characters (got 20001)")),
+            example("prompt_rejected", ApiError::PromptRejected("instruction_override")),
+        ],
+        &[],
+    );
+    /// 429 on `POST /ai/chat` and the text utilities: `rate_limited` or `ai_budget_exceeded`.
     ChatLimited => problem(
-        "Too many chat requests this minute (`rate_limited`), or today's token budget is spent \
-         (`ai_budget_exceeded`, until 00:00 UTC); retry after `Retry-After` seconds",
+        "Too many assistant requests this minute (`rate_limited`; chat and the text utilities count together), \
+         or today's token budget is spent (`ai_budget_exceeded`, until 00:00 UTC); retry after `Retry-After` \
+         seconds",
         vec![
             example("rate_limited", ApiError::RateLimited { retry_after_secs: 42 }),
             example("ai_budget_exceeded", ApiError::AiBudgetExceeded { retry_after_secs: 5400 }),

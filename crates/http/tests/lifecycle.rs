@@ -59,6 +59,7 @@ impl Lab {
             ids: Arc::new(UuidV7Generator),
             language_model: Arc::new(storefront_llm::BuiltinModel::new()),
             totp: Arc::new(RfcTotp),
+            analysis_cache: Arc::new(storefront_memory::MokaAnalysisCache::default()),
         };
         let rate_limits = policy.map(|policy| {
             let limiter: Arc<dyn RateLimiter> = Arc::new(MemoryRateLimiter::new());

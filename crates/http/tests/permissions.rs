@@ -273,6 +273,16 @@ async fn probe(world: &World, n: usize, op: &Operation) -> Option<Probe> {
             format!("/api/v1/chat/conversations/{}/messages", world.conversation().await),
             StatusCode::NOT_FOUND,
         ),
+        // The text utilities (#19).
+        ("post", "/api/v1/ai/summarize") => Probe::new(Method::POST, "/api/v1/ai/summarize", StatusCode::OK)
+            .json(json!({"text": "A sturdy walnut desk. It fits small rooms."})),
+        ("post", "/api/v1/ai/moderate") => {
+            Probe::new(Method::POST, "/api/v1/ai/moderate", StatusCode::OK).json(json!({"text": "A fine desk."}))
+        }
+        ("post", "/api/v1/ai/classify") => Probe::new(Method::POST, "/api/v1/ai/classify", StatusCode::OK)
+            .json(json!({"text": "A fine desk.", "labels": ["furniture", "lighting"]})),
+        ("post", "/api/v1/ai/generate") => Probe::new(Method::POST, "/api/v1/ai/generate", StatusCode::OK)
+            .json(json!({"kind": "email", "prompt": "a desk sale"})),
         // The assistant's catalogue features (#19). The product is the admin's: the plain
         // user is not its owner (403); the holder of products:update_any gets a suggestion.
         ("post", "/api/v1/products/{id}/description/suggestion") => Probe::new(

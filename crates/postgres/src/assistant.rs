@@ -1,6 +1,7 @@
 //! `ConversationRepository` on PostgreSQL: conversations and their messages (deleted with
 //! their user by `ON DELETE CASCADE`), and the per-user daily usage, which a message adds
-//! to in the transaction that stores it.
+//! to in the transaction that stores it (a call that stores no message adds to it on its
+//! own, `record_usage`).
 
 use crate::error::{self, TxError};
 use crate::schema::{ai_usage_daily, chat_messages, conversations};

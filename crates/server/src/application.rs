@@ -68,6 +68,7 @@ pub fn build_services(settings: &Settings, store: &Store) -> Result<AppState, St
         ids: Arc::new(UuidV7Generator),
         language_model: crate::assistant::language_model(settings)?,
         totp: Arc::new(RfcTotp),
+        analysis_cache: crate::assistant::analysis_cache(settings)?,
     };
     let service_settings = ServiceSettings {
         auth: AuthSettings {

@@ -9,11 +9,13 @@ use storefront_app::AssistantSettings;
 use storefront_app::assistant::analysis::TextAnalysis;
 use storefront_app::assistant::insights::InsightSettings;
 use storefront_app::assistant::insights::{InsightService, ReviewSummaryRefresh};
-use storefront_app::ports::LanguageModel;
+use storefront_app::ports::{AnalysisCache, LanguageModel};
 use storefront_app::ports::{SystemClock, UuidV7Generator};
 use storefront_app::{CatalogService, EventHandler, ServiceStore};
 use storefront_domain::{PriceTable, TokenPrice};
 use storefront_llm::{BuiltinModel, OpenAiModel, OpenAiSettings, StructuredOutput};
+use storefront_memory::MokaAnalysisCache;
+use storefront_redis::{RedisAnalysisCache, RedisConnection, RedisSettings};
 
 /// The configured provider.
 pub fn language_model(settings: &Settings) -> Result<Arc<dyn LanguageModel>, StartupError> {
@@ -40,10 +42,29 @@ pub fn language_model(settings: &Settings) -> Result<Arc<dyn LanguageModel>, Sta
     }
 }
 
+/// Where the text utilities' results are kept: in Redis when it is configured (shared by
+/// every instance; an outage is a MISS, never an error), else in this process, bounded.
+pub fn analysis_cache(settings: &Settings) -> Result<Arc<dyn AnalysisCache>, StartupError> {
+    match &settings.redis.url {
+        Some(url) => {
+            let redis = RedisSettings {
+                url: url.clone(),
+                cluster: settings.redis.cluster,
+                key_prefix: settings.redis.key_prefix.clone(),
+                timeout: Duration::from_millis(settings.redis.timeout_ms),
+            };
+            let connection = RedisConnection::new(redis).map_err(|e| StartupError::Config(e.to_string()))?;
+            tracing::info!("the text utilities' cache is in Redis, shared by every instance");
+            Ok(Arc::new(RedisAnalysisCache::new(connection)))
+        }
+        None => Ok(Arc::new(MokaAnalysisCache::default())),
+    }
+}
+
 /// The text utilities on the configured provider, for the event handlers (review
 /// moderation) of a process that serves no requests or builds them apart from the services.
 pub fn text_analysis(settings: &Settings) -> Result<Arc<dyn TextAnalysis>, StartupError> {
-    Ok(storefront_app::services::text_analysis(language_model(settings)?))
+    Ok(storefront_app::services::text_analysis(language_model(settings)?, analysis_cache(settings)?))
 }
 
 /// The assistant's limits and prompt sizes.
@@ -83,15 +104,19 @@ pub fn insight_settings(settings: &Settings) -> InsightSettings {
 }
 
 /// The event handler that keeps review summaries fresh, over `store`.
-pub fn review_summary_refresh(settings: &Settings, store: &Store) -> Result<Arc<dyn EventHandler>, StartupError> {
+pub fn review_summary_refresh(
+    settings: &Settings,
+    store: &Store,
+    analysis: Arc<dyn TextAnalysis>,
+) -> Arc<dyn EventHandler> {
     let insights = match store {
-        Store::Postgres(pg) => insight_service(settings, pg)?,
-        Store::Memory(memory) => insight_service(settings, memory)?,
+        Store::Postgres(pg) => insight_service(settings, pg, analysis),
+        Store::Memory(memory) => insight_service(settings, memory, analysis),
     };
-    Ok(Arc::new(ReviewSummaryRefresh::new(insights)))
+    Arc::new(ReviewSummaryRefresh::new(insights))
 }
 
-fn insight_service<S: ServiceStore>(settings: &Settings, store: &S) -> Result<InsightService, StartupError> {
+fn insight_service<S: ServiceStore>(settings: &Settings, store: &S, analysis: Arc<dyn TextAnalysis>) -> InsightService {
     let port = || Arc::new(store.clone());
     let clock = Arc::new(SystemClock);
     let catalog = CatalogService::new(
@@ -102,6 +127,5 @@ fn insight_service<S: ServiceStore>(settings: &Settings, store: &S) -> Result<In
         Arc::new(UuidV7Generator),
         settings.catalog.low_stock_rule(),
     );
-    let analysis = text_analysis(settings)?;
-    Ok(InsightService::new(catalog, port(), port(), analysis, clock, insight_settings(settings)))
+    InsightService::new(catalog, port(), port(), analysis, clock, insight_settings(settings))
 }

@@ -65,8 +65,8 @@ pub fn handlers(settings: &Settings, store: &Store) -> Result<Arc<dyn EventHandl
         one_send_at_most(settings) * 3,
     );
     let analysis = crate::assistant::text_analysis(settings).map_err(|e| e.to_string())?;
-    let moderation = ReviewModerationHandler::new(reviews, analysis, Arc::new(SystemClock));
-    let summaries = crate::assistant::review_summary_refresh(settings, store).map_err(|e| e.to_string())?;
+    let moderation = ReviewModerationHandler::new(reviews, analysis.clone(), Arc::new(SystemClock));
+    let summaries = crate::assistant::review_summary_refresh(settings, store, analysis);
     Ok(Arc::new(HandlerChain::new(vec![Arc::new(notifications), Arc::new(moderation), summaries])))
 }
 

@@ -2,6 +2,7 @@
 //! held as `Arc<dyn Port>`.
 
 mod admin;
+mod analysis_cache;
 mod assistant;
 mod catalog;
 mod events;
@@ -44,6 +45,9 @@ pub use assistant::{
     LanguageModel, ModelError, NewConversation, ProductFact, PromptMessage, PromptRole, ProviderDayUsage,
     ProviderUsage, ReviewSummaryRepository, StoredReviewSummary, UsageDelta, UsageReport, UserUsage,
 };
+
+// The text utilities' results.
+pub use analysis_cache::{AnalysisCache, CacheError, CacheKey};
 
 // Abuse resistance: counters for rate limits.
 pub use rate_limit::{RateLimitError, RateLimiter, WindowUsage};

@@ -1,5 +1,6 @@
 //! Contract of `ConversationRepository`: conversations owned by one user (invisible to
-//! others), their messages oldest first, the daily usage a stored message adds to, and
+//! others), their messages oldest first, the daily usage a stored message (or a text
+//! utility's call, without a message) adds to, and
 //! everything gone with the conversation or the account.
 
 use crate::AssistantStores;
@@ -206,6 +207,31 @@ pub async fn usage_adds_up_per_user_and_day(stores: AssistantStores) {
     let tomorrow = stores.conversations.usage_on(ada.id, day().succ_opt().unwrap()).await.unwrap();
     assert_eq!(tomorrow, DailyUsage { requests: 0, prompt_tokens: 5, completion_tokens: 5 });
     assert_eq!(stores.conversations.usage_on(bob.id, day()).await.unwrap(), DailyUsage::default());
+}
+
+pub async fn usage_without_a_message_adds_to_the_same_day(stores: AssistantStores) {
+    let ada = create_user(&stores, "ada@example.com").await;
+    let chat = create_conversation(&stores, ada.id, None).await;
+    stores.conversations.append_message(ada.id, &message(chat.id, ChatRole::User, "q", 1), request()).await.unwrap();
+    let call = UsageDelta {
+        day: day(),
+        provider: "builtin".into(),
+        model: "builtin".into(),
+        requests: 1,
+        prompt_tokens: 12,
+        completion_tokens: 3,
+    };
+    stores.conversations.record_usage(ada.id, &call).await.unwrap();
+    stores.conversations.record_usage(ada.id, &call).await.unwrap();
+    let today = stores.conversations.usage_on(ada.id, day()).await.unwrap();
+    assert_eq!(today, DailyUsage { requests: 3, prompt_tokens: 24, completion_tokens: 6 });
+    assert_eq!(chat.message_count, 0);
+    assert_eq!(stores.conversations.conversation(chat.id, ada.id).await.unwrap().unwrap().message_count, 1);
+
+    let nobody = UserId(Uuid::now_v7());
+    let refused = stores.conversations.record_usage(nobody, &call).await;
+    assert_eq!(refused, Err(StoreError::InvalidReference("user_id".into())));
+    assert_eq!(stores.conversations.usage_on(nobody, day()).await.unwrap(), DailyUsage::default());
 }
 
 pub async fn deleting_the_account_deletes_its_conversations_messages_and_usage(stores: AssistantStores) {

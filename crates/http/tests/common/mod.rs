@@ -61,6 +61,7 @@ pub fn services_for(
         ids: Arc::new(UuidV7Generator),
         language_model,
         totp: Arc::new(RfcTotp),
+        analysis_cache: Arc::new(storefront_memory::MokaAnalysisCache::default()),
     };
     // No rate limits unless `settings` has them: the tests about them add their own.
     Services::new(store, ports, settings)
