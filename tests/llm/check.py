@@ -249,11 +249,40 @@ for path, body in utilities:
         check_utility(path, body)
     except SystemExit as failure:
         utility_failures.append(str(failure))
+# 7. The shop's own uses on the model: a review summary of a demo product with reviews, and
+# a description suggestion for a product of the caller's.
+shop_failures = []
+suggestions_made = 0
+try:
+    status, listing = call("GET", "/api/v1/products?limit=100", token)
+    check(status == 200, f"product list: {status}")
+    reviewed = [p for p in listing["items"] if p["review_count"] > 0]
+    check(reviewed, "the demo catalogue has reviewed products")
+    started = time.monotonic()
+    status, summary = call("GET", f"/api/v1/products/{reviewed[0]['id']}/reviews/summary")
+    utility_ms["review_summary"] = {"miss_ms": round((time.monotonic() - started) * 1000)}
+    check(status == 200, f"review summary: {status} {summary}")
+    check(set(summary) == {"summary", "review_count", "rating_avg", "generated_at"}, f"summary: {summary}")
+    check(summary["summary"] and 0 < len(summary["summary"]) <= 300, f"a summary was made: {summary}")
+    check(summary["review_count"] == reviewed[0]["review_count"], f"summary count: {summary}")
+    status, product = call("POST", "/api/v1/products", token,
+                           {"name": "Walnut desk", "description": "A compact desk.", "price_cents": 24900, "stock": 3})
+    check(status == 201, f"product: {status} {product}")
+    status, suggestion = call("POST", f"/api/v1/products/{product['id']}/description/suggestion", token,
+                              {"tone": "premium"})
+    check(status == 200 and set(suggestion) == {"description"}, f"suggestion: {status} {suggestion}")
+    suggestions_made += 1
+    check(0 < len(suggestion["description"].split()) <= 120, f"suggestion words: {suggestion}")
+except SystemExit as failure:
+    shop_failures.append(str(failure))
 status, fresh, headers = call_with_headers("POST", utilities[0][0], token, utilities[0][1], {"Cache-Control": "no-cache"})
 check(status == 200 and headers.get("X-Cache") == "MISS", f"no-cache: {status} {headers.get('X-Cache')}")
 status, today = call("GET", "/api/v1/users/me/ai-usage", token)
 # A call the provider failed (503) is a request too.
-check(today["requests"] == 3 + len(UTILITY_CALLS), f"every utility call counted as a request: {today} {UTILITY_CALLS}")
+check(
+    today["requests"] == 3 + len(UTILITY_CALLS) + suggestions_made,
+    f"every utility call and suggestion counted as a request: {today} {UTILITY_CALLS} {suggestions_made}",
+)
 
 deltas = names.count("delta")
 measured = {
@@ -268,6 +297,6 @@ measured = {
 with open(f"{OUT}/measurements.json", "w") as f:
     json.dump(measured, f, indent=2)
 print(json.dumps(measured))
-if utility_failures:
-    raise SystemExit("\n".join(utility_failures))
+if utility_failures or shop_failures:
+    raise SystemExit("\n".join(utility_failures + shop_failures))
 print("real model: streamed chat, stored conversation, JSON chat, disconnect → interrupted, usage, utilities + cache: OK")
