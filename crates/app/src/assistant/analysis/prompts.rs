@@ -117,7 +117,10 @@ pub fn generate(kind: GenerationKind, prompt: &str, max_words: u32, tone: Tone) 
 /// anything the parser would refuse — a small local model otherwise often answers prose.
 /// Part of the prompt's version: a change here is a change of the prompt.
 pub fn answer_schema(task: &CompletionTask) -> Option<serde_json::Value> {
-    let score = || serde_json::json!({"type": "number", "minimum": 0, "maximum": 1});
+    // Scores as one of eleven steps: `minimum`/`maximum` are not enforced by grammar-based
+    // decoders (llama.cpp), an `enum` is, and a tenth is all the precision a verdict needs.
+    let score =
+        || serde_json::json!({"type": "number", "enum": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]});
     let object = |properties: serde_json::Value| {
         let required: Vec<String> = properties.as_object().map(|p| p.keys().cloned().collect()).unwrap_or_default();
         serde_json::json!({
