@@ -64,6 +64,8 @@ impl From<ReviewSummaryView> for ReviewSummaryResponse {
 /// previous summary is served (`generated_at` says how old it is); a read that finds it
 /// out of date once the minute has passed generates it first. A product without reviews
 /// answers `summary: null`, `review_count: 0`, `rating_avg: null`, `generated_at: null`.
+/// `X-Cache` says whether the stored summary was served (`HIT`) or this read made it
+/// (`MISS`).
 #[utoipa::path(
     get,
     path = "/api/v1/products/{id}/reviews/summary",
@@ -71,7 +73,8 @@ impl From<ReviewSummaryView> for ReviewSummaryResponse {
     operation_id = "review_summary",
     params(("id" = Uuid, Path, description = "The product's id")),
     responses(
-        (status = 200, description = "The summary, with the product's review count and mean rating", body = ReviewSummaryResponse),
+        (status = 200, description = "The summary, with the product's review count and mean rating", body = ReviewSummaryResponse,
+            headers(("X-Cache" = String, description = "`HIT` (the stored summary) or `MISS` (made by this read, or none)"))),
         (status = 404, response = NotFound),
         ServerErrors,
     )
@@ -79,7 +82,8 @@ impl From<ReviewSummaryView> for ReviewSummaryResponse {
 pub async fn review_summary(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, ApiError> {
     let id: ProductId = path_id(&id)?;
     let view = state.insights.review_summary(id).await?;
-    Ok(HttpResponse::Ok().json(ReviewSummaryResponse::from(view)))
+    let cache = view.cache.header_value();
+    Ok(HttpResponse::Ok().insert_header((crate::ai_utilities::X_CACHE, cache)).json(ReviewSummaryResponse::from(view)))
 }
 
 /// What a description suggestion is asked with.

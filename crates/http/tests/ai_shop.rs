@@ -149,11 +149,13 @@ async fn a_summary_is_served_for_a_product_with_reviews_and_neutral_without() {
     }
     let served = send(&app, summary_of(&desk)).await;
     assert_eq!(served.status.as_u16(), 200);
+    assert_eq!(served.header("x-cache"), Some("MISS"), "this read made the summary");
     let body = served.json();
     assert_eq!(body["summary"], "2 reviews, mostly happy.");
     assert_eq!((body["review_count"].clone(), body["rating_avg"].clone()), (json!(2), json!(4.5)));
     assert!(body["generated_at"].as_str().unwrap().ends_with('Z'), "{body}");
-    send(&app, summary_of(&desk)).await;
+    let again = send(&app, summary_of(&desk)).await;
+    assert_eq!(again.header("x-cache"), Some("HIT"), "the stored summary");
     assert_eq!(analysis.summaries.load(Ordering::SeqCst), 1, "served as stored the second time");
 }
 

@@ -3,7 +3,7 @@
 //! suggested description for a product's owner; and the AI usage report with its cost.
 
 use crate::AppError;
-use crate::assistant::analysis::{CacheMode, GenerationRequest, TextAnalysis};
+use crate::assistant::analysis::{CacheMode, CacheStatus, GenerationRequest, TextAnalysis};
 use crate::catalog::CatalogService;
 use crate::events::{EventHandler, HandlerError};
 use crate::ports::{
@@ -78,6 +78,9 @@ pub struct ReviewSummaryView {
     pub review_count: u64,
     pub rating_avg: Option<f64>,
     pub generated_at: Option<DateTime<Utc>>,
+    /// `Hit` when the stored summary was served as it was, `Miss` when this read made it
+    /// (or there was none to serve).
+    pub cache: CacheStatus,
 }
 
 /// One day's usage of one provider and model, with its cost in US dollars.
@@ -149,13 +152,23 @@ impl InsightService {
     pub async fn review_summary(&self, id: ProductId) -> Result<ReviewSummaryView, AppError> {
         let product = self.catalog.product(id, None).await?;
         if product.review_count == 0 {
-            return Ok(ReviewSummaryView { summary: None, review_count: 0, rating_avg: None, generated_at: None });
+            return Ok(ReviewSummaryView {
+                summary: None,
+                review_count: 0,
+                rating_avg: None,
+                generated_at: None,
+                cache: CacheStatus::Miss,
+            });
         }
         let mut stored = self.summaries.review_summary(id).await?;
         let fresh = stored.as_ref().is_some_and(|s| s.summary.is_some() && !self.is_stale(s, &product));
+        let mut generated_now = false;
         if !fresh {
             match self.regenerate(&product).await {
-                Ok(Some(generated)) => stored = Some(generated),
+                Ok(Some(generated)) => {
+                    stored = Some(generated);
+                    generated_now = true;
+                }
                 Ok(None) => {}
                 Err(error) => {
                     tracing::warn!(product_id = %id, %error, "a review summary could not be generated; serving the stored one");
@@ -163,11 +176,13 @@ impl InsightService {
             }
         }
         let stored = stored.filter(|s| s.summary.is_some());
+        let cache = if stored.is_some() && !generated_now { CacheStatus::Hit } else { CacheStatus::Miss };
         Ok(ReviewSummaryView {
             summary: stored.as_ref().and_then(|s| s.summary.clone()),
             review_count: product.review_count,
             rating_avg: product.rating_avg,
             generated_at: stored.and_then(|s| s.generated_at),
+            cache,
         })
     }
 
