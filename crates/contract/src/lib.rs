@@ -315,6 +315,7 @@ macro_rules! __catalog_contract_tests_list {
             moderation::the_moderation_queue_lists_one_status_newest_first,
             listing::listing_without_filters_returns_every_product_newest_first_by_default,
             listing::listing_an_empty_catalogue_returns_nothing,
+            listing::the_unfiltered_total_follows_creations_and_deletions_cascades_included,
             listing::the_text_filter_matches_the_name_or_the_description_whatever_the_case,
             listing::the_text_filter_treats_wildcards_and_escapes_as_plain_text,
             listing::the_category_filter_selects_the_products_linked_to_the_slug,

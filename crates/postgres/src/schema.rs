@@ -102,6 +102,20 @@ diesel::table! {
         updated_at -> Timestamptz,
         /// When the product last raised `product.stock_low` (the alert window's start).
         low_stock_alerted_at -> Nullable<Timestamptz>,
+        /// The product's categories as shown (by name in bytes, then id), kept from its
+        /// links by triggers.
+        category_ids -> Array<Uuid>,
+        category_names -> Array<Text>,
+        category_slugs -> Array<Text>,
+    }
+}
+
+diesel::table! {
+    /// The number of products in sixteen parts, one per group of sessions, kept by
+    /// triggers: the unfiltered listing's total is their sum.
+    product_count_shards (shard) {
+        shard -> SmallInt,
+        products -> BigInt,
     }
 }
 
@@ -358,6 +372,8 @@ mod tests {
             "binary" => "bytea".to_owned(),
             _ => inner,
         };
+        // PostgreSQL names an array type by its element's with a leading underscore.
+        let udt = if full.contains("Array<") { format!("_{udt}") } else { udt };
         (name.to_owned(), udt, nullable)
     }
 
@@ -424,7 +440,11 @@ mod tests {
                 created_at,
                 updated_at,
                 low_stock_alerted_at,
+                category_ids,
+                category_names,
+                category_slugs,
             ),
+            declared!(product_count_shards: shard, products),
             declared!(product_categories: product_id, category_id, created_at, price_cents, name, like_count, rating_tenths),
             declared!(likes: user_id, product_id, created_at),
             declared!(

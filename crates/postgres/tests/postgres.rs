@@ -256,6 +256,8 @@ async fn migrations_run_on_an_empty_database_and_down_sql_removes_everything() {
     let mut conn = raw(&database).await;
     // Newest first, as diesel reverts them.
     for down in [
+        include_str!("../../../migrations/2026-12-09-100002_product_count/down.sql"),
+        include_str!("../../../migrations/2026-12-09-100001_products_carry_their_categories/down.sql"),
         include_str!("../../../migrations/2026-12-08-100001_review_moderation/down.sql"),
         include_str!("../../../migrations/2026-12-07-400003_review_summaries_usage_by_provider/down.sql"),
         include_str!("../../../migrations/2026-12-07-300001_assistant/down.sql"),
@@ -282,7 +284,7 @@ async fn migrations_run_on_an_empty_database_and_down_sql_removes_everything() {
     assert_eq!(count(&mut conn, functions).await, 0, "the triggers' functions (and pg_trgm's) are gone too");
 
     run_migrations(&database.url).await.unwrap();
-    assert_eq!(count(&mut conn, tables).await, 23);
+    assert_eq!(count(&mut conn, tables).await, 24);
 }
 
 #[tokio::test]

@@ -52,6 +52,32 @@ pub async fn listing_without_filters_returns_every_product_newest_first_by_defau
     assert_eq!(page.total, 3);
 }
 
+pub async fn the_unfiltered_total_follows_creations_and_deletions_cascades_included(stores: CatalogStores) {
+    let ada = create_user(&stores, "ada@example.com").await;
+    let bob = create_user(&stores, "bob@example.com").await;
+    let kept = create_product(&stores, ada.id, "Kept").await;
+    let deleted = create_product(&stores, ada.id, "Deleted").await;
+    create_product(&stores, bob.id, "Bob's first").await;
+    create_product(&stores, bob.id, "Bob's second").await;
+    let unfiltered = async || {
+        let page = stores
+            .products
+            .list(&ProductFilter::default(), ProductSort::default(), page(1, 0), None, None)
+            .await
+            .unwrap();
+        (page.items.len(), page.total)
+    };
+    assert_eq!(unfiltered().await, (1, 4));
+
+    stores.products.delete(deleted.id).await.unwrap();
+    stores.users.delete(bob.id).await.unwrap();
+
+    assert_eq!(unfiltered().await, (1, 1));
+    let everything =
+        stores.products.list(&ProductFilter::default(), ProductSort::default(), all(), None, None).await.unwrap();
+    assert_eq!(everything.items.iter().map(|p| p.id).collect::<Vec<_>>(), vec![kept.id]);
+}
+
 pub async fn listing_an_empty_catalogue_returns_nothing(stores: CatalogStores) {
     let page =
         stores.products.list(&ProductFilter::default(), ProductSort::default(), all(), None, None).await.unwrap();

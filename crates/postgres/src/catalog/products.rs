@@ -21,25 +21,39 @@ use storefront_domain::{
 };
 use uuid::Uuid;
 
-/// The columns of a product as shown, over a product row source aliased `p` joined with
-/// `CATEGORIES_OF_P`; each query adds `liked_by_me` for its viewer.
+/// The columns of a product as shown, over a product row source aliased `p`; each query
+/// adds `liked_by_me` for its viewer. The categories are the arrays the product row
+/// carries (kept by the links' triggers, see the migration
+/// `2026-12-09-100001_products_carry_their_categories`).
 const PRODUCT_COLUMNS: &str = "\
 p.id, p.owner_id, p.name, p.description, p.price_cents, p.stock, p.like_count, p.review_count, \
-p.rating_tenths, p.created_at, p.updated_at, \
-COALESCE(cats.ids, '{}') AS category_ids, COALESCE(cats.names, '{}') AS category_names, \
-COALESCE(cats.slugs, '{}') AS category_slugs";
+p.rating_tenths, p.created_at, p.updated_at, p.category_ids, p.category_names, p.category_slugs";
 
-/// The categories of `p`, as three arrays in the order shown (by name in bytes, then id);
-/// one primary-key probe per category, for the rows of the page only.
-const CATEGORIES_OF_P: &str = "\
-LEFT JOIN LATERAL (
-    SELECT array_agg(c.id ORDER BY c.name COLLATE \"C\", c.id) AS ids,
-           array_agg(c.name ORDER BY c.name COLLATE \"C\", c.id) AS names,
-           array_agg(c.slug ORDER BY c.name COLLATE \"C\", c.id) AS slugs
-    FROM product_categories pc
-    JOIN categories c ON c.id = pc.category_id
-    WHERE pc.product_id = p.id
-) cats ON true";
+/// A new product (`$1`..`$7`) with its category links (`$8`, repeats allowed), answered as
+/// shown: one statement, so one round trip and a transaction of its own. The row is
+/// written with its category arrays (so the links' trigger finds nothing to refresh); the
+/// links' sort keys are copied from it by their own trigger, which sees the row inserted
+/// before them in the same statement. An unknown category fails the statement's
+/// foreign-key check at its end, and nothing stays.
+static CREATE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH p AS (
+    INSERT INTO products (id, owner_id, name, description, price_cents, stock, created_at, updated_at,
+                          category_ids, category_names, category_slugs)
+    SELECT $1, $2, $3, $4, $5, $6, $7, $7,
+           COALESCE(array_agg(c.id ORDER BY c.name COLLATE \"C\", c.id), '{{}}'),
+           COALESCE(array_agg(c.name ORDER BY c.name COLLATE \"C\", c.id), '{{}}'),
+           COALESCE(array_agg(c.slug ORDER BY c.name COLLATE \"C\", c.id), '{{}}')
+    FROM categories c WHERE c.id = ANY($8)
+    RETURNING *
+), links AS (
+    INSERT INTO product_categories (product_id, category_id)
+    SELECT p.id, c.id FROM p, (SELECT DISTINCT unnest($8::uuid[]) AS id) c
+)
+SELECT {PRODUCT_COLUMNS}, {liked} FROM p",
+        liked = liked_by_me(None),
+    )
+});
 
 /// The FK of a product's owner.
 const PRODUCTS_OWNER_FKEY: &str = "products_owner_id_fkey";
@@ -225,16 +239,17 @@ fn ordered_by(sort: ProductSort, alias: &str, id: &str) -> String {
 /// (unrated products, last both ways, are the one exception).
 fn after_position(sort: ProductSort, position: &ProductPosition, alias: &str, id: &str, params: &mut Params) -> String {
     let beyond = if sort.descending { "<" } else { ">" };
-    let id_value = params.add(Param::Uuid(position.id.0));
+    let mut add = |param| unseen(params.add(param));
+    let id_value = add(Param::Uuid(position.id.0));
     let (column, value) = match &position.value {
-        SortValue::CreatedAt(at) => ("created_at", params.add(Param::Timestamptz(*at))),
-        SortValue::Price(cents) => ("price_cents", params.add(Param::BigInt(*cents))),
-        SortValue::Name(name) => ("name", params.add(Param::Text(name.clone()))),
-        SortValue::Likes(likes) => ("like_count", params.add(Param::BigInt(i64::try_from(*likes).unwrap_or(i64::MAX)))),
+        SortValue::CreatedAt(at) => ("created_at", add(Param::Timestamptz(*at))),
+        SortValue::Price(cents) => ("price_cents", add(Param::BigInt(*cents))),
+        SortValue::Name(name) => ("name", add(Param::Text(name.clone()))),
+        SortValue::Likes(likes) => ("like_count", add(Param::BigInt(i64::try_from(*likes).unwrap_or(i64::MAX)))),
         // After a rated position come the rated beyond it, then every unrated product;
         // after an unrated one, only the unrated beyond it by id.
         SortValue::Rating(Some(tenths)) => {
-            let tenths = params.add(Param::BigInt(*tenths));
+            let tenths = add(Param::BigInt(*tenths));
             return format!(
                 "({alias}.rating_tenths IS NULL OR ({alias}.rating_tenths, {alias}.{id}) {beyond} ({tenths}, {id_value}))"
             );
@@ -256,7 +271,14 @@ fn after_position(sort: ProductSort, position: &ProductPosition, alias: &str, id
 /// products' sort keys (kept by triggers): one ordered range of a link index, joined to
 /// the products by primary key, reads about as many rows as the page holds. The total is
 /// then the count the category's row keeps, unless other filters narrow it (then the
-/// category's matching links are counted).
+/// category's matching links are counted). Without any filter, the page is a range of a
+/// products index and the total the product count the triggers keep; other filters
+/// count their matches (an owner's products through its index; `in_stock` alone, every
+/// product: documented in `docs/catalog-query-plan.md`).
+///
+/// The text is kept prepared and runs on PostgreSQL's generic plan where the filters
+/// allow (`plan_fits_every_value`): the page size is written into it, a zero offset left
+/// out, and a cursor's position bound out of the planner's sight (`rows_read`, `unseen`).
 fn list_statement(
     filter: &ProductFilter,
     sort: ProductSort,
@@ -272,7 +294,13 @@ fn list_statement(
             if let Some(position) = after {
                 paged.push(after_position(sort, position, "x", "id", &mut params));
             }
-            let total = format!("SELECT count(*) AS total FROM products x {}", where_clause(&others));
+            // Without any filter, the count the triggers keep (see the migration
+            // `2026-12-09-100002_product_count`); a filter counts its matches.
+            let total = if others.is_empty() {
+                "SELECT COALESCE(sum(s.products), 0)::bigint AS total FROM product_count_shards s".to_owned()
+            } else {
+                format!("SELECT count(*) AS total FROM products x {}", where_clause(&others))
+            };
             let rows =
                 format!("SELECT x.* FROM products x {} ORDER BY {}", where_clause(&paged), ordered_by(sort, "x", "id"));
             (total, rows)
@@ -303,20 +331,44 @@ fn list_statement(
             (total, rows)
         }
     };
-    let (limit, offset) = limit_offset(page);
-    let limit = params.add(Param::BigInt(limit));
-    let offset = params.add(Param::BigInt(offset));
+    let limit = rows_read(page.limit);
+    let (_, offset) = limit_offset(page);
+    let offset = if offset == 0 { String::new() } else { format!(" OFFSET {}", params.add(Param::BigInt(offset))) };
     let viewer = viewer.map(|v| params.add(Param::Uuid(v.as_uuid())));
     let sql = format!(
         "SELECT t.total, {PRODUCT_COLUMNS}, {liked}\n\
          FROM ({total}) t\n\
-         LEFT JOIN ({rows} LIMIT {limit} OFFSET {offset}) p ON true\n\
-         {CATEGORIES_OF_P}\n\
+         LEFT JOIN ({rows} LIMIT {limit}{offset}) p ON true\n\
          ORDER BY {outer_order}",
         liked = liked_by_me(viewer.as_deref()),
         outer_order = order_by(sort, "p"),
     );
     (sql, params)
+}
+
+/// The row counts a listing statement's text may carry as its `LIMIT`: the default, a
+/// middle and the largest page, each with the one more row the catalogue service asks for
+/// to learn whether a next page exists.
+const LIMITS_WRITTEN: [u32; 3] = [PageRequest::DEFAULT_LIMIT + 1, 51, PageRequest::MAX_LIMIT + 1];
+
+/// The `LIMIT` written into the listing's text for a page of `limit`: the smallest of
+/// `LIMITS_WRITTEN` that holds it (the rows beyond `limit` are dropped after reading).
+///
+/// A literal, not a parameter: PostgreSQL plans a parameter `LIMIT` (or `OFFSET`) as if it
+/// took a tenth of the matches, which makes the generic plan of the prepared statement look
+/// dearer than a custom one, so it would plan again on every execution (planning costs
+/// about what running a page costs). Rounded up, so that a connection keeps at most three
+/// texts per statement shape.
+fn rows_read(limit: u32) -> u32 {
+    LIMITS_WRITTEN.into_iter().find(|&written| written >= limit).unwrap_or(limit)
+}
+
+/// A bound value that the planner does not look at: `(SELECT $n)` is run once before the
+/// statement (an init plan), and still bounds an index scan, but the cost estimates use
+/// the default selectivity, as a generic plan does. A cursor's position written so keeps
+/// the prepared listing on its generic plan, as a custom plan then never looks cheaper.
+fn unseen(placeholder: String) -> String {
+    format!("(SELECT {placeholder})")
 }
 
 /// Whether one plan of the listing statement serves every value of its parameters, so
@@ -331,14 +383,10 @@ fn plan_fits_every_value(filter: &ProductFilter) -> bool {
 /// One product by id (`$1`) as seen by nobody in particular, or (`$2`) by a viewer: two
 /// fixed statements, kept prepared on each connection.
 fn load_statement(viewer: bool) -> &'static str {
-    static ANONYMOUS: LazyLock<String> = LazyLock::new(|| {
-        format!("SELECT {PRODUCT_COLUMNS}, {} FROM products p {CATEGORIES_OF_P} WHERE p.id = $1", liked_by_me(None))
-    });
+    static ANONYMOUS: LazyLock<String> =
+        LazyLock::new(|| format!("SELECT {PRODUCT_COLUMNS}, {} FROM products p WHERE p.id = $1", liked_by_me(None)));
     static VIEWED: LazyLock<String> = LazyLock::new(|| {
-        format!(
-            "SELECT {PRODUCT_COLUMNS}, {} FROM products p {CATEGORIES_OF_P} WHERE p.id = $1",
-            liked_by_me(Some("$2"))
-        )
+        format!("SELECT {PRODUCT_COLUMNS}, {} FROM products p WHERE p.id = $1", liked_by_me(Some("$2")))
     });
     if viewer { &VIEWED } else { &ANONYMOUS }
 }
@@ -358,20 +406,13 @@ async fn load(conn: &mut AsyncPgConnection, id: ProductId, viewer: Option<UserId
 ///
 /// # Errors
 /// `InvalidReference("category_ids")` when a category does not exist.
-async fn set_categories(
-    conn: &mut AsyncPgConnection,
-    product: ProductId,
-    ids: &[CategoryId],
-    replace: bool,
-) -> Result<(), TxError> {
+async fn set_categories(conn: &mut AsyncPgConnection, product: ProductId, ids: &[CategoryId]) -> Result<(), TxError> {
     let ids: Vec<Uuid> = ids.iter().map(|c| c.0).collect();
-    if replace {
-        diesel::delete(product_categories::table)
-            .filter(product_categories::product_id.eq(product.0))
-            .filter(product_categories::category_id.ne_all(&ids))
-            .execute(conn)
-            .await?;
-    }
+    diesel::delete(product_categories::table)
+        .filter(product_categories::product_id.eq(product.0))
+        .filter(product_categories::category_id.ne_all(&ids))
+        .execute(conn)
+        .await?;
     if ids.is_empty() {
         return Ok(());
     }
@@ -440,7 +481,6 @@ fn liked_by_statement(user: UserId, page: PageRequest) -> (String, Params) {
          LEFT JOIN (SELECT x.*, l.created_at AS liked_at FROM likes l JOIN products x ON x.id = l.product_id\n\
                     WHERE l.user_id = {user} ORDER BY l.created_at DESC, l.product_id DESC\n\
                     LIMIT {limit} OFFSET {offset}) p ON true\n\
-         {CATEGORIES_OF_P}\n\
          ORDER BY p.liked_at DESC, p.id DESC",
         liked = liked_by_me(Some(&user)),
     );
@@ -454,30 +494,25 @@ impl ProductRepository for PgStore {
         let new = &new;
         self.bounded(retrying(|| async move {
             let mut conn = self.conn().await?;
-            conn.transaction::<_, TxError, _>(async |conn| {
-                let row = NewProductRow {
-                    id: new.id.0,
-                    owner_id: new.owner_id.as_uuid(),
-                    name: new.name.as_str(),
-                    description: new.description.as_str(),
-                    price_cents: new.price.get(),
-                    stock: new.stock.get(),
-                    created_at: new.created_at,
-                    updated_at: new.created_at,
-                };
-                diesel::insert_into(products::table).values(&row).execute(conn).await.map_err(|e| {
-                    on_constraint(e, |name| match name {
-                        PRODUCTS_PKEY => Some(StoreError::Conflict(format!("product {} already exists", new.id))),
-                        PRODUCTS_OWNER_FKEY => Some(StoreError::InvalidReference("owner_id".into())),
-                        _ => None,
-                    })
-                })?;
-                set_categories(conn, new.id, &new.category_ids, false).await?;
-                load(conn, new.id, None)
-                    .await?
-                    .ok_or_else(|| StoreError::Internal("created product vanished".into()).into())
-            })
-            .await
+            let category_ids: Vec<Uuid> = new.category_ids.iter().map(|c| c.0).collect();
+            let query = diesel::sql_query(CREATE.as_str())
+                .bind::<SqlUuid, _>(new.id.0)
+                .bind::<SqlUuid, _>(new.owner_id.as_uuid())
+                .bind::<Text, _>(new.name.as_str())
+                .bind::<Text, _>(new.description.as_str())
+                .bind::<BigInt, _>(new.price.get())
+                .bind::<BigInt, _>(new.stock.get())
+                .bind::<Timestamptz, _>(new.created_at)
+                .bind::<Array<SqlUuid>, _>(category_ids);
+            let row = prepared(query).get_result::<ProductRow>(&mut conn).await.map_err(|e| {
+                on_constraint(e, |name| match name {
+                    PRODUCTS_PKEY => Some(StoreError::Conflict(format!("product {} already exists", new.id))),
+                    PRODUCTS_OWNER_FKEY => Some(StoreError::InvalidReference("owner_id".into())),
+                    LINKS_CATEGORY_FKEY => Some(StoreError::InvalidReference("category_ids".into())),
+                    _ => None,
+                })
+            })?;
+            Ok(Product::try_from(row)?)
         }))
         .await
     }
@@ -511,7 +546,9 @@ impl ProductRepository for PgStore {
                 query.load::<PageRow>(&mut conn).await
             }
             .map_err(error::from_diesel)?;
-            page_of(rows)
+            let mut page_read = page_of(rows)?;
+            page_read.items.truncate(usize::try_from(page.limit).unwrap_or(usize::MAX));
+            Ok(page_read)
         })
         .await
     }
@@ -555,7 +592,7 @@ impl ProductRepository for PgStore {
                     return Err(StoreError::NotFound.into());
                 }
                 if let Some(ids) = &changes.category_ids {
-                    set_categories(conn, id, ids, true).await?;
+                    set_categories(conn, id, ids).await?;
                 }
                 let product = load(conn, id, None).await?.ok_or(StoreError::NotFound)?;
                 if let Some((before, last_alerted)) = stock_before {
@@ -651,14 +688,50 @@ mod tests {
         let page = PageRequest { limit: 20, offset: 0 };
         let (sql, params) = list_statement(&filter, ProductSort::default(), page, None, None);
         assert!(!sql.contains("DROP"), "{sql}");
-        // q, owner, min, max, slug, limit, offset.
-        assert_eq!(params.0.len(), 7);
+        // q, owner, min, max, slug: the limit is written, a zero offset left out.
+        assert_eq!(params.0.len(), 5);
         assert!(sql.contains("x.owner_id = $2") && sql.contains("c.slug = $5"), "{sql}");
         assert!(sql.contains("x.price_cents >= $3 AND x.price_cents <= $4 AND x.stock > 0"), "{sql}");
         assert!(sql.contains("FROM product_categories l JOIN products x"), "a category drives the page: {sql}");
         let (sql, params) = list_statement(&ProductFilter::default(), ProductSort::default(), page, None, None);
         assert!(sql.contains("FROM products x  ORDER BY x.created_at DESC"), "{sql}");
-        assert_eq!(params.0.len(), 2);
+        assert!(params.0.is_empty());
+    }
+
+    #[test]
+    fn the_page_size_is_written_rounded_up_and_only_a_nonzero_offset_is_bound() {
+        let listing = |limit, offset| {
+            let (sql, params) = list_statement(
+                &ProductFilter::default(),
+                ProductSort::default(),
+                PageRequest { limit, offset },
+                None,
+                None,
+            );
+            (sql, params.0.len())
+        };
+        // The service asks for one more row than the page holds.
+        let (sql, bound) = listing(21, 0);
+        assert!(sql.contains("LIMIT 21) p") && bound == 0, "{sql}");
+        let (sql, bound) = listing(2, 40);
+        assert!(sql.contains("LIMIT 21 OFFSET $1) p") && bound == 1, "{sql}");
+        assert!(listing(22, 0).0.contains("LIMIT 51) p"));
+        assert!(listing(101, 0).0.contains("LIMIT 101) p"));
+        assert_eq!(
+            rows_read(PageRequest::MAX_LIMIT + 1),
+            PageRequest::MAX_LIMIT + 1,
+            "none reads more than the largest"
+        );
+    }
+
+    #[test]
+    fn a_cursor_position_is_bound_out_of_the_planner_sight_but_still_bounds_the_index() {
+        let sort = "-likes".parse::<ProductSort>().unwrap();
+        let position = ProductPosition { id: ProductId(Uuid::nil()), value: SortValue::Likes(5) };
+        let filter = ProductFilter { category: Some("books".into()), ..ProductFilter::default() };
+        let page = PageRequest { limit: 21, offset: 0 };
+        let (sql, _) = list_statement(&filter, sort, page, Some(&position), None);
+        assert!(sql.contains("(l.like_count, l.product_id) < ((SELECT $3), (SELECT $2))"), "{sql}");
     }
 
     #[test]
