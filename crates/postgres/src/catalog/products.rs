@@ -431,19 +431,6 @@ async fn set_categories(conn: &mut AsyncPgConnection, product: ProductId, ids: &
     Ok(())
 }
 
-#[derive(Insertable)]
-#[diesel(table_name = products)]
-struct NewProductRow<'a> {
-    id: Uuid,
-    owner_id: Uuid,
-    name: &'a str,
-    description: &'a str,
-    price_cents: i64,
-    stock: i64,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
 /// `updated_at` is always set, so the changeset is never empty.
 #[derive(AsChangeset)]
 #[diesel(table_name = products)]
