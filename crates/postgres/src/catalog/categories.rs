@@ -2,9 +2,9 @@
 //! counts; each call is one statement.
 
 use super::{count, on_constraint};
-use crate::PgStore;
-use crate::error;
+use crate::error::{self, TxError};
 use crate::schema::categories;
+use crate::{PgStore, retrying};
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text, Uuid as SqlUuid};
@@ -47,7 +47,7 @@ impl TryFrom<CategoryRow> for Category {
 }
 
 /// The port error for a write that hit a category constraint.
-fn conflict(err: diesel::result::Error, id: CategoryId, slug: Option<&Slug>) -> StoreError {
+fn conflict(err: diesel::result::Error, id: CategoryId, slug: Option<&Slug>) -> TxError {
     on_constraint(err, |name| match name {
         CATEGORIES_PKEY => Some(StoreError::Conflict(format!("category {id} already exists"))),
         CATEGORIES_SLUG_KEY => {
@@ -55,7 +55,6 @@ fn conflict(err: diesel::result::Error, id: CategoryId, slug: Option<&Slug>) -> 
         }
         _ => None,
     })
-    .into()
 }
 
 #[async_trait]
@@ -98,14 +97,16 @@ impl CategoryRepository for PgStore {
         name: Option<&CategoryName>,
         slug: Option<&Slug>,
     ) -> Result<Category, StoreError> {
-        self.bounded(async {
+        // A new name or slug reaches the category arrays of its products by trigger, in this
+        // statement, which locks those products in id order: run again if PostgreSQL breaks
+        // a deadlock with a product's edit by aborting this one.
+        self.bounded(retrying(|| async {
             let mut conn = self.conn().await?;
-            // Products show their categories by join, so a rename shows on them at once.
             let sql = format!(
                 "UPDATE categories AS c SET name = COALESCE($2, c.name), slug = COALESCE($3, c.slug) \
                  WHERE c.id = $1 RETURNING {CATEGORY_COLUMNS}"
             );
-            diesel::sql_query(sql)
+            let row = diesel::sql_query(sql)
                 .bind::<SqlUuid, _>(id.0)
                 .bind::<Nullable<Text>, _>(name.map(CategoryName::as_str))
                 .bind::<Nullable<Text>, _>(slug.map(Slug::as_str))
@@ -113,21 +114,21 @@ impl CategoryRepository for PgStore {
                 .await
                 .optional()
                 .map_err(|e| conflict(e, id, slug))?
-                .ok_or(StoreError::NotFound)?
-                .try_into()
-        })
+                .ok_or(StoreError::NotFound)?;
+            Ok(Category::try_from(row)?)
+        }))
         .await
     }
 
     #[tracing::instrument(level = "debug", skip(self))]
     async fn delete(&self, id: CategoryId) -> Result<(), StoreError> {
-        self.bounded(async {
+        // Its links go with it (ON DELETE CASCADE), and its products' category arrays are
+        // refreshed by trigger; the products stay. Run again if aborted as a deadlock victim.
+        self.bounded(retrying(|| async {
             let mut conn = self.conn().await?;
-            // Its links go with it (ON DELETE CASCADE); the products stay.
-            let deleted =
-                diesel::delete(categories::table.find(id.0)).execute(&mut conn).await.map_err(error::from_diesel)?;
-            if deleted == 0 { Err(StoreError::NotFound) } else { Ok(()) }
-        })
+            let deleted = diesel::delete(categories::table.find(id.0)).execute(&mut conn).await?;
+            if deleted == 0 { Err(StoreError::NotFound.into()) } else { Ok(()) }
+        }))
         .await
     }
 }
